@@ -1,0 +1,6 @@
+namespace DnsWarden.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args) => 0;
+}
