@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what DnsWarden needs on a fresh Debian/Ubuntu machine, then builds it.
+#   scripts/setup.sh            runtime packages + build of `dnsw` into ./out
+#   scripts/setup.sh --test     also the real servers, clients and capture tools the tests drive
+# Idempotent: a package already present is not installed again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "dnsw setup: installing packages needs root (run with sudo)" >&2
+        exit 1
+    fi
+}
+
+# package:command pairs — a package is installed only when its command is missing.
+runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nftables:nft)
+test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
+           bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf procps:ps)
+
+missing=()
+check() {
+    local pair pkg probe
+    for pair in "$@"; do
+        pkg=${pair%%:*}
+        probe=${pair#*:}
+        if [[ "$probe" == /* ]]; then
+            [ -e "$probe" ] || ls /usr/lib/*/"$(basename "$probe")" >/dev/null 2>&1 || missing+=("$pkg")
+        else
+            command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+        fi
+    done
+}
+check "${runtime_pkgs[@]}"
+[ $want_test -eq 1 ] && check "${test_pkgs[@]}"
+
+if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks 2>/dev/null | grep -q '^10\.'; then
+    missing+=(dotnet-sdk-10.0)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    need_root
+    echo "dnsw setup: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# knot-resolver ships a systemd unit; the tests start their own kresd inside namespaces.
+if [ $want_test -eq 1 ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now kresd@1.service >/dev/null 2>&1 || true
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+dotnet restore DnsWarden.slnx -v quiet >/dev/null
