@@ -216,6 +216,7 @@ public readonly ref partial struct DnsName
         private readonly ReadOnlySpan<byte> _message;
         private int _position;
         private int _remaining;
+        private int _hops;
         private ReadOnlySpan<byte> _current;
 
         internal LabelEnumerator(ReadOnlySpan<byte> message, int offset, int labelCount)
@@ -223,6 +224,7 @@ public readonly ref partial struct DnsName
             _message = message;
             _position = offset;
             _remaining = labelCount;
+            _hops = 0;
             _current = default;
         }
 
@@ -236,10 +238,17 @@ public readonly ref partial struct DnsName
                 return false;
             }
 
-            // The name was validated when read, so pointers go strictly backwards and this terminates.
+            // The name was validated when read; the hop bound only guards against the caller
+            // rewriting the buffer afterwards.
             byte b = _message[_position];
             while ((b & LabelTypeMask) == PointerTag)
             {
+                if (++_hops > MaxPointerHops)
+                {
+                    _remaining = 0;
+                    return false;
+                }
+
                 _position = ((b & ~PointerTag) << 8) | _message[_position + 1];
                 b = _message[_position];
             }

@@ -138,6 +138,25 @@ public sealed class DnsNameTests
         Assert.Equal(DnsError.TooManyPointers, error);
     }
 
+    [Fact]
+    public void Enumeration_AfterBufferIsRewrittenIntoALoop_StillTerminates()
+    {
+        byte[] m = [.. new byte[12], 1, (byte)'a', 0, 0xC0, 12];
+        Assert.True(DnsName.TryRead(m, 15, out DnsName name, out _, out _));
+        Assert.Equal("a", name.ToString());
+
+        // The caller rewrites the buffer under a validated name: 15 -> 12 -> 15 -> ...
+        m[12] = 0xC0;
+        m[13] = 15;
+        int labels = 0;
+        foreach (ReadOnlySpan<byte> unused in name)
+        {
+            labels++;
+        }
+
+        Assert.Equal(0, labels);
+    }
+
     private static string NameOfTextLength(int textLength)
     {
         // Labels of 63 joined by dots, the last one shortened to reach the exact length.
