@@ -529,7 +529,9 @@ public static class PacketDecoder
     private static DecodeError DecodeIpv4(ReadOnlySpan<byte> frame, int off, ref PacketFields f)
     {
         DecodeError error = ReadIpv4(frame, off, out int headerLength, out int totalLength);
-        if (error != DecodeError.None)
+
+        // A header cut short by the capture (or quoted in an ICMP error) still names its addresses.
+        if (error != DecodeError.None && (error == DecodeError.BadIpVersion || frame.Length - off < Ipv4MinHeaderLength))
         {
             return error;
         }
@@ -541,6 +543,10 @@ public static class PacketDecoder
         f.Protocol = (IpProtocol)BigEndian.U8(frame, off + 9);
         f.Source = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
         f.Destination = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
 
         // RFC 791 §3.1: flags DF 0x4000, MF 0x2000; fragment offset in 8-byte units in the low 13 bits.
         int fragmentOffset = (flagsOffset & 0x1FFF) << 3;
@@ -563,7 +569,7 @@ public static class PacketDecoder
     private static DecodeError DecodeIpv6(ReadOnlySpan<byte> frame, int off, ref PacketFields f)
     {
         DecodeError error = ReadIpv6(frame, off, out int payloadLength);
-        if (error != DecodeError.None)
+        if (error != DecodeError.None && (error == DecodeError.BadIpVersion || frame.Length - off < Ipv6HeaderLength))
         {
             return error;
         }
@@ -574,6 +580,11 @@ public static class PacketDecoder
         f.Protocol = (IpProtocol)nh;
         f.Source = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
         f.Destination = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
+
         int cur = off + Ipv6HeaderLength;
         int end = cur + payloadLength;
         error = WalkExtensionHeaders(frame, end, ref cur, ref nh, out int fragmentHeader);
