@@ -42,6 +42,16 @@ public readonly struct IpAddr : IEquatable<IpAddr>, IComparable<IpAddr>
     public static IpAddr FromV6(ReadOnlySpan<byte> sixteenBytes) =>
         new(BinaryPrimitives.ReadUInt64BigEndian(sixteenBytes), BinaryPrimitives.ReadUInt64BigEndian(sixteenBytes.Slice(8)));
 
+    /// <summary>Builds an IPv6 address from its two network-order halves read as big-endian integers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static IpAddr FromV6(ulong high, ulong low) => new(high, low);
+
+    /// <summary>The first 8 bytes of the 16-byte form as a big-endian integer (0 for IPv4).</summary>
+    public ulong High => _hi;
+
+    /// <summary>The last 8 bytes of the 16-byte form as a big-endian integer (::ffff:a.b.c.d for IPv4).</summary>
+    public ulong Low => _lo;
+
     public static IpAddr FromIPAddress(IPAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);

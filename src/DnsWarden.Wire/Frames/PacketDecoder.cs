@@ -1,0 +1,731 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using DnsWarden.Wire.Ip;
+using DnsWarden.Wire.Transport;
+
+namespace DnsWarden.Wire.Frames;
+
+/// <summary>
+/// Decodes a captured frame through the link, IP and transport layers without allocating. Every offset is
+/// checked against the frame before it is read; bad input yields false and a <see cref="DecodeError"/>,
+/// never an exception.
+/// </summary>
+public static class PacketDecoder
+{
+    /// <summary>Stacked 802.1Q/802.1ad tags accepted before giving up; real networks use one or two.</summary>
+    public const int MaxVlanTags = 8;
+
+    /// <summary>IPv6 extension headers walked before giving up (RFC 8200 §4.1 defines at most ~8 in a sane order).</summary>
+    public const int MaxExtensionHeaders = 8;
+
+    private const int EthernetHeaderLength = 14;
+    private const int SllHeaderLength = 16;
+    private const int Sll2HeaderLength = 20;
+    private const int NullHeaderLength = 4;
+    private const int VlanTagLength = 4;
+    private const int Ipv4MinHeaderLength = 20;
+    private const int Ipv6HeaderLength = 40;
+    private const int UdpHeaderLength = 8;
+    private const int TcpMinHeaderLength = 20;
+    private const int IcmpHeaderLength = 8;
+
+    // BSD address families as they appear in DLT_NULL/DLT_LOOP headers (tcpdump.org linktypes: NetBSD/FreeBSD/macOS differ for INET6).
+    private const uint AfInet = 2;
+    private const uint AfInet6Bsd = 24;
+    private const uint AfInet6FreeBsd = 28;
+    private const uint AfInet6Darwin = 30;
+
+    /// <summary>Decodes <paramref name="frame"/> captured with link type <paramref name="link"/>.</summary>
+    /// <returns>True when an IP packet was decoded; false with <see cref="DecodedPacket.Error"/> set otherwise.</returns>
+    public static bool TryDecode(LinkType link, ReadOnlySpan<byte> frame, out DecodedPacket packet)
+    {
+        packet = default;
+
+        // DecodedPacket is readonly to its users; the decoder fills its storage in place, once.
+        ref PacketFields f = ref Unsafe.AsRef(in packet._fields);
+        f.LinkType = link;
+        f.InterfaceIndex = -1;
+        f.IcmpInnerOffset = -1;
+        f.FragmentPayloadOffset = -1;
+        DecodeError error = Decode(link, frame, ref f);
+        f.Error = error;
+        return error == DecodeError.None;
+    }
+
+    /// <summary>
+    /// The lean path: the 5-tuple and <see cref="PortClass"/> only. It applies the same checks as
+    /// <see cref="TryDecode"/>, so the two agree on which frames are accepted.
+    /// </summary>
+    public static bool TryClassify(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass) =>
+        TryClassify(link, frame, out key, out portClass, out _);
+
+    /// <inheritdoc cref="TryClassify(LinkType, ReadOnlySpan{byte}, out FlowKey5, out PortClass)"/>
+    public static bool TryClassify(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass, out DecodeError error)
+    {
+        key = default;
+        portClass = PortClass.None;
+        error = ReadLink(link, frame, out int off, out EtherType etherType, out _, out _, out _);
+        if (error != DecodeError.None)
+        {
+            return false;
+        }
+
+        IpAddr src;
+        IpAddr dst;
+        int nh;
+        int cur;
+        int end;
+        bool nonFirstFragment;
+        bool moreFragments;
+        if (etherType == EtherType.Ipv4)
+        {
+            error = ReadIpv4(frame, off, out int ihl, out int total);
+            if (error != DecodeError.None)
+            {
+                return false;
+            }
+
+            src = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
+            dst = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+            nh = BigEndian.U8(frame, off + 9);
+            ushort fl = BigEndian.U16(frame, off + 6);
+            nonFirstFragment = (fl & 0x1FFF) != 0;
+            moreFragments = (fl & 0x2000) != 0;
+            cur = off + ihl;
+            end = off + total;
+        }
+        else
+        {
+            error = ReadIpv6(frame, off, out int payloadLength);
+            if (error != DecodeError.None)
+            {
+                return false;
+            }
+
+            src = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
+            dst = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+            nh = BigEndian.U8(frame, off + 6);
+            cur = off + Ipv6HeaderLength;
+            end = cur + payloadLength;
+            error = WalkExtensionHeaders(frame, end, ref cur, ref nh, out int fragmentHeader);
+            if (error != DecodeError.None)
+            {
+                return false;
+            }
+
+            nonFirstFragment = false;
+            moreFragments = false;
+            if (fragmentHeader >= 0)
+            {
+                ushort fo = BigEndian.U16(frame, fragmentHeader + 2);
+                nonFirstFragment = (fo & 0xFFF8) != 0;
+                moreFragments = (fo & 1) != 0;
+            }
+        }
+
+        var protocol = (IpProtocol)nh;
+        ushort sp = 0;
+        ushort dp = 0;
+        int len = end - cur;
+        if (!nonFirstFragment)
+        {
+            switch (protocol)
+            {
+                case IpProtocol.Udp:
+                    if (len < UdpHeaderLength)
+                    {
+                        error = DecodeError.TransportTruncated;
+                        return false;
+                    }
+
+                    int udpLength = BigEndian.U16(frame, cur + 4);
+                    if (!moreFragments && (udpLength < UdpHeaderLength || udpLength > len))
+                    {
+                        error = DecodeError.BadUdpLength;
+                        return false;
+                    }
+
+                    sp = BigEndian.U16(frame, cur);
+                    dp = BigEndian.U16(frame, cur + 2);
+                    break;
+                case IpProtocol.Tcp:
+                    if (len < TcpMinHeaderLength)
+                    {
+                        error = DecodeError.TransportTruncated;
+                        return false;
+                    }
+
+                    int dataOffset = (BigEndian.U8(frame, cur + 12) >> 4) << 2;
+                    if (dataOffset < TcpMinHeaderLength || dataOffset > len)
+                    {
+                        error = DecodeError.BadTcpDataOffset;
+                        return false;
+                    }
+
+                    sp = BigEndian.U16(frame, cur);
+                    dp = BigEndian.U16(frame, cur + 2);
+                    break;
+                case IpProtocol.Icmp:
+                case IpProtocol.IcmpV6:
+                    if (len < IcmpHeaderLength)
+                    {
+                        error = DecodeError.TransportTruncated;
+                        return false;
+                    }
+
+                    break;
+            }
+        }
+
+        key = new FlowKey5(src, dst, sp, dp, protocol);
+        portClass = nonFirstFragment ? PortClass.None : PortClassifier.Classify(protocol, sp, dp);
+        return true;
+    }
+
+    /// <summary>
+    /// Only the destination address: the link header and the IP version/minimum header are checked, lengths
+    /// and extension headers are not. For a like-for-like comparison with single-field extractors.
+    /// </summary>
+    public static bool TryGetDestination(LinkType link, ReadOnlySpan<byte> frame, out IpAddr destination)
+    {
+        destination = default;
+        if (ReadLink(link, frame, out int off, out EtherType etherType, out _, out _, out _) != DecodeError.None)
+        {
+            return false;
+        }
+
+        int available = frame.Length - off;
+        if (etherType == EtherType.Ipv4)
+        {
+            if (available < Ipv4MinHeaderLength || (BigEndian.U8(frame, off) >> 4) != 4)
+            {
+                return false;
+            }
+
+            destination = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+            return true;
+        }
+
+        if (available < Ipv6HeaderLength || (BigEndian.U8(frame, off) >> 4) != 6)
+        {
+            return false;
+        }
+
+        destination = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+        return true;
+    }
+
+    private static DecodeError Decode(LinkType link, ReadOnlySpan<byte> frame, ref PacketFields f)
+    {
+        DecodeError error = ReadLink(link, frame, out int off, out EtherType etherType, out int vlanCount, out ushort outerVlan, out int interfaceIndex);
+        f.EtherType = etherType;
+        f.VlanCount = (byte)vlanCount;
+        f.OuterVlanId = outerVlan;
+        f.InterfaceIndex = interfaceIndex;
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
+
+        f.IpHeaderOffset = off;
+        return etherType == EtherType.Ipv4 ? DecodeIpv4(frame, off, ref f) : DecodeIpv6(frame, off, ref f);
+    }
+
+    /// <summary>Finds the IP header. On success <paramref name="etherType"/> is Ipv4 or Ipv6.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecodeError ReadLink(
+        LinkType link,
+        ReadOnlySpan<byte> frame,
+        out int ipOffset,
+        out EtherType etherType,
+        out int vlanCount,
+        out ushort outerVlan,
+        out int interfaceIndex)
+    {
+        ipOffset = 0;
+        etherType = EtherType.None;
+        vlanCount = 0;
+        outerVlan = 0;
+        interfaceIndex = -1;
+        int off;
+        ushort et;
+        uint af;
+        switch (link)
+        {
+            case LinkType.Ethernet:
+                if (frame.Length < EthernetHeaderLength)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                et = BigEndian.U16(frame, 12);
+                off = EthernetHeaderLength;
+                break;
+
+            case LinkType.LinuxSll:
+                // pcap-linktype(7) LINKTYPE_LINUX_SLL: the protocol type is the last 2 of 16 bytes.
+                if (frame.Length < SllHeaderLength)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                et = BigEndian.U16(frame, 14);
+                off = SllHeaderLength;
+                break;
+
+            case LinkType.LinuxSll2:
+                // LINKTYPE_LINUX_SLL2: protocol (2), reserved (2), interface index (4), then ARPHRD, type, address.
+                if (frame.Length < Sll2HeaderLength)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                et = BigEndian.U16(frame, 0);
+                interfaceIndex = (int)BigEndian.U32(frame, 4);
+                off = Sll2HeaderLength;
+                break;
+
+            case LinkType.Raw:
+                if (frame.Length < 1)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                int version = BigEndian.U8(frame, 0) >> 4;
+                if (version == 4)
+                {
+                    etherType = EtherType.Ipv4;
+                    return DecodeError.None;
+                }
+
+                if (version == 6)
+                {
+                    etherType = EtherType.Ipv6;
+                    return DecodeError.None;
+                }
+
+                return DecodeError.BadIpVersion;
+
+            case LinkType.Ipv4:
+                etherType = EtherType.Ipv4;
+                return DecodeError.None;
+
+            case LinkType.Ipv6:
+                etherType = EtherType.Ipv6;
+                return DecodeError.None;
+
+            case LinkType.Null:
+                // The family is in the capturing host's byte order, which the file does not record: the
+                // values are small, so whichever reading fits in 16 bits is the right one.
+                if (frame.Length < NullHeaderLength)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                af = BinaryPrimitives.ReadUInt32LittleEndian(frame);
+                if (af > 0xFFFF)
+                {
+                    af = BinaryPrimitives.ReverseEndianness(af);
+                }
+
+                return ReadAddressFamily(af, out ipOffset, out etherType);
+
+            case LinkType.Loop:
+                if (frame.Length < NullHeaderLength)
+                {
+                    return DecodeError.Truncated;
+                }
+
+                af = BigEndian.U32(frame, 0);
+                return ReadAddressFamily(af, out ipOffset, out etherType);
+
+            default:
+                return DecodeError.UnsupportedLinkType;
+        }
+
+        // IEEE 802.1Q / 802.1ad: each tag is TCI (PCP 3, DEI 1, VID 12) then the next EtherType.
+        while (et is (ushort)EtherType.Vlan or (ushort)EtherType.QinQ or (ushort)EtherType.QinQLegacy)
+        {
+            if (vlanCount == MaxVlanTags)
+            {
+                return DecodeError.TooManyVlanTags;
+            }
+
+            if (frame.Length - off < VlanTagLength)
+            {
+                return DecodeError.Truncated;
+            }
+
+            if (vlanCount == 0)
+            {
+                outerVlan = (ushort)(BigEndian.U16(frame, off) & 0x0FFF);
+            }
+
+            et = BigEndian.U16(frame, off + 2);
+            off += VlanTagLength;
+            vlanCount++;
+        }
+
+        etherType = (EtherType)et;
+        ipOffset = off;
+        return et is (ushort)EtherType.Ipv4 or (ushort)EtherType.Ipv6 ? DecodeError.None : DecodeError.NotIp;
+    }
+
+    private static DecodeError ReadAddressFamily(uint af, out int ipOffset, out EtherType etherType)
+    {
+        ipOffset = NullHeaderLength;
+        switch (af)
+        {
+            case AfInet:
+                etherType = EtherType.Ipv4;
+                return DecodeError.None;
+            case AfInet6Bsd:
+            case AfInet6FreeBsd:
+            case AfInet6Darwin:
+                etherType = EtherType.Ipv6;
+                return DecodeError.None;
+            default:
+                etherType = EtherType.None;
+                return DecodeError.NotIp;
+        }
+    }
+
+    /// <summary>RFC 791 §3.1 checks: version, IHL ≥ 5, IHL ≤ total length ≤ captured bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecodeError ReadIpv4(ReadOnlySpan<byte> frame, int off, out int headerLength, out int totalLength)
+    {
+        headerLength = 0;
+        totalLength = 0;
+        if (frame.Length - off < Ipv4MinHeaderLength)
+        {
+            return DecodeError.Truncated;
+        }
+
+        int versionIhl = BigEndian.U8(frame, off);
+        if ((versionIhl >> 4) != 4)
+        {
+            return DecodeError.BadIpVersion;
+        }
+
+        headerLength = (versionIhl & 0x0F) << 2;
+        if (headerLength < Ipv4MinHeaderLength)
+        {
+            return DecodeError.BadIhl;
+        }
+
+        totalLength = BigEndian.U16(frame, off + 2);
+        if (totalLength < headerLength)
+        {
+            return DecodeError.BadTotalLength;
+        }
+
+        // Bytes past the total length are link padding (Ethernet pads to 60), not payload.
+        return totalLength > frame.Length - off ? DecodeError.Truncated : DecodeError.None;
+    }
+
+    /// <summary>RFC 8200 §3 checks: version and payload length within the captured bytes; jumbograms refused.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecodeError ReadIpv6(ReadOnlySpan<byte> frame, int off, out int payloadLength)
+    {
+        payloadLength = 0;
+        if (frame.Length - off < Ipv6HeaderLength)
+        {
+            return DecodeError.Truncated;
+        }
+
+        if ((BigEndian.U8(frame, off) >> 4) != 6)
+        {
+            return DecodeError.BadIpVersion;
+        }
+
+        payloadLength = BigEndian.U16(frame, off + 4);
+
+        // RFC 2675 §2: a zero payload length with Hop-by-Hop options announces a Jumbo Payload option.
+        if (payloadLength == 0 && BigEndian.U8(frame, off + 6) == (byte)IpProtocol.HopByHopOptions)
+        {
+            return DecodeError.JumbogramUnsupported;
+        }
+
+        return payloadLength > frame.Length - off - Ipv6HeaderLength ? DecodeError.Truncated : DecodeError.None;
+    }
+
+    /// <summary>
+    /// Walks IPv6 extension headers (RFC 8200 §4) from <paramref name="cur"/> up to <paramref name="end"/>.
+    /// Stops at the first upper-layer or unknown header, at ESP (opaque, RFC 4303) and No Next Header, and
+    /// after a Fragment header with a non-zero offset, since what follows is the middle of a packet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecodeError WalkExtensionHeaders(ReadOnlySpan<byte> frame, int end, ref int cur, ref int nextHeader, out int fragmentHeader)
+    {
+        fragmentHeader = -1;
+        int nh = nextHeader;
+        int c = cur;
+        for (int count = 0; ; count++)
+        {
+            int headerLength;
+            switch ((IpProtocol)nh)
+            {
+                case IpProtocol.HopByHopOptions:
+                case IpProtocol.Routing:
+                case IpProtocol.DestinationOptions:
+                case IpProtocol.Mobility:
+                case IpProtocol.Hip:
+                case IpProtocol.Shim6:
+                case IpProtocol.Fragment:
+                case IpProtocol.Ah:
+                    break;
+                default:
+                    cur = c;
+                    nextHeader = nh;
+                    return DecodeError.None;
+            }
+
+            if (count == MaxExtensionHeaders)
+            {
+                return DecodeError.ExtensionChainTooLong;
+            }
+
+            // RFC 8200 §4.3: Hop-by-Hop options may only follow the IPv6 header directly.
+            if (nh == (int)IpProtocol.HopByHopOptions && count != 0)
+            {
+                return DecodeError.BadExtensionHeader;
+            }
+
+            // Every extension header is a multiple of 8 bytes long, so at least 8 (RFC 8200 §4; RFC 4302 §2.2 for AH).
+            if (end - c < 8)
+            {
+                return DecodeError.BadExtensionHeader;
+            }
+
+            if (nh == (int)IpProtocol.Fragment)
+            {
+                // RFC 8200 §4.5: fixed 8 bytes; offset in 8-byte units in the top 13 bits, M flag in bit 0.
+                fragmentHeader = c;
+                nh = BigEndian.U8(frame, c);
+                c += 8;
+                if ((BigEndian.U16(frame, fragmentHeader + 2) & 0xFFF8) != 0)
+                {
+                    cur = c;
+                    nextHeader = nh;
+                    return DecodeError.None;
+                }
+
+                continue;
+            }
+
+            headerLength = nh == (int)IpProtocol.Ah
+                ? (BigEndian.U8(frame, c + 1) + 2) << 2 // RFC 4302 §2.2: length in 4-byte units, minus 2
+                : (BigEndian.U8(frame, c + 1) + 1) << 3; // RFC 8200 §4.3: length in 8-byte units, not counting the first 8
+            if (headerLength > end - c)
+            {
+                return DecodeError.BadExtensionHeader;
+            }
+
+            nh = BigEndian.U8(frame, c);
+            c += headerLength;
+        }
+    }
+
+    private static DecodeError DecodeIpv4(ReadOnlySpan<byte> frame, int off, ref PacketFields f)
+    {
+        DecodeError error = ReadIpv4(frame, off, out int headerLength, out int totalLength);
+
+        // A header cut short by the capture (or quoted in an ICMP error) still names its addresses.
+        if (error != DecodeError.None && (error == DecodeError.BadIpVersion || frame.Length - off < Ipv4MinHeaderLength))
+        {
+            return error;
+        }
+
+        f.IpVersion = 4;
+        f.FragmentId = BigEndian.U16(frame, off + 4);
+        ushort flagsOffset = BigEndian.U16(frame, off + 6);
+        f.Ttl = BigEndian.U8(frame, off + 8);
+        f.Protocol = (IpProtocol)BigEndian.U8(frame, off + 9);
+        f.Source = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
+        f.Destination = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
+
+        // RFC 791 §3.1: flags DF 0x4000, MF 0x2000; fragment offset in 8-byte units in the low 13 bits.
+        int fragmentOffset = (flagsOffset & 0x1FFF) << 3;
+        bool more = (flagsOffset & 0x2000) != 0;
+        PacketFlags flags = (flagsOffset & 0x4000) != 0 ? PacketFlags.DontFragment : PacketFlags.None;
+        int payloadOffset = off + headerLength;
+        if (more || fragmentOffset != 0)
+        {
+            flags |= more ? PacketFlags.Fragment | PacketFlags.MoreFragments : PacketFlags.Fragment;
+            f.FragmentOffset = fragmentOffset;
+            f.FragmentPayloadOffset = payloadOffset;
+        }
+
+        f.Flags = flags;
+        f.IpPayloadOffset = payloadOffset;
+        f.IpPayloadLength = totalLength - headerLength;
+        return DecodeTransport(frame, payloadOffset, totalLength - headerLength, fragmentOffset != 0, more, ref f);
+    }
+
+    private static DecodeError DecodeIpv6(ReadOnlySpan<byte> frame, int off, ref PacketFields f)
+    {
+        DecodeError error = ReadIpv6(frame, off, out int payloadLength);
+        if (error != DecodeError.None && (error == DecodeError.BadIpVersion || frame.Length - off < Ipv6HeaderLength))
+        {
+            return error;
+        }
+
+        int nh = BigEndian.U8(frame, off + 6);
+        f.IpVersion = 6;
+        f.Ttl = BigEndian.U8(frame, off + 7);
+        f.Protocol = (IpProtocol)nh;
+        f.Source = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
+        f.Destination = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
+
+        int cur = off + Ipv6HeaderLength;
+        int end = cur + payloadLength;
+        error = WalkExtensionHeaders(frame, end, ref cur, ref nh, out int fragmentHeader);
+        if (error != DecodeError.None)
+        {
+            return error;
+        }
+
+        f.Protocol = (IpProtocol)nh;
+        f.IpPayloadOffset = cur;
+        f.IpPayloadLength = end - cur;
+        bool nonFirst = false;
+        bool more = false;
+        if (fragmentHeader >= 0)
+        {
+            ushort fo = BigEndian.U16(frame, fragmentHeader + 2);
+            int fragmentOffset = fo & 0xFFF8;
+            more = (fo & 1) != 0;
+            nonFirst = fragmentOffset != 0;
+            PacketFlags flags = PacketFlags.V6FragmentHeader;
+            if (more || nonFirst)
+            {
+                flags |= more ? PacketFlags.Fragment | PacketFlags.MoreFragments : PacketFlags.Fragment;
+            }
+
+            f.Flags = flags;
+            f.FragmentOffset = fragmentOffset;
+            f.FragmentId = BigEndian.U32(frame, fragmentHeader + 4);
+            f.FragmentPayloadOffset = fragmentHeader + 8;
+        }
+
+        return DecodeTransport(frame, cur, end - cur, nonFirst, more, ref f);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static DecodeError DecodeTransport(ReadOnlySpan<byte> frame, int off, int length, bool nonFirstFragment, bool moreFragments, ref PacketFields f)
+    {
+        f.PayloadOffset = off;
+        f.PayloadLength = length;
+
+        // A non-first fragment starts mid-datagram: there is no transport header to read.
+        if (nonFirstFragment)
+        {
+            return DecodeError.None;
+        }
+
+        switch (f.Protocol)
+        {
+            case IpProtocol.Udp:
+            {
+                if (length < UdpHeaderLength)
+                {
+                    return DecodeError.TransportTruncated;
+                }
+
+                ushort sp = BigEndian.U16(frame, off);
+                ushort dp = BigEndian.U16(frame, off + 2);
+                int udpLength = BigEndian.U16(frame, off + 4);
+                f.SourcePort = sp;
+                f.DestinationPort = dp;
+
+                // RFC 768: the length covers header and data. A first fragment holds only part of it.
+                int dataLength = length - UdpHeaderLength;
+                if (!moreFragments)
+                {
+                    if (udpLength < UdpHeaderLength || udpLength > length)
+                    {
+                        return DecodeError.BadUdpLength;
+                    }
+
+                    dataLength = udpLength - UdpHeaderLength;
+                }
+
+                f.Flags |= PacketFlags.Transport;
+                f.PayloadOffset = off + UdpHeaderLength;
+                f.PayloadLength = dataLength;
+                f.PortClass = PortClassifier.Classify(IpProtocol.Udp, sp, dp);
+                return DecodeError.None;
+            }
+
+            case IpProtocol.Tcp:
+            {
+                if (length < TcpMinHeaderLength)
+                {
+                    return DecodeError.TransportTruncated;
+                }
+
+                ushort sp = BigEndian.U16(frame, off);
+                ushort dp = BigEndian.U16(frame, off + 2);
+                f.SourcePort = sp;
+                f.DestinationPort = dp;
+
+                // RFC 9293 §3.1: data offset counts 32-bit words, at least 5; options fill the rest.
+                int dataOffset = (BigEndian.U8(frame, off + 12) >> 4) << 2;
+                if (dataOffset < TcpMinHeaderLength || dataOffset > length)
+                {
+                    return DecodeError.BadTcpDataOffset;
+                }
+
+                f.TcpSequence = BigEndian.U32(frame, off + 4);
+                f.TcpAcknowledgment = BigEndian.U32(frame, off + 8);
+                f.TcpFlags = (TcpFlags)BigEndian.U8(frame, off + 13);
+                f.TcpWindow = BigEndian.U16(frame, off + 14);
+                f.Flags |= PacketFlags.Transport;
+                f.PayloadOffset = off + dataOffset;
+                f.PayloadLength = length - dataOffset;
+                f.PortClass = PortClassifier.Classify(IpProtocol.Tcp, sp, dp);
+                return DecodeError.None;
+            }
+
+            case IpProtocol.Icmp:
+            case IpProtocol.IcmpV6:
+            {
+                if (length < IcmpHeaderLength)
+                {
+                    return DecodeError.TransportTruncated;
+                }
+
+                byte type = BigEndian.U8(frame, off);
+                f.IcmpType = type;
+                f.IcmpCode = BigEndian.U8(frame, off + 1);
+                f.Flags |= PacketFlags.Transport;
+                f.PayloadOffset = off + IcmpHeaderLength;
+                f.PayloadLength = length - IcmpHeaderLength;
+                if (f.Protocol == IpProtocol.Icmp ? IsIcmpV4Error(type) : type < 128)
+                {
+                    f.IcmpInnerOffset = off + IcmpHeaderLength;
+                }
+
+                return DecodeError.None;
+            }
+
+            default:
+                return DecodeError.None;
+        }
+    }
+
+    /// <summary>
+    /// RFC 792 error messages (destination unreachable 3, source quench 4, redirect 5, time exceeded 11,
+    /// parameter problem 12) quote the invoking IP header after the 8-byte ICMP header. ICMPv6 marks errors
+    /// by a type below 128 (RFC 4443 §2.1).
+    /// </summary>
+    private static bool IsIcmpV4Error(byte type) => type is 3 or 4 or 5 or 11 or 12;
+}
