@@ -296,17 +296,20 @@ public sealed class IpDefragmenter
         }
 
         int size = Math.Min(_options.MaxDatagramSize, Math.Max(Math.Max(needed, MinBufferSize), current * 2));
-        while (PendingBytes - current + size > _options.MaxTotalBytes)
+        byte[] grown = ArrayPool<byte>.Shared.Rent(size);
+
+        // Account for what the pool really handed out, which may be rounded up.
+        while (PendingBytes - current + grown.Length > _options.MaxTotalBytes)
         {
             if (!EvictOldest(d))
             {
+                ArrayPool<byte>.Shared.Return(grown);
                 Evicted++;
                 Remove(d);
                 return false;
             }
         }
 
-        byte[] grown = ArrayPool<byte>.Shared.Rent(size);
         if (d.Buffer is not null)
         {
             d.Buffer.AsSpan(0, Math.Min(current, d.MaxEnd)).CopyTo(grown);
