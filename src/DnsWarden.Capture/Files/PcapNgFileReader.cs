@@ -386,6 +386,7 @@ public sealed class PcapNgFileReader : CaptureStreamReaderBase
             captured = Math.Min(captured, iface.SnapLength);
         }
 
+        // An SPB carries no timestamp; 0 says "unknown" rather than inventing one.
         packet = new CapturedPacket(0, 0, iface.Name, iface.LinkType, (int)Math.Min(original, int.MaxValue), Buffer.AsSpan(4, (int)captured));
         PacketsRead++;
         return true;
