@@ -1,0 +1,110 @@
+namespace DnsWarden.Capture.Files;
+
+/// <summary>Opens a pcap or pcapng file by sniffing its first four bytes.</summary>
+public static class CaptureFileReader
+{
+    /// <summary>Default bound on one block or record (16 MiB): far above any real packet, far below a garbage length.</summary>
+    public const int DefaultMaxBlockLength = 16 * 1024 * 1024;
+
+    private const int FileBufferSize = 64 * 1024;
+
+    /// <summary>Opens a capture file. Throws <see cref="CaptureFileException"/> (with path and offset) if it is not a readable capture.</summary>
+    public static ICaptureFileReader Open(string path, int maxBlockLength = DefaultMaxBlockLength)
+    {
+        FileStream stream;
+        try
+        {
+            stream = OpenFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CaptureFileException(path, new CaptureFileError(CaptureFileErrorKind.IoError, 0, ex.Message));
+        }
+
+        ICaptureFileReader? reader = TryOpen(stream, leaveOpen: false, out CaptureFileError error, maxBlockLength);
+        return reader ?? throw new CaptureFileException(path, error);
+    }
+
+    /// <summary>Opens a capture from a stream. Throws <see cref="CaptureFileException"/> if it is not a readable capture.</summary>
+    public static ICaptureFileReader Open(Stream stream, bool leaveOpen = false, int maxBlockLength = DefaultMaxBlockLength)
+    {
+        ICaptureFileReader? reader = TryOpen(stream, leaveOpen, out CaptureFileError error, maxBlockLength);
+        return reader ?? throw new CaptureFileException(null, error);
+    }
+
+    /// <summary>Opens a capture file without throwing on bad contents or a missing file.</summary>
+    public static bool TryOpen(string path, out ICaptureFileReader? reader, out CaptureFileError error, int maxBlockLength = DefaultMaxBlockLength)
+    {
+        FileStream stream;
+        try
+        {
+            stream = OpenFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            reader = null;
+            error = new CaptureFileError(CaptureFileErrorKind.IoError, 0, $"{path}: {ex.Message}");
+            return false;
+        }
+
+        reader = TryOpen(stream, leaveOpen: false, out error, maxBlockLength);
+        return reader is not null;
+    }
+
+    /// <summary>Opens a capture from a stream without throwing on bad contents; null with <paramref name="error"/> on failure.</summary>
+    public static ICaptureFileReader? TryOpen(Stream stream, bool leaveOpen, out CaptureFileError error, int maxBlockLength = DefaultMaxBlockLength)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlockLength, 64);
+
+        ICaptureFileReader? reader = null;
+        try
+        {
+            Span<byte> magic = stackalloc byte[4];
+            int n;
+            try
+            {
+                n = stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false);
+            }
+            catch (IOException ex)
+            {
+                error = new CaptureFileError(CaptureFileErrorKind.IoError, 0, "read failed: " + ex.Message);
+                return null;
+            }
+
+            if (n < 4)
+            {
+                error = new CaptureFileError(CaptureFileErrorKind.Truncated, 0, $"file has {n} bytes: too short for a pcap or pcapng header");
+                return null;
+            }
+
+            if (PcapNgFileReader.IsMagic(magic))
+            {
+                reader = PcapNgFileReader.TryCreate(stream, leaveOpen, magic, maxBlockLength, out error);
+            }
+            else if (PcapFileReader.IsMagic(magic, out _, out _))
+            {
+                reader = PcapFileReader.TryCreate(stream, leaveOpen, magic, maxBlockLength, out error);
+            }
+            else
+            {
+                error = new CaptureFileError(
+                    CaptureFileErrorKind.UnknownFormat,
+                    0,
+                    $"not a capture file: first bytes {Convert.ToHexString(magic)} are neither a pcap magic (a1b2c3d4, a1b23c4d) nor a pcapng section header (0a0d0d0a)");
+            }
+
+            return reader;
+        }
+        finally
+        {
+            if (reader is null && !leaveOpen)
+            {
+                stream.Dispose();
+            }
+        }
+    }
+
+    private static FileStream OpenFile(string path) =>
+        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileBufferSize, FileOptions.SequentialScan);
+}

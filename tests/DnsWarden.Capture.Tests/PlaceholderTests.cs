@@ -1,7 +1,0 @@
-namespace DnsWarden.Capture.Tests;
-
-public sealed class PlaceholderTests
-{
-    [Fact]
-    public void Builds() => Assert.True(true);
-}
