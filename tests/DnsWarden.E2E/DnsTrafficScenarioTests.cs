@@ -5,7 +5,10 @@ namespace DnsWarden.E2E;
 /// <summary>Runs <see cref="DnsTrafficScenario"/> once for the class and decodes its capture with tshark.</summary>
 public sealed class DnsTrafficScenarioFixture : IAsyncLifetime
 {
-    private readonly string _directory = Path.Combine(Path.GetTempPath(), "dnsw-e2e-" + Guid.NewGuid().ToString("N")[..8]);
+    // Named like TestNet's temp dirs so the sweeper removes it if this process crashes.
+    private readonly string _directory = Path.Combine(
+        Path.GetTempPath(),
+        $"{TestNet.NamePrefix}{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}-scenario-{Guid.NewGuid().ToString("N")[..8]}");
     private string? _skipReason;
     private Exception? _failure;
     private DnsTrafficScenarioResult? _result;

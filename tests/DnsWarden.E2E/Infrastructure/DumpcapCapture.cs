@@ -76,7 +76,7 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
         // libpcap hands packets to dumpcap a ring block at a time (TPACKET_V3, retired on dumpcap's 250 ms read
         // timeout); on SIGINT dumpcap stops reading, so packets of the last partly filled block would be lost.
         await Task.Delay(settle ?? DefaultSettle);
-        await _process.StopAsync("INT", TimeSpan.FromSeconds(10));
+        await _process.StopAsync(ProcessSignal.Interrupt, TimeSpan.FromSeconds(10));
         Match m = PacketsCapturedRegex().Match(_process.StdErr);
         _packetsCaptured = m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
         if (!File.Exists(OutputPath))
@@ -93,7 +93,7 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            await _process.StopAsync("INT", TimeSpan.FromSeconds(10));
+            await _process.StopAsync(ProcessSignal.Interrupt, TimeSpan.FromSeconds(10));
         }
 
         await _process.DisposeAsync();

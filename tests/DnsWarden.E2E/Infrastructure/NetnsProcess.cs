@@ -30,6 +30,7 @@ public sealed class NetnsProcess : IAsyncDisposable
     }
 
     private int _pid;
+    private int? _exitCode;
 
     public string Namespace { get; }
 
@@ -44,7 +45,7 @@ public sealed class NetnsProcess : IAsyncDisposable
     public bool HasExited => _exited.Task.IsCompleted;
 
     /// <summary>Exit code once it has exited (the runtime reports 128 + n for a death by signal n).</summary>
-    public int? ExitCode => HasExited ? _process.ExitCode : null;
+    public int? ExitCode => HasExited ? _exitCode : null;
 
     public string StdOut
     {
@@ -134,18 +135,18 @@ public sealed class NetnsProcess : IAsyncDisposable
             return;
         }
 
-        string why = done == _exited.Task ? $"exited with {_process.ExitCode}" : $"did not print it within {timeout.TotalSeconds:F0} s";
+        string why = done == _exited.Task ? $"exited with {ExitCode}" : $"did not print it within {timeout.TotalSeconds:F0} s";
         throw new InvalidOperationException($"{Label} {why} while waiting for \"{text}\".\n{Describe()}");
     }
 
-    /// <summary>Sends a signal (e.g. "INT", "TERM") to the process group.</summary>
-    public Task SignalAsync(string signal) => ProcessRunner.SignalGroupAsync(Pid, signal);
+    /// <summary>Sends a signal to the process group.</summary>
+    public bool Signal(ProcessSignal signal) => ProcessRunner.SignalGroup(Pid, signal);
 
     /// <summary>
     /// Signals the group with <paramref name="signal"/>, waits up to <paramref name="grace"/> for the exit,
     /// then kills the group and the tree. Safe to call more than once.
     /// </summary>
-    public async Task StopAsync(string signal = "TERM", TimeSpan? grace = null)
+    public async Task StopAsync(ProcessSignal signal = ProcessSignal.Terminate, TimeSpan? grace = null)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {
@@ -155,12 +156,12 @@ public sealed class NetnsProcess : IAsyncDisposable
 
         if (!HasExited)
         {
-            await SignalAsync(signal);
+            Signal(signal);
             await Task.WhenAny(_exited.Task, Task.Delay(grace ?? TimeSpan.FromSeconds(3)));
         }
 
         // The group may hold children even after the leader exited.
-        await ProcessRunner.SignalGroupAsync(Pid, "KILL");
+        ProcessRunner.SignalGroup(Pid, ProcessSignal.Kill);
         ProcessRunner.KillTree(_process);
         await _exited.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -170,7 +171,7 @@ public sealed class NetnsProcess : IAsyncDisposable
 
     public string Describe()
     {
-        string state = HasExited ? $"exited {_process.ExitCode}" : "running";
+        string state = HasExited ? $"exited {ExitCode}" : "running";
         return $"{CommandLine} (pid {Pid}, {state})\n--- stdout ---\n{Tail(StdOut)}\n--- stderr ---\n{Tail(StdErr)}";
     }
 
@@ -216,5 +217,17 @@ public sealed class NetnsProcess : IAsyncDisposable
         }
     }
 
-    private void OnExited() => _exited.TrySetResult();
+    private void OnExited()
+    {
+        try
+        {
+            _exitCode = _process.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            // Disposed meanwhile; the code is then unknown.
+        }
+
+        _exited.TrySetResult();
+    }
 }

@@ -4,6 +4,14 @@ using System.Text;
 
 namespace DnsWarden.E2E;
 
+/// <summary>Linux signal numbers the helpers send.</summary>
+public enum ProcessSignal
+{
+    Interrupt = 2,
+    Kill = 9,
+    Terminate = 15,
+}
+
 /// <summary>Runs host commands with a timeout and collects their output.</summary>
 public static class ProcessRunner
 {
@@ -59,16 +67,19 @@ public static class ProcessRunner
     }
 
     /// <summary>Sends a signal to a whole process group (the group a <c>setsid</c> start made).</summary>
-    public static async Task SignalGroupAsync(int processGroupId, string signal)
+    /// <returns>False when nothing in the group was left to signal.</returns>
+    public static bool SignalGroup(int processGroupId, ProcessSignal signal)
     {
-        // kill(1) with a negative id signals the group; exit 1 only means nothing is left to signal.
-        await RunAsync("kill", ["-s", signal, "--", "-" + processGroupId.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(processGroupId, 1);
+        return LibC.Kill(-processGroupId, (int)signal) == 0;
     }
 
     /// <summary>Sends a signal to one process.</summary>
-    public static async Task SignalAsync(int pid, string signal)
+    /// <returns>False when the process was already gone.</returns>
+    public static bool Signal(int pid, ProcessSignal signal)
     {
-        await RunAsync("kill", ["-s", signal, pid.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(pid, 1);
+        return LibC.Kill(pid, (int)signal) == 0;
     }
 
     public static bool IsAlive(int pid)

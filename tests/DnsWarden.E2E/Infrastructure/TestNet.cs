@@ -54,13 +54,13 @@ public sealed partial class TestNet : IAsyncDisposable
     }
 
     /// <summary>
-    /// Makes an empty topology. Skips the test when not root or when <c>ip</c>/<c>ss</c>/<c>setsid</c>/<c>kill</c>
+    /// Makes an empty topology. Skips the test when not root or when <c>ip</c>/<c>ss</c>/<c>setsid</c>
     /// are missing. The first call in a process also sweeps namespaces left by crashed earlier runs.
     /// </summary>
     public static async Task<TestNet> CreateAsync()
     {
         HostTools.RequireRoot();
-        HostTools.RequireTools("ip", "ss", "setsid", "kill");
+        HostTools.RequireTools("ip", "ss", "setsid");
         await SweepStaleOnceAsync();
 
         string runId = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
@@ -392,7 +392,7 @@ public sealed partial class TestNet : IAsyncDisposable
         {
             if (int.TryParse(line.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
             {
-                await ProcessRunner.SignalAsync(pid, "KILL");
+                ProcessRunner.Signal(pid, ProcessSignal.Kill);
             }
         }
 

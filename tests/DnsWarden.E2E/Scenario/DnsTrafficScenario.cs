@@ -51,7 +51,7 @@ public static partial class DnsTrafficScenario
 
     /// <summary>The tools the scenario drives.</summary>
     public static readonly IReadOnlyList<string> RequiredTools =
-        ["ip", "ss", "setsid", "kill", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap"];
+        ["ip", "ss", "setsid", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap"];
 
     private static readonly TimeSpan s_clientTimeout = TimeSpan.FromSeconds(10);
 
