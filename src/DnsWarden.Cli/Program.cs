@@ -1,6 +1,20 @@
+using System.CommandLine;
+using DnsWarden.Cli.Leak;
+
 namespace DnsWarden.Cli;
 
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    // Commands handle SIGINT/SIGTERM themselves so a watch can stop cleanly, write every event and its summary.
+    public static Task<int> Main(string[] args) =>
+        BuildRoot().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+    internal static RootCommand BuildRoot()
+    {
+        var root = new RootCommand("DnsWarden: see and stop DNS escaping its intended path.");
+        var leak = new Command("leak", "Passive DNS leak detection: watch live interfaces or capture files.");
+        leak.Subcommands.Add(WatchCommand.Build());
+        root.Subcommands.Add(leak);
+        return root;
+    }
 }

@@ -1,0 +1,16 @@
+namespace DnsWarden.Cli;
+
+/// <summary>Exit statuses shared by every command (documented in README).</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The command line did not parse (System.CommandLine's own status).</summary>
+    public const int Usage = 1;
+
+    /// <summary>A capture file could not be read to its end: truncated, garbage, or missing. Everything before the fault was processed.</summary>
+    public const int InputError = 3;
+
+    /// <summary>Live capture could not start: no permission, no such interface, libpcap missing.</summary>
+    public const int CaptureError = 4;
+}

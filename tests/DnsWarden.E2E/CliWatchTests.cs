@@ -1,0 +1,163 @@
+using System.Text.Json;
+using DnsWarden.Capture.Dissect;
+using DnsWarden.Capture.Files;
+using DnsWarden.Capture.Live;
+
+namespace DnsWarden.E2E;
+
+/// <summary><c>dnsw leak watch</c> as a user runs it: on capture files (good, truncated, garbage) and live inside a namespace.</summary>
+public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture) : IClassFixture<DnsTrafficScenarioFixture>
+{
+    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
+
+    [Fact]
+    public async Task Pcapng_JsonLines_CarryEveryObservation()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        CommandResult run = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--format", "json"]);
+        Assert.True(run.ExitCode == 0, run.Describe());
+
+        List<JsonElement> events = ParseLines(run.StdOut);
+        Assert.Equal(Dissect(result.PcapngPath).Count, events.Count);
+        JsonElement query = Assert.Single(events, e => e.GetProperty("kind").GetString() == "dns"
+            && e.GetProperty("transport").GetString() == "udp53"
+            && e.GetProperty("dst").GetString() == DnsTrafficScenario.ServerV4
+            && e.GetProperty("dns").GetProperty("qname").GetString() == DnsTrafficScenario.HostName
+            && !e.GetProperty("dns").GetProperty("qr").GetBoolean());
+        Assert.Equal(result.VethInterface, query.GetProperty("iface").GetString());
+        Assert.Equal(53, query.GetProperty("dport").GetInt32());
+        Assert.Equal("A", query.GetProperty("dns").GetProperty("qtype_name").GetString());
+        Assert.Contains(events, e => e.GetProperty("transport").GetString() == "dot" && e.GetProperty("sni").GetString() == DnsTrafficScenario.DotServerName);
+        Assert.Contains("summary", run.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TruncatedPcapng_ExitsWithOffset_AndKeepsEveryEventBeforeIt()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
+        try
+        {
+            byte[] whole = await File.ReadAllBytesAsync(result.PcapngPath);
+            string cut = Path.Combine(dir, "cut.pcapng");
+            await File.WriteAllBytesAsync(cut, whole.AsSpan(0, whole.Length * 2 / 3 + 3).ToArray());
+            string events = Path.Combine(dir, "events.jsonl");
+
+            CommandResult run = await Dnsw(["leak", "watch", "--pcap", cut, "--out", events]);
+
+            Assert.True(run.ExitCode == 3, run.Describe());
+            Assert.Contains("at byte", run.StdOut, StringComparison.Ordinal);
+            Assert.Contains(cut, run.StdOut, StringComparison.Ordinal);
+            List<JsonElement> written = ParseLines(await File.ReadAllTextAsync(events));
+            List<Observation> expected = Dissect(cut);
+            Assert.NotEmpty(expected);
+            Assert.Equal(expected.Select(o => o.FrameNumber), written.Select(e => e.GetProperty("frame").GetInt64()));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task GarbageFile_GetsAPreciseError_NotACrash()
+    {
+        string path = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllBytesAsync(path, "this is not a capture file at all\n"u8.ToArray());
+            CommandResult run = await Dnsw(["leak", "watch", "--pcap", path]);
+            Assert.True(run.ExitCode == 3, run.Describe());
+            Assert.Contains(path, run.StdOut, StringComparison.Ordinal);
+            Assert.DoesNotContain("Exception", run.StdOut + run.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task BadDuration_IsAUsageError()
+    {
+        CommandResult run = await Dnsw(["leak", "watch", "--duration", "soon"]);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--duration", run.StdErr + run.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LiveWatch_InANamespace_SeesTheQuery_AndCtrlCKeepsEveryEvent()
+    {
+        HostTools.RequireRoot();
+        HostTools.RequireTools("dnsmasq", "dig");
+        await using TestNet net = await TestNet.CreateAsync();
+        string serverNs = await net.AddNamespaceAsync("lsrv");
+        string clientNs = await net.AddNamespaceAsync("lcli");
+        VethPair veth = await net.AddVethAsync(serverNs, clientNs);
+        await net.AddAddressAsync(serverNs, veth.InterfaceA, "203.0.113.1/24");
+        await net.AddAddressAsync(clientNs, veth.InterfaceB, "203.0.113.2/24");
+        await net.StartServerAsync(
+            serverNs,
+            "dnsmasq",
+            "dnsmasq",
+            ["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--listen-address=203.0.113.1",
+             "--bind-interfaces", "--user=root", "--group=root", "--pid-file=" + net.TempPath("dnsmasq.pid"),
+             "--log-facility=-", "--host-record=live.dnsw.test,10.9.9.9"],
+            [Listener.Udp(53, "203.0.113.1"), Listener.Tcp(53, "203.0.113.1")]);
+
+        string events = net.TempPath("live.jsonl");
+        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", "dotnet",
+            [s_dnsw, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--out", events]);
+        await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(20));
+
+        CommandResult dig = await net.ExecAsync(clientNs, "dig", ["@203.0.113.1", "live.dnsw.test", "A", "+short", "+time=2", "+tries=1"]);
+        Assert.Equal("10.9.9.9", dig.EnsureSuccess().StdOut.Trim());
+        CommandResult digTcp = await net.ExecAsync(clientNs, "dig", ["@203.0.113.1", "live.dnsw.test", "A", "+tcp", "+short", "+time=2", "+tries=1"]);
+        Assert.Equal("10.9.9.9", digTcp.EnsureSuccess().StdOut.Trim());
+        await Task.Delay(300);
+
+        watch.Signal(ProcessSignal.Interrupt);
+        Task finished = await Task.WhenAny(watch.Exited, Task.Delay(TimeSpan.FromSeconds(15)));
+        Assert.True(finished == watch.Exited, "dnsw did not stop on Ctrl-C: " + watch.Describe());
+        Assert.True(watch.ExitCode == 0, watch.Describe());
+
+        List<JsonElement> seen = ParseLines(await File.ReadAllTextAsync(events));
+        Assert.Equal(ParseLines(watch.StdOut).Count, seen.Count);
+        foreach (string transport in new[] { "udp53", "tcp53" })
+        {
+            JsonElement q = Assert.Single(seen, e => e.GetProperty("transport").GetString() == transport
+                && !e.GetProperty("dns").GetProperty("qr").GetBoolean()
+                && e.GetProperty("dns").GetProperty("qname").GetString() == "live.dnsw.test");
+            Assert.Equal(veth.InterfaceB, q.GetProperty("iface").GetString());
+            Assert.Equal("203.0.113.2", q.GetProperty("src").GetString());
+            Assert.Equal("203.0.113.1", q.GetProperty("dst").GetString());
+            Assert.Contains(seen, e => e.GetProperty("transport").GetString() == transport
+                && e.GetProperty("dns").GetProperty("qr").GetBoolean()
+                && e.GetProperty("dns").GetProperty("answers")[0].GetProperty("data").GetString() == "10.9.9.9");
+        }
+    }
+
+    private static Task<CommandResult> Dnsw(string[] args) =>
+        ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(60));
+
+    private static List<JsonElement> ParseLines(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => l.StartsWith('{'))
+            .Select(l => JsonDocument.Parse(l).RootElement.Clone())
+            .ToList();
+
+    private static List<Observation> Dissect(string path)
+    {
+        var seen = new List<Observation>();
+        var dissector = new FrameDissector(seen.Add);
+        using ICaptureFileReader reader = CaptureFileReader.Open(path);
+        while (reader.TryReadNext(out CapturedPacket p))
+        {
+            var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, p.InterfaceName ?? "", p.LinkType, p.OriginalLength);
+            dissector.Process(in origin, p.Data);
+        }
+
+        dissector.Complete();
+        return seen;
+    }
+}
