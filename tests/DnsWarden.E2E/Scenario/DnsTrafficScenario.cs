@@ -31,6 +31,13 @@ public static partial class DnsTrafficScenario
     public const string TxtName = "txt.dnsw.test";
     public const string TxtValue = "v=dnsw test";
 
+    /// <summary>A TXT answer of about 3 KB: over UDP with a 4096-byte EDNS buffer it leaves the server as IP fragments.</summary>
+    public const string BigTxtName = "big.dnsw.test";
+
+    /// <summary>The 12 strings of <see cref="BigTxtName"/>, 240 bytes each.</summary>
+    public static string[] BigTxtStrings { get; } =
+        Enumerable.Range(0, 12).Select(i => $"chunk{i:D2}-" + new string((char)('a' + i), 232)).ToArray();
+
     /// <summary>Answered NXDOMAIN (the zone is local to dnsmasq).</summary>
     public const string MissingName = "missing.dnsw.test";
 
@@ -141,6 +148,7 @@ public static partial class DnsTrafficScenario
         $"--cname={AliasName},{HostName}",
         $"--cname={ChainName},{AliasName}",
         $"--txt-record={TxtName},{TxtValue}",
+        $"--txt-record={BigTxtName}," + string.Join(",", BigTxtStrings),
     ];
 
     private static string[] DnsmasqArgs(TestNet net, string label, string[] listenAddresses, string[] records) =>
@@ -148,6 +156,7 @@ public static partial class DnsTrafficScenario
         "--keep-in-foreground",
         "--conf-file=/dev/null",
         "--no-resolv",
+        "--edns-packet-max=4096", // newer dnsmasq default to 1232; the fragmented-answer steps need more
         "--no-hosts",
         "--port=53",
         "--listen-address=" + string.Join(',', listenAddresses),
@@ -206,6 +215,8 @@ public static partial class DnsTrafficScenario
         yield return Dns("udp-nxdomain", "dig", [$"@{ServerV4}", MissingName, "A", .. dig], "NXDOMAIN");
         yield return Dns("udp-txt", "dig", [$"@{ServerV4}", TxtName, "TXT", .. dig], "NOERROR", TxtValue);
         yield return Dns("tcp6-txt", "dig", [$"@{ServerV6}", TxtName, "TXT", "+tcp", .. dig], "NOERROR", TxtValue);
+        yield return Dns("udp-fragmented", "dig", [$"@{ServerV4}", BigTxtName, "TXT", "+bufsize=4096", .. dig], "NOERROR", BigTxtStrings[11]);
+        yield return Dns("udp6-fragmented", "dig", [$"@{ServerV6}", BigTxtName, "TXT", "+bufsize=4096", .. dig], "NOERROR", BigTxtStrings[11]);
         yield return Dns("kdig-tcp", "kdig", [$"@{ServerV4}", "+tcp", ChainName, "A", .. kdig], "NOERROR", HostV4);
         yield return Dns("dot", "kdig", [$"@{ServerV4}", "+tls", $"+tls-sni={DotServerName}", HostName, "A", .. kdig], "NOERROR", HostV4);
         yield return Dns("dot6", "kdig", [$"@{ServerV6}", "+tls", $"+tls-sni={DotServerName}", HostName, "AAAA", .. kdig], "NOERROR", HostV6);
