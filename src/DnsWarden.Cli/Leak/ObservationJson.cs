@@ -13,7 +13,11 @@ internal sealed class ObservationJson : IDisposable
     public ObservationJson(Stream stream)
     {
         _stream = stream;
-        _writer = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = false });
+        _writer = new Utf8JsonWriter(stream, new JsonWriterOptions
+        {
+            // Evidence is read by people and by JSON tools, not embedded in HTML: keep '+', '<' and non-ASCII readable.
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     public void Write(Observation o)
@@ -21,7 +25,7 @@ internal sealed class ObservationJson : IDisposable
         Utf8JsonWriter w = _writer;
         w.WriteStartObject();
         w.WriteString("event", "observation");
-        w.WriteString("timestamp", DateTimeOffset.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100).ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteString("timestamp", DateTime.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
         w.WriteNumber("frame", o.FrameNumber);
         w.WriteString("iface", o.Origin.InterfaceName);
         w.WriteString("kind", o.Kind switch

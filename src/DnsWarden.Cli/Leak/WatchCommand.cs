@@ -174,11 +174,17 @@ internal static class WatchCommand
         string flow = $"{o.Flow.Source}:{o.Flow.SourcePort} > {o.Flow.Destination}:{o.Flow.DestinationPort}";
         string what = o.Dns is { } d
             ? d.IsResponse
-                ? $"R {RcodeName(d.Rcode)} {d.QName} {ObservationJson.TypeName(d.QType)}" + (d.Answers.Count > 0 ? " -> " + string.Join(", ", d.Answers.Select(a => a.Data)) : "")
+                ? $"R {RcodeName(d.Rcode)} {d.QName} {ObservationJson.TypeName(d.QType)}" + (d.Answers.Count > 0 ? " -> " + string.Join(", ", d.Answers.Select(a => Clip(a.Data))) : "")
                 : $"Q {d.QName} {ObservationJson.TypeName(d.QType)}"
             : $"{(o.Kind == ObservationKind.QuicInitial ? "QUIC Initial" : "ClientHello")} sni={o.ServerName ?? "-"} alpn={string.Join(",", o.Alpn)}";
-        return $"{time} {o.Origin.InterfaceName,-10} {o.Transport,-6} {flow}  {what}";
+        return Printable($"{time} {o.Origin.InterfaceName,-10} {o.Transport,-6} {flow}  {what}");
     }
+
+    private static string Clip(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
+
+    /// <summary>Names and TXT data come from the network: control characters must not reach the terminal.</summary>
+    private static string Printable(string text) =>
+        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())) : text;
 
     private static string RcodeName(ushort rcode) => rcode switch
     {
@@ -201,7 +207,7 @@ internal static class WatchCommand
         Row("  decoded IP", stats.Decoded);
         Row("  not IP", stats.NotIp);
         Row("  malformed", stats.MalformedTotal);
-        Row("  fragments / reassembled", stats.Fragments);
+        table.AddRow("  fragments / reassembled", $"{stats.Fragments} / {stats.Reassembled}");
         Row("DNS messages", stats.DnsMessages);
         Row("TLS ClientHellos", stats.TlsClientHellos);
         Row("QUIC Initials", stats.QuicInitials);
