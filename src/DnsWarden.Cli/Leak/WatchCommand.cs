@@ -88,6 +88,13 @@ internal static class WatchCommand
         int status = options.Files.Length > 0
             ? RunFiles(options.Files, dissector, console, out string? problem, out IReadOnlyList<CaptureDrops> drops)
             : RunLive(options, dissector, console, ct, out problem, out drops);
+        if (status == ExitCodes.CaptureError)
+        {
+            // Nothing was watched: the reason alone, on one line.
+            Console.Error.WriteLine($"dnsw: {problem}");
+            return status;
+        }
+
         dissector.Complete();
         json?.Flush();
         file?.Flush();
