@@ -125,6 +125,12 @@ namespace DnsWarden.Fuzzing
             int failures = 0;
             foreach (string path in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             {
+                // A saved failure's stack trace sits beside its input.
+                if (path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
                 files++;
                 byte[] input = path.EndsWith(".hex", StringComparison.OrdinalIgnoreCase)
                     ? Convert.FromHexString(string.Concat(File.ReadAllText(path).Where(char.IsAsciiHexDigit)))

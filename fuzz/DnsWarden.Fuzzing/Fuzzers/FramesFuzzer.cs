@@ -45,6 +45,8 @@ internal sealed class FramesFuzzer : IFuzzer
             }
         }
 
+        // Found by this fuzzer: a native IPv6 header (link Ipv6) whose destination is v4-mapped ::ffff:2.253.0.0.
+        seeds.Add(Convert.FromHexString("06600002fd0000050000000000030000000000301140fd000000000000000000000000ffff02fd000000000000000003000000"));
         return seeds;
     }
 
@@ -70,7 +72,8 @@ internal sealed class FramesFuzzer : IFuzzer
         FuzzAssert.True(hasDestination, $"{link}: TryDecode succeeded but TryGetDestination failed");
         FuzzAssert.True(destination == p.Destination, $"{link}: TryGetDestination {destination} != {p.Destination}");
         FuzzAssert.True(p.IpVersion is 4 or 6, $"IpVersion {p.IpVersion}");
-        FuzzAssert.True(p.Source.IsV4 == (p.IpVersion == 4) && p.Destination.IsV4 == (p.IpVersion == 4), "address family differs from IP version");
+        // Only one way: IpAddr keeps IPv4 as ::ffff:a.b.c.d, so an IPv6 packet to a v4-mapped address reads as IsV4.
+        FuzzAssert.True(p.IpVersion != 4 || (p.Source.IsV4 && p.Destination.IsV4), "IPv4 packet with a non-IPv4 address");
         FuzzAssert.True(p.VlanCount <= PacketDecoder.MaxVlanTags, $"VlanCount {p.VlanCount}");
 
         int n = frame.Length;
@@ -94,7 +97,8 @@ internal sealed class FramesFuzzer : IFuzzer
 
         if (p.FragmentPayloadOffset >= 0)
         {
-            FuzzAssert.True(p.IsFragment, "FragmentPayloadOffset set on a non-fragment");
+            // RFC 6946: an IPv6 atomic fragment (offset 0, M clear) has a Fragment header but is not a fragment.
+            FuzzAssert.True(p.IsFragment || p.HasIpv6FragmentHeader, "FragmentPayloadOffset set on a non-fragment");
             FuzzAssert.InRange(p.FragmentPayloadOffset, p.IpPayloadOffset + p.IpPayloadLength - p.FragmentPayloadOffset, n, "fragment payload");
         }
 
