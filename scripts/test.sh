@@ -28,5 +28,23 @@ skipped=$(total skipped)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1   # the runner itself failed (a crash or a test host that did not start)
 fi
+
+# A bounded fuzz pass over every reader: a fixed seed (repeatable) and one drawn now (explores);
+# each target is one test. A failing input is kept as hex in fuzz-crashes/ with its stack trace.
+fuzz_seed=${DNSW_FUZZ_SEED:-$(( $(date +%s) % 100000 ))}
+for seed in 1 "$fuzz_seed"; do
+    echo "fuzz pass: seed $seed"
+    fuzz_log="$results/fuzz-$seed.log"
+    dotnet fuzz/DnsWarden.Fuzzing/bin/Release/net10.0/DnsWarden.Fuzzing.dll all --random 200000 --seed "$seed" \
+        --crash-dir fuzz-crashes 2>&1 | tee "$fuzz_log" | grep -vE "^[0-9]+ passed" | tail -n 12
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -n 1)
+    if [ -z "$line" ]; then
+        failed=$((failed + 1))
+    else
+        passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
+        failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+    fi
+done
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
