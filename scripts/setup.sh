@@ -19,7 +19,7 @@ need_root() {
 # package:command pairs — a package is installed only when its command is missing.
 runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nftables:nft)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
-           bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf procps:ps iputils-ping:ping)
+           bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping)
 
 missing=()
 check() {

@@ -6,7 +6,8 @@ using DnsWarden.Capture.Live;
 namespace DnsWarden.E2E;
 
 /// <summary><c>dnsw leak watch</c> as a user runs it: on capture files (good, truncated, garbage) and live inside a namespace.</summary>
-public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture) : IClassFixture<DnsTrafficScenarioFixture>
+[Collection(DnsTrafficCollection.Name)]
+public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
 {
     private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 

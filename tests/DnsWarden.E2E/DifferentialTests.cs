@@ -12,7 +12,8 @@ namespace DnsWarden.E2E;
 /// dnsmasq and knot-resolver (DoT, DoH) driven by dig, kdig and curl, captured by dumpcap on two
 /// interfaces.
 /// </summary>
-public sealed class DifferentialTests(DnsTrafficScenarioFixture fixture) : IClassFixture<DnsTrafficScenarioFixture>
+[Collection(DnsTrafficCollection.Name)]
+public sealed class DifferentialTests(DnsTrafficScenarioFixture fixture)
 {
     private sealed record OurFrame(int Number, string? InterfaceName, bool Decoded, DecodedPacket Packet, List<Observation> Observations);
 
@@ -63,7 +64,7 @@ public sealed class DifferentialTests(DnsTrafficScenarioFixture fixture) : IClas
             dnsFrames += expectedDns.Length > 0 ? 1 : 0;
 
             string[] expectedHellos = t.TlsClientHellos.Select(h => $"{h.ServerName} [{string.Join(",", h.Alpn)}]").ToArray();
-            string[] actualHellos = o.Observations.Where(x => x.Kind == ObservationKind.TlsClientHello)
+            string[] actualHellos = o.Observations.Where(x => x.Kind is ObservationKind.TlsClientHello or ObservationKind.QuicInitial)
                 .Select(x => $"{x.ServerName} [{string.Join(",", x.Alpn)}]").ToArray();
             Check("client hello", string.Join(" | ", expectedHellos), string.Join(" | ", actualHellos));
             helloFrames += expectedHellos.Length > 0 ? 1 : 0;
@@ -77,6 +78,12 @@ public sealed class DifferentialTests(DnsTrafficScenarioFixture fixture) : IClas
         Assert.Equal(0, stats.MalformedTotal);
         Assert.Contains(ours, f => f.Observations.Any(x => x.Transport == "tcp53"));
         Assert.Contains(ours, f => f.Observations.Any(x => x.Transport == "dot"));
+
+        // Real QUIC client Initials, v1 and draft-29, decrypted to their SNI.
+        Assert.Contains(ours, f => f.Observations.Any(x => x.Kind == ObservationKind.QuicInitial && x.QuicVersion == 1
+            && x.ServerName == DnsTrafficScenario.QuicServerName && x.Transport == "quic"));
+        Assert.Contains(ours, f => f.Observations.Any(x => x.Kind == ObservationKind.QuicInitial && x.QuicVersion == 0xff00001d
+            && x.ServerName == DnsTrafficScenario.QuicDraftServerName && x.Transport == "doq"));
 
         // The 3 KB TXT answers arrive as IPv4 and IPv6 fragments: both reassembled and decoded.
         Assert.True(stats.Reassembled >= 2, $"reassembled {stats.Reassembled} datagrams");

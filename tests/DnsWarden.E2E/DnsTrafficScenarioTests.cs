@@ -2,7 +2,14 @@ using System.Globalization;
 
 namespace DnsWarden.E2E;
 
-/// <summary>Runs <see cref="DnsTrafficScenario"/> once for the class and decodes its capture with tshark.</summary>
+/// <summary>The scenario runs once per test run; every class that reads its capture joins this collection.</summary>
+[CollectionDefinition(Name)]
+public sealed class DnsTrafficCollection : ICollectionFixture<DnsTrafficScenarioFixture>
+{
+    public const string Name = "dns-traffic";
+}
+
+/// <summary>Runs <see cref="DnsTrafficScenario"/> once and decodes its capture with tshark.</summary>
 public sealed class DnsTrafficScenarioFixture : IAsyncLifetime
 {
     // Named like TestNet's temp dirs so the sweeper removes it if this process crashes.
@@ -76,13 +83,14 @@ public sealed class DnsTrafficScenarioFixture : IAsyncLifetime
     }
 }
 
-public sealed class DnsTrafficScenarioTests(DnsTrafficScenarioFixture fixture) : IClassFixture<DnsTrafficScenarioFixture>
+[Collection(DnsTrafficCollection.Name)]
+public sealed class DnsTrafficScenarioTests(DnsTrafficScenarioFixture fixture)
 {
     [Fact]
     public void Scenario_RunsEveryClientStep_AndCaptures()
     {
         (DnsTrafficScenarioResult result, IReadOnlyList<OracleFrame> frames) = fixture.Get();
-        Assert.Equal(15, result.Steps.Count);
+        Assert.Equal(17, result.Steps.Count);
         Assert.All(result.Steps, s => Assert.False(s.Result.TimedOut, s.Name));
         Assert.True(result.PacketsCaptured > 0);
         Assert.Equal(result.PacketsCaptured, frames.Count);
@@ -176,20 +184,30 @@ public sealed class DnsTrafficScenarioTests(DnsTrafficScenarioFixture fixture) :
     }
 
     [Fact]
+    public void Oracle_SeesQuicClientInitials_OnceEach()
+    {
+        (_, IReadOnlyList<OracleFrame> frames) = fixture.Get();
+        OracleFrame[] quic = frames.Where(f => f.Transport == "udp" && f.TlsClientHellos.Count > 0).ToArray();
+        Assert.Equal([DnsTrafficScenario.QuicServerName, DnsTrafficScenario.QuicDraftServerName], quic.Select(f => f.TlsClientHellos[0].ServerName));
+        Assert.Equal([443, 853], quic.Select(f => f.DestinationPort));
+        Assert.All(quic, f => Assert.Equal(["h3"], f.TlsClientHellos[0].Alpn));
+    }
+
+    [Fact]
     public void Oracle_SeesTlsClientHellos_ForDotAndDoh()
     {
         (DnsTrafficScenarioResult result, IReadOnlyList<OracleFrame> frames) = fixture.Get();
         OracleFrame[] hellos = frames.Where(f => f.TlsClientHellos.Count > 0).ToArray();
         Assert.All(hellos, f => Assert.Equal(result.VethInterface, f.InterfaceName));
 
-        OracleFrame[] dot = hellos.Where(f => f.DestinationPort == DnsTrafficScenario.DotPort).ToArray();
+        OracleFrame[] dot = hellos.Where(f => f.Transport == "tcp" && f.DestinationPort == DnsTrafficScenario.DotPort).ToArray();
         Assert.Equal(2, dot.Length);
         Assert.Contains(dot, f => f.IpVersion == 4);
         Assert.Contains(dot, f => f.IpVersion == 6);
         Assert.All(dot, f => Assert.Equal(DnsTrafficScenario.DotServerName, f.TlsClientHellos[0].ServerName));
 
         // kdig +https, and curl --doh-url (one or two connections: it looks up A and AAAA at once); all offer h2.
-        OracleFrame[] doh = hellos.Where(f => f.DestinationPort == DnsTrafficScenario.DohPort).ToArray();
+        OracleFrame[] doh = hellos.Where(f => f.Transport == "tcp" && f.DestinationPort == DnsTrafficScenario.DohPort).ToArray();
         Assert.InRange(doh.Length, 2, 3);
         Assert.All(doh, f => Assert.Contains("h2", f.TlsClientHellos[0].Alpn));
         Assert.Contains(doh, f => f.TlsClientHellos[0].ServerName == DnsTrafficScenario.DohServerName);

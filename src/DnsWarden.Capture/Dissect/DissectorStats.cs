@@ -21,6 +21,9 @@ public sealed class DissectorStats
 
     public long QuicInitials { get; internal set; }
 
+    /// <summary>Client Initials of a connection already reported (retransmissions), not reported again.</summary>
+    public long QuicRepeats { get; internal set; }
+
     /// <summary>Malformed observations by reason (e.g. "frame:Truncated", "dns:ForwardPointer", "tls:Malformed").</summary>
     public IReadOnlyDictionary<string, long> Malformed => _malformed;
 

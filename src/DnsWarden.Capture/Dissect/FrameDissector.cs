@@ -27,11 +27,18 @@ public sealed class FrameDissector
     private const int UdpHeaderLength = 8;
     private const long ExpirySweepIntervalNs = 1_000_000_000L;
 
+    /// <summary>How long after its last Initial a reported QUIC connection's Initials count as repeats.</summary>
+    private const long QuicRepeatWindowNs = 60_000_000_000L;
+
     private readonly Action<Observation> _onObservation;
     private readonly IpDefragmenter _defragmenter = new();
     private readonly TcpReassembler _dnsStreams;
     private readonly TcpReassembler _tlsStreams;
-    private readonly Dictionary<FlowKey5, QuicCryptoAssembler> _quic = [];
+    private readonly Dictionary<(FlowKey5 Flow, int Dcid), QuicCryptoAssembler> _quic = [];
+
+    // Connections whose ClientHello was reported, with the time of their latest Initial: a client resends its
+    // Initial (same DCID, same CRYPTO bytes) until the server answers, and that is one piece of evidence.
+    private readonly Dictionary<(FlowKey5 Flow, int Dcid), long> _quicReported = [];
     private readonly byte[] _scratch = new byte[65536];
     private readonly byte[] _helloScratch = new byte[StreamPrefixCollector.DefaultPrefixLength];
 
@@ -262,7 +269,18 @@ public sealed class FrameDissector
             return;
         }
 
-        if (!_quic.TryGetValue(flow, out QuicCryptoAssembler? assembler))
+        QuicInitialDecryptor.TryGetDestinationConnectionId(datagram, out ReadOnlySpan<byte> dcid);
+        var hash = new HashCode();
+        hash.AddBytes(dcid);
+        var key = (flow, hash.ToHashCode());
+        if (_quicReported.TryGetValue(key, out long last) && _origin.TimestampNs - last < QuicRepeatWindowNs)
+        {
+            _quicReported[key] = _origin.TimestampNs;
+            Stats.QuicRepeats++;
+            return;
+        }
+
+        if (!_quic.TryGetValue(key, out QuicCryptoAssembler? assembler))
         {
             if (_quic.Count >= MaxPendingQuicConnections)
             {
@@ -270,7 +288,7 @@ public sealed class FrameDissector
             }
 
             assembler = new QuicCryptoAssembler();
-            _quic[flow] = assembler;
+            _quic[key] = assembler;
         }
 
         QuicCryptoStatus status = assembler.AddFrames(_scratch.AsSpan(0, result.PlaintextLength));
@@ -279,7 +297,13 @@ public sealed class FrameDissector
             return;
         }
 
-        _quic.Remove(flow);
+        _quic.Remove(key);
+        if (_quicReported.Count >= MaxPendingQuicConnections)
+        {
+            _quicReported.Clear();
+        }
+
+        _quicReported[key] = _origin.TimestampNs;
         if (status != QuicCryptoStatus.Complete || !assembler.TryGetClientHello(out ReadOnlySpan<byte> hello))
         {
             Stats.CountMalformed(Reason("quic", status));

@@ -384,6 +384,23 @@ public sealed partial class TestNet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Gives a namespace its own /etc/hosts and /etc/resolv.conf (`ip netns exec` bind-mounts the files of
+    /// /etc/netns/NAME over them), so a client that insists on a host name gets one without any resolver:
+    /// the name comes from the file, and a miss goes to the namespace's own loopback, never the host's resolver.
+    /// Removed with the namespace.
+    /// </summary>
+    public async Task SetHostsAsync(string netns, IReadOnlyList<(string Address, string Name)> entries)
+    {
+        EnsureOwned(netns);
+        string dir = EtcNetnsDirectory(netns);
+        Directory.CreateDirectory(dir);
+        await File.WriteAllLinesAsync(Path.Combine(dir, "hosts"), entries.Select(e => $"{e.Address} {e.Name}"));
+        await File.WriteAllTextAsync(Path.Combine(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+    }
+
+    private static string EtcNetnsDirectory(string netns) => Path.Combine("/etc/netns", netns);
+
     private static async Task DeleteNamespaceAsync(string name)
     {
         // A process left inside keeps the namespace (and its veths) alive after `ip netns del`.
@@ -397,6 +414,7 @@ public sealed partial class TestNet : IAsyncDisposable
         }
 
         CommandResult del = await ProcessRunner.RunAsync("ip", ["netns", "del", name], s_setupTimeout);
+        TryDeleteDirectory(EtcNetnsDirectory(name));
         if (!del.Succeeded && (await ListNamespacesAsync()).Contains(name))
         {
             throw new InvalidOperationException($"Could not delete namespace {name}: {del.Describe()}");

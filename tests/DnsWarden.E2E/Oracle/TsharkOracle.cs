@@ -15,7 +15,7 @@ public static class TsharkOracle
     private static readonly Lazy<Task<bool>> s_hasNoDuplicateKeys = new(ProbeNoDuplicateKeysAsync);
 
     /// <summary>
-    /// Runs <c>tshark -n -r FILE -T json [--no-duplicate-keys] -o tcp.desegment_tcp_streams:TRUE</c> and parses it.
+    /// Runs <c>tshark -n -r FILE -T json [--no-duplicate-keys] -o tcp.desegment_tcp_streams:TRUE -d udp.port==853,quic</c> and parses it.
     /// Name resolution is off (<c>-n</c>), so tshark never asks a resolver about the addresses it sees.
     /// </summary>
     public static async Task<IReadOnlyList<OracleFrame>> ReadAsync(string pcapngPath, CancellationToken cancellationToken = default)
@@ -33,7 +33,8 @@ public static class TsharkOracle
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        foreach (string a in new[] { "-n", "-r", pcapngPath, "-T", "json", "-o", "tcp.desegment_tcp_streams:TRUE" })
+        // UDP/853 is DNS over QUIC (RFC 9250); this tshark does not know that port for QUIC by itself.
+        foreach (string a in new[] { "-n", "-r", pcapngPath, "-T", "json", "-o", "tcp.desegment_tcp_streams:TRUE", "-d", "udp.port==853,quic" })
         {
             psi.ArgumentList.Add(a);
         }
@@ -175,8 +176,9 @@ public static class TsharkOracle
             {
                 dns.Add(ParseDns(value));
             }
-            else if (name == "tls")
+            else if (name is "tls" or "quic")
             {
+                // A QUIC Initial carries its ClientHello in CRYPTO frames; tshark decrypts it and nests a tls tree.
                 CollectClientHellos(value, hellos);
             }
         }
