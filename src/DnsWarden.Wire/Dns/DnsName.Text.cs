@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace DnsWarden.Wire.Dns;
 
@@ -33,10 +35,12 @@ public readonly ref partial struct DnsName
     }
 
     /// <summary>Formats as dotted text without a trailing dot ("." for the root); non-printable octets as \DDD (RFC 1035 §5.1).</summary>
-    public bool TryFormat(Span<char> destination, out int charsWritten) => TryFormatCore(destination, out charsWritten);
+    public bool TryFormat(Span<char> destination, out int charsWritten) =>
+        TryFormatPlain(destination, out charsWritten) || TryFormatCore(destination, out charsWritten);
 
     /// <summary>As <see cref="TryFormat"/>, into ASCII/UTF-8 bytes.</summary>
-    public bool TryFormatUtf8(Span<byte> destination, out int bytesWritten) => TryFormatCore(destination, out bytesWritten);
+    public bool TryFormatUtf8(Span<byte> destination, out int bytesWritten) =>
+        TryFormatPlain(destination, out bytesWritten) || TryFormatCore(destination, out bytesWritten);
 
     /// <summary>Allocates; for tests, logs and UI.</summary>
     public override string ToString()
@@ -70,6 +74,11 @@ public readonly ref partial struct DnsName
     /// <summary>Compares with dotted text ("example.com" or "example.com."), case-insensitively; no allocation.</summary>
     public bool EqualsAscii(ReadOnlySpan<char> dotted)
     {
+        if (dotted.IndexOf('\\') < 0)
+        {
+            return EqualsPlainText(dotted, isChar: true);
+        }
+
         Span<byte> wire = stackalloc byte[MaxWireLength];
         return DnsNameEncoder.TryEncode(dotted, wire, out int n, out int labels, out _) && EqualsWire(wire.Slice(0, n), labels);
     }
@@ -77,6 +86,11 @@ public readonly ref partial struct DnsName
     /// <summary>Compares with dotted ASCII/UTF-8 text, case-insensitively; no allocation.</summary>
     public bool EqualsAscii(ReadOnlySpan<byte> dotted)
     {
+        if (dotted.IndexOf((byte)'\\') < 0)
+        {
+            return EqualsPlainText(dotted, isChar: false);
+        }
+
         Span<byte> wire = stackalloc byte[MaxWireLength];
         return DnsNameEncoder.TryEncode(dotted, wire, out int n, out int labels, out _) && EqualsWire(wire.Slice(0, n), labels);
     }
@@ -162,6 +176,83 @@ public readonly ref partial struct DnsName
     /// <summary>RFC 4343 §3: only A-Z fold; other octets compare exactly.</summary>
     internal static byte ToLower(byte b) => b is >= (byte)'A' and <= (byte)'Z' ? (byte)(b | 0x20) : b;
 
+    /// <summary>
+    /// <see cref="EqualsAscii(ReadOnlySpan{char})"/> for text without escapes, compared label by label
+    /// in place; agrees with encoding the text first (empty labels and chars above 0x7F never match).
+    /// </summary>
+    private bool EqualsPlainText<T>(ReadOnlySpan<T> dotted, bool isChar)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        if (IsEmpty)
+        {
+            return false;
+        }
+
+        if (dotted.IsEmpty || (dotted.Length == 1 && int.CreateTruncating(dotted[0]) == '.'))
+        {
+            return IsRoot;
+        }
+
+        // One trailing dot names the root explicitly ("example.com.").
+        if (int.CreateTruncating(dotted[^1]) == '.')
+        {
+            dotted = dotted.Slice(0, dotted.Length - 1);
+        }
+
+        // Without escapes the text of this name is exactly EncodedLength - 2 chars.
+        if (IsRoot || dotted.Length != _encodedLength - 2)
+        {
+            return false;
+        }
+
+        int at = 0;
+        bool first = true;
+        foreach (ReadOnlySpan<byte> label in this)
+        {
+            if (!first)
+            {
+                if ((uint)at >= (uint)dotted.Length || int.CreateTruncating(dotted[at]) != '.')
+                {
+                    return false;
+                }
+
+                at++;
+            }
+
+            first = false;
+            if ((uint)(at + label.Length) > (uint)dotted.Length)
+            {
+                return false;
+            }
+
+            ReadOnlySpan<T> part = dotted.Slice(at, label.Length);
+            for (int i = 0; i < label.Length; i++)
+            {
+                int c = int.CreateTruncating(part[i]);
+                byte b = label[i];
+                if (c != b)
+                {
+                    // RFC 4343 §3: only A-Z/a-z fold.
+                    if (!IsAsciiLetter(b) || (c | 0x20) != (b | 0x20))
+                    {
+                        return false;
+                    }
+                }
+                else if (c == '.' || (isChar && c > 0x7F))
+                {
+                    // '.' separates labels in text; chars above 0x7F are refused (UTF-8 octets are raw).
+                    return false;
+                }
+            }
+
+            at += label.Length;
+        }
+
+        return at == dotted.Length;
+    }
+
+    private static bool IsAsciiLetter(byte b) => (uint)((b | 0x20) - 'a') <= 'z' - 'a';
+
     private bool EqualsWire(ReadOnlySpan<byte> wire, int wireLabels) =>
         !IsEmpty && wire.Length == _encodedLength && wireLabels == _labelCount && EndsWithWire(wire, wireLabels);
 
@@ -193,12 +284,136 @@ public readonly ref partial struct DnsName
         return true;
     }
 
+    /// <summary>1 for octets printed as themselves (RFC 1035 §5.1: printable ASCII except '.' and '\\').</summary>
+    private static ReadOnlySpan<byte> PlainText =>
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+
     private static int EscapedLength(byte b) => b switch
     {
         (byte)'.' or (byte)'\\' => 2,
         < 0x21 or > 0x7E => 4,
         _ => 1,
     };
+
+    /// <summary>
+    /// The common case: no octet needs an escape and the text fits. Copies label runs straight from
+    /// the message; returns false (written = 0) for anything else so the escaping path takes over.
+    /// </summary>
+    private bool TryFormatPlain<T>(Span<T> destination, out int written)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        written = 0;
+        int remaining = _labelCount;
+        if (remaining == 0 || destination.Length < _encodedLength - 2)
+        {
+            return false;
+        }
+
+        // Without escapes the text is exactly EncodedLength - 2 chars (no first length byte, no root).
+        ReadOnlySpan<byte> message = _message;
+        Span<T> dst = destination.Slice(0, _encodedLength - 2);
+        int position = _offset;
+        int hops = 0;
+        int pos = 0;
+        while (true)
+        {
+            int b = message[position];
+            if ((b & LabelTypeMask) == PointerTag)
+            {
+                // Validated when read; the hop bound only guards against the buffer changing since.
+                if (++hops > MaxPointerHops)
+                {
+                    return false;
+                }
+
+                position = ((b & ~PointerTag) << 8) | message[position + 1];
+                continue;
+            }
+
+            if (b <= Vector128<byte>.Count
+                && Vector128.IsHardwareAccelerated
+                && message.Length - (position + 1) >= Vector128<byte>.Count
+                && destination.Length - pos >= Vector128<byte>.Count
+                && pos + b <= dst.Length)
+            {
+                // One 16-octet load covers the label; octets past it are copied too but then
+                // overwritten or left beyond the text, inside the caller's destination.
+                Vector128<byte> v = Vector128.Create(message.Slice(position + 1, Vector128<byte>.Count));
+                Vector128<byte> escape = Vector128.GreaterThan(v - Vector128.Create((byte)0x21), Vector128.Create((byte)(0x7E - 0x21)))
+                    | Vector128.Equals(v, Vector128.Create((byte)'.'))
+                    | Vector128.Equals(v, Vector128.Create((byte)'\\'));
+                if ((escape.ExtractMostSignificantBits() & ((1u << b) - 1)) != 0)
+                {
+                    return false;
+                }
+
+                if (typeof(T) == typeof(byte))
+                {
+                    v.CopyTo(MemoryMarshal.Cast<T, byte>(destination.Slice(pos)));
+                }
+                else
+                {
+                    (Vector128<ushort> lo, Vector128<ushort> hi) = Vector128.Widen(v);
+                    Span<ushort> wide = MemoryMarshal.Cast<T, ushort>(destination.Slice(pos));
+                    lo.CopyTo(wide);
+                    hi.CopyTo(wide.Slice(Vector128<ushort>.Count));
+                }
+            }
+            else if (!TryCopyPlain(message.Slice(position + 1, b), dst, pos))
+            {
+                return false;
+            }
+
+            pos += b;
+            position += 1 + b;
+            if (--remaining == 0)
+            {
+                break;
+            }
+
+            if (pos >= dst.Length)
+            {
+                return false;
+            }
+
+            dst[pos++] = T.CreateTruncating('.');
+        }
+
+        written = pos;
+        return pos == dst.Length;
+    }
+
+    private static bool TryCopyPlain<T>(ReadOnlySpan<byte> label, Span<T> dst, int pos)
+        where T : unmanaged, IBinaryInteger<T>
+    {
+        if ((uint)(pos + label.Length) > (uint)dst.Length)
+        {
+            return false;
+        }
+
+        Span<T> to = dst.Slice(pos, label.Length);
+        for (int i = 0; i < label.Length; i++)
+        {
+            byte c = label[i];
+            if (PlainText[c] == 0)
+            {
+                return false;
+            }
+
+            to[i] = T.CreateTruncating(c);
+        }
+
+        return true;
+    }
 
     private bool TryFormatCore<T>(Span<T> destination, out int written)
         where T : unmanaged, IBinaryInteger<T>

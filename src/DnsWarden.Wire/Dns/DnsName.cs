@@ -12,6 +12,7 @@ namespace DnsWarden.Wire.Dns;
 /// backwards, labels ≤ 63, total ≤ 255 octets, no 0x40/0x80 label types. The default value has no
 /// labels and behaves as an empty (unset) name.
 /// </remarks>
+[SkipLocalsInit] // The stackalloc'd scratch buffers are always written before they are read.
 public readonly ref partial struct DnsName
 {
     /// <summary>RFC 1035 §2.3.4: a name is at most 255 octets on the wire, root byte included.</summary>
