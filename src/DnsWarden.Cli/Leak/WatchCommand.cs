@@ -178,7 +178,7 @@ internal static class WatchCommand
     private static string HumanLine(Observation o)
     {
         string time = DateTimeOffset.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100).ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        string flow = $"{o.Flow.Source}:{o.Flow.SourcePort} > {o.Flow.Destination}:{o.Flow.DestinationPort}";
+        string flow = $"{WatchSummary.Endpoint(o.Flow.Source, o.Flow.SourcePort)} > {WatchSummary.Endpoint(o.Flow.Destination, o.Flow.DestinationPort)}";
         string what = o.Dns is { } d
             ? d.IsResponse
                 ? $"R {RcodeName(d.Rcode)} {d.QName} {ObservationJson.TypeName(d.QType)}" + (d.Answers.Count > 0 ? " -> " + string.Join(", ", d.Answers.Select(a => Clip(a.Data))) : "")

@@ -20,7 +20,7 @@ internal sealed class WatchSummary
         bool query = o.Dns is { IsResponse: false } || o.Kind != ObservationKind.Dns;
         if (query)
         {
-            Bump(Resolvers, $"{Bracket(o.Flow.Destination.ToString())}:{o.Flow.DestinationPort} ({o.Transport})");
+            Bump(Resolvers, $"{Endpoint(o.Flow.Destination, o.Flow.DestinationPort)} ({o.Transport})");
         }
 
         string? name = o.Dns is { IsResponse: false } d ? d.QName : o.ServerName;
@@ -33,7 +33,9 @@ internal sealed class WatchSummary
     public static IEnumerable<KeyValuePair<string, long>> Top(Dictionary<string, long> counts, int n) =>
         counts.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(n);
 
-    private static string Bracket(string address) => address.Contains(':', StringComparison.Ordinal) ? "[" + address + "]" : address;
+    /// <summary>address:port, with IPv6 in brackets (RFC 3986 §3.2.2) so the port cannot be mistaken for a group.</summary>
+    public static string Endpoint(DnsWarden.Wire.Ip.IpAddr address, ushort port) =>
+        address.IsV4 ? $"{address}:{port}" : $"[{address}]:{port}";
 
     private static void Bump(Dictionary<string, long> counts, string key) => counts[key] = counts.GetValueOrDefault(key) + 1;
 }

@@ -1,0 +1,109 @@
+using System.Runtime.CompilerServices;
+using DnsWarden.Capture.Files;
+using DnsWarden.Wire.Dns;
+using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Ip;
+
+namespace DnsWarden.E2E;
+
+/// <summary>
+/// `dnsw` help and the human report, compared with files under Snapshots/. A deliberate change of the output
+/// is recorded by running the tests with DNSW_UPDATE_SNAPSHOTS=1 and committing the new files.
+/// </summary>
+public sealed class CliSnapshotTests
+{
+    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
+
+    [Theory]
+    [InlineData("help-root.txt", new[] { "--help" })]
+    [InlineData("help-leak-watch.txt", new[] { "leak", "watch", "--help" })]
+    public async Task Help_MatchesSnapshot(string snapshot, string[] args)
+    {
+        CommandResult run = await ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(60));
+        Assert.True(run.ExitCode == 0, run.Describe());
+        AssertSnapshot(snapshot, run.StdOut);
+    }
+
+    [Fact]
+    public async Task HumanReport_MatchesSnapshot()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"dnsw-snapshot-{Guid.NewGuid():N}.pcapng");
+        try
+        {
+            WriteCapture(path);
+            CommandResult run = await ProcessRunner.RunAsync("dotnet", [s_dnsw, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
+            Assert.True(run.ExitCode == 0, run.Describe());
+            AssertSnapshot("leak-watch-human.txt", run.StdOut);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>A small, fixed capture: a query and its answer on eth0, an NXDOMAIN on wlan0, garbage on port 53.</summary>
+    private static void WriteCapture(string path)
+    {
+        using var writer = new PcapNgWriter(File.Create(path));
+        int eth0 = writer.AddInterface(LinkType.Raw, "eth0");
+        int wlan0 = writer.AddInterface(LinkType.Raw, "wlan0");
+        long t = 1_767_225_600_000_000_000L; // 2026-01-01T00:00:00Z
+        IpAddr client = IpAddr.Parse("192.168.1.20"), resolver = IpAddr.Parse("203.0.113.53");
+        IpAddr client6 = IpAddr.Parse("2001:db8::20"), resolver6 = IpAddr.Parse("2001:db8::53");
+
+        byte[] query = Query("example.test", 0x1111, DnsType.A);
+        writer.WritePacket(eth0, t, Udp(client, resolver, 40000, 53, query));
+        writer.WritePacket(eth0, t + 2_000_000, Udp(resolver, client, 53, 40000, Answer(query, "192.0.2.80")));
+        byte[] missing = Query("missing.example.test", 0x2222, DnsType.AAAA);
+        writer.WritePacket(wlan0, t + 5_000_000, Udp(client6, resolver6, 40001, 53, missing));
+        writer.WritePacket(wlan0, t + 6_000_000, Udp(resolver6, client6, 53, 40001, NxDomain(missing)));
+        writer.WritePacket(wlan0, t + 7_000_000, Udp(client6, resolver6, 40002, 53, "not dns"u8.ToArray()));
+    }
+
+    private static byte[] Query(string name, ushort id, DnsType type)
+    {
+        byte[] buffer = new byte[512];
+        Assert.True(DnsMessageWriter.TryWriteQuery(buffer, id, name, type, true, null, out int n));
+        return buffer[..n];
+    }
+
+    private static byte[] Answer(byte[] query, string address)
+    {
+        byte[] buffer = new byte[512];
+        var writer = new DnsMessageWriter(buffer);
+        Assert.True(writer.TryBeginResponse(query, DnsRcode.NoError));
+        Assert.True(writer.TryWriteA(DnsSection.Answer, "example.test", 300, IpAddr.Parse(address)));
+        Assert.True(writer.TryFinish(out int n));
+        return buffer[..n];
+    }
+
+    private static byte[] NxDomain(byte[] query)
+    {
+        byte[] buffer = new byte[512];
+        var writer = new DnsMessageWriter(buffer);
+        Assert.True(writer.TryBeginResponse(query, DnsRcode.NxDomain));
+        Assert.True(writer.TryFinish(out int n));
+        return buffer[..n];
+    }
+
+    private static byte[] Udp(IpAddr src, IpAddr dst, ushort sport, ushort dport, byte[] payload)
+    {
+        byte[] buffer = new byte[payload.Length + 64];
+        Assert.True(PacketBuilder.TryWriteUdpPacket(buffer, src, dst, sport, dport, payload, out int n));
+        return buffer[..n];
+    }
+
+    private static void AssertSnapshot(string name, string actual, [CallerFilePath] string sourceFile = "")
+    {
+        actual = actual.Replace("\r\n", "\n", StringComparison.Ordinal);
+        string file = Path.Combine(Path.GetDirectoryName(sourceFile)!, "Snapshots", name);
+        if (Environment.GetEnvironmentVariable("DNSW_UPDATE_SNAPSHOTS") == "1")
+        {
+            File.WriteAllText(file, actual);
+            return;
+        }
+
+        Assert.True(File.Exists(file), $"no snapshot {file}; run with DNSW_UPDATE_SNAPSHOTS=1 to record it");
+        Assert.Equal(File.ReadAllText(file), actual);
+    }
+}
