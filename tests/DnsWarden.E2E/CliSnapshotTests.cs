@@ -53,7 +53,7 @@ public sealed class CliSnapshotTests
 
         byte[] query = Query("example.test", 0x1111, DnsType.A);
         writer.WritePacket(eth0, t, Udp(client, resolver, 40000, 53, query));
-        writer.WritePacket(eth0, t + 2_000_000, Udp(resolver, client, 53, 40000, Answer(query, "192.0.2.80")));
+        writer.WritePacket(eth0, t + 2_000_000, Udp(resolver, client, 53, 40000, Answer(query, "198.51.100.80")));
         byte[] missing = Query("missing.example.test", 0x2222, DnsType.AAAA);
         writer.WritePacket(wlan0, t + 5_000_000, Udp(client6, resolver6, 40001, 53, missing));
         writer.WritePacket(wlan0, t + 6_000_000, Udp(resolver6, client6, 53, 40001, NxDomain(missing)));
