@@ -129,9 +129,9 @@ public static class PacketDecoder
             return false;
         }
 
+        // The fields go straight into the caller's key; a refused frame is rewritten whole by the general path.
+        ref FlowKeyFields k = ref Unsafe.As<FlowKey5, FlowKeyFields>(ref key);
         int avail = n - off;
-        IpAddr src;
-        IpAddr dst;
         int nh;
         int cur;
         int len;
@@ -150,8 +150,8 @@ public static class PacketDecoder
             }
 
             nh = BigEndian.U8(frame, off + 9);
-            src = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
-            dst = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+            k.Source = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
+            k.Destination = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
             cur = off + Ipv4MinHeaderLength;
             len = total - Ipv4MinHeaderLength;
         }
@@ -170,8 +170,8 @@ public static class PacketDecoder
                 return false;
             }
 
-            src = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
-            dst = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+            k.Source = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
+            k.Destination = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
             cur = off + Ipv6HeaderLength;
         }
         else
@@ -212,7 +212,9 @@ public static class PacketDecoder
         }
 
         uint ports = BigEndian.U32(frame, cur);
-        key = new FlowKey5(src, dst, (ushort)(ports >> 16), (ushort)ports, (IpProtocol)nh);
+        k.SourcePort = (ushort)(ports >> 16);
+        k.DestinationPort = (ushort)ports;
+        k.Protocol = (IpProtocol)nh;
         portClass = PortClassifier.ClassifyTcpUdp(tcp, ports >> 16, ports & 0xFFFF);
         return true;
     }
@@ -887,4 +889,14 @@ public static class PacketDecoder
     /// by a type below 128 (RFC 4443 §2.1).
     /// </summary>
     private static bool IsIcmpV4Error(byte type) => type is 3 or 4 or 5 or 11 or 12;
+
+    /// <summary>The field layout of <see cref="FlowKey5"/> (a sequential struct), written in place by the short path.</summary>
+    private struct FlowKeyFields
+    {
+        public IpAddr Source;
+        public IpAddr Destination;
+        public ushort SourcePort;
+        public ushort DestinationPort;
+        public IpProtocol Protocol;
+    }
 }
