@@ -56,11 +56,172 @@ public static class PacketDecoder
     /// The lean path: the 5-tuple and <see cref="PortClass"/> only. It applies the same checks as
     /// <see cref="TryDecode"/>, so the two agree on which frames are accepted.
     /// </summary>
+    [SkipLocalsInit]
     public static bool TryClassify(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass) =>
-        TryClassify(link, frame, out key, out portClass, out _);
+        TryClassifyCommon(link, frame, out key, out portClass) || ClassifyGeneral(link, frame, out key, out portClass, out _);
 
     /// <inheritdoc cref="TryClassify(LinkType, ReadOnlySpan{byte}, out FlowKey5, out PortClass)"/>
+    [SkipLocalsInit]
     public static bool TryClassify(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass, out DecodeError error)
+    {
+        if (TryClassifyCommon(link, frame, out key, out portClass))
+        {
+            error = DecodeError.None;
+            return true;
+        }
+
+        return ClassifyGeneral(link, frame, out key, out portClass, out error);
+    }
+
+    /// <summary>
+    /// The shapes that make up nearly all traffic: Ethernet (untagged or one 802.1Q tag), SLL2 or raw IP;
+    /// IPv4 without options and unfragmented, or IPv6 with TCP/UDP as the next header; a well-formed TCP or
+    /// UDP header. Each test is a sufficient condition for <see cref="ClassifyGeneral"/> to accept the frame
+    /// with the same result, so anything else (including every error) is simply left to it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryClassifyCommon(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass)
+    {
+        Unsafe.SkipInit(out key);
+        Unsafe.SkipInit(out portClass);
+        int n = frame.Length;
+        int off;
+        uint et;
+        if (link == LinkType.Ethernet)
+        {
+            // The shortest accepted frame carries 20 bytes of IPv4 and 8 of UDP after the 14-byte header.
+            if (n < EthernetHeaderLength + Ipv4MinHeaderLength + UdpHeaderLength)
+            {
+                return false;
+            }
+
+            et = BigEndian.U16(frame, 12);
+            off = EthernetHeaderLength;
+            if (et == (uint)EtherType.Vlan)
+            {
+                et = BigEndian.U16(frame, 16);
+                off = EthernetHeaderLength + VlanTagLength;
+            }
+        }
+        else if (link == LinkType.LinuxSll2)
+        {
+            if (n < Sll2HeaderLength)
+            {
+                return false;
+            }
+
+            et = BigEndian.U16(frame, 0);
+            off = Sll2HeaderLength;
+        }
+        else if (link == LinkType.Raw)
+        {
+            if (n < 1)
+            {
+                return false;
+            }
+
+            // The version nibble is checked again below, so only the two valid values need mapping.
+            et = (BigEndian.U8(frame, 0) >> 4) == 6 ? (uint)EtherType.Ipv6 : (uint)EtherType.Ipv4;
+            off = 0;
+        }
+        else
+        {
+            return false;
+        }
+
+        // The fields go straight into the caller's key; a refused frame is rewritten whole by the general path.
+        ref FlowKeyFields k = ref Unsafe.As<FlowKey5, FlowKeyFields>(ref key);
+        int avail = n - off;
+        int nh;
+        int cur;
+        int len;
+        if (et == (uint)EtherType.Ipv4)
+        {
+            if (avail < Ipv4MinHeaderLength || BigEndian.U8(frame, off) != 0x45)
+            {
+                return false;
+            }
+
+            // RFC 791 §3.1: 20 ≤ total length ≤ captured bytes; no MF flag and offset 0 (not a fragment).
+            int total = BigEndian.U16(frame, off + 2);
+            if ((uint)(total - Ipv4MinHeaderLength) > (uint)(avail - Ipv4MinHeaderLength) || (BigEndian.U16(frame, off + 6) & 0x3FFF) != 0)
+            {
+                return false;
+            }
+
+            nh = BigEndian.U8(frame, off + 9);
+            k.Source = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
+            k.Destination = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
+            cur = off + Ipv4MinHeaderLength;
+            len = total - Ipv4MinHeaderLength;
+        }
+        else if (et == (uint)EtherType.Ipv6)
+        {
+            if (avail < Ipv6HeaderLength || (BigEndian.U8(frame, off) >> 4) != 6)
+            {
+                return false;
+            }
+
+            // A TCP/UDP next header means no extension chain to walk and no jumbogram (RFC 2675 needs Hop-by-Hop).
+            len = BigEndian.U16(frame, off + 4);
+            nh = BigEndian.U8(frame, off + 6);
+            if (len > avail - Ipv6HeaderLength || (nh != (int)IpProtocol.Udp && nh != (int)IpProtocol.Tcp))
+            {
+                return false;
+            }
+
+            k.Source = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
+            k.Destination = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
+            cur = off + Ipv6HeaderLength;
+        }
+        else
+        {
+            return false;
+        }
+
+        bool tcp;
+        if (nh == (int)IpProtocol.Udp)
+        {
+            // RFC 768: 8 ≤ UDP length ≤ IP payload.
+            if (len < UdpHeaderLength || (uint)(BigEndian.U16(frame, cur + 4) - UdpHeaderLength) > (uint)(len - UdpHeaderLength))
+            {
+                return false;
+            }
+
+            tcp = false;
+        }
+        else if (nh == (int)IpProtocol.Tcp)
+        {
+            // RFC 9293 §3.1: 20 ≤ data offset ≤ IP payload.
+            if (len < TcpMinHeaderLength)
+            {
+                return false;
+            }
+
+            int dataOffset = (BigEndian.U8(frame, cur + 12) >> 4) << 2;
+            if (dataOffset < TcpMinHeaderLength || dataOffset > len)
+            {
+                return false;
+            }
+
+            tcp = true;
+        }
+        else
+        {
+            return false;
+        }
+
+        uint ports = BigEndian.U32(frame, cur);
+        k.SourcePort = (ushort)(ports >> 16);
+        k.DestinationPort = (ushort)ports;
+        k.Protocol = (IpProtocol)nh;
+        portClass = PortClassifier.ClassifyTcpUdp(tcp, ports >> 16, ports & 0xFFFF);
+        return true;
+    }
+
+    /// <summary>Every frame shape, with the error for the ones refused.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static bool ClassifyGeneral(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass, out DecodeError error)
     {
         key = default;
         portClass = PortClass.None;
@@ -728,4 +889,14 @@ public static class PacketDecoder
     /// by a type below 128 (RFC 4443 §2.1).
     /// </summary>
     private static bool IsIcmpV4Error(byte type) => type is 3 or 4 or 5 or 11 or 12;
+
+    /// <summary>The field layout of <see cref="FlowKey5"/> (a sequential struct), written in place by the short path.</summary>
+    private struct FlowKeyFields
+    {
+        public IpAddr Source;
+        public IpAddr Destination;
+        public ushort SourcePort;
+        public ushort DestinationPort;
+        public IpProtocol Protocol;
+    }
 }

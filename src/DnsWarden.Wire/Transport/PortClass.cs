@@ -37,43 +37,86 @@ public static class PortClassifier
     /// well-known port to 443 is still DNS traffic as far as leak detection goes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static PortClass Classify(IpProtocol protocol, ushort sourcePort, ushort destinationPort)
+    public static PortClass Classify(IpProtocol protocol, ushort sourcePort, ushort destinationPort) =>
+        protocol switch
+        {
+            IpProtocol.Tcp => ClassifyTcpUdp(true, sourcePort, destinationPort),
+            IpProtocol.Udp => ClassifyTcpUdp(false, sourcePort, destinationPort),
+            _ => PortClass.None,
+        };
+
+    // Each port's entry ranks its class: bits 0-3 the PortClass, bit 4 set for the destination (it wins ties),
+    // bits 5-6 the family (2 = DNS family, 1 = web, 0 = other). The larger entry of the two ports is the answer.
+    private const uint OtherEntry = (uint)PortClass.Other;
+    private const uint DestinationTieBreak = 0x10;
+    private const uint WebRank = 0x20;
+    private const uint DnsRank = 0x40;
+
+    /// <summary>
+    /// 16 slots per protocol (UDP first, then TCP), indexed by <see cref="Slot"/>, which maps the seven
+    /// well-known ports to distinct slots: 443→0, 80→1, 5353→2, 5355→3, 8443→6, 853→10, 53→11. An entry is
+    /// the port in the high 16 bits and its rank and class in the low byte; other slots hold port 0 with the
+    /// "other" entry, which is also the right answer for port 0. An array rather than an RVA span: unoptimised
+    /// code (Debug, which the allocation tests run) allocates in RuntimeHelpers.CreateSpan.
+    /// </summary>
+    private static readonly uint[] s_table =
+    [
+        // UDP
+        (443u << 16) | WebRank | (uint)PortClass.Quic,
+        (80u << 16) | WebRank | (uint)PortClass.Quic,
+        (5353u << 16) | DnsRank | (uint)PortClass.Mdns,
+        (5355u << 16) | DnsRank | (uint)PortClass.Llmnr,
+        OtherEntry,
+        OtherEntry,
+        (8443u << 16) | WebRank | (uint)PortClass.Quic,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+        (853u << 16) | DnsRank | (uint)PortClass.Doq,
+        (53u << 16) | DnsRank | (uint)PortClass.Dns,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+
+        // TCP
+        (443u << 16) | WebRank | (uint)PortClass.Https,
+        (80u << 16) | WebRank | (uint)PortClass.Http,
+        (5353u << 16) | DnsRank | (uint)PortClass.Mdns,
+        (5355u << 16) | DnsRank | (uint)PortClass.Llmnr,
+        OtherEntry,
+        OtherEntry,
+        (8443u << 16) | OtherEntry,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+        (853u << 16) | DnsRank | (uint)PortClass.Dot,
+        (53u << 16) | DnsRank | (uint)PortClass.Dns,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+        OtherEntry,
+    ];
+
+    /// <summary><see cref="Classify"/> for a protocol already known to be TCP or UDP; ports in the low 16 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static PortClass ClassifyTcpUdp(bool tcp, uint sourcePort, uint destinationPort)
     {
-        bool tcp = protocol == IpProtocol.Tcp;
-        if (!tcp && protocol != IpProtocol.Udp)
-        {
-            return PortClass.None;
-        }
-
-        PortClass d = ClassifyPort(tcp, destinationPort);
-        if (IsDnsFamily(d))
-        {
-            return d;
-        }
-
-        PortClass s = ClassifyPort(tcp, sourcePort);
-        if (IsDnsFamily(s) || d == PortClass.Other)
-        {
-            return s;
-        }
-
-        return d;
+        ReadOnlySpan<uint> table = s_table;
+        int half = tcp ? 16 : 0;
+        uint d = Entry(table, half, destinationPort) | DestinationTieBreak;
+        uint s = Entry(table, half, sourcePort);
+        return (PortClass)(Math.Max(d, s) & 0x0F);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsDnsFamily(PortClass c) =>
-        c is PortClass.Dns or PortClass.Dot or PortClass.Doq or PortClass.Mdns or PortClass.Llmnr;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static PortClass ClassifyPort(bool tcp, ushort port) => port switch
+    private static uint Entry(ReadOnlySpan<uint> table, int half, uint port)
     {
-        53 => PortClass.Dns,
-        853 => tcp ? PortClass.Dot : PortClass.Doq,
-        443 => tcp ? PortClass.Https : PortClass.Quic,
-        80 => tcp ? PortClass.Http : PortClass.Quic,
-        8443 => tcp ? PortClass.Other : PortClass.Quic,
-        5353 => PortClass.Mdns,
-        5355 => PortClass.Llmnr,
-        _ => PortClass.Other,
-    };
+        uint e = table[(Slot(port) | half) & 31];
+        return (e >> 16) == port ? e & 0xFF : OtherEntry;
+    }
+
+    /// <summary>A perfect hash of the seven well-known ports into 0..15, found by search: (port × 7) ≫ 5, low 4 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Slot(uint port) => (int)((port * 7) >> 5) & 15;
 }

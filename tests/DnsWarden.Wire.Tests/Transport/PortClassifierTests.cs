@@ -30,4 +30,54 @@ public sealed class PortClassifierTests
     [InlineData(IpProtocol.Udp, 53, 5353, PortClass.Mdns)]
     public void Classifies(IpProtocol protocol, ushort sourcePort, ushort destinationPort, PortClass expected) =>
         Assert.Equal(expected, PortClassifier.Classify(protocol, sourcePort, destinationPort));
+
+    /// <summary>The plain reading of the rules in <see cref="PortClassifier.Classify"/>, to check the table against.</summary>
+    private static PortClass Reference(IpProtocol protocol, ushort sourcePort, ushort destinationPort)
+    {
+        bool tcp = protocol == IpProtocol.Tcp;
+        if (!tcp && protocol != IpProtocol.Udp)
+        {
+            return PortClass.None;
+        }
+
+        PortClass d = One(tcp, destinationPort);
+        if (DnsFamily(d))
+        {
+            return d;
+        }
+
+        PortClass s = One(tcp, sourcePort);
+        return DnsFamily(s) || d == PortClass.Other ? s : d;
+
+        static bool DnsFamily(PortClass c) => c is PortClass.Dns or PortClass.Dot or PortClass.Doq or PortClass.Mdns or PortClass.Llmnr;
+
+        static PortClass One(bool tcp, ushort port) => port switch
+        {
+            53 => PortClass.Dns,
+            853 => tcp ? PortClass.Dot : PortClass.Doq,
+            443 => tcp ? PortClass.Https : PortClass.Quic,
+            80 => tcp ? PortClass.Http : PortClass.Quic,
+            8443 => tcp ? PortClass.Other : PortClass.Quic,
+            5353 => PortClass.Mdns,
+            5355 => PortClass.Llmnr,
+            _ => PortClass.Other,
+        };
+    }
+
+    [Fact]
+    public void Every_port_against_every_well_known_port_matches_the_reference()
+    {
+        ushort[] wellKnown = [0, 53, 80, 443, 853, 5353, 5355, 8443, 65535];
+        foreach (IpProtocol protocol in new[] { IpProtocol.Udp, IpProtocol.Tcp, IpProtocol.Icmp })
+        {
+            for (int port = 0; port <= ushort.MaxValue; port++)
+            {
+                foreach (ushort other in wellKnown)
+                {
+                    Assert.Equal(Reference(protocol, (ushort)port, other), PortClassifier.Classify(protocol, (ushort)port, other));
+                    Assert.Equal(Reference(protocol, other, (ushort)port), PortClassifier.Classify(protocol, other, (ushort)port));
+                }
+            }
+        }
+    }
 }
