@@ -205,14 +205,13 @@ public sealed class FrameDissector
     private void ProcessTcp(in FlowKey5 flow, PortClass portClass, uint sequence, TcpFlags flags, ReadOnlySpan<byte> payload)
     {
         var key = new TcpFlowKey(flow.Source, flow.Destination, flow.SourcePort, flow.DestinationPort);
-        var segmentFlags = (TcpSegmentFlags)((byte)flags & 0x3F);
-        if (portClass == PortClass.Dns)
+                if (portClass == PortClass.Dns)
         {
-            _dnsStreams.AddSegment(in key, sequence, segmentFlags, payload, _origin.TimestampNs);
+            _dnsStreams.AddSegment(in key, sequence, flags, payload, _origin.TimestampNs);
         }
         else if (portClass is PortClass.Dot or PortClass.Https)
         {
-            _tlsStreams.AddSegment(in key, sequence, segmentFlags, payload, _origin.TimestampNs);
+            _tlsStreams.AddSegment(in key, sequence, flags, payload, _origin.TimestampNs);
         }
     }
 

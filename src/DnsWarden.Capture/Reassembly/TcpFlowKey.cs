@@ -11,19 +11,6 @@ public readonly record struct TcpFlowKey(IpAddr Source, IpAddr Destination, usho
     public override string ToString() => $"{Source}:{SourcePort} -> {Destination}:{DestinationPort}";
 }
 
-/// <summary>TCP header flags as in RFC 9293 §3.1 (bit values of the flags byte).</summary>
-[Flags]
-public enum TcpSegmentFlags : byte
-{
-    None = 0,
-    Fin = 0x01,
-    Syn = 0x02,
-    Rst = 0x04,
-    Psh = 0x08,
-    Ack = 0x10,
-    Urg = 0x20,
-}
-
 /// <summary>Why a stream direction ended.</summary>
 public enum TcpCloseReason
 {

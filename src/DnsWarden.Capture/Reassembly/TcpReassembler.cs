@@ -1,4 +1,5 @@
 using System.Buffers;
+using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Capture.Reassembly;
 
@@ -75,12 +76,12 @@ public sealed class TcpReassembler
     public long BufferedBytes { get; private set; }
 
     /// <summary>Feeds one segment. <paramref name="sequenceNumber"/> is the header's raw sequence number.</summary>
-    public void AddSegment(in TcpFlowKey flow, uint sequenceNumber, TcpSegmentFlags flags, ReadOnlySpan<byte> payload, long timestampNs)
+    public void AddSegment(in TcpFlowKey flow, uint sequenceNumber, TcpFlags flags, ReadOnlySpan<byte> payload, long timestampNs)
     {
         Segments++;
         ExpireIdle(timestampNs);
 
-        if ((flags & TcpSegmentFlags.Rst) != 0)
+        if ((flags & TcpFlags.Rst) != 0)
         {
             // RFC 9293 §3.10.7: a reset ends the connection, so both directions end.
             CloseIfOpen(flow, TcpCloseReason.Rst, timestampNs);
@@ -88,8 +89,8 @@ public sealed class TcpReassembler
             return;
         }
 
-        bool syn = (flags & TcpSegmentFlags.Syn) != 0;
-        bool fin = (flags & TcpSegmentFlags.Fin) != 0;
+        bool syn = (flags & TcpFlags.Syn) != 0;
+        bool fin = (flags & TcpFlags.Fin) != 0;
         _flows.TryGetValue(flow, out Direction? d);
         if (d is null)
         {

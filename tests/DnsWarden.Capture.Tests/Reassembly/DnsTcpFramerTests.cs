@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using DnsWarden.Capture.Reassembly;
+using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Capture.Tests.Reassembly;
 
@@ -82,7 +83,7 @@ public sealed class DnsTcpFramerTests
         // Segments of 5 bytes sent back to front: nothing until the first arrives, then all.
         (framer, got) = NewFramer();
         r = new TcpReassembler(framer);
-        r.AddSegment(s_client, 99, TcpSegmentFlags.Syn, [], 0);
+        r.AddSegment(s_client, 99, TcpFlags.Syn, [], 0);
         for (int o = (stream.Length - 1) / 5 * 5; o >= 0; o -= 5)
         {
             r.AddSegment(s_client, 100 + (uint)o, 0, stream.AsSpan(o, Math.Min(5, stream.Length - o)), 0);

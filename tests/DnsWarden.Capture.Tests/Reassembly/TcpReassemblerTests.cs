@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using DnsWarden.Capture.Reassembly;
 using DnsWarden.Wire.Ip;
+using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Capture.Tests.Reassembly;
 
@@ -43,14 +44,14 @@ public sealed class TcpReassemblerTests
     {
         if (syn)
         {
-            r.AddSegment(flow, isn, TcpSegmentFlags.Syn, [], 0);
+            r.AddSegment(flow, isn, TcpFlags.Syn, [], 0);
         }
 
         int prev = 0;
         foreach (int c in cuts.Append(stream.Length))
         {
             bool last = c == stream.Length;
-            r.AddSegment(flow, isn + 1 + (uint)prev, TcpSegmentFlags.Ack | (last && fin ? TcpSegmentFlags.Fin : 0), stream.AsSpan(prev, c - prev), 1);
+            r.AddSegment(flow, isn + 1 + (uint)prev, TcpFlags.Ack | (last && fin ? TcpFlags.Fin : 0), stream.AsSpan(prev, c - prev), 1);
             prev = c;
         }
     }
@@ -74,19 +75,19 @@ public sealed class TcpReassemblerTests
         var r = new TcpReassembler(rec);
         byte[] s = Stream(1000);
         uint isn = 77;
-        r.AddSegment(Client, isn, TcpSegmentFlags.Syn, [], 0);
+        r.AddSegment(Client, isn, TcpFlags.Syn, [], 0);
         int[] starts = [900, 600, 300, 0];
         foreach (int start in starts)
         {
             int len = Math.Min(300, s.Length - start);
             if (start != 0)
             {
-                r.AddSegment(Client, isn + 1 + (uint)start, TcpSegmentFlags.Ack, s.AsSpan(start, len), 0);
+                r.AddSegment(Client, isn + 1 + (uint)start, TcpFlags.Ack, s.AsSpan(start, len), 0);
                 Assert.Empty(rec.Of(Client));
             }
             else
             {
-                r.AddSegment(Client, isn + 1, TcpSegmentFlags.Ack, s.AsSpan(0, 300), 0);
+                r.AddSegment(Client, isn + 1, TcpFlags.Ack, s.AsSpan(0, 300), 0);
             }
         }
 
@@ -102,14 +103,14 @@ public sealed class TcpReassemblerTests
         var r = new TcpReassembler(rec);
         byte[] s = Stream(600);
         uint isn = 5;
-        r.AddSegment(Client, isn, TcpSegmentFlags.Syn, [], 0);
+        r.AddSegment(Client, isn, TcpFlags.Syn, [], 0);
         r.AddSegment(Client, isn + 1, 0, s.AsSpan(0, 200), 0);
         r.AddSegment(Client, isn + 1, 0, s.AsSpan(0, 200), 0);           // full retransmit
         r.AddSegment(Client, isn + 1 + 100, 0, s.AsSpan(100, 200), 0);   // half old, half new
         r.AddSegment(Client, isn + 1 + 400, 0, s.AsSpan(400, 100), 0);   // ahead
         r.AddSegment(Client, isn + 1 + 400, 0, s.AsSpan(400, 100), 0);   // ahead, duplicate
         r.AddSegment(Client, isn + 1 + 350, 0, s.AsSpan(350, 200), 0);   // ahead, overlapping the buffered one
-        r.AddSegment(Client, isn, TcpSegmentFlags.Syn, [], 0);           // SYN retransmit
+        r.AddSegment(Client, isn, TcpFlags.Syn, [], 0);           // SYN retransmit
         r.AddSegment(Client, isn + 1 + 250, 0, s.AsSpan(250, 350), 0);   // fills the hole and the rest
         Assert.Equal(s, rec.Of(Client));
         Assert.True(r.Retransmissions >= 2);
@@ -132,7 +133,7 @@ public sealed class TcpReassemblerTests
         // And out of order across the wrap.
         var rec2 = new Recorder();
         var r2 = new TcpReassembler(rec2);
-        r2.AddSegment(Client, isn, TcpSegmentFlags.Syn, [], 0);
+        r2.AddSegment(Client, isn, TcpFlags.Syn, [], 0);
         r2.AddSegment(Client, isn + 1 + 20, 0, s.AsSpan(20, 280), 0);
         r2.AddSegment(Client, isn + 1, 0, s.AsSpan(0, 20), 0);
         Assert.Equal(s, rec2.Of(Client));
@@ -144,7 +145,7 @@ public sealed class TcpReassemblerTests
         var rec = new Recorder();
         var r = new TcpReassembler(rec);
         byte[] s = Stream(100);
-        r.AddSegment(Client, 123456, TcpSegmentFlags.Ack, [], 0);          // bare ACK: no flow yet
+        r.AddSegment(Client, 123456, TcpFlags.Ack, [], 0);          // bare ACK: no flow yet
         Assert.Equal(0, r.FlowCount);
         Send(r, Client, 123456 - 1, s, [10, 50], syn: false);
         Assert.Equal(s, rec.Of(Client));
@@ -159,14 +160,14 @@ public sealed class TcpReassemblerTests
         TcpFlowKey server = Client.Reverse;
         Send(r, Client, 10, Stream(20), []);
         Send(r, server, 9000, Stream(30), []);
-        r.AddSegment(server, 9031, TcpSegmentFlags.Rst, [], 2);
+        r.AddSegment(server, 9031, TcpFlags.Rst, [], 2);
         Assert.Equal(2, rec.Closed.Count);
         Assert.All(rec.Closed, c => Assert.Equal(TcpCloseReason.Rst, c.Reason));
         r.AddSegment(Client, 31, 0, [1, 2, 3], 3);
         Assert.Equal(20, rec.Of(Client).Length);
 
         // A new SYN on the same tuple starts a fresh stream.
-        r.AddSegment(Client, 5000, TcpSegmentFlags.Syn, [], 4);
+        r.AddSegment(Client, 5000, TcpFlags.Syn, [], 4);
         r.AddSegment(Client, 5001, 0, [9, 9], 4);
         Assert.Equal(22, rec.Of(Client).Length);
     }
@@ -177,8 +178,8 @@ public sealed class TcpReassemblerTests
         var rec = new Recorder();
         var r = new TcpReassembler(rec);
         byte[] s = Stream(100);
-        r.AddSegment(Client, 0, TcpSegmentFlags.Syn, [], 0);
-        r.AddSegment(Client, 51, TcpSegmentFlags.Fin, s.AsSpan(50), 0);
+        r.AddSegment(Client, 0, TcpFlags.Syn, [], 0);
+        r.AddSegment(Client, 51, TcpFlags.Fin, s.AsSpan(50), 0);
         Assert.Empty(rec.Closed);
         r.AddSegment(Client, 1, 0, s.AsSpan(0, 50), 0);
         Assert.Equal((Client, TcpCloseReason.Fin), Assert.Single(rec.Closed));
@@ -192,7 +193,7 @@ public sealed class TcpReassemblerTests
         var rec = new Recorder();
         var r = new TcpReassembler(rec, new TcpReassemblerOptions { MaxBufferedBytesPerFlow = 1000 });
         byte[] s = Stream(3000);
-        r.AddSegment(Client, 0, TcpSegmentFlags.Syn, [], 0);
+        r.AddSegment(Client, 0, TcpFlags.Syn, [], 0);
         r.AddSegment(Client, 1, 0, s.AsSpan(0, 100), 0);
         for (int o = 200; o < 3000; o += 100)
         {
@@ -211,8 +212,8 @@ public sealed class TcpReassemblerTests
     {
         var rec = new Recorder();
         var r = new TcpReassembler(rec, new TcpReassemblerOptions { IdleTimeoutNs = 10 * Second });
-        r.AddSegment(Client, 0, TcpSegmentFlags.Syn, [], 0);
-        r.AddSegment(Client.Reverse, 0, TcpSegmentFlags.Syn, [], 5 * Second);
+        r.AddSegment(Client, 0, TcpFlags.Syn, [], 0);
+        r.AddSegment(Client.Reverse, 0, TcpFlags.Syn, [], 5 * Second);
         r.ExpireIdle(9 * Second);
         Assert.Empty(rec.Closed);
         r.ExpireIdle(10 * Second);
@@ -253,7 +254,7 @@ public sealed class TcpReassemblerTests
         {
             var flow = new TcpFlowKey(IpAddr.FromV4((uint)rng.Next(4)), IpAddr.FromV4(1), (ushort)rng.Next(3), 53);
             uint seq = (uint)rng.Next(2) == 0 ? (uint)rng.Next(0, 5000) : (uint)rng.NextInt64(0, 1L << 32);
-            r.AddSegment(flow, seq, (TcpSegmentFlags)rng.Next(64), buf.AsSpan(0, rng.Next(0, 1500)), i * 1000L);
+            r.AddSegment(flow, seq, (TcpFlags)rng.Next(64), buf.AsSpan(0, rng.Next(0, 1500)), i * 1000L);
             Assert.True(r.BufferedBytes <= options.MaxBufferedBytes + 1500);
             Assert.True(r.FlowCount <= 8);
         }
@@ -266,13 +267,13 @@ public sealed class TcpReassemblerTests
         var r = new TcpReassembler(framer);
         byte[] msg = new byte[2 + 40];
         BinaryPrimitives.WriteUInt16BigEndian(msg, 40);
-        r.AddSegment(Client, 0, TcpSegmentFlags.Syn, [], 0);
+        r.AddSegment(Client, 0, TcpFlags.Syn, [], 0);
         r.AddSegment(Client, 1, 0, msg, 0);
         uint seq = 1 + (uint)msg.Length;
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 1000; i++)
         {
-            r.AddSegment(Client, seq, TcpSegmentFlags.Ack | TcpSegmentFlags.Psh, msg, i);
+            r.AddSegment(Client, seq, TcpFlags.Ack | TcpFlags.Psh, msg, i);
             seq += (uint)msg.Length;
         }
 
