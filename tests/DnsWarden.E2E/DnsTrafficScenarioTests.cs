@@ -90,7 +90,7 @@ public sealed class DnsTrafficScenarioTests(DnsTrafficScenarioFixture fixture)
     public void Scenario_RunsEveryClientStep_AndCaptures()
     {
         (DnsTrafficScenarioResult result, IReadOnlyList<OracleFrame> frames) = fixture.Get();
-        Assert.Equal(17, result.Steps.Count);
+        Assert.Equal(18, result.Steps.Count);
         Assert.All(result.Steps, s => Assert.False(s.Result.TimedOut, s.Name));
         Assert.True(result.PacketsCaptured > 0);
         Assert.Equal(result.PacketsCaptured, frames.Count);

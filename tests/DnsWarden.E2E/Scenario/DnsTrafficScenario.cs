@@ -119,7 +119,9 @@ public static partial class DnsTrafficScenario
         DumpcapCapture capture = await net.StartCaptureAsync(client, [veth.InterfaceB, "lo"], net.TempPath("scenario.pcapng"));
         var traffic = Stopwatch.StartNew();
         var steps = new List<ScenarioStep>();
-        foreach (ClientStep step in ClientSteps())
+        string queries = net.TempPath("dnsperf-queries.txt");
+        await File.WriteAllLinesAsync(queries, LoadQueries(), cancellationToken);
+        foreach (ClientStep step in ClientSteps(queries))
         {
             CommandResult result = await net.ExecAsync(client, step.Tool, step.Args, s_clientTimeout, cancellationToken);
             string? problem = step.Check(result);
@@ -160,6 +162,9 @@ public static partial class DnsTrafficScenario
         $"--cname={AliasName},{HostName}",
         $"--cname={ChainName},{AliasName}",
         $"--txt-record={TxtName},{TxtValue}",
+        $"--host-record={LoadName},10.53.0.81,fd00:53::81",
+        $"--cname={LoadAliasName},{LoadName}",
+        $"--txt-record={LoadName},load",
         $"--txt-record={BigTxtName}," + string.Join(",", BigTxtStrings),
     ];
 
@@ -216,7 +221,24 @@ public static partial class DnsTrafficScenario
             [Listener.Tcp(DotPort, ServerV4), Listener.Tcp(DohPort, ServerV4), Listener.Tcp(DotPort, ServerV6), Listener.Tcp(DohPort, ServerV6)]);
     }
 
-    private static IEnumerable<ClientStep> ClientSteps()
+    /// <summary>Queries for dnsperf: a thousand messages with varied ids, names, types and answers for the frame-by-frame comparison.</summary>
+    public const int LoadQueryCount = 1000;
+
+    /// <summary>Names only the load step asks for, so the single-query assertions stay unambiguous.</summary>
+    public const string LoadName = "load.dnsw.test";
+
+    public const string LoadAliasName = "load-alias.dnsw.test";
+
+    private static IEnumerable<string> LoadQueries() =>
+        Enumerable.Range(0, LoadQueryCount).Select(i => (i % 4) switch
+        {
+            0 => $"{LoadName} A",
+            1 => $"{LoadAliasName} AAAA",
+            2 => $"n{i}.{MissingName} A",
+            _ => $"{LoadName} TXT",
+        });
+
+    private static IEnumerable<ClientStep> ClientSteps(string loadQueries)
     {
         string[] dig = ["+time=2", "+tries=1"];
         string[] kdig = ["+time=2", "+retry=0"];
@@ -239,6 +261,22 @@ public static partial class DnsTrafficScenario
             ["--silent", "--show-error", "--max-time", "3", "--doh-url", $"https://{ServerV4}/dns-query", "--doh-insecure", "-k", $"http://{WebName}/"],
             "exit 0 or 7 (resolved by DoH; the HTTP port is closed)",
             r => r.ExitCode is 0 or 7 ? null : $"curl exit {r.ExitCode} (6 means the DoH lookup failed)");
+        yield return new ClientStep(
+            "dnsperf-load",
+            "dnsperf",
+            ["-s", ServerV4, "-d", loadQueries, "-n", "1", "-c", "1", "-Q", "2000", "-t", "2"],
+            $"{LoadQueryCount} queries answered, none lost",
+            r =>
+            {
+                Match lost = Regex.Match(r.StdOut, @"Queries lost:\s+(\d+)");
+                Match done = Regex.Match(r.StdOut, @"Queries completed:\s+(\d+)");
+                return !r.Succeeded ? $"exit {r.ExitCode}"
+                    : !lost.Success || !done.Success ? "no dnsperf statistics in the output"
+                    : lost.Groups[1].Value != "0" ? $"{lost.Groups[1].Value} queries lost"
+                    : done.Groups[1].Value != LoadQueryCount.ToString(System.Globalization.CultureInfo.InvariantCulture) ? $"{done.Groups[1].Value} queries completed"
+                    : null;
+            });
+
         // Nothing listens on UDP 443/853: the client's Initials (and the ICMP errors) are what we want on the wire.
         yield return Quic("quic-v1", [QuicServerName, "443"]);
         yield return Quic("quic-draft29", ["-v", "0xff00001d", QuicDraftServerName, "853"]);
