@@ -219,128 +219,18 @@ public static class PacketDecoder
         return true;
     }
 
-    /// <summary>Every frame shape, with the error for the ones refused.</summary>
+    /// <summary>
+    /// Every frame shape, with the error for the ones refused: the full decode, projected. Only frames the
+    /// fast path does not take come here, so one set of checks decides what both entry points accept.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal static bool ClassifyGeneral(LinkType link, ReadOnlySpan<byte> frame, out FlowKey5 key, out PortClass portClass, out DecodeError error)
     {
-        key = default;
-        portClass = PortClass.None;
-        error = ReadLink(link, frame, out int off, out EtherType etherType, out _, out _, out _);
-        if (error != DecodeError.None)
-        {
-            return false;
-        }
-
-        IpAddr src;
-        IpAddr dst;
-        int nh;
-        int cur;
-        int end;
-        bool nonFirstFragment;
-        bool moreFragments;
-        if (etherType == EtherType.Ipv4)
-        {
-            error = ReadIpv4(frame, off, out int ihl, out int total);
-            if (error != DecodeError.None)
-            {
-                return false;
-            }
-
-            src = IpAddr.FromV4(BigEndian.U32(frame, off + 12));
-            dst = IpAddr.FromV4(BigEndian.U32(frame, off + 16));
-            nh = BigEndian.U8(frame, off + 9);
-            ushort fl = BigEndian.U16(frame, off + 6);
-            nonFirstFragment = (fl & 0x1FFF) != 0;
-            moreFragments = (fl & 0x2000) != 0;
-            cur = off + ihl;
-            end = off + total;
-        }
-        else
-        {
-            error = ReadIpv6(frame, off, out int payloadLength);
-            if (error != DecodeError.None)
-            {
-                return false;
-            }
-
-            src = IpAddr.FromV6(BigEndian.U64(frame, off + 8), BigEndian.U64(frame, off + 16));
-            dst = IpAddr.FromV6(BigEndian.U64(frame, off + 24), BigEndian.U64(frame, off + 32));
-            nh = BigEndian.U8(frame, off + 6);
-            cur = off + Ipv6HeaderLength;
-            end = cur + payloadLength;
-            error = WalkExtensionHeaders(frame, end, ref cur, ref nh, out int fragmentHeader);
-            if (error != DecodeError.None)
-            {
-                return false;
-            }
-
-            nonFirstFragment = false;
-            moreFragments = false;
-            if (fragmentHeader >= 0)
-            {
-                ushort fo = BigEndian.U16(frame, fragmentHeader + 2);
-                nonFirstFragment = (fo & 0xFFF8) != 0;
-                moreFragments = (fo & 1) != 0;
-            }
-        }
-
-        var protocol = (IpProtocol)nh;
-        ushort sp = 0;
-        ushort dp = 0;
-        int len = end - cur;
-        if (!nonFirstFragment)
-        {
-            switch (protocol)
-            {
-                case IpProtocol.Udp:
-                    if (len < UdpHeaderLength)
-                    {
-                        error = DecodeError.TransportTruncated;
-                        return false;
-                    }
-
-                    int udpLength = BigEndian.U16(frame, cur + 4);
-                    if (!moreFragments && (udpLength < UdpHeaderLength || udpLength > len))
-                    {
-                        error = DecodeError.BadUdpLength;
-                        return false;
-                    }
-
-                    sp = BigEndian.U16(frame, cur);
-                    dp = BigEndian.U16(frame, cur + 2);
-                    break;
-                case IpProtocol.Tcp:
-                    if (len < TcpMinHeaderLength)
-                    {
-                        error = DecodeError.TransportTruncated;
-                        return false;
-                    }
-
-                    int dataOffset = (BigEndian.U8(frame, cur + 12) >> 4) << 2;
-                    if (dataOffset < TcpMinHeaderLength || dataOffset > len)
-                    {
-                        error = DecodeError.BadTcpDataOffset;
-                        return false;
-                    }
-
-                    sp = BigEndian.U16(frame, cur);
-                    dp = BigEndian.U16(frame, cur + 2);
-                    break;
-                case IpProtocol.Icmp:
-                case IpProtocol.IcmpV6:
-                    if (len < IcmpHeaderLength)
-                    {
-                        error = DecodeError.TransportTruncated;
-                        return false;
-                    }
-
-                    break;
-            }
-        }
-
-        key = new FlowKey5(src, dst, sp, dp, protocol);
-        portClass = nonFirstFragment ? PortClass.None : PortClassifier.Classify(protocol, sp, dp);
-        return true;
+        bool ok = TryDecode(link, frame, out DecodedPacket packet);
+        error = packet.Error;
+        key = ok ? packet.FlowKey : default;
+        portClass = ok ? packet.PortClass : PortClass.None;
+        return ok;
     }
 
     /// <summary>
