@@ -8,6 +8,9 @@ internal static class ExitCodes
     /// <summary>The command line did not parse (System.CommandLine's own status).</summary>
     public const int Usage = 1;
 
+    /// <summary>The run completed and found leaks (any event): for scripts and CI.</summary>
+    public const int LeaksFound = 2;
+
     /// <summary>A capture file could not be read to its end: truncated, garbage, or missing. Everything before the fault was processed.</summary>
     public const int InputError = 3;
 

@@ -14,6 +14,7 @@ public static class Program
         var root = new RootCommand("DnsWarden: see and stop DNS escaping its intended path.");
         var leak = new Command("leak", "Passive DNS leak detection: watch live interfaces or capture files.");
         leak.Subcommands.Add(WatchCommand.Build());
+        leak.Subcommands.Add(ReportCommand.Build());
         root.Subcommands.Add(leak);
         return root;
     }

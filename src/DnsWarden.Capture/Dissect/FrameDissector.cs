@@ -31,6 +31,7 @@ public sealed class FrameDissector
     private const long QuicRepeatWindowNs = 60_000_000_000L;
 
     private readonly Action<Observation> _onObservation;
+    private readonly ISegmentObserver? _segments;
     private readonly IpDefragmenter _defragmenter = new();
     private readonly TcpReassembler _dnsStreams;
     private readonly TcpReassembler _tlsStreams;
@@ -47,14 +48,21 @@ public sealed class FrameDissector
     private long _frameNumber;
     private long _lastSweepNs;
 
-    public FrameDissector(Action<Observation> onObservation)
+    public FrameDissector(Action<Observation> onObservation, ISegmentObserver? segments = null)
     {
         _onObservation = onObservation;
+        _segments = segments;
         _dnsStreams = new TcpReassembler(new DnsTcpFramer(OnTcpDnsMessage));
         _tlsStreams = new TcpReassembler(new StreamPrefixCollector(OnTlsPrefix));
     }
 
     public DissectorStats Stats { get; } = new();
+
+    /// <summary>
+    /// Names for the interface indexes a Linux "any" capture (SLL2) records per packet; when set, a frame that
+    /// carries an index is attributed to the returned name instead of the capture's own interface.
+    /// </summary>
+    public Func<int, string>? InterfaceIndexNames { get; init; }
 
     /// <summary>Processes one frame. Frame numbers start at 1, as in tshark.</summary>
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame)
@@ -84,6 +92,11 @@ public sealed class FrameDissector
         }
 
         Stats.Decoded++;
+        if (packet.InterfaceIndex >= 0 && InterfaceIndexNames is { } names)
+        {
+            _origin = _origin with { InterfaceName = names(packet.InterfaceIndex) };
+        }
+
         if (packet.IsFragment)
         {
             ProcessFragment(in packet, frame);
@@ -204,8 +217,9 @@ public sealed class FrameDissector
 
     private void ProcessTcp(in FlowKey5 flow, PortClass portClass, uint sequence, TcpFlags flags, ReadOnlySpan<byte> payload)
     {
+        _segments?.OnTcpSegment(_frameNumber, in _origin, in flow, flags, payload.Length);
         var key = new TcpFlowKey(flow.Source, flow.Destination, flow.SourcePort, flow.DestinationPort);
-                if (portClass == PortClass.Dns)
+        if (portClass == PortClass.Dns)
         {
             _dnsStreams.AddSegment(in key, sequence, flags, payload, _origin.TimestampNs);
         }

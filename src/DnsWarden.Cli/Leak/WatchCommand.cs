@@ -1,14 +1,24 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.Json;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
+using DnsWarden.Leak;
+using DnsWarden.Leak.Enrich;
+using DnsWarden.Leak.Events;
+using DnsWarden.Leak.Report;
+using DnsWarden.Leak.Rules;
+using DnsWarden.Policy;
 using Spectre.Console;
 
 namespace DnsWarden.Cli.Leak;
 
-/// <summary><c>dnsw leak watch</c>: frames from live interfaces or capture files through the dissector to JSON lines and a summary.</summary>
+/// <summary>
+/// <c>dnsw leak watch</c>: frames from live interfaces or capture files through the leak pipeline (dissector, flows,
+/// rules) to leak events (JSON lines or one line each) and a summary.
+/// </summary>
 internal static class WatchCommand
 {
     public static Command Build()
@@ -20,9 +30,24 @@ internal static class WatchCommand
         };
         var iface = new Option<string[]>("--iface")
         {
-            Description = "Capture on this interface (repeatable). Default: every interface that is up.",
+            Description = "Live: capture on this interface (repeatable; default every interface that is up). Files: the name of the interface a classic pcap recorded (pcapng names its own).",
             Arity = ArgumentArity.ZeroOrMore,
         };
+        var ifaceIndex = new Option<string[]>("--iface-index")
+        {
+            Description = "Name the interface indexes a Linux \"any\" capture records, e.g. 2=eth0 (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        ifaceIndex.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!TryParseIndexName(s, out _, out _))
+                {
+                    r.AddError($"--iface-index: '{s}' is not INDEX=NAME (e.g. 2=eth0)");
+                }
+            }
+        });
         var duration = new Option<string>("--duration")
         {
             Description = "How long to watch live, e.g. 10s, 500ms, 2m; 0 = until Ctrl-C.",
@@ -38,31 +63,88 @@ internal static class WatchCommand
         });
         var format = new Option<string>("--format")
         {
-            Description = "human: one line per observation and a summary table; json: JSON lines on stdout, summary last.",
+            Description = "human: one line per event and a summary table; json: JSON lines on stdout, the summary last.",
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json");
-        var output = new Option<FileInfo?>("--out") { Description = "Also write every observation as JSON lines to this file." };
-
-        var command = new Command("watch", "Watch DNS, DoT, DoH and QUIC traffic live or from capture files.")
+        var privacy = new Option<string>("--privacy")
         {
-            pcap, iface, duration, format, output,
+            Description = "What events keep: full, redacted (default: names cut to the base domain, source to its network) or minimal.",
+            DefaultValueFactory = _ => "redacted",
         };
+        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        var output = new Option<FileInfo?>("--out") { Description = "Also write every event as JSON lines to this file, the summary last (input of `dnsw leak report`)." };
+        var observations = new Option<FileInfo?>("--observations") { Description = "Write every DNS/TLS/QUIC observation (before the rules, unredacted) as JSON lines to this file." };
+        var geoip = new Option<FileInfo[]>("--geoip")
+        {
+            Description = "MaxMind-format database (.mmdb: country/city and/or ASN) for the destinations' GeoIP (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var policy = new PolicyOptions();
+
+        var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
+        {
+            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip,
+        };
+        policy.AddTo(command);
         command.SetAction((parse, ct) =>
         {
+            if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
+            {
+                Console.Error.WriteLine($"dnsw: {policyError}");
+                return Task.FromResult(ExitCodes.InputError);
+            }
+
             DurationParser.TryParse(parse.GetValue(duration)!, out TimeSpan limit);
+            PrivacyFilter.TryParse(parse.GetValue(privacy)!, out PrivacyMode mode);
+            var names = new Dictionary<int, string>();
+            foreach (string s in parse.GetValue(ifaceIndex) ?? [])
+            {
+                TryParseIndexName(s, out int index, out string? name);
+                names[index] = name!;
+            }
+
             var options = new WatchOptions(
                 parse.GetValue(pcap) ?? [],
                 parse.GetValue(iface) ?? [],
+                names,
                 limit,
                 parse.GetValue(format) == "json",
-                parse.GetValue(output));
+                mode,
+                parse.GetValue(output),
+                parse.GetValue(observations),
+                parse.GetValue(geoip) ?? [],
+                leakPolicy!);
             return Task.FromResult(Run(options, ct));
         });
         return command;
     }
 
-    private sealed record WatchOptions(FileInfo[] Files, string[] Interfaces, TimeSpan Duration, bool Json, FileInfo? Out);
+    private sealed record WatchOptions(
+        FileInfo[] Files,
+        string[] Interfaces,
+        Dictionary<int, string> IndexNames,
+        TimeSpan Duration,
+        bool Json,
+        PrivacyMode Privacy,
+        FileInfo? Out,
+        FileInfo? Observations,
+        FileInfo[] GeoIp,
+        LeakPolicy Policy);
+
+    private static bool TryParseIndexName(string text, out int index, out string? name)
+    {
+        name = null;
+        int eq = text.IndexOf('=', StringComparison.Ordinal);
+        index = 0;
+        if (eq <= 0 || eq == text.Length - 1 || !int.TryParse(text.AsSpan(0, eq), NumberStyles.None, CultureInfo.InvariantCulture, out index))
+        {
+            return false;
+        }
+
+        name = text[(eq + 1)..];
+        return true;
+    }
 
     private static int Run(WatchOptions options, CancellationToken ct)
     {
@@ -70,24 +152,57 @@ internal static class WatchCommand
         IAnsiConsole console = options.Json
             ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
             : AnsiConsole.Console;
-        using Stream stdout = Console.OpenStandardOutput();
-        using ObservationJson? json = options.Json ? new ObservationJson(stdout) : null;
-        using ObservationJson? file = options.Out is { } f ? new ObservationJson(File.Create(f.FullName)) : null;
-        var summary = new WatchSummary();
-        var dissector = new FrameDissector(o =>
+        GeoIpLookup? geo = null;
+        if (options.GeoIp.Length > 0 && !GeoIpLookup.TryOpen([.. options.GeoIp.Select(f => f.FullName)], out geo, out string? geoError))
         {
-            summary.Add(o);
-            json?.Write(o);
-            file?.Write(o);
-            if (!options.Json)
+            Console.Error.WriteLine($"dnsw: {geoError}");
+            return ExitCodes.InputError;
+        }
+
+        using GeoIpLookup? geoScope = geo;
+        using Stream stdout = Console.OpenStandardOutput();
+        using var json = options.Json ? new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions) : null;
+        using FileStream? outFile = options.Out is { } f ? File.Create(f.FullName) : null;
+        using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
+        using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
+        var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
+        var summary = new LeakSummary();
+        var traffic = new WatchSummary();
+
+        void OnEvent(LeakEvent raw)
+        {
+            LeakEvent e = privacy.Apply(raw);
+            summary.Add(e);
+            if (json is not null)
             {
-                Console.Out.WriteLine(HumanLine(o));
+                WriteLine(json, stdout, e);
             }
-        });
+            else
+            {
+                Console.Out.WriteLine(HumanLine(e));
+            }
+
+            if (fileJson is not null)
+            {
+                WriteLine(fileJson, outFile!, e);
+            }
+        }
+
+        Func<int, string>? indexNames = options.IndexNames.Count == 0
+            ? null
+            : i => options.IndexNames.TryGetValue(i, out string? n) ? n : "ifindex" + i.ToString(CultureInfo.InvariantCulture);
+        var pipeline = new LeakPipeline(options.Policy, OnEvent, new LeakPipelineOptions(
+            GeoIp: geo,
+            InterfaceIndexNames: indexNames,
+            OnObservation: obs =>
+            {
+                traffic.Add(obs);
+                observations?.Write(obs);
+            }));
 
         int status = options.Files.Length > 0
-            ? RunFiles(options.Files, dissector, console, out string? problem, out IReadOnlyList<CaptureDrops> drops)
-            : RunLive(options, dissector, console, ct, out problem, out drops);
+            ? RunFiles(options, pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+            : RunLive(options, pipeline, console, ct, out problem, out drops);
         if (status == ExitCodes.CaptureError)
         {
             // Nothing was watched: the reason alone, on one line.
@@ -95,18 +210,51 @@ internal static class WatchCommand
             return status;
         }
 
-        dissector.Complete();
-        json?.Flush();
-        file?.Flush();
-        RenderSummary(console, dissector.Stats, summary, drops, problem);
-        return status;
+        pipeline.Complete();
+        observations?.Flush();
+        var totals = new CaptureTotals(
+            pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, pipeline.Dissector.TlsClientHellos, pipeline.Dissector.QuicInitials,
+            pipeline.FlowsDropped, pipeline.Dissector.Malformed,
+            [.. drops.Select(d => (d.Interface, (long)d.Dropped, (long)d.InterfaceDropped))]);
+        string policyName = options.Policy.Source;
+        string privacyName = PrivacyFilter.Name(options.Privacy);
+        if (json is not null)
+        {
+            summary.WriteJson(json, policyName, privacyName, totals);
+            json.Flush();
+            stdout.WriteByte((byte)'\n');
+        }
+
+        if (fileJson is not null)
+        {
+            summary.WriteJson(fileJson, policyName, privacyName, totals);
+            fileJson.Flush();
+            outFile!.WriteByte((byte)'\n');
+        }
+
+        RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem);
+        if (status != ExitCodes.Ok)
+        {
+            return status;
+        }
+
+        return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
     }
 
-    private static int RunFiles(FileInfo[] files, FrameDissector dissector, IAnsiConsole console, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+    private static void WriteLine(Utf8JsonWriter writer, Stream stream, LeakEvent e)
+    {
+        LeakEventJson.Write(writer, e);
+        writer.Flush();
+        stream.WriteByte((byte)'\n');
+        writer.Reset();
+    }
+
+    private static int RunFiles(WatchOptions options, LeakPipeline pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)
     {
         drops = [];
         problem = null;
-        foreach (FileInfo fileInfo in files)
+        string? fallbackName = options.Interfaces.FirstOrDefault();
+        foreach (FileInfo fileInfo in options.Files)
         {
             if (!CaptureFileReader.TryOpen(fileInfo.FullName, out ICaptureFileReader? reader, out CaptureFileError openError))
             {
@@ -118,8 +266,9 @@ internal static class WatchCommand
             {
                 while (reader!.TryReadNext(out CapturedPacket p))
                 {
-                    var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, p.InterfaceName ?? $"if{p.InterfaceId}", p.LinkType, p.OriginalLength);
-                    dissector.Process(in origin, p.Data);
+                    string name = p.InterfaceName ?? fallbackName ?? $"if{p.InterfaceId}";
+                    var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
+                    pipeline.Process(in origin, p.Data);
                 }
 
                 if (reader.Error.IsError)
@@ -133,7 +282,7 @@ internal static class WatchCommand
         return ExitCodes.Ok;
     }
 
-    private static int RunLive(WatchOptions options, FrameDissector dissector, IAnsiConsole console, CancellationToken ct, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+    private static int RunLive(WatchOptions options, LeakPipeline pipeline, IAnsiConsole console, CancellationToken ct, out string? problem, out IReadOnlyList<CaptureDrops> drops)
     {
         drops = [];
         problem = null;
@@ -166,7 +315,7 @@ internal static class WatchCommand
             using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             string until = options.Duration == TimeSpan.Zero ? "until Ctrl-C" : $"for {options.Duration.TotalSeconds:0.###} s";
             console.MarkupLine($"[grey]watching {Markup.Escape(string.Join(", ", capture.Interfaces))} {until}[/]");
-            capture.Start(dissector.Process);
+            capture.Start(pipeline.Process);
             stop.Token.WaitHandle.WaitOne(options.Duration == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : options.Duration);
             capture.Stop();
             drops = capture.Statistics();
@@ -175,38 +324,27 @@ internal static class WatchCommand
         return ExitCodes.Ok;
     }
 
-    private static string HumanLine(Observation o)
+    private static string HumanLine(LeakEvent e)
     {
-        string time = DateTimeOffset.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100).ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        string flow = $"{WatchSummary.Endpoint(o.Flow.Source, o.Flow.SourcePort)} > {WatchSummary.Endpoint(o.Flow.Destination, o.Flow.DestinationPort)}";
-        string what = o.Dns is { } d
-            ? d.IsResponse
-                ? $"R {RcodeName(d.Rcode)} {d.QName} {ObservationJson.TypeName(d.QType)}" + (d.Answers.Count > 0 ? " -> " + string.Join(", ", d.Answers.Select(a => Clip(a.Data))) : "")
-                : $"Q {d.QName} {ObservationJson.TypeName(d.QType)}"
-            : $"{(o.Kind == ObservationKind.QuicInitial ? "QUIC Initial" : "ClientHello")} sni={o.ServerName ?? "-"} alpn={string.Join(",", o.Alpn)}";
-        return Printable($"{time} {o.Origin.InterfaceName,-10} {o.Transport,-6} {flow}  {what}");
+        string time = e.Timestamp.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        string type = e.Kind == "exfiltration" ? "EXFIL " : "Leak-" + e.LeakType;
+        string what = e.Kind == "exfiltration" && e.Exfiltration is { } x
+            ? $"{x.BaseDomain} score {x.Score}, {x.UniqueSubdomains} names"
+            : e.LeakType == LeakType.D && e.Connection is { } c
+                ? $"{e.QName ?? "-"} via {e.Interface}, then {c.Destination} via {c.Interface}"
+                : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : "";
+        return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {e.Interface}({e.RouteClass}) {e.Source ?? "-"} > {e.Destination}  {what}");
     }
-
-    private static string Clip(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
 
     /// <summary>Names and TXT data come from the network: control characters must not reach the terminal.</summary>
     private static string Printable(string text) =>
         text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())) : text;
 
-    private static string RcodeName(ushort rcode) => rcode switch
+    private static void RenderSummary(
+        IAnsiConsole console, DissectorStats stats, WatchSummary traffic, LeakSummary leaks, string policy, string privacy,
+        IReadOnlyList<CaptureDrops> drops, string? problem)
     {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        _ => "RCODE" + rcode.ToString(CultureInfo.InvariantCulture),
-    };
-
-    private static void RenderSummary(IAnsiConsole console, DissectorStats stats, WatchSummary summary, IReadOnlyList<CaptureDrops> drops, string? problem)
-    {
-        var table = new Table().Border(TableBorder.Rounded).Title("dnsw leak watch — summary");
+        var table = new Table().Border(TableBorder.Rounded).Title("dnsw leak watch — traffic");
         table.AddColumn("what");
         table.AddColumn(new TableColumn("count").RightAligned());
         void Row(string label, long value) => table.AddRow(Markup.Escape(label), value.ToString(CultureInfo.InvariantCulture));
@@ -218,12 +356,12 @@ internal static class WatchCommand
         Row("DNS messages", stats.DnsMessages);
         Row("TLS ClientHellos", stats.TlsClientHellos);
         Row("QUIC Initials", stats.QuicInitials);
-        foreach ((string key, long value) in summary.ByTransport.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach ((string key, long value) in traffic.ByTransport.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             Row("transport " + key, value);
         }
 
-        foreach ((string key, long value) in summary.ByInterface.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        foreach ((string key, long value) in traffic.ByInterface.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             Row("interface " + key, value);
         }
@@ -234,21 +372,7 @@ internal static class WatchCommand
         }
 
         console.Write(table);
-        if (summary.Resolvers.Count > 0)
-        {
-            console.MarkupLine("[bold]top resolver destinations[/]");
-            foreach ((string key, long value) in WatchSummary.Top(summary.Resolvers, 5))
-            {
-                console.MarkupLine($"  {value,6}  {Markup.Escape(key)}");
-            }
-
-            console.MarkupLine("[bold]top names[/]");
-            foreach ((string key, long value) in WatchSummary.Top(summary.Names, 5))
-            {
-                console.MarkupLine($"  {value,6}  {Markup.Escape(key)}");
-            }
-        }
-
+        ReportRenderer.Render(console, leaks, policy, privacy);
         foreach (CaptureDrops d in drops)
         {
             bool dropped = d.Dropped > 0 || d.InterfaceDropped > 0;

@@ -1,0 +1,174 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DnsWarden.Leak.Events;
+using DnsWarden.Leak.Report;
+using Spectre.Console;
+
+namespace DnsWarden.Cli.Leak;
+
+/// <summary><c>dnsw leak report FILE</c>: rebuilds the summary from a saved events file (<c>leak watch --out</c>).</summary>
+internal static class ReportCommand
+{
+    /// <summary>A line longer than this is not an event (events are a few hundred bytes).</summary>
+    private const int MaxLineLength = 1 << 20;
+
+    /// <summary>Bad lines named one by one, then only counted.</summary>
+    private const int MaxListedErrors = 10;
+
+    public static Command Build()
+    {
+        var file = new Argument<FileInfo>("events") { Description = "Events file written by `dnsw leak watch --out` (JSON lines)." };
+        var format = new Option<string>("--format")
+        {
+            Description = "human: tables; json: the summary as one JSON object.",
+            DefaultValueFactory = _ => "human",
+        };
+        format.AcceptOnlyFromAmong("human", "json");
+        var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts.")
+        {
+            file, format,
+        };
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format) == "json"));
+        return command;
+    }
+
+    private static int Run(FileInfo file, bool json)
+    {
+        var summary = new LeakSummary();
+        var errors = new List<string>();
+        int bad = 0;
+        string? policy = null;
+        string? privacy = null;
+        try
+        {
+            using var reader = new StreamReader(file.FullName, new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: false);
+            int lineNumber = 0;
+            while (ReadLine(reader, out string? line, out bool tooLong))
+            {
+                lineNumber++;
+                if (tooLong)
+                {
+                    bad++;
+                    Note(errors, $"{file.FullName}:{lineNumber}: line longer than {MaxLineLength} bytes (expected one JSON event per line)");
+                    continue;
+                }
+
+                if (string.IsNullOrWhiteSpace(line))
+                {
+                    continue;
+                }
+
+                if (LeakEventJson.TryParse(line, out LeakEvent? e, out bool isSummary, out string? error))
+                {
+                    summary.Add(e!);
+                }
+                else if (isSummary)
+                {
+                    ReadSummaryLabels(line, ref policy, ref privacy);
+                }
+                else
+                {
+                    bad++;
+                    Note(errors, $"{file.FullName}:{lineNumber}: {error}");
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DecoderFallbackException)
+        {
+            Console.Error.WriteLine($"dnsw: {file.FullName}: {(ex is DecoderFallbackException ? "not UTF-8 text (expected JSON lines)" : ex.Message)}");
+            return ExitCodes.InputError;
+        }
+
+        if (json)
+        {
+            using Stream stdout = Console.OpenStandardOutput();
+            using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
+            {
+                summary.WriteJson(w, policy, privacy, capture: null);
+            }
+
+            stdout.WriteByte((byte)'\n');
+        }
+        else
+        {
+            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+        }
+
+        foreach (string e in errors)
+        {
+            Console.Error.WriteLine("dnsw: " + e);
+        }
+
+        if (bad > 0)
+        {
+            if (bad > errors.Count)
+            {
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dnsw: {bad - errors.Count} more bad lines"));
+            }
+
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dnsw: {bad} line(s) skipped as malformed; the summary covers the {summary.Events} good event(s)"));
+            return ExitCodes.InputError;
+        }
+
+        return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
+    }
+
+    private static void Note(List<string> errors, string message)
+    {
+        if (errors.Count < MaxListedErrors)
+        {
+            errors.Add(message);
+        }
+    }
+
+    /// <summary>Reads a line without ever holding more than <see cref="MaxLineLength"/> characters of it.</summary>
+    private static bool ReadLine(StreamReader reader, out string? line, out bool tooLong)
+    {
+        line = null;
+        tooLong = false;
+        if (reader.Peek() < 0)
+        {
+            return false;
+        }
+
+        var sb = new StringBuilder();
+        int c;
+        while ((c = reader.Read()) >= 0 && c != '\n')
+        {
+            if (sb.Length < MaxLineLength)
+            {
+                sb.Append((char)c);
+            }
+            else
+            {
+                tooLong = true;
+            }
+        }
+
+        line = sb.ToString().TrimEnd('\r');
+        return true;
+    }
+
+    private static void ReadSummaryLabels(string line, ref string? policy, ref string? privacy)
+    {
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("policy", out JsonElement p) && p.ValueKind == JsonValueKind.String)
+            {
+                policy = p.GetString();
+            }
+
+            if (doc.RootElement.TryGetProperty("privacy", out JsonElement q) && q.ValueKind == JsonValueKind.String)
+            {
+                privacy = q.GetString();
+            }
+        }
+        catch (JsonException)
+        {
+            // The summary line only labels the report; the events are what counts.
+        }
+    }
+}

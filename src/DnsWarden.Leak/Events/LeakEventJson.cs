@@ -1,0 +1,293 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace DnsWarden.Leak.Events;
+
+/// <summary>
+/// LeakEvent as JSON lines (docs/EVENTS.md) and back. Writing is for <c>leak watch</c>; reading is for
+/// <c>leak report</c>, tolerant of keys it does not know (the schema only grows).
+/// </summary>
+public static class LeakEventJson
+{
+    public static JsonWriterOptions WriterOptions { get; } = new()
+    {
+        // Evidence is read by people and by JSON tools, not embedded in HTML: keep '+', '<' and non-ASCII readable.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public static string FormatTime(DateTimeOffset t) =>
+        t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    public static string Name(Confidence c) => c switch
+    {
+        Confidence.High => "high",
+        Confidence.Medium => "medium",
+        Confidence.Low => "low",
+        _ => "none",
+    };
+
+    public static void Write(Utf8JsonWriter w, LeakEvent e)
+    {
+        w.WriteStartObject();
+        w.WriteString("kind", e.Kind);
+        w.WriteString("timestamp", FormatTime(e.Timestamp));
+        WriteNullable(w, "leak_type", e.LeakType?.ToString());
+        w.WriteString("severity", e.Severity.ToString());
+        w.WriteString("transport", e.Transport);
+        w.WriteString("confidence", Name(e.Confidence));
+        WriteNullable(w, "qname", e.QName);
+        WriteNullable(w, "qtype", e.QType);
+        w.WriteString("iface", e.Interface);
+        w.WriteString("route_class", e.RouteClass);
+        WriteNullable(w, "src", e.Source);
+        w.WriteString("dst", e.Destination);
+        if (e.Process is { } p)
+        {
+            w.WriteStartObject("process");
+            w.WriteNumber("pid", p.Pid);
+            w.WriteString("name", p.Name);
+            WriteNullable(w, "exe", p.Exe);
+            if (p.Uid is { } uid)
+            {
+                w.WriteNumber("uid", uid);
+            }
+            else
+            {
+                w.WriteNull("uid");
+            }
+
+            WriteNullable(w, "cmdline", p.CommandLine);
+            w.WriteStartArray("parents");
+            foreach (ProcessAncestor a in p.Parents)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("pid", a.Pid);
+                w.WriteString("name", a.Name);
+                w.WriteEndObject();
+            }
+
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("process");
+        }
+
+        w.WriteStartObject("attribution");
+        w.WriteString("confidence", Name(e.Attribution.Confidence));
+        WriteNullable(w, "reason", e.Attribution.Reason);
+        w.WriteEndObject();
+        w.WriteStartArray("evidence");
+        foreach (string s in e.Evidence)
+        {
+            w.WriteStringValue(s);
+        }
+
+        w.WriteEndArray();
+        w.WriteNumber("frame", e.Frame);
+        WriteNullable(w, "server_name", e.ServerName);
+        WriteNullable(w, "provider", e.Provider);
+        if (e.GeoIp is { } g)
+        {
+            w.WriteStartObject("geoip");
+            WriteNullable(w, "country", g.CountryCode);
+            WriteNullable(w, "country_name", g.CountryName);
+            if (g.Asn is { } asn)
+            {
+                w.WriteNumber("asn", asn);
+            }
+            else
+            {
+                w.WriteNull("asn");
+            }
+
+            WriteNullable(w, "as_org", g.AsOrganization);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("geoip");
+        }
+
+        WriteNullable(w, "correlation_id", e.CorrelationId);
+        if (e.Connection is { } c)
+        {
+            w.WriteStartObject("connection");
+            w.WriteString("kind", c.Kind);
+            w.WriteString("iface", c.Interface);
+            w.WriteString("route_class", c.RouteClass);
+            w.WriteString("dst", c.Destination);
+            WriteNullable(w, "server_name", c.ServerName);
+            w.WriteNumber("frame", c.Frame);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("connection");
+        }
+
+        if (e.Exfiltration is { } x)
+        {
+            w.WriteStartObject("exfiltration");
+            w.WriteString("base_domain", x.BaseDomain);
+            w.WriteNumber("score", x.Score);
+            w.WriteNumber("queries", x.Queries);
+            w.WriteNumber("unique_subdomains", x.UniqueSubdomains);
+            w.WriteNumber("mean_entropy", Math.Round(x.MeanEntropy, 3));
+            w.WriteNumber("max_label_length", x.MaxLabelLength);
+            w.WriteNumber("max_name_length", x.MaxNameLength);
+            w.WriteNumber("txt_null_share", Math.Round(x.TxtNullShare, 3));
+            w.WriteNumber("nxdomain_share", Math.Round(x.NxdomainShare, 3));
+            w.WriteNumber("window_seconds", x.WindowSeconds);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("exfiltration");
+        }
+
+        w.WriteEndObject();
+    }
+
+    /// <summary>Reads one event line; false with a reason for anything that is not an event (a summary line is not an error: <paramref name="isSummary"/>).</summary>
+    public static bool TryParse(string line, out LeakEvent? leakEvent, out bool isSummary, out string? error)
+    {
+        leakEvent = null;
+        isSummary = false;
+        error = null;
+        try
+        {
+            using JsonDocument doc = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 16 });
+            JsonElement r = doc.RootElement;
+            if (r.ValueKind != JsonValueKind.Object)
+            {
+                error = "expected a JSON object";
+                return false;
+            }
+
+            string? kind = Str(r, "kind");
+            if (kind == "summary")
+            {
+                isSummary = true;
+                return false;
+            }
+
+            if (kind is not ("leak" or "exfiltration"))
+            {
+                error = kind is null ? "missing \"kind\"" : $"unknown kind '{kind}' (expected leak, exfiltration or summary)";
+                return false;
+            }
+
+            if (!DateTimeOffset.TryParse(Str(r, "timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset ts))
+            {
+                error = "missing or bad \"timestamp\"";
+                return false;
+            }
+
+            LeakType? type = null;
+            if (Str(r, "leak_type") is { } lt)
+            {
+                if (!Enum.TryParse(lt, out LeakType parsed) || !Enum.IsDefined(parsed))
+                {
+                    error = $"bad \"leak_type\" '{lt}' (expected A, B, C or D)";
+                    return false;
+                }
+
+                type = parsed;
+            }
+            else if (kind == "leak")
+            {
+                error = "a leak event without \"leak_type\"";
+                return false;
+            }
+
+            string? sev = Str(r, "severity");
+            if (sev is null || !Enum.TryParse(sev, out Severity severity) || !Enum.IsDefined(severity))
+            {
+                error = $"bad \"severity\" '{sev}' (expected P0–P3)";
+                return false;
+            }
+
+            ProcessInfo? process = null;
+            if (r.TryGetProperty("process", out JsonElement pe) && pe.ValueKind == JsonValueKind.Object)
+            {
+                process = new ProcessInfo(
+                    pe.TryGetProperty("pid", out JsonElement pid) && pid.TryGetInt32(out int pidValue) ? pidValue : 0,
+                    Str(pe, "name") ?? "?", Str(pe, "exe"), null, Str(pe, "cmdline"), []);
+            }
+
+            ExfiltrationFigures? figures = null;
+            if (r.TryGetProperty("exfiltration", out JsonElement xe) && xe.ValueKind == JsonValueKind.Object)
+            {
+                figures = new ExfiltrationFigures(
+                    Str(xe, "base_domain") ?? "", Int(xe, "score"), Int(xe, "queries"), Int(xe, "unique_subdomains"),
+                    Dbl(xe, "mean_entropy"), Int(xe, "max_label_length"), Int(xe, "max_name_length"),
+                    Dbl(xe, "txt_null_share"), Dbl(xe, "nxdomain_share"), Dbl(xe, "window_seconds"));
+            }
+
+            leakEvent = new LeakEvent
+            {
+                Kind = kind,
+                Timestamp = ts,
+                LeakType = type,
+                Severity = severity,
+                Transport = Str(r, "transport") ?? "unknown",
+                Confidence = ParseConfidence(Str(r, "confidence")),
+                QName = Str(r, "qname"),
+                QType = Str(r, "qtype"),
+                Interface = Str(r, "iface") ?? "",
+                RouteClass = Str(r, "route_class") ?? "unknown",
+                Source = Str(r, "src"),
+                Destination = Str(r, "dst") ?? "",
+                Process = process,
+                Attribution = r.TryGetProperty("attribution", out JsonElement ae) && ae.ValueKind == JsonValueKind.Object
+                    ? new Attribution(ParseConfidence(Str(ae, "confidence")), Str(ae, "reason"))
+                    : new Attribution(Confidence.None, null),
+                Evidence = r.TryGetProperty("evidence", out JsonElement ev) && ev.ValueKind == JsonValueKind.Array
+                    ? [.. ev.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
+                    : [],
+                Frame = r.TryGetProperty("frame", out JsonElement fe) && fe.TryGetInt64(out long frame) ? frame : 0,
+                ServerName = Str(r, "server_name"),
+                Provider = Str(r, "provider"),
+                CorrelationId = Str(r, "correlation_id"),
+                Exfiltration = figures,
+            };
+            return true;
+        }
+        catch (JsonException ex)
+        {
+            error = "not JSON: " + ex.Message.Split(" Path:")[0];
+            return false;
+        }
+    }
+
+    private static Confidence ParseConfidence(string? s) => s switch
+    {
+        "high" => Confidence.High,
+        "medium" => Confidence.Medium,
+        "low" => Confidence.Low,
+        _ => Confidence.None,
+    };
+
+    private static string? Str(JsonElement o, string name) =>
+        o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static int Int(JsonElement o, string name) =>
+        o.TryGetProperty(name, out JsonElement v) && v.TryGetInt32(out int i) ? i : 0;
+
+    private static double Dbl(JsonElement o, string name) =>
+        o.TryGetProperty(name, out JsonElement v) && v.TryGetDouble(out double d) ? d : 0;
+
+    private static void WriteNullable(Utf8JsonWriter w, string name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+}

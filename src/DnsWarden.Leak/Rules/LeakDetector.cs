@@ -1,0 +1,528 @@
+using System.Globalization;
+using System.Net;
+using DnsWarden.Capture.Dissect;
+using DnsWarden.Capture.Live;
+using DnsWarden.Leak.Classify;
+using DnsWarden.Leak.Enrich;
+using DnsWarden.Leak.Events;
+using DnsWarden.Leak.Flows;
+using DnsWarden.Policy;
+using DnsWarden.Wire.Dns;
+using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Ip;
+
+namespace DnsWarden.Leak.Rules;
+
+/// <summary>Counters of the rules, for the summary.</summary>
+public sealed class DetectorStats
+{
+    public long DnsQueries { get; internal set; }
+
+    public long DnsResponses { get; internal set; }
+
+    public long EncryptedDnsFlows { get; internal set; }
+
+    public long ConnectionStarts { get; internal set; }
+
+    public long AnswersTracked { get; internal set; }
+}
+
+/// <summary>
+/// The leak rules over observations and flows: Leak-A (plaintext DNS outside the safe path), Leak-B (a
+/// proxy-required name outside the safe path), Leak-C (encrypted DNS outside approved egress), Leak-D (an
+/// answer's address contacted over another egress than the DNS took), and the exfiltration indicator.
+/// Single-threaded, on packet time; every table is bounded. docs/EVENTS.md documents the rules and severities.
+/// </summary>
+public sealed class LeakDetector : IFlowSink
+{
+    /// <summary>How long a query waits for its response (for the correlation of a transaction).</summary>
+    private static readonly long s_pendingNs = TimeSpan.FromSeconds(10).Ticks * 100;
+
+    /// <summary>A stub's upstream query and the stub's answer on loopback are tied when this close.</summary>
+    private static readonly long s_stubLinkNs = TimeSpan.FromSeconds(5).Ticks * 100;
+
+    /// <summary>An answer is remembered for its TTL, within these bounds.</summary>
+    private static readonly long s_answerMinNs = TimeSpan.FromSeconds(30).Ticks * 100;
+
+    private static readonly long s_answerMaxNs = TimeSpan.FromHours(1).Ticks * 100;
+
+    private const int MaxTableEntries = 65536;
+
+    private readonly LeakPolicy _policy;
+    private readonly RouteClassifier _routes;
+    private readonly TransportClassifier _classifier;
+    private readonly ExfiltrationDetector _exfiltration;
+    private readonly GeoIpLookup? _geo;
+    private readonly IProcessAttributor? _attributor;
+    private readonly Action<LeakEvent> _emit;
+    private readonly FlowTracker _flows;
+
+    private readonly Dictionary<(FlowKey5 Flow, ushort Id), PendingQuery> _pending = [];
+    private readonly Dictionary<string, PendingQuery> _upstreamByName = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<IpAddr, AnswerRecord> _answers = [];
+    private readonly HashSet<FlowKey5> _connectionsChecked = [];
+
+    public LeakDetector(
+        LeakPolicy policy, Action<LeakEvent> emit, GeoIpLookup? geo = null, IProcessAttributor? attributor = null, BaseDomains? baseDomains = null)
+    {
+        _policy = policy;
+        _emit = emit;
+        _geo = geo;
+        _attributor = attributor;
+        _routes = new RouteClassifier(policy);
+        _classifier = new TransportClassifier(policy.EncryptedDns.Endpoints);
+        _exfiltration = new ExfiltrationDetector(policy.Exfiltration, baseDomains ?? BaseDomains.Default);
+        _flows = new FlowTracker(this);
+    }
+
+    /// <summary>The segment observer to give the dissector.</summary>
+    public FlowTracker Flows => _flows;
+
+    public DetectorStats Stats { get; } = new();
+
+    public RouteClassifier Routes => _routes;
+
+    public void OnObservation(Observation o)
+    {
+        switch (o.Kind)
+        {
+            case ObservationKind.Dns when o.Dns is not null && o.Transport is "udp53" or "tcp53":
+                if (o.Dns.IsResponse)
+                {
+                    OnDnsResponse(o, o.Dns);
+                }
+                else
+                {
+                    OnDnsQuery(o, o.Dns);
+                }
+
+                break;
+            case ObservationKind.TlsClientHello:
+                OnClientHello(o);
+                break;
+            case ObservationKind.QuicInitial:
+                OnQuicInitial(o);
+                break;
+        }
+    }
+
+    /// <summary>Ends the run: every tracked flow is judged.</summary>
+    public void Complete() => _flows.Complete();
+
+    private void OnDnsQuery(Observation o, DnsFacts dns)
+    {
+        Stats.DnsQueries++;
+        FlowKey5 flow = o.Flow;
+        RouteClassResult route = _routes.Classify(o.Origin.InterfaceName, o.Origin.LinkType);
+        string correlation = "q" + o.FrameNumber.ToString(CultureInfo.InvariantCulture);
+        var pending = new PendingQuery(correlation, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName);
+        Remember(_pending, (flow, dns.Id), pending);
+        if (route.Class != RouteClass.Loopback && dns.QName is not null)
+        {
+            Remember(_upstreamByName, dns.QName, pending);
+        }
+
+        if (dns.QName is { } qname && _exfiltration.AddQuery(o.Origin.TimestampNs, qname, dns.QType) is { } figures)
+        {
+            EmitExfiltration(o, dns, route, correlation, figures);
+        }
+
+        (bool safe, List<string> why) = JudgePath(o.Origin, route, flow, encrypted: false, serverName: null);
+        if (safe)
+        {
+            return;
+        }
+
+        bool proxyRequired = dns.QName is { } name && _policy.Split.IsProxyRequired(name);
+        LeakType type;
+        Severity severity;
+        if (proxyRequired)
+        {
+            type = LeakType.B;
+            severity = Severity.P0;
+            why.Insert(0, "the name is proxy-required by the split policy but was resolved outside the safe path");
+        }
+        else if (_policy.Profile == PolicyProfile.Split)
+        {
+            return; // split policy: ordinary names may resolve directly
+        }
+        else
+        {
+            type = LeakType.A;
+            severity = route.Class == RouteClass.Physical ? Severity.P1 : Severity.P2;
+            why.Insert(0, "plaintext DNS query outside the safe path");
+        }
+
+        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), correlation);
+    }
+
+    private void OnDnsResponse(Observation o, DnsFacts dns)
+    {
+        Stats.DnsResponses++;
+        if (dns.QName is { } qname)
+        {
+            _exfiltration.AddResponse(o.Origin.TimestampNs, qname, dns.Rcode);
+        }
+
+        FlowKey5 queryFlow = o.Flow.Reversed;
+        PendingQuery? query = _pending.Remove((queryFlow, dns.Id), out PendingQuery found) ? found : null;
+        RouteClassResult route = _routes.Classify(o.Origin.InterfaceName, o.Origin.LinkType);
+
+        // The DNS egress: where the query left the host. A stub on loopback forwarded it upstream; find that hop.
+        PendingQuery egress;
+        if (route.Class != RouteClass.Loopback)
+        {
+            egress = query ?? new PendingQuery(
+                "r" + o.FrameNumber.ToString(CultureInfo.InvariantCulture), o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, queryFlow, dns.QName);
+        }
+        else if (dns.QName is not null && _upstreamByName.TryGetValue(dns.QName, out PendingQuery upstream)
+                 && o.Origin.TimestampNs - upstream.TimestampNs <= s_stubLinkNs)
+        {
+            egress = upstream with { CorrelationId = query?.CorrelationId ?? upstream.CorrelationId };
+        }
+        else
+        {
+            return; // answered on loopback and the upstream hop was not seen: no egress to compare
+        }
+
+        long now = o.Origin.TimestampNs;
+        foreach (DnsAnswer a in dns.Answers)
+        {
+            if (a.Type is not ((ushort)DnsType.A or (ushort)DnsType.AAAA) || !IpAddr.TryParse(a.Data, out IpAddr address))
+            {
+                continue;
+            }
+
+            long ttlNs = Math.Clamp(a.Ttl * 1_000_000_000L, s_answerMinNs, s_answerMaxNs);
+            if (_answers.Count >= MaxTableEntries)
+            {
+                SweepAnswers(now);
+            }
+
+            if (_answers.Count < MaxTableEntries)
+            {
+                _answers[address] = new AnswerRecord(egress, dns.QName ?? a.Name, dns.QType, now + ttlNs);
+                Stats.AnswersTracked++;
+            }
+        }
+    }
+
+    public void OnConnectionStart(long frameNumber, in FrameOrigin origin, in FlowKey5 clientFlow)
+    {
+        Stats.ConnectionStarts++;
+        CheckConnection(frameNumber, origin, clientFlow, "tcp-syn", serverName: null);
+    }
+
+    private void CheckConnection(long frameNumber, FrameOrigin origin, FlowKey5 flow, string kind, string? serverName)
+    {
+        if (!_answers.TryGetValue(flow.Destination, out AnswerRecord answer))
+        {
+            return;
+        }
+
+        if (origin.TimestampNs > answer.ExpiresNs)
+        {
+            _answers.Remove(flow.Destination);
+            return;
+        }
+
+        RouteClassResult route = _routes.Classify(origin.InterfaceName, origin.LinkType);
+        if (route.Class == RouteClass.Loopback || string.Equals(origin.InterfaceName, answer.Egress.Interface, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        if (_connectionsChecked.Count >= MaxTableEntries)
+        {
+            _connectionsChecked.Clear();
+        }
+
+        if (!_connectionsChecked.Add(flow))
+        {
+            return; // a retransmitted SYN, or the hello of a connection whose SYN was judged
+        }
+
+        bool proxyRequired = answer.QName is { } q && _policy.Split.IsProxyRequired(q);
+        PendingQuery dns = answer.Egress;
+        var why = new List<string>
+        {
+            $"the answer's address was contacted over {origin.InterfaceName} ({RouteClassifier.Name(route.Class)}) but the DNS went over {dns.Interface} ({RouteClassifier.Name(dns.RouteClass)})",
+        };
+        if (proxyRequired)
+        {
+            why.Add("the name is proxy-required by the split policy");
+        }
+
+        (ProcessInfo? process, Attribution attribution) = Attribute(dns.Flow, dns.TimestampNs);
+        _emit(new LeakEvent
+        {
+            Kind = "leak",
+            Timestamp = ToTime(origin.TimestampNs),
+            LeakType = LeakType.D,
+            Severity = proxyRequired ? Severity.P1 : Severity.P2,
+            Transport = dns.Transport,
+            Confidence = Confidence.High,
+            QName = answer.QName,
+            QType = TypeName(answer.QType),
+            Interface = dns.Interface,
+            RouteClass = RouteClassifier.Name(dns.RouteClass),
+            Source = Endpoint(dns.Flow.Source, dns.Flow.SourcePort),
+            Destination = Endpoint(dns.Flow.Destination, dns.Flow.DestinationPort),
+            Process = process,
+            Attribution = attribution,
+            Evidence = why,
+            Frame = frameNumber,
+            GeoIp = Geo(flow.Destination),
+            CorrelationId = dns.CorrelationId,
+            Connection = new ConnectionFacts(
+                kind, origin.InterfaceName, RouteClassifier.Name(route.Class), Endpoint(flow.Destination, flow.DestinationPort), serverName, frameNumber),
+        });
+    }
+
+    private void OnClientHello(Observation o)
+    {
+        TcpFlowState? state = _flows.OnClientHello(o.FrameNumber, o.Origin, o.Flow, o.ServerName, o.Alpn);
+        if (state is null || !state.SynSeen)
+        {
+            CheckConnection(o.FrameNumber, o.Origin, o.Flow, "tls", o.ServerName);
+        }
+
+        Classification c = _classifier.ClassifyTls(o.Flow.Destination.ToIPAddress(), o.Flow.DestinationPort, o.ServerName, o.Alpn);
+        if (c.Transport is null)
+        {
+            return; // maybe DoH by shape: judged when the flow ends
+        }
+
+        if (state is not null)
+        {
+            state.Decided = true;
+        }
+
+        JudgeEncrypted(o.FrameNumber, o.Origin, o.Flow, c, o.ServerName);
+    }
+
+    private void OnQuicInitial(Observation o)
+    {
+        CheckConnection(o.FrameNumber, o.Origin, o.Flow, "quic", o.ServerName);
+        Classification c = _classifier.ClassifyQuic(o.Flow.Destination.ToIPAddress(), o.Flow.DestinationPort, o.ServerName, o.Alpn);
+        if (c.Transport is not null)
+        {
+            JudgeEncrypted(o.FrameNumber, o.Origin, o.Flow, c, o.ServerName);
+        }
+    }
+
+    public void OnFlowEnd(TcpFlowState flow)
+    {
+        if (flow.Decided)
+        {
+            return;
+        }
+
+        Classification c;
+        if (flow.HelloSeen)
+        {
+            if (_classifier.Endpoints.TryMatchHost(flow.ServerName, out _))
+            {
+                return;
+            }
+
+            c = TransportClassifier.ClassifyShape(flow.Client.DestinationPort, flow.Alpn, flow.Shape);
+        }
+        else if (flow.Client.DestinationPort == TransportClassifier.DotPort && flow.SynSeen)
+        {
+            c = _classifier.ClassifyBareDot(flow.Client.Destination.ToIPAddress());
+        }
+        else
+        {
+            return;
+        }
+
+        if (c.Transport is not null)
+        {
+            FrameOrigin origin = flow.HelloSeen ? flow.HelloOrigin : flow.StartOrigin;
+            long frame = flow.HelloSeen ? flow.HelloFrame : flow.StartFrame;
+            JudgeEncrypted(frame, origin, flow.Client, c, flow.ServerName);
+        }
+    }
+
+    private void JudgeEncrypted(long frame, FrameOrigin origin, FlowKey5 flow, Classification c, string? serverName)
+    {
+        Stats.EncryptedDnsFlows++;
+        RouteClassResult route = _routes.Classify(origin.InterfaceName, origin.LinkType);
+        (bool safe, List<string> why) = JudgePath(origin, route, flow, encrypted: true, serverName);
+        if (safe)
+        {
+            return;
+        }
+
+        why.Insert(0, $"encrypted DNS ({c.Transport}) outside approved egress");
+        why.AddRange(c.Evidence);
+        Severity severity = c.Confidence switch
+        {
+            Confidence.Low => Severity.P3,
+            Confidence.High when route.Class == RouteClass.Physical => Severity.P1,
+            _ => Severity.P2,
+        };
+        var fakeObservation = new Observation(frame, origin, flow, ObservationKind.TlsClientHello, c.Transport!, null, serverName, [], false, 0);
+        Emit(fakeObservation, flow, route, LeakType.C, severity, c.Transport!, c.Confidence, dns: null, why, serverName, c.Provider, correlation: null);
+    }
+
+    /// <summary>Whether a packet is on the safe path, with the reasons it is not.</summary>
+    private (bool Safe, List<string> Why) JudgePath(FrameOrigin origin, RouteClassResult route, FlowKey5 flow, bool encrypted, string? serverName)
+    {
+        string iface = origin.InterfaceName;
+        if (_policy.IsSafeInterface(iface, route.Class))
+        {
+            return (true, []);
+        }
+
+        IPAddress dst = flow.Destination.ToIPAddress();
+        if (_policy.IsSafeResolver(dst, flow.DestinationPort))
+        {
+            return (true, []);
+        }
+
+        if (encrypted && _policy.IsApprovedEncryptedEgress(dst, flow.DestinationPort, serverName))
+        {
+            return (true, []);
+        }
+
+        (ProcessInfo? process, _) = Attribute(flow, origin.TimestampNs);
+        if (_policy.IsAllowedProcess(process?.Name, flow.DestinationPort))
+        {
+            return (true, []);
+        }
+
+        string profile = Profiles.Name(_policy.Profile);
+        var why = new List<string>
+        {
+            $"interface {iface} is {RouteClassifier.Name(route.Class)} ({route.Reason}), not a safe route class or safe interface in {profile}",
+            encrypted
+                ? $"destination {Endpoint(flow.Destination, flow.DestinationPort)} is not approved encrypted-DNS egress"
+                : $"destination {Endpoint(flow.Destination, flow.DestinationPort)} is not a safe resolver",
+        };
+        return (false, why);
+    }
+
+    private void Emit(
+        Observation o, FlowKey5 flow, RouteClassResult route, LeakType type, Severity severity, string transport, Confidence confidence,
+        DnsFacts? dns, List<string> why, string? serverName, string? provider, string? correlation)
+    {
+        (ProcessInfo? process, Attribution attribution) = Attribute(flow, o.Origin.TimestampNs);
+        _emit(new LeakEvent
+        {
+            Kind = "leak",
+            Timestamp = ToTime(o.Origin.TimestampNs),
+            LeakType = type,
+            Severity = severity,
+            Transport = transport,
+            Confidence = confidence,
+            QName = dns?.QName,
+            QType = dns is null ? null : TypeName(dns.QType),
+            Interface = o.Origin.InterfaceName,
+            RouteClass = RouteClassifier.Name(route.Class),
+            Source = Endpoint(flow.Source, flow.SourcePort),
+            Destination = Endpoint(flow.Destination, flow.DestinationPort),
+            Process = process,
+            Attribution = attribution,
+            Evidence = why,
+            Frame = o.FrameNumber,
+            ServerName = serverName,
+            Provider = provider,
+            GeoIp = Geo(flow.Destination),
+            CorrelationId = correlation,
+        });
+    }
+
+    private void EmitExfiltration(Observation o, DnsFacts dns, RouteClassResult route, string correlation, ExfiltrationFigures figures)
+    {
+        (ProcessInfo? process, Attribution attribution) = Attribute(o.Flow, o.Origin.TimestampNs);
+        _emit(new LeakEvent
+        {
+            Kind = "exfiltration",
+            Timestamp = ToTime(o.Origin.TimestampNs),
+            LeakType = null,
+            Severity = figures.Score >= 80 ? Severity.P1 : Severity.P2,
+            Transport = o.Transport,
+            Confidence = figures.Score >= 80 ? Confidence.High : Confidence.Medium,
+            QName = dns.QName,
+            QType = TypeName(dns.QType),
+            Interface = o.Origin.InterfaceName,
+            RouteClass = RouteClassifier.Name(route.Class),
+            Source = Endpoint(o.Flow.Source, o.Flow.SourcePort),
+            Destination = Endpoint(o.Flow.Destination, o.Flow.DestinationPort),
+            Process = process,
+            Attribution = attribution,
+            Evidence =
+            [
+                $"{figures.UniqueSubdomains} unique names under {figures.BaseDomain} in {figures.WindowSeconds:0.#} s; score {figures.Score} ≥ {_policy.Exfiltration.ScoreThreshold}",
+            ],
+            Frame = o.FrameNumber,
+            GeoIp = Geo(o.Flow.Destination),
+            CorrelationId = correlation,
+            Exfiltration = figures,
+        });
+    }
+
+    private (ProcessInfo?, Attribution) Attribute(in FlowKey5 flow, long timestampNs) =>
+        _attributor is null ? (null, Attribution.FromFile) : _attributor.Attribute(in flow, timestampNs);
+
+    private GeoInfo? Geo(IpAddr address) => _geo?.Lookup(address.ToIPAddress());
+
+    private string? Provider(IpAddr address) =>
+        _classifier.Endpoints.TryMatchAddress(address.ToIPAddress(), out string p) ? p : null;
+
+    private void SweepAnswers(long now)
+    {
+        foreach (KeyValuePair<IpAddr, AnswerRecord> kv in _answers)
+        {
+            if (kv.Value.ExpiresNs < now)
+            {
+                _answers.Remove(kv.Key);
+            }
+        }
+
+        if (_answers.Count >= MaxTableEntries)
+        {
+            _answers.Clear(); // every entry still live: drop them rather than grow (counted as tracked, not lost evidence)
+        }
+    }
+
+    private static void Remember<TKey>(Dictionary<TKey, PendingQuery> table, TKey key, PendingQuery value)
+        where TKey : notnull
+    {
+        if (table.Count >= MaxTableEntries)
+        {
+            long cutoff = value.TimestampNs - s_pendingNs;
+            foreach (KeyValuePair<TKey, PendingQuery> kv in table)
+            {
+                if (kv.Value.TimestampNs < cutoff)
+                {
+                    table.Remove(kv.Key);
+                }
+            }
+
+            if (table.Count >= MaxTableEntries)
+            {
+                table.Clear();
+            }
+        }
+
+        table[key] = value;
+    }
+
+    internal static DateTimeOffset ToTime(long ns) => DateTimeOffset.UnixEpoch.AddTicks(ns / 100);
+
+    internal static string Endpoint(IpAddr address, ushort port) =>
+        address.IsV4
+            ? address.ToString() + ":" + port.ToString(CultureInfo.InvariantCulture)
+            : "[" + address.ToString() + "]:" + port.ToString(CultureInfo.InvariantCulture);
+
+    internal static string TypeName(ushort type) =>
+        Enum.IsDefined((DnsType)type) ? ((DnsType)type).ToString() : "TYPE" + type.ToString(CultureInfo.InvariantCulture);
+
+    private readonly record struct PendingQuery(
+        string CorrelationId, string Interface, RouteClass RouteClass, long TimestampNs, string Transport, FlowKey5 Flow, string? QName);
+
+    private readonly record struct AnswerRecord(PendingQuery Egress, string? QName, ushort QType, long ExpiresNs);
+}
