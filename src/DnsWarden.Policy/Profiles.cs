@@ -128,8 +128,12 @@ public static class Profiles
 
         if (net.Contains('/', StringComparison.Ordinal))
         {
+            // IPNetwork.TryParse masks host bits away; 10.0.0.1/8 is more likely a typo than a way to write 10.0.0.0/8.
             int slash = net.IndexOf('/', StringComparison.Ordinal);
-            if (!TryParseAddress(net[..slash], out _) || !IPNetwork.TryParse(net, out IPNetwork network))
+            string prefix = net[(slash + 1)..];
+            if (!TryParseAddress(net[..slash], out IPAddress? baseAddress)
+                || prefix.Length is 0 or > 3 || !prefix.All(char.IsAsciiDigit) || (prefix.Length > 1 && prefix[0] == '0')
+                || !IPNetwork.TryParse(net, out IPNetwork network) || !network.BaseAddress.Equals(baseAddress))
             {
                 error = $"'{text}' is not a CIDR range (expected e.g. 10.0.0.0/8 or fd00::/8 with no host bits set)";
                 return false;
