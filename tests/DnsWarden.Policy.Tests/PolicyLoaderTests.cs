@@ -224,3 +224,34 @@ public sealed class PolicyLoaderTests
         throw new DirectoryNotFoundException("docs/policies not found above " + AppContext.BaseDirectory);
     }
 }
+
+public sealed class PolicyDocsTests
+{
+    [Fact]
+    public void TheFullExampleInPolicyMd_Loads()
+    {
+        string md = File.ReadAllText(Path.Combine(PolicyLoaderTests.RepoRoot(), "docs", "POLICY.md"));
+        int start = md.IndexOf("```json\n", StringComparison.Ordinal) + "```json\n".Length;
+        int end = md.IndexOf("```", start, StringComparison.Ordinal);
+        Assert.True(start > 8 && end > start);
+        Assert.True(
+            PolicyLoader.TryParse(Encoding.UTF8.GetBytes(md[start..end]), "POLICY.md", out LeakPolicy? p, out PolicyError? error),
+            error?.ToString());
+        Assert.Equal(PolicyProfile.Split, p!.Profile);
+        Assert.Equal(4, p.SafeResolvers.Count);
+        Assert.False(p.EncryptedDns.Endpoints.TryMatchHost("dns.google", out _));
+        Assert.True(p.EncryptedDns.Endpoints.TryMatchHost("doh.corp.example", out _));
+    }
+
+    [Fact]
+    public void PolicyMd_ListsEveryTunnelGlob()
+    {
+        string md = File.ReadAllText(Path.Combine(PolicyLoaderTests.RepoRoot(), "docs", "POLICY.md"));
+        foreach (string glob in Profiles.TunnelNameGlobs)
+        {
+            Assert.Contains($"`{glob}`", md, StringComparison.Ordinal);
+        }
+
+        Assert.Contains($"Version `{EncryptedDnsEndpoints.BuiltIn.Version}` has {EncryptedDnsEndpoints.BuiltIn.Providers.Count} providers", md, StringComparison.Ordinal);
+    }
+}
