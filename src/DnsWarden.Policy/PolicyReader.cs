@@ -244,8 +244,30 @@ internal ref struct PolicyReader
         return at < 0 ? message : message[..at];
     }
 
-    private static string Quote(string value) =>
-        value.Length > 60 ? $"'{value[..60]}…'" : $"'{value}'";
+    /// <summary>A value for a message: shortened, with control characters escaped so the message prints on one line.</summary>
+    private static string Quote(string value)
+    {
+        string shown = value.Length > 60 ? value[..60] + "…" : value;
+        if (shown.Any(char.IsControl))
+        {
+            var sb = new StringBuilder(shown.Length + 8);
+            foreach (char c in shown)
+            {
+                if (char.IsControl(c))
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
+                }
+                else
+                {
+                    sb.Append(c);
+                }
+            }
+
+            shown = sb.ToString();
+        }
+
+        return $"'{shown}'";
+    }
 
     // ---- values ----
 

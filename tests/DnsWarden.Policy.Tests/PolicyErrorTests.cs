@@ -240,7 +240,7 @@ public sealed class PolicyErrorTests
         {
             "control character in a name",
             "{ \"allowed_processes\": [\"a\\u0000b\"] }",
-            "p.json:1:25: allowed_processes[0]: expected a non-empty name without control characters, got 'a\0b'"
+            "p.json:1:25: allowed_processes[0]: expected a non-empty name without control characters, got 'a\\u0000b'"
         },
         {
             "deep nesting under a key",
