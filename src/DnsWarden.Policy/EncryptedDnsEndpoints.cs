@@ -75,7 +75,7 @@ public sealed class EncryptedDnsEndpoints
         return new EncryptedDnsEndpoints(Version + "+policy", providers);
     }
 
-    /// <summary>Parses the endpoint list format (the shipped file and the policy's <c>endpoints_file</c>).</summary>
+    /// <summary>Parses the endpoint list format (the shipped file); it throws on a malformed list, which only a broken build ships.</summary>
     public static EncryptedDnsEndpoints Parse(ReadOnlySpan<byte> utf8Json)
     {
         using JsonDocument doc = JsonDocument.Parse(utf8Json.ToArray());

@@ -104,7 +104,7 @@ public static class Profiles
             net = net[1..close];
             if (rest.Length > 0)
             {
-                if (!rest.StartsWith(':') || !ushort.TryParse(rest[1..], System.Globalization.CultureInfo.InvariantCulture, out ushort p) || p == 0)
+                if (!rest.StartsWith(':') || !ushort.TryParse(rest[1..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort p) || p == 0)
                 {
                     error = $"'{text}' has a bad port (expected [IPv6]:PORT with PORT 1–65535)";
                     return false;
@@ -116,7 +116,7 @@ public static class Profiles
         else if (net.Count(c => c == ':') == 1)
         {
             int colon = net.IndexOf(':', StringComparison.Ordinal);
-            if (!ushort.TryParse(net[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture, out ushort p) || p == 0)
+            if (!ushort.TryParse(net[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort p) || p == 0)
             {
                 error = $"'{text}' has a bad port (expected IP:PORT with PORT 1–65535)";
                 return false;
@@ -128,7 +128,12 @@ public static class Profiles
 
         if (net.Contains('/', StringComparison.Ordinal))
         {
-            if (!IPNetwork.TryParse(net, out IPNetwork network))
+            // IPNetwork.TryParse masks host bits away; 10.0.0.1/8 is more likely a typo than a way to write 10.0.0.0/8.
+            int slash = net.IndexOf('/', StringComparison.Ordinal);
+            string prefix = net[(slash + 1)..];
+            if (!TryParseAddress(net[..slash], out IPAddress? baseAddress)
+                || prefix.Length is 0 or > 3 || !prefix.All(char.IsAsciiDigit) || (prefix.Length > 1 && prefix[0] == '0')
+                || !IPNetwork.TryParse(net, out IPNetwork network) || !network.BaseAddress.Equals(baseAddress))
             {
                 error = $"'{text}' is not a CIDR range (expected e.g. 10.0.0.0/8 or fd00::/8 with no host bits set)";
                 return false;
@@ -138,18 +143,53 @@ public static class Profiles
             return true;
         }
 
-        if (!IPAddress.TryParse(net, out IPAddress? address))
+        if (!TryParseAddress(net, out IPAddress? address))
         {
             error = $"'{text}' is not an IP address (expected IP, IP:PORT, [IPv6]:PORT or CIDR)";
             return false;
         }
 
-        if (address.IsIPv4MappedToIPv6)
+        rule = new EndpointRule(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128), port);
+        return true;
+    }
+
+    /// <summary>
+    /// Parses one IP address, IPv4 only as a dotted quad: <see cref="IPAddress.TryParse(string?, out IPAddress?)"/> alone
+    /// reads <c>10</c> as 0.0.0.10, <c>10.1</c> as 10.0.0.1 and <c>010.0.0.1</c> as octal, which in a policy is a typo, not an address.
+    /// IPv4-mapped IPv6 addresses come back as IPv4.
+    /// </summary>
+    public static bool TryParseAddress(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out IPAddress? address)
+    {
+        address = null;
+        if (text.Length == 0 || char.IsWhiteSpace(text[0]) || char.IsWhiteSpace(text[^1]))
         {
-            address = address.MapToIPv4();
+            return false;
         }
 
-        rule = new EndpointRule(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128), port);
+        if (!text.Contains(':', StringComparison.Ordinal))
+        {
+            int parts = 0;
+            foreach (string part in text.Split('.'))
+            {
+                parts++;
+                if (part.Length is 0 or > 3 || !part.All(char.IsAsciiDigit) || (part.Length > 1 && part[0] == '0'))
+                {
+                    return false;
+                }
+            }
+
+            if (parts != 4)
+            {
+                return false;
+            }
+        }
+
+        if (!IPAddress.TryParse(text, out IPAddress? parsed))
+        {
+            return false;
+        }
+
+        address = parsed.IsIPv4MappedToIPv6 ? parsed.MapToIPv4() : parsed;
         return true;
     }
 }
