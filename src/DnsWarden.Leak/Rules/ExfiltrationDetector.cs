@@ -117,19 +117,19 @@ public sealed class ExfiltrationDetector
             }
         }
 
-        ExfiltrationFigures figures = Figures(state, baseDomain, now);
-        if (figures.Score < _policy.ScoreThreshold)
-        {
-            return null;
-        }
-
         if (state.LastFiredNs is { } fired && now - fired < _windowNs)
         {
             return null;
         }
 
+        WindowSums sums = Sum(state, now);
+        if (sums.Score < _policy.ScoreThreshold)
+        {
+            return null;
+        }
+
         state.LastFiredNs = now;
-        return figures;
+        return ToFigures(baseDomain, sums);
     }
 
     /// <summary>An answer to a query for a tracked base domain; only its RCODE counts (NXDOMAIN share).</summary>
@@ -160,7 +160,26 @@ public sealed class ExfiltrationDetector
         return _domains.TryGetValue(baseDomain, out DomainState? state) ? Figures(state, baseDomain, state.LastNs) : null;
     }
 
-    private ExfiltrationFigures Figures(DomainState state, string baseDomain, long now)
+    /// <summary>Subdomain hashes held for a base domain (bounded by <see cref="MaxSubdomainsPerDomain"/>).</summary>
+    internal int RememberedSubdomains(string baseDomain) =>
+        _domains.TryGetValue(baseDomain, out DomainState? state) ? state.Subdomains.Count : 0;
+
+    private ExfiltrationFigures Figures(DomainState state, string baseDomain, long now) => ToFigures(baseDomain, Sum(state, now));
+
+    private ExfiltrationFigures ToFigures(string baseDomain, in WindowSums w) =>
+        new(
+            baseDomain,
+            w.Score,
+            w.Queries,
+            w.Unique,
+            Math.Round(w.MeanEntropy, 3),
+            w.MaxLabel,
+            w.MaxName,
+            Math.Round(w.TxtNullShare, 3),
+            Math.Round(w.NxdomainShare, 3),
+            _policy.Window.TotalSeconds);
+
+    private WindowSums Sum(DomainState state, long now)
     {
         long current = now / _bucketNs;
         int queries = 0, txtNull = 0, responses = 0, nx = 0, entropyCount = 0, evicted = 0, maxLabel = 0, maxName = 0;
@@ -189,18 +208,18 @@ public sealed class ExfiltrationDetector
         double txtShare = queries == 0 ? 0 : (double)txtNull / queries;
         double nxShare = responses == 0 ? 0 : (double)nx / responses;
         int score = Score(_policy, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
-        return new ExfiltrationFigures(
-            baseDomain,
-            score,
-            queries,
-            unique,
-            Math.Round(meanEntropy, 3),
-            maxLabel,
-            maxName,
-            Math.Round(txtShare, 3),
-            Math.Round(nxShare, 3),
-            _policy.Window.TotalSeconds);
+        return new WindowSums(score, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
     }
+
+    private readonly record struct WindowSums(
+        int Score,
+        int Queries,
+        int Unique,
+        double MeanEntropy,
+        int MaxLabel,
+        int MaxName,
+        double TxtNullShare,
+        double NxdomainShare);
 
     /// <summary>The indicator's score from the window's figures (docs/EXFILTRATION.md).</summary>
     public static int Score(
