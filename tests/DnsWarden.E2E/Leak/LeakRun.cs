@@ -34,6 +34,12 @@ public sealed class LeakRun
     public static async Task<LeakRun> WatchAsync(string pcap, IReadOnlyList<string> flags, string privacy = "full")
     {
         CommandResult result = await DnswAsync(["leak", "watch", "--pcap", pcap, "--format", "json", "--privacy", privacy, .. flags]);
+        return FromResult(result);
+    }
+
+    /// <summary>Splits a finished run's stdout into events and the summary (the last line, when it is one).</summary>
+    public static LeakRun FromResult(CommandResult result)
+    {
         List<JsonElement> lines = ParseLines(result.StdOut);
         JsonElement? summary = null;
         if (lines.Count > 0 && IsSummary(lines[^1]))
