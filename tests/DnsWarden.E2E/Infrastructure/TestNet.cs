@@ -133,6 +133,32 @@ public sealed partial class TestNet : IAsyncDisposable
     /// <summary>Adds a route (<c>default</c> or a prefix) via a gateway and/or out of a device.</summary>
     public async Task AddRouteAsync(string netns, string destination, string? via = null, string? device = null)
     {
+        await IpAsync([.. RouteArgs(netns, "add", destination, via, device)]);
+    }
+
+    /// <summary>
+    /// Sets or changes a route (<c>ip route replace</c>), so a scenario can switch egress between phases. The same
+    /// guards as <see cref="AddRouteAsync"/>: a gateway inside the test ranges, or a device of the namespace.
+    /// </summary>
+    public async Task ReplaceRouteAsync(string netns, string destination, string? via = null, string? device = null)
+    {
+        await IpAsync([.. RouteArgs(netns, "replace", destination, via, device)]);
+    }
+
+    /// <summary>Removes a route when it is there (<c>ip route del</c>); a route already gone is no error.</summary>
+    public async Task DeleteRouteAsync(string netns, string destination)
+    {
+        EnsureOwned(netns);
+        bool v6 = destination.Contains(':', StringComparison.Ordinal);
+        CommandResult r = await ProcessRunner.RunAsync("ip", ["-n", netns, v6 ? "-6" : "-4", "route", "del", destination], s_setupTimeout);
+        if (!r.Succeeded && !r.StdErr.Contains("No such process", StringComparison.Ordinal))
+        {
+            r.EnsureSuccess();
+        }
+    }
+
+    private List<string> RouteArgs(string netns, string verb, string destination, string? via, string? device)
+    {
         EnsureOwned(netns);
         if (via is null && device is null)
         {
@@ -144,8 +170,13 @@ public sealed partial class TestNet : IAsyncDisposable
             EnsureTestPrefix(via);
         }
 
+        if (device is not null)
+        {
+            ValidateInterfaceName(device);
+        }
+
         bool v6 = destination.Contains(':', StringComparison.Ordinal) || (via?.Contains(':', StringComparison.Ordinal) ?? false);
-        var args = new List<string> { "-n", netns, v6 ? "-6" : "-4", "route", "add", destination };
+        var args = new List<string> { "-n", netns, v6 ? "-6" : "-4", "route", verb, destination };
         if (via is not null)
         {
             args.AddRange(["via", via]);
@@ -156,7 +187,7 @@ public sealed partial class TestNet : IAsyncDisposable
             args.AddRange(["dev", device]);
         }
 
-        await IpAsync([.. args]);
+        return args;
     }
 
     /// <summary>Writes a sysctl inside the namespace (e.g. <c>net.ipv4.ip_forward</c>, <c>1</c>).</summary>
@@ -397,6 +428,28 @@ public sealed partial class TestNet : IAsyncDisposable
         Directory.CreateDirectory(dir);
         await File.WriteAllLinesAsync(Path.Combine(dir, "hosts"), entries.Select(e => $"{e.Address} {e.Name}"));
         await File.WriteAllTextAsync(Path.Combine(dir, "resolv.conf"), "nameserver 127.0.0.1\n");
+    }
+
+    /// <summary>
+    /// Points the namespace's resolver at <paramref name="nameservers"/> (test ranges only): <c>ip netns exec</c>
+    /// bind-mounts /etc/netns/NAME/resolv.conf on every run, so a change applies to the next command. Removed
+    /// with the namespace.
+    /// </summary>
+    public async Task SetResolvConfAsync(string netns, IReadOnlyList<string> nameservers)
+    {
+        EnsureOwned(netns);
+        foreach (string ns in nameservers)
+        {
+            EnsureTestPrefix(ns);
+        }
+
+        string dir = EtcNetnsDirectory(netns);
+        Directory.CreateDirectory(dir);
+
+        // Without options the stub retries for long; a dead tunnel resolver should fail a step fast, not hang it.
+        await File.WriteAllTextAsync(
+            Path.Combine(dir, "resolv.conf"),
+            string.Concat(nameservers.Select(n => $"nameserver {n}\n")) + "options timeout:2 attempts:1\n");
     }
 
     private static string EtcNetnsDirectory(string netns) => Path.Combine("/etc/netns", netns);
