@@ -55,6 +55,9 @@ public sealed class LeakPipeline
 
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame) => _dissector.Process(in origin, frame);
 
+    /// <summary>Processes a frame whose number in its file is known (a time-ordered replay of a multi-interface file).</summary>
+    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber) => _dissector.Process(in origin, frame, frameNumber);
+
     /// <summary>Ends the input: buffered streams are read and every open flow is judged.</summary>
     public void Complete()
     {

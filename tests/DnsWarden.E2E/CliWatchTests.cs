@@ -12,24 +12,58 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
     private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     [Fact]
-    public async Task Pcapng_JsonLines_CarryEveryObservation()
+    public async Task Pcapng_ObservationsFile_CarriesEveryObservation()
     {
         (DnsTrafficScenarioResult result, _) = fixture.Get();
-        CommandResult run = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--format", "json"]);
-        Assert.True(run.ExitCode == 0, run.Describe());
+        string observations = Path.Combine(Directory.CreateTempSubdirectory("dnsw-cli-").FullName, "obs.jsonl");
+        try
+        {
+            CommandResult run = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--observations", observations, "--profile", "full-tunnel"]);
+            Assert.True(run.ExitCode == 2, run.Describe());
 
-        List<JsonElement> events = ParseLines(run.StdOut);
-        Assert.Equal(Dissect(result.PcapngPath).Count, events.Count);
-        JsonElement query = Assert.Single(events, e => e.GetProperty("kind").GetString() == "dns"
+            List<JsonElement> events = ParseLines(await File.ReadAllTextAsync(observations));
+            Assert.Equal(Dissect(result.PcapngPath).Count, events.Count);
+            JsonElement query = Assert.Single(events, e => e.GetProperty("kind").GetString() == "dns"
+                && e.GetProperty("transport").GetString() == "udp53"
+                && e.GetProperty("dst").GetString() == DnsTrafficScenario.ServerV4
+                && e.GetProperty("dns").GetProperty("qname").GetString() == DnsTrafficScenario.HostName
+                && !e.GetProperty("dns").GetProperty("qr").GetBoolean());
+            Assert.Equal(result.VethInterface, query.GetProperty("iface").GetString());
+            Assert.Equal(53, query.GetProperty("dport").GetInt32());
+            Assert.Equal("A", query.GetProperty("dns").GetProperty("qtype_name").GetString());
+            Assert.Contains(events, e => e.GetProperty("transport").GetString() == "dot" && e.GetProperty("sni").GetString() == DnsTrafficScenario.DotServerName);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(observations)!, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Pcapng_JsonLines_AreLeakEvents_ThenTheSummary()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        CommandResult run = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--format", "json", "--profile", "full-tunnel", "--privacy", "full"]);
+        Assert.True(run.ExitCode == 2, run.Describe());
+
+        List<JsonElement> lines = ParseLines(run.StdOut);
+        JsonElement summary = lines[^1];
+        Assert.Equal("summary", summary.GetProperty("kind").GetString());
+        List<JsonElement> events = lines[..^1];
+        Assert.Equal(summary.GetProperty("events").GetInt32(), events.Count);
+        JsonElement leak = Assert.Single(events, e => e.GetProperty("leak_type").GetString() == "A"
             && e.GetProperty("transport").GetString() == "udp53"
-            && e.GetProperty("dst").GetString() == DnsTrafficScenario.ServerV4
-            && e.GetProperty("dns").GetProperty("qname").GetString() == DnsTrafficScenario.HostName
-            && !e.GetProperty("dns").GetProperty("qr").GetBoolean());
-        Assert.Equal(result.VethInterface, query.GetProperty("iface").GetString());
-        Assert.Equal(53, query.GetProperty("dport").GetInt32());
-        Assert.Equal("A", query.GetProperty("dns").GetProperty("qtype_name").GetString());
-        Assert.Contains(events, e => e.GetProperty("transport").GetString() == "dot" && e.GetProperty("sni").GetString() == DnsTrafficScenario.DotServerName);
-        Assert.Contains("summary", run.StdErr, StringComparison.Ordinal);
+            && e.GetProperty("qname").GetString() == DnsTrafficScenario.HostName
+            && e.GetProperty("qtype").GetString() == "A");
+        Assert.Equal(result.VethInterface, leak.GetProperty("iface").GetString());
+        Assert.Equal("physical", leak.GetProperty("route_class").GetString());
+        Assert.Equal(DnsTrafficScenario.ServerV4 + ":53", leak.GetProperty("dst").GetString());
+        Assert.Equal("none", leak.GetProperty("attribution").GetProperty("confidence").GetString());
+        Assert.Contains(events, e => e.GetProperty("leak_type").GetString() == "C" && e.GetProperty("transport").GetString() == "dot"
+            && e.GetProperty("server_name").GetString() == DnsTrafficScenario.DotServerName && e.GetProperty("confidence").GetString() == "high");
+
+        // Loopback DNS (the client's own stub) is the safe path in every profile.
+        Assert.DoesNotContain(events, e => e.GetProperty("iface").GetString() == "lo");
     }
 
     [Fact]
@@ -44,7 +78,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
             await File.WriteAllBytesAsync(cut, whole.AsSpan(0, whole.Length * 2 / 3 + 3).ToArray());
             string events = Path.Combine(dir, "events.jsonl");
 
-            CommandResult run = await Dnsw(["leak", "watch", "--pcap", cut, "--out", events]);
+            CommandResult run = await Dnsw(["leak", "watch", "--pcap", cut, "--observations", events]);
 
             Assert.True(run.ExitCode == 3, run.Describe());
             Assert.Contains("at byte", run.StdOut, StringComparison.Ordinal);
@@ -108,7 +142,8 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
 
         string events = net.TempPath("live.jsonl");
         NetnsProcess watch = net.StartProcess(clientNs, "dnsw", "dotnet",
-            [s_dnsw, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--out", events]);
+            [s_dnsw, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--privacy", "full",
+             "--out", net.TempPath("leaks.jsonl"), "--observations", events]);
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(20));
 
         CommandResult dig = await net.ExecAsync(clientNs, "dig", ["@203.0.113.1", "live.dnsw.test", "A", "+short", "+time=2", "+tries=1"]);
@@ -120,10 +155,21 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         watch.Signal(ProcessSignal.Interrupt);
         Task finished = await Task.WhenAny(watch.Exited, Task.Delay(TimeSpan.FromSeconds(15)));
         Assert.True(finished == watch.Exited, "dnsw did not stop on Ctrl-C: " + watch.Describe());
-        Assert.True(watch.ExitCode == 0, watch.Describe());
+        Assert.True(watch.ExitCode == 2, watch.Describe());
+
+        // Every leak event printed is in the --out file, with the summary last in both.
+        List<JsonElement> printed = ParseLines(watch.StdOut);
+        List<JsonElement> saved = ParseLines(await File.ReadAllTextAsync(net.TempPath("leaks.jsonl")));
+        Assert.Equal(printed.Count, saved.Count);
+        Assert.Equal("summary", saved[^1].GetProperty("kind").GetString());
+        foreach (string transport in new[] { "udp53", "tcp53" })
+        {
+            Assert.Single(saved, e => e.GetProperty("kind").GetString() == "leak" && e.GetProperty("leak_type").GetString() == "A"
+                && e.GetProperty("transport").GetString() == transport && e.GetProperty("qname").GetString() == "live.dnsw.test"
+                && e.GetProperty("dst").GetString() == "203.0.113.1:53");
+        }
 
         List<JsonElement> seen = ParseLines(await File.ReadAllTextAsync(events));
-        Assert.Equal(ParseLines(watch.StdOut).Count, seen.Count);
         foreach (string transport in new[] { "udp53", "tcp53" })
         {
             JsonElement q = Assert.Single(seen, e => e.GetProperty("transport").GetString() == transport

@@ -65,10 +65,14 @@ public sealed class FrameDissector
     public Func<int, string>? InterfaceIndexNames { get; init; }
 
     /// <summary>Processes one frame. Frame numbers start at 1, as in tshark.</summary>
-    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame)
+    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame) => Process(in origin, frame, Stats.Frames + 1);
+
+    /// <summary>Processes one frame whose number in its capture is known (frames fed out of file order, by time).</summary>
+    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber)
     {
         _origin = origin;
-        _frameNumber = ++Stats.Frames;
+        Stats.Frames++;
+        _frameNumber = frameNumber;
         if (origin.TimestampNs - _lastSweepNs > ExpirySweepIntervalNs)
         {
             _lastSweepNs = origin.TimestampNs;

@@ -132,6 +132,9 @@ internal static class WatchCommand
         FileInfo[] GeoIp,
         LeakPolicy Policy);
 
+    /// <summary>How far out of time order a multi-interface capture may be written (dumpcap flushes each interface's buffer within about a second).</summary>
+    private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(5);
+
     private static bool TryParseIndexName(string text, out int index, out string? name)
     {
         name = null;
@@ -264,11 +267,36 @@ internal static class WatchCommand
 
             using (reader)
             {
-                while (reader!.TryReadNext(out CapturedPacket p))
+                // A file with several interfaces (dumpcap -i a -i b) is written in per-interface blocks: replay it by time.
+                TimeOrderBuffer? ordered = null;
+                long frame = 0;
+                try
                 {
-                    string name = p.InterfaceName ?? fallbackName ?? $"if{p.InterfaceId}";
-                    var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
-                    pipeline.Process(in origin, p.Data);
+                    while (reader!.TryReadNext(out CapturedPacket p))
+                    {
+                        frame++;
+                        string name = p.InterfaceName ?? fallbackName ?? $"if{p.InterfaceId}";
+                        var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
+                        if (ordered is null && reader.Interfaces.Count > 1)
+                        {
+                            ordered = new TimeOrderBuffer(pipeline.Process, s_reorderWindow);
+                        }
+
+                        if (ordered is not null)
+                        {
+                            ordered.Add(in origin, p.Data, frame);
+                        }
+                        else
+                        {
+                            pipeline.Process(in origin, p.Data, frame);
+                        }
+                    }
+
+                    ordered?.Flush();
+                }
+                finally
+                {
+                    ordered?.Dispose();
                 }
 
                 if (reader.Error.IsError)

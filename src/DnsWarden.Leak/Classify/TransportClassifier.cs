@@ -19,7 +19,8 @@ public sealed record Classification(string? Transport, Confidence Confidence, IR
 /// <param name="MaxClientBurst">Largest client burst after the ClientHello flight (bytes of TCP payload).</param>
 /// <param name="MaxServerBurst">Largest server burst after the server's handshake flight.</param>
 /// <param name="ServerBytes">Server bytes after its handshake flight.</param>
-public readonly record struct TlsShape(int Exchanges, int MaxClientBurst, int MaxServerBurst, long ServerBytes);
+/// <param name="Http2Frames">Segments after the handshake that are exactly one TLS record holding an empty HTTP/2 frame.</param>
+public readonly record struct TlsShape(int Exchanges, int MaxClientBurst, int MaxServerBurst, long ServerBytes, int Http2Frames = 0);
 
 /// <summary>
 /// Classifies encrypted flows from their first packets (ClientHello, QUIC Initial) and, for TLS to an unknown
@@ -40,6 +41,14 @@ public sealed class TransportClassifier(EncryptedDnsEndpoints endpoints)
     public const long MaxDohServerBytes = 16 * 1024;
 
     public EncryptedDnsEndpoints Endpoints => endpoints;
+
+    /// <summary>
+    /// A TCP segment holding exactly one TLS application-data record around a 9-byte HTTP/2 frame with no payload
+    /// (SETTINGS ACK, the first thing each side sends after the preface exchange, RFC 9113 §6.5.3): 31 bytes in TLS 1.3
+    /// (5 header + 9 + 1 content type + 16 tag, RFC 8446 §5.2), 38 in TLS 1.2 AES-GCM (5 + 8 explicit nonce + 9 + 16).
+    /// It tells that the session speaks HTTP/2, which the client's ALPN offer alone does not.
+    /// </summary>
+    public static bool IsEmptyHttp2FrameRecord(int segmentLength) => segmentLength is 31 or 38;
 
     /// <summary>A TLS ClientHello over TCP.</summary>
     public Classification ClassifyTls(IPAddress destination, ushort port, string? serverName, IReadOnlyList<string> alpn)
@@ -98,14 +107,15 @@ public sealed class TransportClassifier(EncryptedDnsEndpoints endpoints)
         new("dot", Confidence.Medium, ["TCP connection to port 853 (DNS over TLS) without a ClientHello seen"], Provider(destination, null));
 
     /// <summary>
-    /// The DoH heuristic for TLS to an endpoint no list knows: the client offered HTTP/2 (RFC 8484 §5.2), and every
-    /// exchange after the handshake is DNS-sized — small requests answered by small responses, little data overall.
-    /// A page, an API payload or a download breaks the size limits and is not DoH. Confidence low: sizes alone
-    /// cannot tell DoH from a tiny web request.
+    /// The DoH heuristic for TLS to an endpoint no list knows: the client offered HTTP/2 (RFC 8484 §5.2), the session
+    /// does speak HTTP/2 (an empty-frame record was seen), and every exchange after the handshake is DNS-sized — small
+    /// requests answered by small responses, little data overall. A page, an API payload or a download breaks the size
+    /// limits and HTTP/1.1 has no empty frames, so neither is DoH. Confidence low: a tiny page served over HTTP/2 has
+    /// the same shape as one DoH query.
     /// </summary>
     public static Classification ClassifyShape(ushort port, IReadOnlyList<string> alpn, TlsShape shape)
     {
-        if (port != HttpsPort || !alpn.Contains("h2") || shape.Exchanges < 1)
+        if (port != HttpsPort || !alpn.Contains("h2") || shape.Exchanges < 1 || shape.Http2Frames < 1)
         {
             return Classification.NotDns;
         }
@@ -118,6 +128,7 @@ public sealed class TransportClassifier(EncryptedDnsEndpoints endpoints)
         return new("doh", Confidence.Low,
         [
             "TLS to an endpoint not on the list, ALPN offers h2",
+            $"the session speaks HTTP/2 ({shape.Http2Frames} record(s) holding an empty HTTP/2 frame such as SETTINGS ACK)",
             $"{shape.Exchanges} exchange(s) after the handshake, requests ≤ {shape.MaxClientBurst} B, responses ≤ {shape.MaxServerBurst} B, {shape.ServerBytes} B from the server in all (DNS-sized)",
         ], null);
     }

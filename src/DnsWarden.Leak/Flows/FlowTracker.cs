@@ -60,11 +60,12 @@ public sealed class TcpFlowState
     private int _maxClientBurst;
     private int _maxServerBurst;
     private long _serverBytes;
+    private int _http2Frames;
 
     /// <summary>True at the second FIN: both directions closed.</summary>
     internal bool CountFin() => ++_finCount >= 2;
 
-    public TlsShape Shape => new(_exchanges, _maxClientBurst, _maxServerBurst, _serverBytes);
+    public TlsShape Shape => new(_exchanges, _maxClientBurst, _maxServerBurst, _serverBytes, _http2Frames);
 
     /// <summary>Per-direction bursts: burst 0 is the client's hello flight, burst 1 the server's handshake flight; later ones are measured.</summary>
     internal void AddPayload(bool fromClient, int length)
@@ -78,6 +79,10 @@ public sealed class TcpFlowState
         }
 
         _currentBurst += length;
+        if (_burstIndex >= 2 && TransportClassifier.IsEmptyHttp2FrameRecord(length))
+        {
+            _http2Frames++;
+        }
     }
 
     internal void CloseBurst()

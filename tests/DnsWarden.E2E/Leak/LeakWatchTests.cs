@@ -145,9 +145,13 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         Assert.Equal(JsonValueKind.Null, e.GetProperty("leak_type").ValueKind);
         JsonElement figures = e.GetProperty("exfiltration");
         Assert.Equal(LeakNet.Zone, Str(figures, "base_domain"));
-        Assert.Equal(LeakScenario.ExfilQueryCount, figures.GetProperty("queries").GetInt32());
-        Assert.Equal(LeakScenario.ExfilQueryCount, figures.GetProperty("unique_subdomains").GetInt32());
-        Assert.True(figures.GetProperty("score").GetDouble() > 0, run.Describe());
+        // The indicator fires at the query that crosses the threshold, with the figures of the window so far.
+        int queries = figures.GetProperty("queries").GetInt32();
+        Assert.InRange(queries, 10, LeakScenario.ExfilQueryCount);
+        Assert.Equal(queries, figures.GetProperty("unique_subdomains").GetInt32());
+        Assert.InRange(figures.GetProperty("score").GetInt32(), 60, 100);
+        Assert.Contains(Str(e, "qname")!, LeakScenario.ExfilNames, StringComparer.OrdinalIgnoreCase);
+        Assert.Equal(Tun0, Str(e, "iface"));
         AssertByType(run, exfiltration: 1);
     }
 
