@@ -14,7 +14,7 @@ public delegate void NumberedFrameHandler(in FrameOrigin origin, ReadOnlySpan<by
 /// </summary>
 public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan window, int maxFrames = TimeOrderBuffer.DefaultMaxFrames) : IDisposable
 {
-    public const int DefaultMaxFrames = 1 << 18;
+    public const int DefaultMaxFrames = 1 << 16;
 
     private readonly PriorityQueue<Held, (long Time, long Frame)> _queue = new();
     private readonly long _windowNs = window.Ticks * 100;

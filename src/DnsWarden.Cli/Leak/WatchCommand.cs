@@ -132,8 +132,8 @@ internal static class WatchCommand
         FileInfo[] GeoIp,
         LeakPolicy Policy);
 
-    /// <summary>How far out of time order a multi-interface capture may be written (dumpcap flushes each interface's buffer within about a second).</summary>
-    private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(5);
+    /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
+    private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(2);
 
     private static bool TryParseIndexName(string text, out int index, out string? name)
     {

@@ -114,8 +114,7 @@ public sealed class LeakDetector : IFlowSink
         Stats.DnsQueries++;
         FlowKey5 flow = o.Flow;
         RouteClassResult route = _routes.Classify(o.Origin.InterfaceName, o.Origin.LinkType);
-        string correlation = "q" + o.FrameNumber.ToString(CultureInfo.InvariantCulture);
-        var pending = new PendingQuery(correlation, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName);
+        var pending = new PendingQuery(-o.FrameNumber, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName);
         Remember(_pending, (flow, dns.Id), pending);
         if (route.Class != RouteClass.Loopback && dns.QName is not null)
         {
@@ -124,15 +123,15 @@ public sealed class LeakDetector : IFlowSink
 
         if (dns.QName is { } qname && _exfiltration.AddQuery(o.Origin.TimestampNs, qname, dns.QType) is { } figures)
         {
-            EmitExfiltration(o, dns, route, correlation, figures);
+            EmitExfiltration(o, dns, route, pending.CorrelationId, figures);
         }
 
-        (bool safe, List<string> why) = JudgePath(o.Origin, route, flow, encrypted: false, serverName: null);
-        if (safe)
+        if (IsSafePath(o.Origin, route, flow, encrypted: false, serverName: null))
         {
             return;
         }
 
+        List<string> why = UnsafeReasons(o.Origin, route, flow, encrypted: false);
         bool proxyRequired = dns.QName is { } name && _policy.Split.IsProxyRequired(name);
         LeakType type;
         Severity severity;
@@ -153,7 +152,7 @@ public sealed class LeakDetector : IFlowSink
             why.Insert(0, "plaintext DNS query outside the safe path");
         }
 
-        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), correlation);
+        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), pending.CorrelationId);
     }
 
     private void OnDnsResponse(Observation o, DnsFacts dns)
@@ -173,12 +172,12 @@ public sealed class LeakDetector : IFlowSink
         if (route.Class != RouteClass.Loopback)
         {
             egress = query ?? new PendingQuery(
-                "r" + o.FrameNumber.ToString(CultureInfo.InvariantCulture), o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, queryFlow, dns.QName);
+                o.FrameNumber, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, queryFlow, dns.QName);
         }
         else if (dns.QName is not null && _upstreamByName.TryGetValue(dns.QName, out PendingQuery upstream)
                  && o.Origin.TimestampNs - upstream.TimestampNs <= s_stubLinkNs)
         {
-            egress = upstream with { CorrelationId = query?.CorrelationId ?? upstream.CorrelationId };
+            egress = upstream with { CorrelationFrame = query?.CorrelationFrame ?? upstream.CorrelationFrame };
         }
         else
         {
@@ -349,12 +348,12 @@ public sealed class LeakDetector : IFlowSink
     {
         Stats.EncryptedDnsFlows++;
         RouteClassResult route = _routes.Classify(origin.InterfaceName, origin.LinkType);
-        (bool safe, List<string> why) = JudgePath(origin, route, flow, encrypted: true, serverName);
-        if (safe)
+        if (IsSafePath(origin, route, flow, encrypted: true, serverName))
         {
             return;
         }
 
+        List<string> why = UnsafeReasons(origin, route, flow, encrypted: true);
         why.Insert(0, $"encrypted DNS ({c.Transport}) outside approved egress");
         why.AddRange(c.Evidence);
         Severity severity = c.Confidence switch
@@ -367,41 +366,44 @@ public sealed class LeakDetector : IFlowSink
         Emit(fakeObservation, flow, route, LeakType.C, severity, c.Transport!, c.Confidence, dns: null, why, serverName, c.Provider, correlation: null);
     }
 
-    /// <summary>Whether a packet is on the safe path, with the reasons it is not.</summary>
-    private (bool Safe, List<string> Why) JudgePath(FrameOrigin origin, RouteClassResult route, FlowKey5 flow, bool encrypted, string? serverName)
+    /// <summary>Whether a packet is on the safe path (docs/POLICY.md: route class, interface, resolver, approved egress, process).</summary>
+    private bool IsSafePath(FrameOrigin origin, RouteClassResult route, FlowKey5 flow, bool encrypted, string? serverName)
     {
-        string iface = origin.InterfaceName;
-        if (_policy.IsSafeInterface(iface, route.Class))
+        if (_policy.IsSafeInterface(origin.InterfaceName, route.Class))
         {
-            return (true, []);
+            return true;
         }
 
-        IPAddress dst = flow.Destination.ToIPAddress();
-        if (_policy.IsSafeResolver(dst, flow.DestinationPort))
+        if (_policy.SafeResolvers.Count > 0 || (encrypted && (_policy.EncryptedDns.ApprovedEgress.Count > 0 || _policy.EncryptedDns.ApprovedHosts.Count > 0)))
         {
-            return (true, []);
+            IPAddress dst = flow.Destination.ToIPAddress();
+            if (_policy.IsSafeResolver(dst, flow.DestinationPort)
+                || (encrypted && _policy.IsApprovedEncryptedEgress(dst, flow.DestinationPort, serverName)))
+            {
+                return true;
+            }
         }
 
-        if (encrypted && _policy.IsApprovedEncryptedEgress(dst, flow.DestinationPort, serverName))
+        if (_policy.AllowedProcesses.Count > 0)
         {
-            return (true, []);
+            (ProcessInfo? process, _) = Attribute(flow, origin.TimestampNs);
+            return _policy.IsAllowedProcess(process?.Name, flow.DestinationPort);
         }
 
-        (ProcessInfo? process, _) = Attribute(flow, origin.TimestampNs);
-        if (_policy.IsAllowedProcess(process?.Name, flow.DestinationPort))
-        {
-            return (true, []);
-        }
+        return false;
+    }
 
+    /// <summary>Why a packet is not on the safe path, in words, built only for an event.</summary>
+    private List<string> UnsafeReasons(FrameOrigin origin, RouteClassResult route, FlowKey5 flow, bool encrypted)
+    {
         string profile = Profiles.Name(_policy.Profile);
-        var why = new List<string>
-        {
-            $"interface {iface} is {RouteClassifier.Name(route.Class)} ({route.Reason}), not a safe route class or safe interface in {profile}",
+        return
+        [
+            $"interface {origin.InterfaceName} is {RouteClassifier.Name(route.Class)} ({route.Reason}), not a safe route class or safe interface in {profile}",
             encrypted
                 ? $"destination {Endpoint(flow.Destination, flow.DestinationPort)} is not approved encrypted-DNS egress"
                 : $"destination {Endpoint(flow.Destination, flow.DestinationPort)} is not a safe resolver",
-        };
-        return (false, why);
+        ];
     }
 
     private void Emit(
@@ -521,8 +523,14 @@ public sealed class LeakDetector : IFlowSink
     internal static string TypeName(ushort type) =>
         Enum.IsDefined((DnsType)type) ? ((DnsType)type).ToString() : "TYPE" + type.ToString(CultureInfo.InvariantCulture);
 
+    /// <param name="CorrelationFrame">The frame the transaction is named after: negative for a query ("q" + frame), positive for a response seen without its query ("r" + frame).</param>
     private readonly record struct PendingQuery(
-        string CorrelationId, string Interface, RouteClass RouteClass, long TimestampNs, string Transport, FlowKey5 Flow, string? QName);
+        long CorrelationFrame, string Interface, RouteClass RouteClass, long TimestampNs, string Transport, FlowKey5 Flow, string? QName)
+    {
+        public string CorrelationId => CorrelationFrame < 0
+            ? "q" + (-CorrelationFrame).ToString(CultureInfo.InvariantCulture)
+            : "r" + CorrelationFrame.ToString(CultureInfo.InvariantCulture);
+    }
 
     private readonly record struct AnswerRecord(PendingQuery Egress, string? QName, ushort QType, long ExpiresNs);
 }
