@@ -360,7 +360,7 @@ internal static class WatchCommand
             ? $"{x.BaseDomain} score {x.Score}, {x.UniqueSubdomains} names"
             : e.LeakType == LeakType.D && e.Connection is { } c
                 ? $"{e.QName ?? "-"} via {e.Interface}, then {c.Destination} via {c.Interface}"
-                : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : "";
+                : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : e.Kind == "leak" && e.LeakType == LeakType.C ? "no SNI" : "";
         return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {e.Interface}({e.RouteClass}) {e.Source ?? "-"} > {e.Destination}  {what}");
     }
 
