@@ -17,6 +17,9 @@ public sealed class RouteClassifier(LeakPolicy policy)
     /// <summary>Names libpcap and the capture readers give an interface whose name is unknown.</summary>
     private static readonly InterfacePattern[] s_unnamed = [new("if*"), new("any"), new("ifindex*")];
 
+    /// <summary>Names Linux, BSD and macOS give wired and wireless cards: physical whatever the capture's link type.</summary>
+    private static readonly InterfacePattern[] s_physical = [.. new[] { "eth*", "en*", "wl*", "ww*", "em*", "bond*" }.Select(g => new InterfacePattern(g))];
+
     private readonly Dictionary<(string, LinkType), RouteClassResult> _cache = [];
 
     public RouteClassResult Classify(string interfaceName, LinkType linkType)
@@ -53,6 +56,14 @@ public sealed class RouteClassifier(LeakPolicy policy)
             if (p.Matches(name))
             {
                 return new(RouteClass.Tunnel, $"tunnel name ({p.Pattern})");
+            }
+        }
+
+        foreach (InterfacePattern p in s_physical)
+        {
+            if (p.Matches(name))
+            {
+                return new(RouteClass.Physical, $"physical interface name ({p.Pattern})");
             }
         }
 
