@@ -1,4 +1,3 @@
-using System.Buffers;
 using DnsWarden.Capture.Live;
 
 namespace DnsWarden.Capture.Files;
@@ -9,61 +8,121 @@ public delegate void NumberedFrameHandler(in FrameOrigin origin, ReadOnlySpan<by
 /// <summary>
 /// Puts the frames of a multi-interface capture back in time order. dumpcap writes each interface's packets a
 /// buffer at a time, so a file's order interleaves interfaces in blocks: a DNS answer on one interface can follow
-/// the connection that used it on another. Frames are held (copied into pooled buffers) until the newest timestamp
-/// seen is <see cref="Window"/> past them, or the buffer holds <see cref="MaxFrames"/>; ties keep file order.
+/// the connection that used it on another. Each interface's own frames are in order; this merges them. A frame is
+/// released when every interface seen has a frame waiting (the earliest head is then safe), or when the newest
+/// timestamp is <see cref="Window"/> past it, or when <see cref="MaxFrames"/> are held. Ties keep file order.
+/// Frames are copied into buffers recycled here, so a long file allocates nothing per frame once warm.
 /// </summary>
 public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan window, int maxFrames = TimeOrderBuffer.DefaultMaxFrames) : IDisposable
 {
     public const int DefaultMaxFrames = 1 << 16;
 
-    private readonly PriorityQueue<Held, (long Time, long Frame)> _queue = new();
+    /// <summary>Recycled buffers have this size; a larger frame gets its own array.</summary>
+    private const int SlotSize = 2048;
+
+    private readonly Dictionary<int, Queue<Held>> _byInterface = [];
+    private readonly List<Queue<Held>> _queues = [];
+    private readonly Stack<byte[]> _free = new();
     private readonly long _windowNs = window.Ticks * 100;
     private long _newestNs = long.MinValue;
+    private int _count;
 
     public TimeSpan Window => window;
 
     public int MaxFrames => maxFrames;
 
-    public int Count => _queue.Count;
+    public int Count => _count;
 
     /// <summary>Frames released before their window passed because the buffer was full (their order may be off).</summary>
     public long ForcedReleases { get; private set; }
 
     public void Add(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber)
     {
-        byte[] copy = ArrayPool<byte>.Shared.Rent(Math.Max(frame.Length, 1));
-        frame.CopyTo(copy);
-        _queue.Enqueue(new Held(origin, copy, frame.Length, frameNumber), (origin.TimestampNs, frameNumber));
-        _newestNs = Math.Max(_newestNs, origin.TimestampNs);
-        while (_queue.Count > 0)
+        if (!_byInterface.TryGetValue(origin.InterfaceId, out Queue<Held>? queue))
         {
-            _queue.TryPeek(out _, out (long Time, long Frame) head);
-            if (head.Time > _newestNs - _windowNs && _queue.Count <= maxFrames)
+            queue = new Queue<Held>();
+            _byInterface[origin.InterfaceId] = queue;
+            _queues.Add(queue);
+        }
+
+        byte[] copy = frame.Length <= SlotSize ? (_free.TryPop(out byte[]? slot) ? slot : new byte[SlotSize]) : frame.ToArray();
+        frame.CopyTo(copy);
+        queue.Enqueue(new Held(origin, copy, frame.Length, frameNumber));
+        _count++;
+        _newestNs = Math.Max(_newestNs, origin.TimestampNs);
+        while (_count > 0)
+        {
+            Queue<Held> earliest = Earliest(out bool allWaiting);
+            long head = earliest.Peek().Origin.TimestampNs;
+            if (allWaiting || head <= _newestNs - _windowNs)
+            {
+                Release(earliest);
+            }
+            else if (_count > maxFrames)
+            {
+                ForcedReleases++;
+                Release(earliest);
+            }
+            else
             {
                 break;
             }
-
-            if (head.Time > _newestNs - _windowNs)
-            {
-                ForcedReleases++;
-            }
-
-            Release();
         }
     }
 
     /// <summary>Releases everything held, in time order (end of input).</summary>
     public void Flush()
     {
-        while (_queue.Count > 0)
+        while (_count > 0)
         {
-            Release();
+            Release(Earliest(out _));
         }
     }
 
-    private void Release()
+    public void Dispose()
     {
-        Held h = _queue.Dequeue();
+        foreach (Queue<Held> q in _queues)
+        {
+            q.Clear();
+        }
+
+        _count = 0;
+        _free.Clear();
+    }
+
+    /// <summary>The non-empty queue whose head is earliest (file order breaks ties); whether every queue has a frame.</summary>
+    private Queue<Held> Earliest(out bool allWaiting)
+    {
+        Queue<Held>? best = null;
+        allWaiting = true;
+        foreach (Queue<Held> q in _queues)
+        {
+            if (q.Count == 0)
+            {
+                allWaiting = false;
+                continue;
+            }
+
+            if (best is null)
+            {
+                best = q;
+                continue;
+            }
+
+            Held a = q.Peek(), b = best.Peek();
+            if (a.Origin.TimestampNs < b.Origin.TimestampNs || (a.Origin.TimestampNs == b.Origin.TimestampNs && a.FrameNumber < b.FrameNumber))
+            {
+                best = q;
+            }
+        }
+
+        return best!;
+    }
+
+    private void Release(Queue<Held> queue)
+    {
+        Held h = queue.Dequeue();
+        _count--;
         try
         {
             FrameOrigin origin = h.Origin;
@@ -71,15 +130,10 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(h.Buffer);
-        }
-    }
-
-    public void Dispose()
-    {
-        while (_queue.TryDequeue(out Held h, out _))
-        {
-            ArrayPool<byte>.Shared.Return(h.Buffer);
+            if (h.Buffer.Length == SlotSize)
+            {
+                _free.Push(h.Buffer);
+            }
         }
     }
 
