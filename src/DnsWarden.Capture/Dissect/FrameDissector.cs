@@ -380,7 +380,8 @@ public sealed class FrameDissector
         {
             if (r.Section == DnsSection.Answer)
             {
-                answers.Add(new DnsAnswer(r.Name.ToString(), (ushort)r.Type, r.Ttl, RenderData(in r)));
+                IpAddr address = r.Type is DnsType.A or DnsType.AAAA && r.TryReadAddress(out IpAddr a) ? a : default;
+                answers.Add(new DnsAnswer(r.Name.ToString(), (ushort)r.Type, r.Ttl, RenderData(in r)) { Address = address });
             }
         }
 

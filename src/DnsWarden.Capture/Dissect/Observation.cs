@@ -1,5 +1,6 @@
 using DnsWarden.Capture.Live;
 using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Capture.Dissect;
 
@@ -13,7 +14,11 @@ public enum ObservationKind
 
 /// <summary>One resource record of an answer section, rendered for people and JSON.</summary>
 /// <param name="Data">A/AAAA: the address; CNAME/NS/PTR: the target name; TXT: the strings concatenated; MX: "preference exchange"; SOA: the primary server; otherwise empty.</param>
-public sealed record DnsAnswer(string Name, ushort Type, uint Ttl, string Data);
+public sealed record DnsAnswer(string Name, ushort Type, uint Ttl, string Data)
+{
+    /// <summary>A/AAAA: the address itself (what the leak rules match connections against); otherwise none.</summary>
+    public IpAddr Address { get; init; }
+}
 
 /// <summary>The facts of one DNS message.</summary>
 public sealed record DnsFacts(

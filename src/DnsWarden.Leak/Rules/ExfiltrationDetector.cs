@@ -47,6 +47,9 @@ public sealed class ExfiltrationDetector
     private readonly long _bucketNs;
     private readonly Dictionary<string, DomainState> _domains = new(StringComparer.Ordinal);
 
+    // Names repeat (a query, its answer, the next lookup of the same host): their base domain is looked up once.
+    private readonly Dictionary<string, string> _baseOf = new(StringComparer.Ordinal);
+
     // Least recently seen at the head, most recent at the tail (intrusive list through DomainState).
     private DomainState? _lruHead;
     private DomainState? _lruTail;
@@ -75,7 +78,7 @@ public sealed class ExfiltrationDetector
     public ExfiltrationFigures? AddQuery(long timestampNs, string qname, ushort qtype)
     {
         ArgumentNullException.ThrowIfNull(qname);
-        string baseDomain = _baseDomains.GetBaseDomain(qname);
+        string baseDomain = BaseOf(qname);
         if (baseDomain.Length == 0)
         {
             return null;
@@ -136,7 +139,7 @@ public sealed class ExfiltrationDetector
     public void AddResponse(long timestampNs, string qname, ushort rcode)
     {
         ArgumentNullException.ThrowIfNull(qname);
-        string baseDomain = _baseDomains.GetBaseDomain(qname);
+        string baseDomain = BaseOf(qname);
         if (!_domains.TryGetValue(baseDomain, out DomainState? state))
         {
             // Answers to queries never seen leaving are not ours to count, and must not grow the table.
@@ -151,6 +154,23 @@ public sealed class ExfiltrationDetector
         {
             bucket.NxDomain++;
         }
+    }
+
+    private string BaseOf(string qname)
+    {
+        if (_baseOf.TryGetValue(qname, out string? known))
+        {
+            return known;
+        }
+
+        if (_baseOf.Count >= MaxDomains * 4)
+        {
+            _baseOf.Clear();
+        }
+
+        string baseDomain = _baseDomains.GetBaseDomain(qname);
+        _baseOf[qname] = baseDomain;
+        return baseDomain;
     }
 
     /// <summary>The figures of one base domain now, for reports and tests; null when it is not tracked.</summary>

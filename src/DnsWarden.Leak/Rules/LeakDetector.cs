@@ -187,10 +187,12 @@ public sealed class LeakDetector : IFlowSink
         long now = o.Origin.TimestampNs;
         foreach (DnsAnswer a in dns.Answers)
         {
-            if (a.Type is not ((ushort)DnsType.A or (ushort)DnsType.AAAA) || !IpAddr.TryParse(a.Data, out IpAddr address))
+            if (a.Type is not ((ushort)DnsType.A or (ushort)DnsType.AAAA) || a.Address == IpAddr.None)
             {
                 continue;
             }
+
+            IpAddr address = a.Address;
 
             long ttlNs = Math.Clamp(a.Ttl * 1_000_000_000L, s_answerMinNs, s_answerMaxNs);
             if (_answers.Count >= MaxTableEntries)
