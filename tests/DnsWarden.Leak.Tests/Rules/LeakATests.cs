@@ -241,6 +241,6 @@ public sealed class LeakATests
         h.Complete();
         LeakEvent e = Assert.Single(h.Events);
         Assert.Equal("1.1.1.1:53", e.Destination);
-        Assert.NotNull(e.Provider);
+        Assert.Equal("Cloudflare", e.Provider);
     }
 }
