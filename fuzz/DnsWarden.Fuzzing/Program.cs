@@ -13,6 +13,7 @@ IFuzzer[] all =
     new PcapFuzzer(),
     new PcapNgFuzzer(),
     new DissectorFuzzer(),
+    new LeakFuzzer(),
 ];
 
 if (args.Length < 2 || args[0] is "-h" or "--help")

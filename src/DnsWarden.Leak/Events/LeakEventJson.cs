@@ -214,7 +214,29 @@ public static class LeakEventJson
             {
                 process = new ProcessInfo(
                     pe.TryGetProperty("pid", out JsonElement pid) && pid.TryGetInt32(out int pidValue) ? pidValue : 0,
-                    Str(pe, "name") ?? "?", Str(pe, "exe"), null, Str(pe, "cmdline"), []);
+                    Str(pe, "name") ?? "?", Str(pe, "exe"),
+                    pe.TryGetProperty("uid", out JsonElement uid) && uid.TryGetInt32(out int uidValue) ? uidValue : null,
+                    Str(pe, "cmdline"),
+                    pe.TryGetProperty("parents", out JsonElement parents) && parents.ValueKind == JsonValueKind.Array
+                        ? [.. parents.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.Object).Select(a => new ProcessAncestor(Int(a, "pid"), Str(a, "name") ?? "?"))]
+                        : []);
+            }
+
+            GeoInfo? geo = null;
+            if (r.TryGetProperty("geoip", out JsonElement ge) && ge.ValueKind == JsonValueKind.Object)
+            {
+                geo = new GeoInfo(
+                    Str(ge, "country"), Str(ge, "country_name"),
+                    ge.TryGetProperty("asn", out JsonElement asn) && asn.TryGetInt64(out long asnValue) ? asnValue : null,
+                    Str(ge, "as_org"));
+            }
+
+            ConnectionFacts? connection = null;
+            if (r.TryGetProperty("connection", out JsonElement ce) && ce.ValueKind == JsonValueKind.Object)
+            {
+                connection = new ConnectionFacts(
+                    Str(ce, "kind") ?? "", Str(ce, "iface") ?? "", Str(ce, "route_class") ?? "unknown", Str(ce, "dst") ?? "", Str(ce, "server_name"),
+                    ce.TryGetProperty("frame", out JsonElement cf) && cf.TryGetInt64(out long cframe) ? cframe : 0);
             }
 
             ExfiltrationFigures? figures = null;
@@ -250,7 +272,9 @@ public static class LeakEventJson
                 Frame = r.TryGetProperty("frame", out JsonElement fe) && fe.TryGetInt64(out long frame) ? frame : 0,
                 ServerName = Str(r, "server_name"),
                 Provider = Str(r, "provider"),
+                GeoIp = geo,
                 CorrelationId = Str(r, "correlation_id"),
+                Connection = connection,
                 Exfiltration = figures,
             };
             return true;

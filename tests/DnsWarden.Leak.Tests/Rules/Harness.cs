@@ -4,6 +4,8 @@ using DnsWarden.Policy;
 using DnsWarden.Wire.Dns;
 using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Ip;
+using DnsWarden.Wire.Quic;
+using DnsWarden.Wire.Tests.Quic;
 using DnsWarden.Wire.Tests.Tls;
 using DnsWarden.Wire.Transport;
 
@@ -104,11 +106,47 @@ internal sealed class Harness
         return ClientHelloBuilder.ToRecords(b.Build());
     }
 
+    /// <summary>A DNS message with the 2-byte length prefix of DNS over TCP (RFC 1035 §4.2.2).</summary>
+    public static byte[] Framed(byte[] message) => [(byte)(message.Length >> 8), (byte)message.Length, .. message];
+
+    /// <summary>A protected QUIC v1 client Initial carrying a ClientHello (RFC 9001 §5).</summary>
+    public static byte[] QuicInitial(string? sni, params string[] alpn)
+    {
+        var b = new ClientHelloBuilder().SupportedVersions(0x0304);
+        if (sni is not null)
+        {
+            b.ServerName(sni);
+        }
+
+        if (alpn.Length > 0)
+        {
+            b.Alpn(alpn);
+        }
+
+        byte[] hello = b.Build();
+        byte[] dcid = Convert.FromHexString("8394c8f03e515708");
+        return QuicPacketProtector.BuildClientInitial(QuicVersion.V1, dcid, [], QuicPacketProtector.CryptoFrame(0, hello));
+    }
+
+    /// <summary>DNS over TCP: the 3-way handshake, then the framed query in one segment; returns the query's frame number.</summary>
+    public long TcpQuery(string iface, string client, ushort cport, string server, byte[] query)
+    {
+        const uint ClientIsn = 7000, ServerIsn = 9000;
+        Feed(iface, Tcp(client, server, cport, 53, ClientIsn, TcpFlags.Syn, []));
+        Feed(iface, Tcp(server, client, 53, cport, ServerIsn, TcpFlags.Syn | TcpFlags.Ack, []));
+        Feed(iface, Tcp(client, server, cport, 53, ClientIsn + 1, TcpFlags.Ack, []));
+        return Feed(iface, Tcp(client, server, cport, 53, ClientIsn + 1, TcpFlags.Ack | TcpFlags.Psh, Framed(query)));
+    }
+
     /// <summary>
     /// A whole TLS connection client:port → server:port: SYN, the ClientHello, then bursts alternating server, client,
     /// server… of the given sizes (the first is the server's handshake flight), then FIN from both sides.
     /// </summary>
-    public void TlsConnection(string iface, string client, ushort cport, string server, ushort sport, string? sni, string[] alpn, params int[] bursts)
+    public void TlsConnection(string iface, string client, ushort cport, string server, ushort sport, string? sni, string[] alpn, params int[] bursts) =>
+        TlsConnection(iface, client, cport, server, sport, sni, alpn, close: true, bursts);
+
+    /// <summary>As above; with <paramref name="close"/> false the connection is left open (no FINs).</summary>
+    public void TlsConnection(string iface, string client, ushort cport, string server, ushort sport, string? sni, string[] alpn, bool close, params int[] bursts)
     {
         uint cseq = 1000, sseq = 5000;
         Feed(iface, Tcp(client, server, cport, sport, cseq++, TcpFlags.Syn, []));
@@ -142,7 +180,10 @@ internal sealed class Harness
             server2client = !server2client;
         }
 
-        Feed(iface, Tcp(client, server, cport, sport, cseq, TcpFlags.Ack | TcpFlags.Fin, []));
-        Feed(iface, Tcp(server, client, sport, cport, sseq, TcpFlags.Ack | TcpFlags.Fin, []));
+        if (close)
+        {
+            Feed(iface, Tcp(client, server, cport, sport, cseq, TcpFlags.Ack | TcpFlags.Fin, []));
+            Feed(iface, Tcp(server, client, sport, cport, sseq, TcpFlags.Ack | TcpFlags.Fin, []));
+        }
     }
 }
