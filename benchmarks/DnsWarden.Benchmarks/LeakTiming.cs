@@ -12,6 +12,27 @@ internal static class LeakTiming
 {
     public static void Run(string path)
     {
+        string[] names = [.. Enumerable.Range(0, 5000).Select(i => $"host{i}.example{i % 37}.com")];
+        var bases = DnsWarden.Leak.Rules.BaseDomains.Default;
+        var exfil = new DnsWarden.Leak.Rules.ExfiltrationDetector(ExfiltrationPolicy.Default, bases);
+        for (int round = 0; round < 2; round++)
+        {
+            var t = Stopwatch.StartNew();
+            for (int i = 0; i < 1_000_000; i++)
+            {
+                bases.GetBaseDomain(names[i % names.Length]);
+            }
+
+            double baseNs = t.Elapsed.TotalMilliseconds;
+            t.Restart();
+            for (int i = 0; i < 1_000_000; i++)
+            {
+                exfil.AddQuery(1_000_000_000L * (i / 10000), names[i % names.Length], 1);
+            }
+
+            Console.WriteLine($"GetBaseDomain {baseNs:0} ns/op; ExfiltrationDetector.AddQuery {t.Elapsed.TotalMilliseconds:0} ns/op");
+        }
+
         var sw = Stopwatch.StartNew();
         long bytes = 0;
         using (ICaptureFileReader reader = CaptureFileReader.Open(path))

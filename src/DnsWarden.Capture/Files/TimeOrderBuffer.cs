@@ -9,11 +9,13 @@ public delegate void NumberedFrameHandler(in FrameOrigin origin, ReadOnlySpan<by
 /// Puts the frames of a multi-interface capture back in time order. dumpcap writes each interface's packets a
 /// buffer at a time, so a file's order interleaves interfaces in blocks: a DNS answer on one interface can follow
 /// the connection that used it on another. Each interface's own frames are in order; this merges them. A frame is
-/// released when every interface seen has a frame waiting (the earliest head is then safe), or when the newest
+/// released when every interface has a frame waiting (the earliest head is then safe), or when the newest
 /// timestamp is <see cref="Window"/> past it, or when <see cref="MaxFrames"/> are held. Ties keep file order.
-/// Frames are copied into buffers recycled here, so a long file allocates nothing per frame once warm.
+/// The interfaces are those the file declares (pass their ids) plus any seen later; an interface that stays
+/// silent makes the buffer wait for the window. Frames are copied into buffers recycled here, so a long file
+/// allocates nothing per frame once warm.
 /// </summary>
-public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan window, int maxFrames = TimeOrderBuffer.DefaultMaxFrames) : IDisposable
+public sealed class TimeOrderBuffer : IDisposable
 {
     public const int DefaultMaxFrames = 1 << 16;
 
@@ -23,13 +25,27 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
     private readonly Dictionary<int, Queue<Held>> _byInterface = [];
     private readonly List<Queue<Held>> _queues = [];
     private readonly Stack<byte[]> _free = new();
-    private readonly long _windowNs = window.Ticks * 100;
+    private readonly NumberedFrameHandler _handler;
+    private readonly long _windowNs;
     private long _newestNs = long.MinValue;
     private int _count;
 
-    public TimeSpan Window => window;
+    /// <param name="interfaceIds">The interfaces the capture declares (pcapng IDBs): frames wait until each has one.</param>
+    public TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan window, int maxFrames = DefaultMaxFrames, IEnumerable<int>? interfaceIds = null)
+    {
+        _handler = handler;
+        Window = window;
+        MaxFrames = maxFrames;
+        _windowNs = window.Ticks * 100;
+        foreach (int id in interfaceIds ?? [])
+        {
+            QueueFor(id);
+        }
+    }
 
-    public int MaxFrames => maxFrames;
+    public TimeSpan Window { get; }
+
+    public int MaxFrames { get; }
 
     public int Count => _count;
 
@@ -38,13 +54,7 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
 
     public void Add(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber)
     {
-        if (!_byInterface.TryGetValue(origin.InterfaceId, out Queue<Held>? queue))
-        {
-            queue = new Queue<Held>();
-            _byInterface[origin.InterfaceId] = queue;
-            _queues.Add(queue);
-        }
-
+        Queue<Held> queue = QueueFor(origin.InterfaceId);
         byte[] copy = frame.Length <= SlotSize ? (_free.TryPop(out byte[]? slot) ? slot : new byte[SlotSize]) : frame.ToArray();
         frame.CopyTo(copy);
         queue.Enqueue(new Held(origin, copy, frame.Length, frameNumber));
@@ -58,7 +68,7 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
             {
                 Release(earliest);
             }
-            else if (_count > maxFrames)
+            else if (_count > MaxFrames)
             {
                 ForcedReleases++;
                 Release(earliest);
@@ -88,6 +98,18 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
 
         _count = 0;
         _free.Clear();
+    }
+
+    private Queue<Held> QueueFor(int interfaceId)
+    {
+        if (!_byInterface.TryGetValue(interfaceId, out Queue<Held>? queue))
+        {
+            queue = new Queue<Held>();
+            _byInterface[interfaceId] = queue;
+            _queues.Add(queue);
+        }
+
+        return queue;
     }
 
     /// <summary>The non-empty queue whose head is earliest (file order breaks ties); whether every queue has a frame.</summary>
@@ -126,7 +148,7 @@ public sealed class TimeOrderBuffer(NumberedFrameHandler handler, TimeSpan windo
         try
         {
             FrameOrigin origin = h.Origin;
-            handler(in origin, h.Buffer.AsSpan(0, h.Length), h.FrameNumber);
+            _handler(in origin, h.Buffer.AsSpan(0, h.Length), h.FrameNumber);
         }
         finally
         {

@@ -279,7 +279,7 @@ internal static class WatchCommand
                         var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
                         if (ordered is null && reader.Interfaces.Count > 1)
                         {
-                            ordered = new TimeOrderBuffer(pipeline.Process, s_reorderWindow);
+                            ordered = new TimeOrderBuffer(pipeline.Process, s_reorderWindow, interfaceIds: Enumerable.Range(0, reader.Interfaces.Count));
                         }
 
                         if (ordered is not null)

@@ -187,12 +187,17 @@ public sealed class LeakDetector : IFlowSink
         long now = o.Origin.TimestampNs;
         foreach (DnsAnswer a in dns.Answers)
         {
-            if (a.Type is not ((ushort)DnsType.A or (ushort)DnsType.AAAA) || a.Address == IpAddr.None)
+            if (a.Type is not ((ushort)DnsType.A or (ushort)DnsType.AAAA))
             {
                 continue;
             }
 
+            // The dissector fills Address; facts built elsewhere may carry only the text.
             IpAddr address = a.Address;
+            if (address == IpAddr.None && !IpAddr.TryParse(a.Data, out address))
+            {
+                continue;
+            }
 
             long ttlNs = Math.Clamp(a.Ttl * 1_000_000_000L, s_answerMinNs, s_answerMaxNs);
             if (_answers.Count >= MaxTableEntries)
