@@ -86,6 +86,21 @@ public sealed class LeakScenarioFixture : IAsyncLifetime
         return _frames[phase];
     }
 
-    // The captures stay: they are the artefacts a failed leak assertion is debugged from.
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    // The captures go with the run; set DNSW_E2E_ARTIFACTS to keep copies for debugging a failed assertion.
+    public ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Directory.Exists(_directory))
+            {
+                Directory.Delete(_directory, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // Best effort: the next run's sweeper removes what is left.
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }
