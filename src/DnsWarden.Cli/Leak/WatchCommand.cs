@@ -133,6 +133,8 @@ internal static class WatchCommand
         LeakPolicy Policy);
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
+    private const int OutputBufferSize = 1 << 16;
+
     private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(2);
 
     private static bool TryParseIndexName(string text, out int index, out string? name)
@@ -163,9 +165,14 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
-        using Stream stdout = Console.OpenStandardOutput();
+        // Files: output is buffered (a write per event would cost more than finding it). Live: every event is
+        // flushed as it is found, so an interrupted or killed watch has written all it saw.
+        bool live = options.Files.Length == 0;
+        using Stream stdoutRaw = Console.OpenStandardOutput();
+        using var stdout = new BufferedStream(stdoutRaw, OutputBufferSize);
         using var json = options.Json ? new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions) : null;
-        using FileStream? outFile = options.Out is { } f ? File.Create(f.FullName) : null;
+        using TextWriter? humanOut = options.Json ? null : live ? Console.Out : new StreamWriter(stdout, new System.Text.UTF8Encoding(false), OutputBufferSize, leaveOpen: true);
+        using FileStream? outFile = options.Out is { } f ? new FileStream(f.FullName, FileMode.Create, FileAccess.Write, FileShare.Read, OutputBufferSize) : null;
         using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
         using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
@@ -178,16 +185,16 @@ internal static class WatchCommand
             summary.Add(e);
             if (json is not null)
             {
-                WriteLine(json, stdout, e);
+                WriteLine(json, stdout, e, live);
             }
             else
             {
-                Console.Out.WriteLine(HumanLine(e));
+                humanOut!.WriteLine(HumanLine(e));
             }
 
             if (fileJson is not null)
             {
-                WriteLine(fileJson, outFile!, e);
+                WriteLine(fileJson, outFile!, e, live);
             }
         }
 
@@ -235,6 +242,10 @@ internal static class WatchCommand
             outFile!.WriteByte((byte)'\n');
         }
 
+        // Every event line is out before the summary is drawn (the human summary goes to the same stdout).
+        humanOut?.Flush();
+        stdout.Flush();
+        outFile?.Flush();
         RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem);
         if (status != ExitCodes.Ok)
         {
@@ -244,12 +255,16 @@ internal static class WatchCommand
         return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
     }
 
-    private static void WriteLine(Utf8JsonWriter writer, Stream stream, LeakEvent e)
+    private static void WriteLine(Utf8JsonWriter writer, Stream stream, LeakEvent e, bool flush)
     {
         LeakEventJson.Write(writer, e);
         writer.Flush();
         stream.WriteByte((byte)'\n');
         writer.Reset();
+        if (flush)
+        {
+            stream.Flush();
+        }
     }
 
     private static int RunFiles(WatchOptions options, LeakPipeline pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)

@@ -144,6 +144,12 @@ public sealed class FlowTracker(IFlowSink sink) : ISegmentObserver
             sink.OnConnectionStart(frameNumber, in origin, in flow);
         }
 
+        // Only connections to the encrypted-DNS ports are tracked: other segments need no lookup.
+        if (!IsTracked(flow.DestinationPort) && !IsTracked(flow.SourcePort))
+        {
+            return;
+        }
+
         bool fromClient;
         if (_flows.TryGetValue(flow, out TcpFlowState? state))
         {

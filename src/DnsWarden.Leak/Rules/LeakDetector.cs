@@ -61,6 +61,7 @@ public sealed class LeakDetector : IFlowSink
     private readonly Dictionary<string, PendingQuery> _upstreamByName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<IpAddr, AnswerRecord> _answers = [];
     private readonly HashSet<FlowKey5> _connectionsChecked = [];
+    private bool _stubSeen;
 
     public LeakDetector(
         LeakPolicy policy, Action<LeakEvent> emit, GeoIpLookup? geo = null, IProcessAttributor? attributor = null, BaseDomains? baseDomains = null)
@@ -116,7 +117,12 @@ public sealed class LeakDetector : IFlowSink
         RouteClassResult route = _routes.Classify(o.Origin.InterfaceName, o.Origin.LinkType);
         var pending = new PendingQuery(-o.FrameNumber, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName);
         Remember(_pending, (flow, dns.Id), pending);
-        if (route.Class != RouteClass.Loopback && dns.QName is not null)
+        if (route.Class == RouteClass.Loopback)
+        {
+            // A local stub is in use: from now on its upstream queries are remembered by name (see OnDnsResponse).
+            _stubSeen = true;
+        }
+        else if (_stubSeen && dns.QName is not null)
         {
             Remember(_upstreamByName, dns.QName, pending);
         }
