@@ -80,15 +80,28 @@ internal static class WatchCommand
             Description = "MaxMind-format database (.mmdb: country/city and/or ASN) for the destinations' GeoIP (repeatable).",
             Arity = ArgumentArity.ZeroOrMore,
         };
+        var follow = new Option<bool>("--follow")
+        {
+            Description = "Live, human format: print each event as it is found (otherwise a status line and the summary).",
+        };
+        var ifaceDiag = new Option<bool>("--iface-diag")
+        {
+            Description = "List the interfaces libpcap sees, which can be opened for capture and why not, then exit.",
+        };
         var policy = new PolicyOptions();
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
-            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip,
+            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag,
         };
         policy.AddTo(command);
         command.SetAction((parse, ct) =>
         {
+            if (parse.GetValue(ifaceDiag))
+            {
+                return Task.FromResult(InterfaceDiagnosis(AnsiConsole.Console));
+            }
+
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
             {
                 Console.Error.WriteLine($"dnsw: {policyError}");
@@ -114,7 +127,8 @@ internal static class WatchCommand
                 parse.GetValue(output),
                 parse.GetValue(observations),
                 parse.GetValue(geoip) ?? [],
-                leakPolicy!);
+                leakPolicy!,
+                parse.GetValue(follow));
             return Task.FromResult(Run(options, ct));
         });
         return command;
@@ -130,10 +144,13 @@ internal static class WatchCommand
         FileInfo? Out,
         FileInfo? Observations,
         FileInfo[] GeoIp,
-        LeakPolicy Policy);
+        LeakPolicy Policy,
+        bool Follow);
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
     private const int OutputBufferSize = 1 << 16;
+
+    private static readonly TimeSpan s_statusInterval = TimeSpan.FromMilliseconds(500);
 
     private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(2);
 
@@ -179,16 +196,20 @@ internal static class WatchCommand
         var summary = new LeakSummary();
         var traffic = new WatchSummary();
 
+        var liveStatus = new LiveStatus();
         void OnEvent(LeakEvent raw)
         {
             LeakEvent e = privacy.Apply(raw);
             summary.Add(e);
+            liveStatus.Count(e);
             if (json is not null)
             {
+                liveStatus.ClearLine();
                 WriteLine(json, stdout, e, live);
             }
-            else
+            else if (!live || options.Follow)
             {
+                liveStatus.ClearLine();
                 humanOut!.WriteLine(HumanLine(e));
             }
 
@@ -212,7 +233,7 @@ internal static class WatchCommand
 
         int status = options.Files.Length > 0
             ? RunFiles(options, pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)
-            : RunLive(options, pipeline, console, ct, out problem, out drops);
+            : RunLive(options, pipeline, liveStatus, console, ct, out problem, out drops);
         if (status == ExitCodes.CaptureError)
         {
             // Nothing was watched: the reason alone, on one line.
@@ -325,7 +346,8 @@ internal static class WatchCommand
         return ExitCodes.Ok;
     }
 
-    private static int RunLive(WatchOptions options, LeakPipeline pipeline, IAnsiConsole console, CancellationToken ct, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+    private static int RunLive(
+        WatchOptions options, LeakPipeline pipeline, LiveStatus status, IAnsiConsole console, CancellationToken ct, out string? problem, out IReadOnlyList<CaptureDrops> drops)
     {
         drops = [];
         problem = null;
@@ -359,12 +381,61 @@ internal static class WatchCommand
             string until = options.Duration == TimeSpan.Zero ? "until Ctrl-C" : $"for {options.Duration.TotalSeconds:0.###} s";
             console.MarkupLine($"[grey]watching {Markup.Escape(string.Join(", ", capture.Interfaces))} {until}[/]");
             capture.Start(pipeline.Process);
-            stop.Token.WaitHandle.WaitOne(options.Duration == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : options.Duration);
+            DateTime end = options.Duration == TimeSpan.Zero ? DateTime.MaxValue : DateTime.UtcNow + options.Duration;
+
+            // A status line on a terminal, refreshed twice a second; nothing when stderr is a file or a pipe.
+            bool showStatus = !Console.IsErrorRedirected;
+            while (!stop.Token.IsCancellationRequested)
+            {
+                TimeSpan left = end - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                {
+                    break;
+                }
+
+                stop.Token.WaitHandle.WaitOne(left < s_statusInterval ? left : s_statusInterval);
+                if (showStatus)
+                {
+                    status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics());
+                }
+            }
+
             capture.Stop();
+            status.ClearLine();
             drops = capture.Statistics();
         }
 
         return ExitCodes.Ok;
+    }
+
+    /// <summary><c>--iface-diag</c>: every interface libpcap lists, and whether it can be opened (and why not).</summary>
+    private static int InterfaceDiagnosis(IAnsiConsole console)
+    {
+        IReadOnlyList<InterfaceProbe> probes;
+        try
+        {
+            probes = LiveCapture.Probe();
+        }
+        catch (DllNotFoundException)
+        {
+            Console.Error.WriteLine("dnsw: libpcap is not installed (apt-get install libpcap0.8)");
+            return ExitCodes.CaptureError;
+        }
+
+        var table = new Table().Border(TableBorder.Rounded).Title("capture interfaces");
+        table.AddColumn("interface");
+        table.AddColumn("up");
+        table.AddColumn("loopback");
+        table.AddColumn("can capture");
+        foreach (InterfaceProbe p in probes)
+        {
+            table.AddRow(
+                Markup.Escape(p.Name), p.IsUp ? "yes" : "no", p.IsLoopback ? "yes" : "no",
+                p.Error is null ? "[green]yes[/]" : "[red]no[/]: " + Markup.Escape(p.Error));
+        }
+
+        console.Write(table);
+        return probes.Any(p => p.Error is null) ? ExitCodes.Ok : ExitCodes.CaptureError;
     }
 
     private static string HumanLine(LeakEvent e)
