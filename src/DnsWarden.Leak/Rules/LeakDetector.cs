@@ -115,7 +115,13 @@ public sealed class LeakDetector : IFlowSink
         Stats.DnsQueries++;
         FlowKey5 flow = o.Flow;
         RouteClassResult route = _routes.Classify(o.Origin.InterfaceName, o.Origin.LinkType);
-        var pending = new PendingQuery(-o.FrameNumber, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName);
+        // Live: who sent the query is asked now, while its socket exists; Leak-D reports it later from here.
+        (ProcessInfo? process, Attribution attribution) = Attribute(flow, o.Origin.TimestampNs);
+        var pending = new PendingQuery(-o.FrameNumber, o.Origin.InterfaceName, route.Class, o.Origin.TimestampNs, o.Transport, flow, dns.QName)
+        {
+            Process = process,
+            Attribution = attribution,
+        };
         Remember(_pending, (flow, dns.Id), pending);
         if (route.Class == RouteClass.Loopback)
         {
@@ -158,7 +164,8 @@ public sealed class LeakDetector : IFlowSink
             why.Insert(0, "plaintext DNS query outside the safe path");
         }
 
-        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), pending.CorrelationId);
+        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), pending.CorrelationId,
+            (process, attribution));
     }
 
     private void OnDnsResponse(Observation o, DnsFacts dns)
@@ -265,7 +272,8 @@ public sealed class LeakDetector : IFlowSink
             why.Add("the name is proxy-required by the split policy");
         }
 
-        (ProcessInfo? process, Attribution attribution) = Attribute(dns.Flow, dns.TimestampNs);
+        ProcessInfo? process = dns.Process;
+        Attribution attribution = dns.Attribution ?? Attribute(dns.Flow, dns.TimestampNs).Item2;
         _emit(new LeakEvent
         {
             Kind = "leak",
@@ -421,9 +429,10 @@ public sealed class LeakDetector : IFlowSink
 
     private void Emit(
         Observation o, FlowKey5 flow, RouteClassResult route, LeakType type, Severity severity, string transport, Confidence confidence,
-        DnsFacts? dns, List<string> why, string? serverName, string? provider, string? correlation)
+        DnsFacts? dns, List<string> why, string? serverName, string? provider, string? correlation,
+        (ProcessInfo? Process, Attribution Attribution)? attributed = null)
     {
-        (ProcessInfo? process, Attribution attribution) = Attribute(flow, o.Origin.TimestampNs);
+        (ProcessInfo? process, Attribution attribution) = attributed ?? Attribute(flow, o.Origin.TimestampNs);
         _emit(new LeakEvent
         {
             Kind = "leak",
@@ -540,6 +549,11 @@ public sealed class LeakDetector : IFlowSink
     private readonly record struct PendingQuery(
         long CorrelationFrame, string Interface, RouteClass RouteClass, long TimestampNs, string Transport, FlowKey5 Flow, string? QName)
     {
+        /// <summary>Who sent the query, asked at query time (live capture only).</summary>
+        public ProcessInfo? Process { get; init; }
+
+        public Attribution? Attribution { get; init; }
+
         public string CorrelationId => CorrelationFrame < 0
             ? "q" + (-CorrelationFrame).ToString(CultureInfo.InvariantCulture)
             : "r" + CorrelationFrame.ToString(CultureInfo.InvariantCulture);
