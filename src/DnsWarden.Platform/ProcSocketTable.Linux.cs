@@ -21,8 +21,6 @@ internal sealed class ProcSocketTable
     // "socket:[" + 20 digits + "]".
     private const int LinkBufferSize = 40;
 
-    private static ReadOnlySpan<byte> SocketPrefix => "socket:["u8;
-
     private readonly Dictionary<ulong, int> _firstHolder = [];
     private readonly Dictionary<ulong, List<int>> _allHolders = [];
     private readonly HashSet<int> _scannedPids = [];
@@ -139,7 +137,7 @@ internal sealed class ProcSocketTable
                 continue;
             }
 
-            if (TryParseSocketLink(link[..(int)n], out ulong inode))
+            if (ProcText.TryParseSocketLink(link[..(int)n], out ulong inode))
             {
                 Add(inode, pid);
             }
@@ -168,29 +166,6 @@ internal sealed class ProcSocketTable
         {
             all.Add(pid);
         }
-    }
-
-    /// <summary>"socket:[12345]" → 12345.</summary>
-    internal static bool TryParseSocketLink(ReadOnlySpan<byte> link, out ulong inode)
-    {
-        inode = 0;
-        if (!link.StartsWith(SocketPrefix) || link.Length < SocketPrefix.Length + 2 || link[^1] != (byte)']')
-        {
-            return false;
-        }
-
-        foreach (byte b in link[SocketPrefix.Length..^1])
-        {
-            if (b is < (byte)'0' or > (byte)'9' || inode > (ulong.MaxValue - 9) / 10)
-            {
-                inode = 0;
-                return false;
-            }
-
-            inode = (inode * 10) + (ulong)(b - '0');
-        }
-
-        return true;
     }
 
     private static bool TryFormatFdPath(Span<byte> path, int pid, int fd)

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.Versioning;
-using System.Text;
 
 namespace DnsWarden.Platform;
 
@@ -70,7 +68,7 @@ internal sealed class ProcessFactsCache
         try
         {
             string status = File.ReadAllText($"/proc/{pid}/status");
-            if (!TryParseStatus(status, out string statusName, out ppid, out uid))
+            if (!ProcText.TryParseStatus(status, out string statusName, out ppid, out uid))
             {
                 return false;
             }
@@ -85,56 +83,6 @@ internal sealed class ProcessFactsCache
 
         _basics[pid] = (name, ppid, uid, Stopwatch.GetTimestamp());
         return true;
-    }
-
-    /// <summary>"Name:", "PPid:" and the real uid of "Uid:" from /proc/[pid]/status (fs/proc/array.c).</summary>
-    internal static bool TryParseStatus(ReadOnlySpan<char> status, out string name, out int ppid, out int? uid)
-    {
-        name = "";
-        ppid = -1;
-        uid = null;
-        foreach (ReadOnlySpan<char> line in status.EnumerateLines())
-        {
-            int colon = line.IndexOf(':');
-            if (colon < 0)
-            {
-                continue;
-            }
-
-            ReadOnlySpan<char> key = line[..colon];
-            ReadOnlySpan<char> value = line[(colon + 1)..].TrimStart(" \t");
-            if (key.SequenceEqual("Name"))
-            {
-                name = value.ToString();
-            }
-            else if (key.SequenceEqual("PPid"))
-            {
-                _ = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ppid);
-            }
-            else if (key.SequenceEqual("Uid"))
-            {
-                int end = value.IndexOfAny(" \t");
-                if (int.TryParse(end < 0 ? value : value[..end], NumberStyles.None, CultureInfo.InvariantCulture, out int real))
-                {
-                    uid = real;
-                }
-            }
-        }
-
-        return ppid >= 0;
-    }
-
-    /// <summary>NUL-separated arguments joined by spaces; null for kernel threads and zombies (empty cmdline).</summary>
-    internal static string? FormatCommandLine(ReadOnlySpan<byte> cmdline)
-    {
-        cmdline = cmdline.TrimEnd((byte)0);
-        if (cmdline.IsEmpty)
-        {
-            return null;
-        }
-
-        string text = Encoding.UTF8.GetString(cmdline);
-        return text.Replace('\0', ' ');
     }
 
     private static string? ReadComm(int pid)
@@ -165,7 +113,7 @@ internal sealed class ProcessFactsCache
     {
         try
         {
-            return FormatCommandLine(File.ReadAllBytes($"/proc/{pid}/cmdline"));
+            return ProcText.FormatCommandLine(File.ReadAllBytes($"/proc/{pid}/cmdline"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
