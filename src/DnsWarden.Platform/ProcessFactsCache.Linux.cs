@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Runtime.Versioning;
+
+namespace DnsWarden.Platform;
+
+/// <summary>
+/// Process facts from /proc/[pid]/{comm,exe,status,cmdline}, cached per pid for <see cref="Lifetime"/> so a process that
+/// exits right after its packet is still named.
+/// </summary>
+[SupportedOSPlatform("linux")]
+internal sealed class ProcessFactsCache
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromSeconds(5);
+
+    // Parent chains are short; the bound only guards against a corrupt or adversarial /proc.
+    public const int MaxParentDepth = 64;
+
+    private readonly Dictionary<int, (ProcessFacts Facts, long Stamp)> _facts = [];
+    private readonly Dictionary<int, (string Name, int PPid, int? Uid, long Stamp)> _basics = [];
+
+    /// <summary>Null when the process is gone and was not cached.</summary>
+    public ProcessFacts? Get(int pid)
+    {
+        if (_facts.TryGetValue(pid, out (ProcessFacts Facts, long Stamp) hit) && Stopwatch.GetElapsedTime(hit.Stamp) < Lifetime)
+        {
+            return hit.Facts;
+        }
+
+        if (!TryGetBasics(pid, out string name, out int ppid, out int? uid))
+        {
+            return null;
+        }
+
+        var parents = new List<ProcessAncestorFacts>();
+        var seen = new HashSet<int> { pid };
+        int parent = ppid;
+        while (parent > 0 && parents.Count < MaxParentDepth && seen.Add(parent))
+        {
+            if (!TryGetBasics(parent, out string parentName, out int grandParent, out _))
+            {
+                break;
+            }
+
+            parents.Add(new ProcessAncestorFacts(parent, parentName));
+            parent = grandParent;
+        }
+
+        var facts = new ProcessFacts(pid, name, ReadExe(pid), uid, ReadCommandLine(pid), parents);
+        Trim();
+        _facts[pid] = (facts, Stopwatch.GetTimestamp());
+        return facts;
+    }
+
+    /// <summary>The parent pid of a live or recently seen process, or -1.</summary>
+    public int ParentOf(int pid) => TryGetBasics(pid, out _, out int ppid, out _) ? ppid : -1;
+
+    private bool TryGetBasics(int pid, out string name, out int ppid, out int? uid)
+    {
+        if (_basics.TryGetValue(pid, out (string Name, int PPid, int? Uid, long Stamp) hit) && Stopwatch.GetElapsedTime(hit.Stamp) < Lifetime)
+        {
+            (name, ppid, uid) = (hit.Name, hit.PPid, hit.Uid);
+            return true;
+        }
+
+        name = "";
+        ppid = 0;
+        uid = null;
+        try
+        {
+            string status = File.ReadAllText($"/proc/{pid}/status");
+            if (!ProcText.TryParseStatus(status, out string statusName, out ppid, out uid))
+            {
+                return false;
+            }
+
+            // comm is the same 15-byte name as status "Name:", without status's escaping of odd bytes.
+            name = ReadComm(pid) ?? statusName;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        _basics[pid] = (name, ppid, uid, Stopwatch.GetTimestamp());
+        return true;
+    }
+
+    private static string? ReadComm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").TrimEnd('\n');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string? ReadExe(int pid)
+    {
+        try
+        {
+            return new FileInfo($"/proc/{pid}/exe").LinkTarget;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static string? ReadCommandLine(int pid)
+    {
+        try
+        {
+            return ProcText.FormatCommandLine(File.ReadAllBytes($"/proc/{pid}/cmdline"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    // Drops expired entries now and then so a long capture does not keep every pid it ever saw.
+    private void Trim()
+    {
+        if (_facts.Count < 1024 && _basics.Count < 4096)
+        {
+            return;
+        }
+
+        foreach (int pid in _facts.Where(kv => Stopwatch.GetElapsedTime(kv.Value.Stamp) >= Lifetime).Select(kv => kv.Key).ToList())
+        {
+            _facts.Remove(pid);
+        }
+
+        foreach (int pid in _basics.Where(kv => Stopwatch.GetElapsedTime(kv.Value.Stamp) >= Lifetime).Select(kv => kv.Key).ToList())
+        {
+            _basics.Remove(pid);
+        }
+    }
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using DnsWarden.Platform.Interop.Linux;
+
+namespace DnsWarden.Platform.Tests;
+
+/// <summary>Netlink layouts against the kernel UAPI headers (line numbers from linux-libc-dev's /usr/include/linux).</summary>
+public sealed class NativeLayoutTests
+{
+    // netlink.h:52 struct nlmsghdr { __u32 nlmsg_len; __u16 nlmsg_type; __u16 nlmsg_flags; __u32 nlmsg_seq; __u32 nlmsg_pid; }.
+    [Fact]
+    public void NlMsgHdr_Is16Bytes()
+    {
+        Assert.Equal(16, Unsafe.SizeOf<NlMsgHdr>());
+        NlMsgHdr h = default;
+        Assert.Equal(0, Offset(ref h, ref h.Length));
+        Assert.Equal(4, Offset(ref h, ref h.Type));
+        Assert.Equal(6, Offset(ref h, ref h.Flags));
+        Assert.Equal(8, Offset(ref h, ref h.Seq));
+        Assert.Equal(12, Offset(ref h, ref h.Pid));
+    }
+
+    // inet_diag.h:14 struct inet_diag_sockid { __be16 sport, dport; __be32 src[4], dst[4]; __u32 if; __u32 cookie[2]; }.
+    [Fact]
+    public void InetDiagSockId_Is48Bytes()
+    {
+        Assert.Equal(48, Unsafe.SizeOf<InetDiagSockId>());
+        InetDiagSockId id = default;
+        Assert.Equal(0, Offset(ref id, ref id.SPort));
+        Assert.Equal(2, Offset(ref id, ref id.DPort));
+        Assert.Equal(4, Offset(ref id, ref id.Src));
+        Assert.Equal(20, Offset(ref id, ref id.Dst));
+        Assert.Equal(36, Offset(ref id, ref id.If));
+        Assert.Equal(40, Offset(ref id, ref id.Cookie));
+    }
+
+    // inet_diag.h:38 struct inet_diag_req_v2 { __u8 family, protocol, ext, pad; __u32 states; struct inet_diag_sockid id; }.
+    [Fact]
+    public void InetDiagReqV2_Is56Bytes()
+    {
+        Assert.Equal(56, Unsafe.SizeOf<InetDiagReqV2>());
+        InetDiagReqV2 r = default;
+        Assert.Equal(1, Offset(ref r, ref r.Protocol));
+        Assert.Equal(4, Offset(ref r, ref r.States));
+        Assert.Equal(8, Offset(ref r, ref r.Id));
+    }
+
+    // inet_diag.h:117 struct inet_diag_msg { __u8 family, state, timer, retrans; sockid id; __u32 expires, rqueue, wqueue, uid, inode; }.
+    [Fact]
+    public void InetDiagMsg_Is72Bytes()
+    {
+        Assert.Equal(72, Unsafe.SizeOf<InetDiagMsg>());
+        InetDiagMsg m = default;
+        Assert.Equal(4, Offset(ref m, ref m.Id));
+        Assert.Equal(52, Offset(ref m, ref m.Expires));
+        Assert.Equal(64, Offset(ref m, ref m.Uid));
+        Assert.Equal(68, Offset(ref m, ref m.Inode));
+    }
+
+    // inet_diag.h:21 "#define INET_DIAG_NOCOOKIE (~0U)"; sock_diag.h:7 SOCK_DIAG_BY_FAMILY 20; netlink.h:13 NETLINK_SOCK_DIAG 4.
+    [Fact]
+    public void Constants_MatchHeaders()
+    {
+        Assert.Equal(uint.MaxValue, SockDiag.NoCookie);
+        Assert.Equal(20, SockDiag.SockDiagByFamily);
+        Assert.Equal(4, SockDiag.NetlinkSockDiag);
+    }
+
+    /// <summary>The same figures from the C compiler over the installed headers, where gcc and the headers exist.</summary>
+    [Fact]
+    public void Layouts_AgreeWithCompiledHeaders()
+    {
+        if (!OperatingSystem.IsLinux() || !File.Exists("/usr/include/linux/inet_diag.h") || !ToolExists("gcc"))
+        {
+            Assert.Skip("needs gcc and linux-libc-dev (/usr/include/linux/inet_diag.h)");
+        }
+
+        string dir = Directory.CreateTempSubdirectory("dnsw-layout").FullName;
+        try
+        {
+            string source = Path.Combine(dir, "layout.c");
+            File.WriteAllText(source, """
+                #include <stdio.h>
+                #include <stddef.h>
+                #include <linux/netlink.h>
+                #include <linux/inet_diag.h>
+                int main(void)
+                {
+                    printf("%zu %zu %zu %zu %zu %zu %zu %zu\n",
+                        sizeof(struct nlmsghdr), sizeof(struct inet_diag_req_v2), sizeof(struct inet_diag_msg),
+                        sizeof(struct inet_diag_sockid), offsetof(struct inet_diag_sockid, idiag_cookie),
+                        offsetof(struct inet_diag_msg, idiag_uid), offsetof(struct inet_diag_msg, idiag_inode),
+                        offsetof(struct inet_diag_req_v2, id));
+                    return 0;
+                }
+                """);
+            string exe = Path.Combine(dir, "layout");
+            Run("gcc", $"-o {exe} {source}");
+            string output = Run(exe, "").Trim();
+            Assert.Equal("16 56 72 48 40 64 68 8", output);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static int Offset<TStruct, TField>(ref TStruct s, ref TField field) =>
+        (int)Unsafe.ByteOffset(ref Unsafe.As<TStruct, byte>(ref s), ref Unsafe.As<TField, byte>(ref field));
+
+    private static bool ToolExists(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, name)));
+
+    private static string Run(string file, string args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, $"{file} failed: {stderr}");
+        return stdout;
+    }
+}
