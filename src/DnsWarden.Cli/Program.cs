@@ -15,6 +15,7 @@ public static class Program
         var leak = new Command("leak", "Passive DNS leak detection: watch live interfaces or capture files.");
         leak.Subcommands.Add(WatchCommand.Build());
         leak.Subcommands.Add(ReportCommand.Build());
+        leak.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(leak);
         return root;
     }
