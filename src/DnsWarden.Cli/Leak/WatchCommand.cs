@@ -10,6 +10,7 @@ using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Report;
 using DnsWarden.Leak.Rules;
+using DnsWarden.Platform;
 using DnsWarden.Policy;
 using Spectre.Console;
 
@@ -222,7 +223,11 @@ internal static class WatchCommand
         Func<int, string>? indexNames = options.IndexNames.Count == 0
             ? null
             : i => options.IndexNames.TryGetValue(i, out string? n) ? n : "ifindex" + i.ToString(CultureInfo.InvariantCulture);
+        // Live: every event names the process that owns the packet's socket (sock_diag, /proc, or IP Helper).
+        using PlatformAttributor? attributor = live ? new PlatformAttributor(FlowOwnerProviders.CreateDefault()) : null;
+        attributor?.WarmUp();
         var pipeline = new LeakPipeline(options.Policy, OnEvent, new LeakPipelineOptions(
+            Attributor: attributor,
             GeoIp: geo,
             InterfaceIndexNames: indexNames,
             OnObservation: obs =>
