@@ -19,6 +19,17 @@ ip netns exec "$ns" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-reso
 sleep 0.5
 for i in $(seq 1 1000); do echo "q$i.bench.dnsw.test A"; done > "$work/queries"
 dnsw="$(pwd)/out/dnsw"
+
+# Sets frames, drops, cpu, m and verdict from the watch's summary line and /usr/bin/time's last line.
+watch_figures() {
+    local summary u s
+    summary=$(tail -1 "$work/events.jsonl")
+    frames=$(echo "$summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
+    drops=$(echo "$summary" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(sum(d["kernel"]+d["pcap"] for d in s["drops"]))')
+    read -r u s m < <(tail -1 "$work/time")
+    cpu=$(python3 -c "print(round($u+$s,2))")
+    verdict=$([ "$drops" = 0 ] && echo ok || echo DROPS)
+}
 [ -x "$dnsw" ] || ./dnsw --help >/dev/null
 printf '%-8s %-10s %-12s %-12s %-8s %-8s %-8s\n' offered answered dnsw_frames dnsw_drops cpu_s rss_mb verdict
 for q in "${rates[@]}"; do
@@ -29,12 +40,7 @@ for q in "${rates[@]}"; do
     ip netns exec "$ns" dnsperf -s 127.0.0.1 -d "$work/queries" -l 8 -Q "$q" -c 8 -q 1000 > "$work/perf.txt" 2>&1 || true
     wait $watch || true
     answered=$(awk '/Queries per second/ {print int($4)}' "$work/perf.txt")
-    summary=$(tail -1 "$work/events.jsonl")
-    frames=$(echo "$summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
-    drops=$(echo "$summary" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(sum(d["kernel"]+d["pcap"] for d in s["drops"]))')
-    read -r u s m < <(tail -1 "$work/time")
-    cpu=$(python3 -c "print(round($u+$s,2))")
-    verdict=$([ "$drops" = 0 ] && echo ok || echo DROPS)
+    watch_figures
     printf '%-8s %-10s %-12s %-12s %-8s %-8s %-8s\n' "$q" "${answered:-?}" "$frames" "$drops" "$cpu" "$((m/1024))" "$verdict"
 done
 
@@ -64,11 +70,6 @@ for r in "${replay_rates[@]}"; do
     ip netns exec "$nsa" tcpreplay -i va --pps="$r" --duration=8 --loop=1000 "$work/dns.pcap" > "$work/replay.txt" 2>&1 || true
     wait $watch || true
     sent=$(grep -o '[0-9.]* pps' "$work/replay.txt" | head -1 | cut -d' ' -f1 | cut -d. -f1)
-    summary=$(tail -1 "$work/events.jsonl")
-    frames=$(echo "$summary" | python3 -c 'import json,sys; print(json.load(sys.stdin)["frames"])')
-    drops=$(echo "$summary" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(sum(d["kernel"]+d["pcap"] for d in s["drops"]))')
-    read -r u s m < <(tail -1 "$work/time")
-    cpu=$(python3 -c "print(round($u+$s,2))")
-    verdict=$([ "$drops" = 0 ] && echo ok || echo DROPS)
+    watch_figures
     printf '%-10s %-10s %-12s %-12s %-8s %-8s %-8s\n' "$r" "${sent:-?}" "$frames" "$drops" "$cpu" "$((m/1024))" "$verdict"
 done

@@ -139,6 +139,18 @@ public sealed class SockDiagOwnerProvider : IFlowOwnerProvider
             return errno != 0 ? null : OwnerLookup.Unknown(OwnerReasons.SocketGone);
         }
 
+        // Fast path for connected UDP sockets (most clients): the kernel's own exact lookup, one round trip instead of a
+        // dump of every UDP socket. udp_dump_one demultiplexes as for an arriving packet, so the request's source is the
+        // peer and its destination is this host's side (net/ipv4/udp_diag.c).
+        byte family = v4 ? SockDiag.AfInet : SockDiag.AfInet6;
+        if (QueryUdp(family, localAddress, localPort, remoteAddress, remotePort, out InetDiagMsg udpMsg, out _)
+            && udpMsg.Id.DPort != 0
+            && FromNetwork(udpMsg.Id.DPort) == remotePort
+            && FromNetwork(udpMsg.Id.SPort) == localPort)
+        {
+            return _resolver.Resolve(udpMsg.Inode, (int)udpMsg.Uid, OwnerConfidence.High, null);
+        }
+
         _udp.Clear();
         if ((v4 && DumpUdp(SockDiag.AfInet) != 0) || DumpUdp(SockDiag.AfInet6) != 0)
         {
@@ -165,6 +177,16 @@ public sealed class SockDiagOwnerProvider : IFlowOwnerProvider
 
         // inet_diag_find_one_icsk: idiag_src/sport is the socket's own side, idiag_dst/dport the peer.
         WriteSockId(ref req.Id, family, local, localPort, remote, remotePort);
+        return Transact(ref req, dump: false, out msg, out errno);
+    }
+
+    private bool QueryUdp(byte family, IPAddress local, ushort localPort, IPAddress remote, ushort remotePort, out InetDiagMsg msg, out int errno)
+    {
+        InetDiagReqV2 req = default;
+        req.Family = family;
+        req.Protocol = SockDiag.IpProtoUdp;
+        req.States = SockDiag.AllStates;
+        WriteSockId(ref req.Id, family, remote, remotePort, local, localPort);
         return Transact(ref req, dump: false, out msg, out errno);
     }
 
