@@ -15,7 +15,7 @@ public sealed class RouteClassifier(LeakPolicy policy)
     private static readonly InterfacePattern[] s_tunnels = [.. Profiles.TunnelNameGlobs.Select(g => new InterfacePattern(g))];
 
     /// <summary>Names libpcap and the capture readers give an interface whose name is unknown.</summary>
-    private static readonly InterfacePattern[] s_unnamed = [new("if*"), new("any"), new("ifindex*")];
+    private static readonly InterfacePattern[] s_unnamed = [new("any"), new("ifindex*")];
 
     /// <summary>Names Linux, BSD and macOS give wired and wireless cards: physical whatever the capture's link type.</summary>
     private static readonly InterfacePattern[] s_physical = [.. new[] { "eth*", "en*", "wl*", "ww*", "em*", "bond*" }.Select(g => new InterfacePattern(g))];
@@ -72,15 +72,26 @@ public sealed class RouteClassifier(LeakPolicy policy)
             return new(RouteClass.Tunnel, "raw-IP link type (point-to-point device)");
         }
 
+        if (IsPlaceholderName(name))
+        {
+            return new(RouteClass.Unknown, "interface name unknown");
+        }
+
+        return new(RouteClass.Physical, "not loopback, not a tunnel");
+    }
+
+    /// <summary><c>ifN</c> (a classic pcap names no interface), <c>any</c>, <c>ifindexN</c> (an unmapped "any" index); <c>ifb0</c> is a real device.</summary>
+    private static bool IsPlaceholderName(string name)
+    {
         foreach (InterfacePattern p in s_unnamed)
         {
             if (p.Matches(name))
             {
-                return new(RouteClass.Unknown, "interface name unknown");
+                return true;
             }
         }
 
-        return new(RouteClass.Physical, "not loopback, not a tunnel");
+        return name.Length > 2 && name.StartsWith("if", StringComparison.Ordinal) && name.AsSpan(2).IndexOfAnyExceptInRange('0', '9') < 0;
     }
 
     public static string Name(RouteClass c) => c switch
