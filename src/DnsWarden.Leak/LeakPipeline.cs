@@ -4,6 +4,10 @@ using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Rules;
 using DnsWarden.Policy;
+using DnsWarden.Wire.Dns;
+using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Ip;
+using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Leak;
 
@@ -57,6 +61,58 @@ public sealed class LeakPipeline
 
     /// <summary>Processes a frame whose number in its file is known (a time-ordered replay of a multi-interface file).</summary>
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber) => _dissector.Process(in origin, frame, frameNumber);
+
+    // RFC 9001 Appendix A.2: a ClientHello (SNI example.com), used only to warm the TLS path.
+    private const string WarmUpClientHelloHex =
+        "010000ed0303ebf8fa56f12939b9584a3896472ec40bb863cfd3e86804fe3a47f06a2b69484c00000413011302010000" +
+        "c000000010000e00000b6578616d706c652e636f6dff01000100000a00080006001d0017001800100007000504616c70" +
+        "6e000500050100000000003300260024001d00209370b2c9caa47fbabaf4559fedba753de171fa71f50f1ce15d43e994" +
+        "ec74d748002b0003020304000d0010000e0403050306030203080408050806002d00020101001c000240010039003204" +
+        "08ffffffffffffffff05048000ffff07048000ffff0801100104800075300901100f088394c8f03e51570806048000ff" +
+        "ff";
+
+    /// <summary>
+    /// Runs a DNS transaction, a TLS connection to 853 and one to 443 through a throwaway pipeline so that live
+    /// capture's first packets do not wait for the JIT: process attribution races a client that closes its socket
+    /// milliseconds after its answer. Nothing is sent; the frames exist only in memory.
+    /// </summary>
+    public static void WarmUp(LeakPolicy policy)
+    {
+        var pipeline = new LeakPipeline(policy, static _ => { });
+        IpAddr client = IpAddr.Parse("192.0.2.1"), server = IpAddr.Parse("192.0.2.53");
+        byte[] frame = new byte[1500];
+        byte[] dns = new byte[512];
+        long ns = 1;
+        void Feed(int length) => pipeline.Process(new FrameOrigin(ns += 1_000_000, 0, "eth0", LinkType.Raw, length), frame.AsSpan(0, length));
+
+        for (int i = 0; i < 40; i++)
+        {
+            DnsMessageWriter.TryWriteQuery(dns, (ushort)i, DnsNameSource.FromText("warm.example"), DnsType.A, true, 1232, out int q);
+            PacketBuilder.TryWriteUdpPacket(frame, client, server, (ushort)(40000 + i), 53, dns.AsSpan(0, q), out int n);
+            Feed(n);
+            var w = new DnsMessageWriter(dns.AsSpan(q));
+            w.TryBeginResponse(dns.AsSpan(0, q), DnsRcode.NoError);
+            w.TryWriteA(DnsSection.Answer, DnsNameSource.FromText("warm.example"), 60, server);
+            w.TryFinish(out int r);
+            PacketBuilder.TryWriteUdpPacket(frame, server, client, 53, (ushort)(40000 + i), dns.AsSpan(q, r), out n);
+            Feed(n);
+
+            byte[] hello = Convert.FromHexString(WarmUpClientHelloHex);
+            byte[] record = [0x16, 0x03, 0x01, (byte)(hello.Length >> 8), (byte)hello.Length, .. hello];
+            foreach (ushort port in (ReadOnlySpan<ushort>)[853, 443])
+            {
+                ushort sport = (ushort)(50000 + (i * 2) + (port == 853 ? 0 : 1));
+                PacketBuilder.TryWriteTcpPacket(frame, client, server, sport, port, 1, 0, TcpFlags.Syn, 65535, [], out n);
+                Feed(n);
+                PacketBuilder.TryWriteTcpPacket(frame, client, server, sport, port, 2, 1, TcpFlags.Ack | TcpFlags.Psh, 65535, record, out n);
+                Feed(n);
+                PacketBuilder.TryWriteTcpPacket(frame, client, server, sport, port, 2 + (uint)record.Length, 1, TcpFlags.Rst, 65535, [], out n);
+                Feed(n);
+            }
+        }
+
+        pipeline.Complete();
+    }
 
     /// <summary>Ends the input: buffered streams are read and every open flow is judged.</summary>
     public void Complete()

@@ -225,7 +225,11 @@ internal static class WatchCommand
             : i => options.IndexNames.TryGetValue(i, out string? n) ? n : "ifindex" + i.ToString(CultureInfo.InvariantCulture);
         // Live: every event names the process that owns the packet's socket (sock_diag, /proc, or IP Helper).
         using PlatformAttributor? attributor = live ? new PlatformAttributor(FlowOwnerProviders.CreateDefault()) : null;
-        attributor?.WarmUp();
+        if (live)
+        {
+            attributor!.WarmUp();
+            LeakPipeline.WarmUp(options.Policy);
+        }
         var pipeline = new LeakPipeline(options.Policy, OnEvent, new LeakPipelineOptions(
             Attributor: attributor,
             GeoIp: geo,

@@ -48,6 +48,9 @@ public sealed class LeakDetector : IFlowSink
 
     private const int MaxTableEntries = 65536;
 
+    /// <summary>How far (packet time) a connection may have been processed ahead of the answer it used.</summary>
+    private static readonly long s_lateAnswerNs = TimeSpan.FromSeconds(2).Ticks * 100;
+
     private readonly LeakPolicy _policy;
     private readonly RouteClassifier _routes;
     private readonly TransportClassifier _classifier;
@@ -61,6 +64,7 @@ public sealed class LeakDetector : IFlowSink
     private readonly Dictionary<string, PendingQuery> _upstreamByName = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<IpAddr, AnswerRecord> _answers = [];
     private readonly HashSet<FlowKey5> _connectionsChecked = [];
+    private readonly Dictionary<IpAddr, RecentConnection> _recentConnections = [];
     private bool _stubSeen;
 
     public LeakDetector(
@@ -220,8 +224,16 @@ public sealed class LeakDetector : IFlowSink
 
             if (_answers.Count < MaxTableEntries)
             {
-                _answers[address] = new AnswerRecord(egress, dns.QName ?? a.Name, dns.QType, now + ttlNs);
+                _answers[address] = new AnswerRecord(egress, dns.QName ?? a.Name, dns.QType, now + ttlNs) { SeenNs = now };
                 Stats.AnswersTracked++;
+
+                // A connection to this address processed before its answer (another interface's capture thread ran
+                // first) but started after it, by packet time: judge it now.
+                if (_recentConnections.Remove(address, out RecentConnection early)
+                    && early.Origin.TimestampNs >= now && early.Origin.TimestampNs - now <= s_lateAnswerNs)
+                {
+                    CheckConnection(early.Frame, early.Origin, early.Flow, early.Kind, early.ServerName);
+                }
             }
         }
     }
@@ -234,8 +246,16 @@ public sealed class LeakDetector : IFlowSink
 
     private void CheckConnection(long frameNumber, FrameOrigin origin, FlowKey5 flow, string kind, string? serverName)
     {
-        if (!_answers.TryGetValue(flow.Destination, out AnswerRecord answer))
+        if (!_answers.TryGetValue(flow.Destination, out AnswerRecord answer) || answer.SeenNs > origin.TimestampNs)
         {
+            // No answer yet, as far as processing order goes. Live capture runs a thread per interface, so the answer
+            // may still be on its way from another interface: keep the connection a moment (see OnDnsResponse).
+            if (_recentConnections.Count >= MaxTableEntries)
+            {
+                _recentConnections.Clear();
+            }
+
+            _recentConnections[flow.Destination] = new RecentConnection(frameNumber, origin, flow, kind, serverName);
             return;
         }
 
@@ -559,5 +579,11 @@ public sealed class LeakDetector : IFlowSink
             : "r" + CorrelationFrame.ToString(CultureInfo.InvariantCulture);
     }
 
-    private readonly record struct AnswerRecord(PendingQuery Egress, string? QName, ushort QType, long ExpiresNs);
+    private readonly record struct AnswerRecord(PendingQuery Egress, string? QName, ushort QType, long ExpiresNs)
+    {
+        /// <summary>Packet time of the response that carried the answer.</summary>
+        public long SeenNs { get; init; }
+    }
+
+    private readonly record struct RecentConnection(long Frame, FrameOrigin Origin, FlowKey5 Flow, string Kind, string? ServerName);
 }

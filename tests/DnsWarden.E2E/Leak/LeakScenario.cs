@@ -59,7 +59,7 @@ public static class LeakScenario
             LeakTopology.Dns("dig-tcp", "dig", ["+tcp", LeakNet.WebName, "A"], "NOERROR", LeakNet.WebV4),
             LeakTopology.Dns("dig6-aaaa", "dig", ["-6", "@" + LeakNet.TunnelResolverV6, LeakNet.WebName, "AAAA"], "NOERROR", LeakNet.WebV6),
             LeakTopology.Curl("curl-web", ["-k", $"https://{LeakNet.WebName}/{LeakNet.SmallPage}"], LeakNet.SmallPageText),
-        ]);
+        ], liveProfile: "full-tunnel");
 
         await t.UsePhysicalAsync();
         captures[LeakA] = await t.CaptureAsync(LeakA, Out(LeakA),
@@ -67,7 +67,7 @@ public static class LeakScenario
             LeakTopology.Dns("dig-udp", "dig", ["@" + LeakNet.IspResolverV4, "a1.leak.test", "A"], "NOERROR", LeakNet.QueryV4),
             LeakTopology.Dns("dig-tcp", "dig", ["+tcp", "@" + LeakNet.IspResolverV4, "a2.leak.test", "A"], "NOERROR", LeakNet.QueryV4),
             LeakTopology.Dns("dig6-udp", "dig", ["-6", "@" + LeakNet.IspResolverV6, "a3.leak.test", "AAAA"], "NOERROR", LeakNet.QueryV6),
-        ]);
+        ], liveProfile: "full-tunnel");
 
         captures[LeakB] = await t.CaptureAsync(LeakB, Out(LeakB),
         [
@@ -84,7 +84,7 @@ public static class LeakScenario
             LeakTopology.Curl("curl-doh", ["-4", "-k", "--doh-insecure", "--doh-url", $"https://{ListedDohServerName}/dns-query",
                 "--resolve", $"{ListedDohServerName}:{LeakNet.DohPort}:{LeakNet.PublicResolverV4}", $"https://{LeakNet.WebName}/{LeakNet.SmallPage}"],
                 LeakNet.SmallPageText),
-        ]);
+        ], liveProfile: "full-tunnel");
 
         // +tls-sni puts the name on the wire without +tls-hostname's certificate check, which kresd's self-signed one fails.
         captures[LeakCUnlistedDoh] = await t.CaptureAsync(LeakCUnlistedDoh, Out(LeakCUnlistedDoh),
@@ -104,7 +104,7 @@ public static class LeakScenario
         captures[LeakD] = await t.CaptureAsync(LeakD, Out(LeakD),
         [
             LeakTopology.Curl("curl-split", ["-4", "-k", $"https://{LeakNet.WebName}/{LeakNet.SmallPage}"], LeakNet.SmallPageText),
-        ]);
+        ], liveProfile: "full-tunnel");
 
         await t.UseTunnelAsync();
         string batch = net.TempPath("exfil-queries.txt");

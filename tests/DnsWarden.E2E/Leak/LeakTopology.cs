@@ -70,9 +70,24 @@ public sealed partial class LeakTopology
     /// Captures eth0, tun0 and lo of the client while the steps run (each checked), stops the capture and writes
     /// it to <paramref name="outputPcapng"/> in timestamp order (dumpcap's own file goes beside it, <c>.dumpcap.pcapng</c>).
     /// </summary>
-    public async Task<LeakPhaseCapture> CaptureAsync(string phase, string outputPcapng, IReadOnlyList<LeakStep> steps)
+    /// <param name="liveProfile">When set, <c>dnsw leak watch</c> also watches the phase live in the client namespace
+    /// (eth0, tun0, lo; that profile; attribution on); its events file is <see cref="LeakPhaseCapture.LiveEventsPath"/>.</param>
+    public async Task<LeakPhaseCapture> CaptureAsync(string phase, string outputPcapng, IReadOnlyList<LeakStep> steps, string? liveProfile = null)
     {
         DumpcapCapture capture = await Net.StartCaptureAsync(Client, CapturedInterfaces, Net.TempPath($"{phase}.pcapng"));
+        string? liveEvents = liveProfile is null ? null : Path.ChangeExtension(outputPcapng, ".live.jsonl");
+        NetnsProcess? watch = null;
+        if (liveEvents is not null)
+        {
+            watch = Net.StartProcess(Client, "dnsw-live", "dotnet",
+            [
+                Path.Combine(AppContext.BaseDirectory, "dnsw.dll"), "leak", "watch",
+                "--iface", LeakNet.PhysicalInterface, "--iface", LeakNet.TunnelInterface, "--iface", LeakNet.LoopbackInterface,
+                "--duration", "0", "--format", "json", "--privacy", "full", "--profile", liveProfile!, "--out", liveEvents,
+            ]);
+            await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
+        }
+
         var done = new List<ScenarioStep>();
         foreach (LeakStep step in steps)
         {
@@ -89,6 +104,17 @@ public sealed partial class LeakTopology
         }
 
         long packets = await capture.StopAsync();
+        if (watch is not null)
+        {
+            // Ctrl-C: the watch must stop cleanly, with every event and the summary written.
+            await Task.Delay(500);
+            watch.Signal(ProcessSignal.Interrupt);
+            Task stopped = await Task.WhenAny(watch.Exited, Task.Delay(TimeSpan.FromSeconds(20)));
+            if (stopped != watch.Exited || watch.ExitCode is not (0 or 2))
+            {
+                throw new InvalidOperationException($"Phase '{phase}': the live watch did not stop cleanly on Ctrl-C\n{watch.Describe()}");
+            }
+        }
 
         // dumpcap writes each interface's packets a ring block at a time, so with several interfaces the file is
         // not in time order (a tun0 DNS answer can follow the eth0 connection that used it). The tests read the
@@ -97,7 +123,7 @@ public sealed partial class LeakTopology
         File.Copy(capture.OutputPath, raw, overwrite: true);
         CommandResult sorted = await ProcessRunner.RunAsync("reordercap", [raw, outputPcapng], TimeSpan.FromSeconds(30));
         sorted.EnsureSuccess();
-        return new LeakPhaseCapture(phase, outputPcapng, raw, packets, done);
+        return new LeakPhaseCapture(phase, outputPcapng, raw, packets, done) { LiveEventsPath = liveEvents };
     }
 
     private string DescribeServers() => string.Join("\n\n", _servers.Select(s => s.Describe()));
@@ -180,4 +206,8 @@ public sealed record LeakStep(string Name, string Tool, string[] Args, string Ex
 /// <param name="DumpcapPcapngPath">dumpcap's file as written, interfaces interleaved a block at a time.</param>
 /// <param name="PacketsCaptured">dumpcap's own count.</param>
 /// <param name="Steps">Every client command of the phase, with its output.</param>
-public sealed record LeakPhaseCapture(string Phase, string PcapngPath, string DumpcapPcapngPath, long PacketsCaptured, IReadOnlyList<ScenarioStep> Steps);
+public sealed record LeakPhaseCapture(string Phase, string PcapngPath, string DumpcapPcapngPath, long PacketsCaptured, IReadOnlyList<ScenarioStep> Steps)
+{
+    /// <summary>Events of the live watch that ran during the phase, when one did (JSON lines, summary last).</summary>
+    public string? LiveEventsPath { get; init; }
+}
