@@ -51,4 +51,8 @@ public static class OwnerReasons
     public static string Shared(int processes) => $"socket shared by {processes} processes";
 
     public static string NoPermission(int pid) => $"no permission to read /proc/{pid}/fd (run as root)";
+
+    /// <summary>The socket existed when the kernel was asked, but no readable process held it a moment later.</summary>
+    public static string OwnerNotFound(int deniedPid) =>
+        $"socket owner not found: its process closed it or exited during the lookup, or it is pid {deniedPid}, whose /proc/{deniedPid}/fd cannot be read (run as root)";
 }

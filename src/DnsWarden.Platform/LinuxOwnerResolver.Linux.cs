@@ -24,7 +24,7 @@ internal sealed class LinuxOwnerResolver
         if (!_sockets.TryFind(inode, out int pid, out IReadOnlyList<int>? holders))
         {
             return _sockets.DeniedPid >= 0
-                ? OwnerLookup.Unknown(OwnerReasons.NoPermission(_sockets.DeniedPid))
+                ? OwnerLookup.Unknown(OwnerReasons.OwnerNotFound(_sockets.DeniedPid))
                 : OwnerLookup.Unknown(OwnerReasons.SocketGone);
         }
 
