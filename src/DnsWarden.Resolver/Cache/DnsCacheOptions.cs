@@ -1,0 +1,28 @@
+namespace DnsWarden.Resolver.Cache;
+
+/// <summary>Bounds and TTL rules for <see cref="DnsCache"/>.</summary>
+public sealed class DnsCacheOptions
+{
+    /// <summary>RFC 2181 §8: a TTL is an unsigned 31-bit number.</summary>
+    public const uint MaxRfcTtlSeconds = int.MaxValue;
+
+    public int MaxEntries { get; init; } = 10_000;
+
+    /// <summary>Bound on stored bytes (responses, keys and a fixed per-entry overhead).</summary>
+    public long MaxBytes { get; init; } = 16L * 1024 * 1024;
+
+    /// <summary>Lock stripes (rounded up to a power of two). LRU order and bounds hold per stripe.</summary>
+    public int ShardCount { get; init; } = 16;
+
+    /// <summary>Ceiling for positive answers.</summary>
+    public TimeSpan MaxTtl { get; init; } = TimeSpan.FromSeconds(MaxRfcTtlSeconds);
+
+    /// <summary>RFC 2308 §5: negative answers are kept at most this long (default 1 h).</summary>
+    public TimeSpan MaxNegativeTtl { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>RFC 2308 §5: a negative answer without SOA should not be cached; zero means it is not.</summary>
+    public TimeSpan NegativeTtlWithoutSoa { get; init; } = TimeSpan.Zero;
+
+    /// <summary>RFC 2308 §7.1: SERVFAIL kept at most 5 minutes; default zero, never cached.</summary>
+    public TimeSpan ServFailTtl { get; init; } = TimeSpan.Zero;
+}
