@@ -6,7 +6,7 @@ namespace DnsWarden.Resolver.Cache;
 
 /// <summary>
 /// A bounded, thread-safe cache of upstream DNS responses keyed by (QNAME case-insensitively, QTYPE,
-/// QCLASS, DO). Hits are written into the caller's buffer with the query's ID and question case and
+/// QCLASS, DO, CD). Hits are written into the caller's buffer with the query's ID and question case and
 /// every TTL lowered by the entry's age; a hit allocates nothing. Times are ticks of 100 ns
 /// (<see cref="TimeSpan.TicksPerSecond"/>) on any monotonic clock the caller chooses.
 /// </summary>
@@ -106,7 +106,7 @@ public sealed class DnsCache
             return DnsCacheStoreResult.MalformedResponse;
         }
 
-        // The DO byte may differ (an upstream without EDNS echoes none); name, type and class may not.
+        // The DO/CD byte may differ (an upstream without EDNS echoes no DO); name, type and class may not.
         if (!key.Slice(0, keyLength - 1).SequenceEqual(responseKey.Slice(0, responseKeyLength - 1)))
         {
             return DnsCacheStoreResult.QuestionMismatch;

@@ -5,11 +5,12 @@ namespace DnsWarden.Resolver.Cache;
 
 /// <summary>
 /// The cache key of a message: its only question's name as lower-case uncompressed wire labels,
-/// QTYPE, QCLASS and the EDNS DO bit (RFC 3225 §3: DNSSEC records only for DO queries).
+/// QTYPE, QCLASS, the EDNS DO bit (RFC 3225 §3: DNSSEC records only for DO queries) and the CD bit
+/// (RFC 4035 §3.2.2: a CD answer may hold data that failed validation).
 /// </summary>
 internal static class DnsCacheKey
 {
-    /// <summary>Name (RFC 1035 §2.3.4: ≤ 255 octets) + QTYPE + QCLASS + DO.</summary>
+    /// <summary>Name (RFC 1035 §2.3.4: ≤ 255 octets) + QTYPE + QCLASS + one byte of DO and CD.</summary>
     public const int MaxLength = DnsName.MaxWireLength + 5;
 
     public static bool TryBuild(ReadOnlySpan<byte> message, Span<byte> key, out int keyLength, out int questionNameLength)
@@ -55,7 +56,7 @@ internal static class DnsCacheKey
             return false;
         }
 
-        key[n + 4] = dnssecOk ? (byte)1 : (byte)0;
+        key[n + 4] = (byte)((dnssecOk ? 1 : 0) | (header.CheckingDisabled ? 2 : 0));
         keyLength = n + 5;
         return true;
     }

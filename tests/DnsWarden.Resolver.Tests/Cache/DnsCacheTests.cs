@@ -199,6 +199,9 @@ public sealed class DnsCacheTests
         Assert.False(cache.TryAnswer(Query("k.example", DnsType.AAAA), T0, dst, out _));
         Assert.False(cache.TryAnswer(Query("k.example", dnssecOk: true), T0, dst, out _));
         Assert.True(cache.TryAnswer(Query("K.EXAMPLE"), T0, dst, out _));
+        byte[] checkingDisabled = Query("k.example");
+        checkingDisabled[3] |= 0x10;
+        Assert.False(cache.TryAnswer(checkingDisabled, T0, dst, out _));
         Assert.Equal(DnsCacheStoreResult.QuestionMismatch, cache.Store(Query("other.example"), AnswerA(q, 60, "198.51.100.5"), T0));
         Assert.Equal(DnsCacheStoreResult.MalformedQuery, cache.Store(q.AsSpan(0, 10).ToArray(), AnswerA(q, 60, "198.51.100.5"), T0));
         Assert.Equal(DnsCacheLookupResult.BufferTooSmall, cache.Lookup(q, T0, new byte[20], out _));
