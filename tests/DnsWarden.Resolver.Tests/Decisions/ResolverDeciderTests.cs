@@ -368,6 +368,40 @@ public sealed class ResolverDeciderTests
     }
 
     [Fact]
+    public void OtherPaths_AllocateNothingEither()
+    {
+        ResolverDecider d = Decider(Lists);
+        byte[][] queries =
+        [
+            Query("ads.example.com", DnsType.A),
+            Query("other.org", DnsType.A),
+            Query("use-application-dns.net", DnsType.A),
+            Query("printer.lan", DnsType.A),
+            Query("printer.lan", DnsType.MX),
+            Query("a.example", DnsType.A)[..20],
+            Query("a.example", DnsType.A)[..5],
+        ];
+        foreach (byte[] q in queries)
+        {
+            d.Decide(q);
+        }
+
+        int answers = 0;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 200; i++)
+        {
+            foreach (byte[] q in queries)
+            {
+                answers += d.Decide(q).Verdict == PolicyVerdict.Answer ? 1 : 0;
+            }
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(200 * 6, answers);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void Mutations_NeverThrow_AlwaysDecide()
     {
         ResolverDecider d = Decider(Lists);
