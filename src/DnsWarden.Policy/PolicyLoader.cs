@@ -19,7 +19,16 @@ public static class PolicyLoader
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
-    public static bool TryLoad(string path, out LeakPolicy? policy, out PolicyError? error)
+    public static bool TryLoad(string path, out LeakPolicy? policy, out PolicyError? error) =>
+        TryLoadFile(path, TryParse, out policy, out error);
+
+    /// <summary>A parser of one kind of policy file (leak policy, resolver policy).</summary>
+    internal delegate bool Parser<T>(ReadOnlySpan<byte> utf8Json, string fileName, out T? policy, out PolicyError? error)
+        where T : class;
+
+    /// <summary>Reads a policy file of any kind (bounded, special files refused) and hands its bytes to the parser.</summary>
+    internal static bool TryLoadFile<T>(string path, Parser<T> parse, out T? policy, out PolicyError? error)
+        where T : class
     {
         policy = null;
         string file = path ?? "";
@@ -60,7 +69,7 @@ public static class PolicyLoader
                 return false;
             }
 
-            return TryParse(buffer.AsSpan(0, total), file, out policy, out error);
+            return parse(buffer.AsSpan(0, total), file, out policy, out error);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -90,23 +99,8 @@ public static class PolicyLoader
     {
         policy = null;
         string file = fileName ?? "";
-        if (utf8Json.Length > MaxFileBytes)
+        if (!TryPrepare(utf8Json, file, "{ \"version\": 1 }", out ReadOnlySpan<byte> data, out error))
         {
-            error = TooLarge(file, utf8Json.Length);
-            return false;
-        }
-
-        ReadOnlySpan<byte> data = utf8Json.StartsWith(Utf8Bom) ? utf8Json[Utf8Bom.Length..] : utf8Json;
-        if (!System.Text.Unicode.Utf8.IsValid(data))
-        {
-            int bad = FirstInvalidUtf8(data);
-            error = At(file, data, bad, $"invalid UTF-8 (byte 0x{data[bad]:X2}); a policy file is UTF-8 text");
-            return false;
-        }
-
-        if (IsBlank(data))
-        {
-            error = new PolicyError(file, 1, 1, "empty file (expected a JSON object such as { \"version\": 1 })");
             return false;
         }
 
@@ -159,6 +153,34 @@ public static class PolicyLoader
         }
 
         return start + (e.BytePositionInLine ?? 0);
+    }
+
+    /// <summary>The checks every policy file gets before its JSON is read: size, BOM, UTF-8, not blank.</summary>
+    internal static bool TryPrepare(ReadOnlySpan<byte> utf8Json, string file, string example, out ReadOnlySpan<byte> data, out PolicyError? error)
+    {
+        data = default;
+        error = null;
+        if (utf8Json.Length > MaxFileBytes)
+        {
+            error = TooLarge(file, utf8Json.Length);
+            return false;
+        }
+
+        data = utf8Json.StartsWith(Utf8Bom) ? utf8Json[Utf8Bom.Length..] : utf8Json;
+        if (!System.Text.Unicode.Utf8.IsValid(data))
+        {
+            int bad = FirstInvalidUtf8(data);
+            error = At(file, data, bad, $"invalid UTF-8 (byte 0x{data[bad]:X2}); a policy file is UTF-8 text");
+            return false;
+        }
+
+        if (IsBlank(data))
+        {
+            error = new PolicyError(file, 1, 1, $"empty file (expected a JSON object such as {example})");
+            return false;
+        }
+
+        return true;
     }
 
     private static PolicyError TooLarge(string file, long length) =>
