@@ -3,6 +3,7 @@ using System.Text;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Decisions;
 using DnsWarden.Wire.Dns;
+using DnsWarden.Wire.Tests.Dns;
 using Ars = ARSoft.Tools.Net.Dns;
 
 namespace DnsWarden.Resolver.Tests.Decisions;

@@ -1,8 +1,8 @@
 using System.Reflection;
 
-namespace DnsWarden.Resolver.Tests.Decisions;
+namespace DnsWarden.Wire.Tests.Dns;
 
-/// <summary>ARSoft.Tools.Net parses and encodes; its encoder is internal, reached once by reflection.</summary>
+/// <summary>ARSoft.Tools.Net keeps its encoder internal; one reflected call gives the wire bytes of a message it builds.</summary>
 internal static class ArsoftOracle
 {
     private static readonly MethodInfo s_encode =
@@ -20,7 +20,11 @@ internal static class ArsoftOracle
         ARSoft.Tools.Net.Dns.DnsMessage.Parse(new ArraySegment<byte>(message.ToArray()));
 }
 
-/// <summary>DnsClient's response parser is internal (DnsMessageHandler.GetResponseMessage); reached by reflection.</summary>
+/// <summary>
+/// DnsClient parses responses in the internal DnsMessageHandler.GetResponseMessage(ArraySegment&lt;byte&gt;);
+/// reached once through reflection on DnsUdpMessageHandler. Its result type is internal too, so
+/// the sections are read through reflected properties.
+/// </summary>
 internal static class DnsClientOracle
 {
     private static readonly Type s_handlerType = typeof(DnsClient.LookupClient).Assembly.GetType("DnsClient.DnsUdpMessageHandler", throwOnError: true)!;
@@ -45,6 +49,7 @@ internal static class DnsClientOracle
             Get<DnsClient.DnsResponseHeader>("Header"),
             Get<List<DnsClient.DnsQuestion>>("Questions"),
             Get<List<DnsClient.Protocol.DnsResourceRecord>>("Answers"),
+            Get<List<DnsClient.Protocol.DnsResourceRecord>>("Authorities"),
             Get<List<DnsClient.Protocol.DnsResourceRecord>>("Additionals"));
     }
 
@@ -52,5 +57,6 @@ internal static class DnsClientOracle
         DnsClient.DnsResponseHeader Header,
         List<DnsClient.DnsQuestion> Questions,
         List<DnsClient.Protocol.DnsResourceRecord> Answers,
+        List<DnsClient.Protocol.DnsResourceRecord> Authorities,
         List<DnsClient.Protocol.DnsResourceRecord> Additionals);
 }
