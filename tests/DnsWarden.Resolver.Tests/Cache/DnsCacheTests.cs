@@ -5,6 +5,7 @@ using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Resolver.Tests.Cache;
 
+[Collection(MemoryMeasurementCollection.Name)]
 public sealed class DnsCacheTests
 {
     private const long Second = TimeSpan.TicksPerSecond;

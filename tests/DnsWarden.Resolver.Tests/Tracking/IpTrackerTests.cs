@@ -5,6 +5,7 @@ using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Resolver.Tests.Tracking;
 
+[Collection(MemoryMeasurementCollection.Name)]
 public sealed class IpTrackerTests
 {
     private const long Second = TimeSpan.TicksPerSecond;
