@@ -33,26 +33,11 @@ internal ref struct PolicyReader
 
     private const string RouteClassNames = "loopback, tunnel, physical, unknown";
 
-    private readonly ReadOnlySpan<byte> _data;
-    private readonly string _file;
-    private Utf8JsonReader _reader;
-    private bool _started;
+    private PolicyJsonCursor _json;
 
-    public PolicyReader(ReadOnlySpan<byte> data, string file)
-    {
-        _data = data;
-        _file = file;
-        _reader = new Utf8JsonReader(data, new JsonReaderOptions
-        {
-            CommentHandling = JsonCommentHandling.Skip,
-            AllowTrailingCommas = true,
-            MaxDepth = PolicyLoader.MaxDepth,
-        });
-        Error = null;
-        _started = false;
-    }
+    public PolicyReader(ReadOnlySpan<byte> data, string file) => _json = new PolicyJsonCursor(data, file, "{ \"version\": 1 }");
 
-    public PolicyError? Error { get; private set; }
+    public PolicyError? Error => _json.Error;
 
     private enum StringKind
     {
@@ -69,18 +54,18 @@ internal ref struct PolicyReader
     {
         policy = null;
         var draft = new PolicyDraft();
-        if (!Next())
+        if (!_json.Next())
         {
             return false;
         }
 
-        if (_reader.TokenType != JsonTokenType.StartObject)
+        if (_json.Reader.TokenType != JsonTokenType.StartObject)
         {
-            return Fail($"expected a JSON object at the root, got {Describe()}");
+            return _json.Fail($"expected a JSON object at the root, got {_json.Describe()}");
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (NextKey(seen, s_rootKeys, null, out string? key))
+        while (_json.NextKey(seen, s_rootKeys, null, out string? key))
         {
             bool ok = key switch
             {
@@ -103,219 +88,30 @@ internal ref struct PolicyReader
             }
         }
 
-        if (Error is not null || !AtEnd())
+        if (Error is not null || !_json.AtEnd())
         {
             return false;
         }
 
-        policy = draft.Build(_file);
+        policy = draft.Build(_json.File);
         return true;
-    }
-
-    // ---- tokens and errors ----
-
-    private bool Next()
-    {
-        try
-        {
-            if (_reader.Read())
-            {
-                _started = true;
-                return true;
-            }
-
-            return FailAt(_data.Length, "unexpected end of file");
-        }
-        catch (JsonException e)
-        {
-            long offset = PolicyLoader.OffsetOf(_data, e);
-            if (!_started)
-            {
-                _started = true;
-                if (offset >= _data.Length)
-                {
-                    return FailAt(offset, "empty file: only whitespace and comments (expected a JSON object such as { \"version\": 1 })");
-                }
-            }
-
-            return FailAt(offset, offset >= _data.Length
-                ? "unexpected end of file (an object, array or string is not closed)"
-                : "invalid JSON: " + StripPosition(e.Message));
-        }
-    }
-
-    /// <summary>After the root object only whitespace and comments may follow.</summary>
-    private bool AtEnd()
-    {
-        try
-        {
-            if (_reader.Read())
-            {
-                return Fail("unexpected content after the policy object");
-            }
-
-            return true;
-        }
-        catch (JsonException e)
-        {
-            return FailAt(PolicyLoader.OffsetOf(_data, e), "invalid JSON: " + StripPosition(e.Message));
-        }
-    }
-
-    /// <summary>
-    /// Moves to the next property of the current object, or past its end (false, no error). Refuses duplicates and
-    /// keys outside <paramref name="allowed"/> (null: any key).
-    /// </summary>
-    private bool NextKey(Dictionary<string, long> seen, string[]? allowed, string? within, [NotNullWhen(true)] out string? key)
-    {
-        key = null;
-        if (!Next() || _reader.TokenType == JsonTokenType.EndObject)
-        {
-            return false;
-        }
-
-        if (!TryGetString(out string name))
-        {
-            return false;
-        }
-
-        key = name;
-        if (seen.TryGetValue(key, out long first))
-        {
-            return Fail($"duplicate key '{key}' (first at line {PolicyLoader.At(_file, _data, first, "").Line})");
-        }
-
-        seen.Add(key, _reader.TokenStartIndex);
-        if (allowed is not null && Array.IndexOf(allowed, key) < 0)
-        {
-            string where = within is null ? "" : $" in {within}";
-            string? near = Nearest(key, allowed);
-            string hint = near is null ? "" : $"did you mean '{near}'? ";
-            return Fail($"unknown key '{key}'{where} ({hint}expected one of: {string.Join(", ", allowed)})");
-        }
-
-        return true;
-    }
-
-    private bool Fail(string message) => FailAt(_reader.TokenStartIndex, message);
-
-    private bool FailAt(long offset, string message)
-    {
-        Error ??= PolicyLoader.At(_file, _data, offset, message);
-        return false;
-    }
-
-    private bool TryGetString(out string value)
-    {
-        try
-        {
-            value = _reader.GetString() ?? "";
-            return true;
-        }
-        catch (InvalidOperationException)
-        {
-            // Escapes that decode to invalid UTF-16 (a lone surrogate such as \uD800).
-            value = "";
-            return Fail("invalid string: an escape does not form valid Unicode");
-        }
-    }
-
-    private string Describe() => _reader.TokenType switch
-    {
-        JsonTokenType.StartObject => "an object",
-        JsonTokenType.StartArray => "an array",
-        JsonTokenType.String => "a string",
-        JsonTokenType.Number => "the number " + Raw(),
-        JsonTokenType.True => "true",
-        JsonTokenType.False => "false",
-        JsonTokenType.Null => "null",
-        _ => _reader.TokenType.ToString(),
-    };
-
-    private string Raw()
-    {
-        string raw = Encoding.UTF8.GetString(_reader.ValueSpan);
-        return raw.Length > 40 ? raw[..40] + "…" : raw;
-    }
-
-    private static string StripPosition(string message)
-    {
-        int at = message.IndexOf(" LineNumber:", StringComparison.Ordinal);
-        return at < 0 ? message : message[..at];
-    }
-
-    /// <summary>A value for a message: shortened, with control characters escaped so the message prints on one line.</summary>
-    private static string Quote(string value)
-    {
-        string shown = value.Length > 60 ? value[..60] + "…" : value;
-        if (shown.Any(char.IsControl))
-        {
-            var sb = new StringBuilder(shown.Length + 8);
-            foreach (char c in shown)
-            {
-                if (char.IsControl(c))
-                {
-                    sb.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
-                }
-                else
-                {
-                    sb.Append(c);
-                }
-            }
-
-            shown = sb.ToString();
-        }
-
-        return $"'{shown}'";
     }
 
     // ---- values ----
 
-    private bool ReadString(string path, string expected, out string value)
-    {
-        value = "";
-        if (!Next())
-        {
-            return false;
-        }
-
-        if (_reader.TokenType != JsonTokenType.String)
-        {
-            return Fail($"{path}: expected {expected}, got {Describe()}");
-        }
-
-        return TryGetString(out value);
-    }
-
-    private bool ReadInt(string path, int min, int max, out int value)
-    {
-        value = 0;
-        if (!Next())
-        {
-            return false;
-        }
-
-        if (_reader.TokenType != JsonTokenType.Number || !_reader.TryGetInt32(out value) || value < min || value > max)
-        {
-            return Fail($"{path}: expected a whole number between {min} and {max}, got {Describe()}");
-        }
-
-        return true;
-    }
-
     private bool ReadDouble(string path, double min, double max, out double value)
     {
         value = 0;
-        if (!Next())
+        if (!_json.Next())
         {
             return false;
         }
 
-        if (_reader.TokenType != JsonTokenType.Number || !_reader.TryGetDouble(out value) || !double.IsFinite(value)
+        if (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetDouble(out value) || !double.IsFinite(value)
             || value < min || value > max)
         {
             string range = string.Create(CultureInfo.InvariantCulture, $"between {min} and {max}");
-            return Fail($"{path}: expected a number {range}, got {Describe()}");
+            return _json.Fail($"{path}: expected a number {range}, got {_json.Describe()}");
         }
 
         return true;
@@ -324,38 +120,28 @@ internal ref struct PolicyReader
     private bool ReadBool(string path, out bool value)
     {
         value = false;
-        if (!Next())
+        if (!_json.Next())
         {
             return false;
         }
 
-        if (_reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
+        if (_json.Reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
         {
-            return Fail($"{path}: expected true or false, got {Describe()}");
+            return _json.Fail($"{path}: expected true or false, got {_json.Describe()}");
         }
 
-        value = _reader.TokenType == JsonTokenType.True;
+        value = _json.Reader.TokenType == JsonTokenType.True;
         return true;
     }
 
     private bool BeginObject(string path)
     {
-        if (!Next())
+        if (!_json.Next())
         {
             return false;
         }
 
-        return _reader.TokenType == JsonTokenType.StartObject || Fail($"{path}: expected an object, got {Describe()}");
-    }
-
-    private bool BeginArray(string path, string expected)
-    {
-        if (!Next())
-        {
-            return false;
-        }
-
-        return _reader.TokenType == JsonTokenType.StartArray || Fail($"{path}: expected {expected}, got {Describe()}");
+        return _json.Reader.TokenType == JsonTokenType.StartObject || _json.Fail($"{path}: expected an object, got {_json.Describe()}");
     }
 
     /// <summary>An array of strings, each checked as <paramref name="kind"/> and added to the list that fits it.</summary>
@@ -367,29 +153,29 @@ internal ref struct PolicyReader
             StringKind.Address => "an array of IP address strings",
             _ => "an array of strings",
         };
-        if (!BeginArray(path, expected))
+        if (!_json.BeginArray(path, expected))
         {
             return false;
         }
 
         for (int i = 0; ; i++)
         {
-            if (!Next())
+            if (!_json.Next())
             {
                 return false;
             }
 
-            if (_reader.TokenType == JsonTokenType.EndArray)
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
             {
                 return true;
             }
 
-            if (_reader.TokenType != JsonTokenType.String)
+            if (_json.Reader.TokenType != JsonTokenType.String)
             {
-                return Fail($"{path}: expected {expected}, got {Describe()} at index {i}");
+                return _json.Fail($"{path}: expected {expected}, got {_json.Describe()} at index {i}");
             }
 
-            if (!TryGetString(out string s))
+            if (!_json.TryGetString(out string s))
             {
                 return false;
             }
@@ -412,7 +198,7 @@ internal ref struct PolicyReader
             case StringKind.Text:
                 if (s.Length == 0 || s.Any(char.IsControl))
                 {
-                    return Fail($"{at}: expected a non-empty name without control characters, got {Quote(s)}");
+                    return _json.Fail($"{at}: expected a non-empty name without control characters, got {PolicyJsonCursor.Quote(s)}");
                 }
 
                 value = s;
@@ -420,7 +206,7 @@ internal ref struct PolicyReader
             case StringKind.RouteClass:
                 if (!TryParseRouteClass(s, out RouteClass rc))
                 {
-                    return Fail($"{at}: {Quote(s)} is not a route class (expected one of: {RouteClassNames})");
+                    return _json.Fail($"{at}: {PolicyJsonCursor.Quote(s)} is not a route class (expected one of: {RouteClassNames})");
                 }
 
                 value = rc;
@@ -428,7 +214,7 @@ internal ref struct PolicyReader
             case StringKind.Interface:
                 if (s.Length == 0 || s.Any(char.IsControl))
                 {
-                    return Fail($"{at}: expected an interface name or glob such as wg0 or tun*, got {Quote(s)}");
+                    return _json.Fail($"{at}: expected an interface name or glob such as wg0 or tun*, got {PolicyJsonCursor.Quote(s)}");
                 }
 
                 value = new InterfacePattern(s);
@@ -436,7 +222,7 @@ internal ref struct PolicyReader
             case StringKind.Domain:
                 if (!DomainSet.IsValidRule(s, out error))
                 {
-                    return Fail($"{at}: {error}");
+                    return _json.Fail($"{at}: {error}");
                 }
 
                 value = s;
@@ -444,12 +230,12 @@ internal ref struct PolicyReader
             case StringKind.HostName:
                 if (s.StartsWith('=') || s.StartsWith('*'))
                 {
-                    return Fail($"{at}: {Quote(s)} is a rule, not a server name (expected a name such as dns.example)");
+                    return _json.Fail($"{at}: {PolicyJsonCursor.Quote(s)} is a rule, not a server name (expected a name such as dns.example)");
                 }
 
                 if (!DomainSet.IsValidRule(s, out error))
                 {
-                    return Fail($"{at}: {error}");
+                    return _json.Fail($"{at}: {error}");
                 }
 
                 value = s;
@@ -457,7 +243,7 @@ internal ref struct PolicyReader
             case StringKind.Endpoint:
                 if (!Profiles.TryParseEndpoint(s, out EndpointRule? rule, out error))
                 {
-                    return Fail($"{at}: {error}");
+                    return _json.Fail($"{at}: {error}");
                 }
 
                 value = rule;
@@ -465,13 +251,13 @@ internal ref struct PolicyReader
             case StringKind.Address:
                 if (!Profiles.TryParseAddress(s, out IPAddress? address))
                 {
-                    return Fail($"{at}: {Quote(s)} is not an IP address (expected e.g. 198.51.100.53 or 2001:db8::53)");
+                    return _json.Fail($"{at}: {PolicyJsonCursor.Quote(s)} is not an IP address (expected e.g. 198.51.100.53 or 2001:db8::53)");
                 }
 
                 value = address;
                 return true;
             default:
-                return Fail($"{at}: unexpected value");
+                return _json.Fail($"{at}: unexpected value");
         }
     }
 
@@ -479,14 +265,14 @@ internal ref struct PolicyReader
 
     private bool ReadVersion(PolicyDraft draft)
     {
-        if (!Next())
+        if (!_json.Next())
         {
             return false;
         }
 
-        if (_reader.TokenType != JsonTokenType.Number || !_reader.TryGetInt32(out int v) || v != 1)
+        if (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetInt32(out int v) || v != 1)
         {
-            return Fail($"version: expected 1 (the only policy version), got {Describe()}");
+            return _json.Fail($"version: expected 1 (the only policy version), got {_json.Describe()}");
         }
 
         draft.Version = v;
@@ -495,14 +281,14 @@ internal ref struct PolicyReader
 
     private bool ReadProfile(PolicyDraft draft)
     {
-        if (!ReadString("profile", "a profile name (full-tunnel, proxy-stub or split)", out string name))
+        if (!_json.ReadString("profile", "a profile name (full-tunnel, proxy-stub or split)", out string name))
         {
             return false;
         }
 
         if (!Profiles.TryParse(name, out PolicyProfile profile))
         {
-            return Fail($"profile: {Quote(name)} is not a profile (expected one of: full-tunnel, proxy-stub, split)");
+            return _json.Fail($"profile: {PolicyJsonCursor.Quote(name)} is not a profile (expected one of: full-tunnel, proxy-stub, split)");
         }
 
         draft.Profile = profile;
@@ -517,22 +303,22 @@ internal ref struct PolicyReader
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (NextKey(seen, null, null, out string? pattern))
+        while (_json.NextKey(seen, null, null, out string? pattern))
         {
             if (pattern.Length == 0 || pattern.Any(char.IsControl))
             {
-                return Fail($"interface_classes: expected an interface name or glob such as wg0 or tun*, got {Quote(pattern)}");
+                return _json.Fail($"interface_classes: expected an interface name or glob such as wg0 or tun*, got {PolicyJsonCursor.Quote(pattern)}");
             }
 
             string at = $"interface_classes.{pattern}";
-            if (!ReadString(at, $"a route class ({RouteClassNames})", out string cls))
+            if (!_json.ReadString(at, $"a route class ({RouteClassNames})", out string cls))
             {
                 return false;
             }
 
             if (!TryParseRouteClass(cls, out RouteClass rc))
             {
-                return Fail($"{at}: {Quote(cls)} is not a route class (expected one of: {RouteClassNames})");
+                return _json.Fail($"{at}: {PolicyJsonCursor.Quote(cls)} is not a route class (expected one of: {RouteClassNames})");
             }
 
             draft.InterfaceClasses.Add(new InterfaceHint(new InterfacePattern(pattern), rc));
@@ -544,31 +330,31 @@ internal ref struct PolicyReader
     private bool ReadPorts(PolicyDraft draft)
     {
         const string Expected = "an array of port numbers (1–65535)";
-        if (!BeginArray("allowed_ports", Expected))
+        if (!_json.BeginArray("allowed_ports", Expected))
         {
             return false;
         }
 
         for (int i = 0; ; i++)
         {
-            if (!Next())
+            if (!_json.Next())
             {
                 return false;
             }
 
-            if (_reader.TokenType == JsonTokenType.EndArray)
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
             {
                 return true;
             }
 
-            if (_reader.TokenType != JsonTokenType.Number)
+            if (_json.Reader.TokenType != JsonTokenType.Number)
             {
-                return Fail($"allowed_ports: expected {Expected}, got {Describe()} at index {i}");
+                return _json.Fail($"allowed_ports: expected {Expected}, got {_json.Describe()} at index {i}");
             }
 
-            if (!_reader.TryGetInt32(out int port) || port is < 1 or > 65535)
+            if (!_json.Reader.TryGetInt32(out int port) || port is < 1 or > 65535)
             {
-                return Fail($"allowed_ports[{i}]: expected a port number between 1 and 65535, got {Raw()}");
+                return _json.Fail($"allowed_ports[{i}]: expected a port number between 1 and 65535, got {_json.Raw()}");
             }
 
             draft.AllowedPorts.Add((ushort)port);
@@ -583,7 +369,7 @@ internal ref struct PolicyReader
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (NextKey(seen, s_splitKeys, "split", out string? key))
+        while (_json.NextKey(seen, s_splitKeys, "split", out string? key))
         {
             bool ok;
             switch (key)
@@ -595,7 +381,7 @@ internal ref struct PolicyReader
                     ok = ReadStrings("split.direct_domains", StringKind.Domain, draft.DirectDomains);
                     break;
                 default:
-                    ok = ReadString("split.default", "\"direct\" or \"proxy\"", out string d);
+                    ok = _json.ReadString("split.default", "\"direct\" or \"proxy\"", out string d);
                     if (ok)
                     {
                         if (d == "direct")
@@ -608,7 +394,7 @@ internal ref struct PolicyReader
                         }
                         else
                         {
-                            ok = Fail($"split.default: {Quote(d)} is not a split default (expected one of: direct, proxy)");
+                            ok = _json.Fail($"split.default: {PolicyJsonCursor.Quote(d)} is not a split default (expected one of: direct, proxy)");
                         }
                     }
 
@@ -632,7 +418,7 @@ internal ref struct PolicyReader
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (NextKey(seen, s_encryptedKeys, "encrypted_dns", out string? key))
+        while (_json.NextKey(seen, s_encryptedKeys, "encrypted_dns", out string? key))
         {
             bool ok = key switch
             {
@@ -665,34 +451,34 @@ internal ref struct PolicyReader
 
     private bool ReadEndpoints(PolicyDraft draft)
     {
-        if (!BeginArray("encrypted_dns.endpoints", "an array of objects { \"name\", \"hosts\", \"addresses\" }"))
+        if (!_json.BeginArray("encrypted_dns.endpoints", "an array of objects { \"name\", \"hosts\", \"addresses\" }"))
         {
             return false;
         }
 
         for (int i = 0; ; i++)
         {
-            if (!Next())
+            if (!_json.Next())
             {
                 return false;
             }
 
-            if (_reader.TokenType == JsonTokenType.EndArray)
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
             {
                 return true;
             }
 
             string path = $"encrypted_dns.endpoints[{i}]";
-            if (_reader.TokenType != JsonTokenType.StartObject)
+            if (_json.Reader.TokenType != JsonTokenType.StartObject)
             {
-                return Fail($"{path}: expected an object {{ \"name\", \"hosts\", \"addresses\" }}, got {Describe()}");
+                return _json.Fail($"{path}: expected an object {{ \"name\", \"hosts\", \"addresses\" }}, got {_json.Describe()}");
             }
 
             string name = $"policy endpoint {i + 1}";
             var hosts = new List<string>();
             var addresses = new List<IPAddress>();
             var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-            while (NextKey(seen, s_endpointKeys, path, out string? key))
+            while (_json.NextKey(seen, s_endpointKeys, path, out string? key))
             {
                 bool ok = key switch
                 {
@@ -717,14 +503,14 @@ internal ref struct PolicyReader
 
     private bool ReadName(string path, ref string name)
     {
-        if (!ReadString(path + ".name", "a string", out string n))
+        if (!_json.ReadString(path + ".name", "a string", out string n))
         {
             return false;
         }
 
         if (n.Length == 0)
         {
-            return Fail($"{path}.name: expected a non-empty name");
+            return _json.Fail($"{path}.name: expected a non-empty name");
         }
 
         name = n;
@@ -740,7 +526,7 @@ internal ref struct PolicyReader
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         ExfiltrationPolicy x = draft.Exfiltration;
-        while (NextKey(seen, s_exfiltrationKeys, "exfiltration", out string? key))
+        while (_json.NextKey(seen, s_exfiltrationKeys, "exfiltration", out string? key))
         {
             string path = "exfiltration." + key;
             int i;
@@ -748,20 +534,20 @@ internal ref struct PolicyReader
             switch (key)
             {
                 case "window":
-                    if (!ReadString(path, "a duration such as \"60s\"", out string text))
+                    if (!_json.ReadString(path, "a duration such as \"60s\"", out string text))
                     {
                         return false;
                     }
 
                     if (!PolicyDuration.TryParse(text, out TimeSpan window) || window <= TimeSpan.Zero)
                     {
-                        return Fail($"{path}: {Quote(text)} is not a duration above 0 (expected a whole number and a unit: 500ms, 60s, 2m, 1h; at most 7 days)");
+                        return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration above 0 (expected a whole number and a unit: 500ms, 60s, 2m, 1h; at most 7 days)");
                     }
 
                     x = x with { Window = window };
                     break;
                 case "min_queries":
-                    if (!ReadInt(path, 1, 1_000_000, out i))
+                    if (!_json.ReadInt(path, 1, 1_000_000, out i))
                     {
                         return false;
                     }
@@ -769,7 +555,7 @@ internal ref struct PolicyReader
                     x = x with { MinQueries = i };
                     break;
                 case "min_unique_subdomains":
-                    if (!ReadInt(path, 1, 1_000_000, out i))
+                    if (!_json.ReadInt(path, 1, 1_000_000, out i))
                     {
                         return false;
                     }
@@ -787,7 +573,7 @@ internal ref struct PolicyReader
                     break;
                 case "long_label":
                     // RFC 1035 §2.3.4: labels are at most 63 octets.
-                    if (!ReadInt(path, 1, 63, out i))
+                    if (!_json.ReadInt(path, 1, 63, out i))
                     {
                         return false;
                     }
@@ -796,7 +582,7 @@ internal ref struct PolicyReader
                     break;
                 case "long_name":
                     // RFC 1035 §2.3.4: names are at most 255 octets, 253 characters in text.
-                    if (!ReadInt(path, 1, 253, out i))
+                    if (!_json.ReadInt(path, 1, 253, out i))
                     {
                         return false;
                     }
@@ -820,7 +606,7 @@ internal ref struct PolicyReader
                     x = x with { NxdomainShare = d };
                     break;
                 default:
-                    if (!ReadInt(path, 0, 100, out i))
+                    if (!_json.ReadInt(path, 0, 100, out i))
                     {
                         return false;
                     }
