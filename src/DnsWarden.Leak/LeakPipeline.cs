@@ -83,6 +83,8 @@ public sealed class LeakPipeline
         byte[] frame = new byte[1500];
         byte[] dns = new byte[512];
         long ns = 1;
+        byte[] hello = Convert.FromHexString(WarmUpClientHelloHex);
+        byte[] record = [0x16, 0x03, 0x01, (byte)(hello.Length >> 8), (byte)hello.Length, .. hello];
         void Feed(int length) => pipeline.Process(new FrameOrigin(ns += 1_000_000, 0, "eth0", LinkType.Raw, length), frame.AsSpan(0, length));
 
         for (int i = 0; i < 40; i++)
@@ -97,8 +99,6 @@ public sealed class LeakPipeline
             PacketBuilder.TryWriteUdpPacket(frame, server, client, 53, (ushort)(40000 + i), dns.AsSpan(q, r), out n);
             Feed(n);
 
-            byte[] hello = Convert.FromHexString(WarmUpClientHelloHex);
-            byte[] record = [0x16, 0x03, 0x01, (byte)(hello.Length >> 8), (byte)hello.Length, .. hello];
             foreach (ushort port in (ReadOnlySpan<ushort>)[853, 443])
             {
                 ushort sport = (ushort)(50000 + (i * 2) + (port == 853 ? 0 : 1));
