@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.Diagnostics;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
@@ -13,8 +14,8 @@ internal static class LeakTiming
     public static void Run(string path)
     {
         string[] names = [.. Enumerable.Range(0, 5000).Select(i => $"host{i}.example{i % 37}.com")];
-        var bases = DnsWarden.Leak.Rules.BaseDomains.Default;
-        var exfil = new DnsWarden.Leak.Rules.ExfiltrationDetector(ExfiltrationPolicy.Default, bases);
+        var bases = DnsWarden.Indicators.BaseDomains.Default;
+        var exfil = new DnsWarden.Indicators.ExfiltrationDetector(ExfiltrationPolicy.Default, bases);
         for (int round = 0; round < 2; round++)
         {
             var t = Stopwatch.StartNew();

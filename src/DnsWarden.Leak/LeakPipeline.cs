@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Live;
 using DnsWarden.Leak.Enrich;

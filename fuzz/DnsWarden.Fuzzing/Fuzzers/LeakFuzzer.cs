@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.Text;
 using System.Text.Json;
 using DnsWarden.Capture.Live;

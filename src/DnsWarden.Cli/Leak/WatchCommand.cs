@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;

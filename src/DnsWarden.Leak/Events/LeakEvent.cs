@@ -1,3 +1,5 @@
+using DnsWarden.Indicators;
+
 namespace DnsWarden.Leak.Events;
 
 /// <summary>What kind of finding an event is.</summary>
@@ -54,19 +56,6 @@ public sealed record Attribution(Confidence Confidence, string? Reason)
 
 /// <summary>GeoIP facts of the destination, from a MaxMind-format database the user supplied.</summary>
 public sealed record GeoInfo(string? CountryCode, string? CountryName, long? Asn, string? AsOrganization);
-
-/// <summary>Exfiltration indicator figures for one base domain over the window.</summary>
-public sealed record ExfiltrationFigures(
-    string BaseDomain,
-    int Score,
-    int Queries,
-    int UniqueSubdomains,
-    double MeanEntropy,
-    int MaxLabelLength,
-    int MaxNameLength,
-    double TxtNullShare,
-    double NxdomainShare,
-    double WindowSeconds);
 
 /// <summary>The connection side of a Leak-D finding.</summary>
 public sealed record ConnectionFacts(

@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.Globalization;
 using System.Text.Json;
 

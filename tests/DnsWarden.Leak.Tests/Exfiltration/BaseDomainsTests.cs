@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using DnsWarden.Leak.Rules;
 
 namespace DnsWarden.Leak.Tests.Exfiltration;

@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.Text;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Rules;

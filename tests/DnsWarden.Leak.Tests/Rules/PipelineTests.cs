@@ -1,3 +1,4 @@
+using DnsWarden.Indicators;
 using System.Globalization;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Live;

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace DnsWarden.Leak.Rules;
+namespace DnsWarden.Indicators;
 
 /// <summary>
 /// Registrable domains (eTLD+1) after the Public Suffix List (https://publicsuffix.org/list/, format and

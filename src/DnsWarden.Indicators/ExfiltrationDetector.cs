@@ -1,7 +1,6 @@
-using DnsWarden.Leak.Events;
 using DnsWarden.Policy;
 
-namespace DnsWarden.Leak.Rules;
+namespace DnsWarden.Indicators;
 
 /// <summary>
 /// The DNS exfiltration/tunnelling indicator: per base domain, figures over a sliding window of the queries that
