@@ -1,0 +1,57 @@
+using DnsWarden.Resolver.Upstreams;
+
+namespace DnsWarden.Resolver.Engine;
+
+/// <summary>
+/// The engine's counters for the metrics endpoint (docs/RESOLVER.md, "Metrics"). Interlocked updates, no locks,
+/// no allocation: the serving path increments, the endpoint reads.
+/// </summary>
+public sealed class ResolverMetrics
+{
+    private static readonly int s_protocols = Enum.GetValues<ListenerProtocol>().Length;
+    private static readonly int s_outcomes = Enum.GetValues<QueryOutcome>().Length;
+
+    private readonly long[] _byProtocolAndOutcome = new long[s_protocols * s_outcomes];
+    private readonly long[] _latency = new long[UpstreamStats.LatencyBucketsMicroseconds.Length + 1];
+    private long _latencySumMicroseconds;
+    private long _inFlight;
+    private long _queryLogDropped;
+
+    /// <summary>When the engine started counting (Unix seconds), for the endpoint's <c>_created</c> samples.</summary>
+    public long CreatedUnixSeconds { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    public long Count(ListenerProtocol protocol, QueryOutcome outcome) =>
+        Volatile.Read(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome]);
+
+    /// <summary>Queries being served right now (waiting on an upstream, mostly).</summary>
+    public long InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Query log lines dropped because the writer fell behind (the log is bounded so serving never waits on a disk).</summary>
+    public long QueryLogDropped => Volatile.Read(ref _queryLogDropped);
+
+    /// <summary>Total time from receipt to answer, summed, for answered queries.</summary>
+    public long LatencySumMicroseconds => Volatile.Read(ref _latencySumMicroseconds);
+
+    /// <summary>Queries answered with a total time ≤ the bucket's bound (<see cref="UpstreamStats.LatencyBucketsMicroseconds"/>; not cumulative).</summary>
+    public long LatencyBucket(int index) => Volatile.Read(ref _latency[index]);
+
+    public void Record(ListenerProtocol protocol, QueryOutcome outcome, long microseconds)
+    {
+        Interlocked.Increment(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome]);
+        Interlocked.Add(ref _latencySumMicroseconds, microseconds);
+        int i = 0;
+        long[] bounds = UpstreamStats.LatencyBucketsMicroseconds;
+        while (i < bounds.Length && microseconds > bounds[i])
+        {
+            i++;
+        }
+
+        Interlocked.Increment(ref _latency[i]);
+    }
+
+    public void EnterQuery() => Interlocked.Increment(ref _inFlight);
+
+    public void LeaveQuery() => Interlocked.Decrement(ref _inFlight);
+
+    public void RecordQueryLogDropped() => Interlocked.Increment(ref _queryLogDropped);
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace DnsWarden.Resolver.Upstreams;
+
+/// <summary>
+/// What one upstream has done, for health decisions and the metrics endpoint. Counters are updated with
+/// interlocked operations; readers see each counter exact but the set of them not as one snapshot.
+/// </summary>
+public sealed class UpstreamStats
+{
+    /// <summary>Upper bounds of the latency histogram's buckets, in microseconds (the last bucket is +Inf).</summary>
+    public static readonly long[] LatencyBucketsMicroseconds =
+        [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000];
+
+    private readonly long[] _buckets = new long[LatencyBucketsMicroseconds.Length + 1];
+    private readonly long[] _errors = new long[Enum.GetValues<UpstreamError>().Length];
+    private long _queries;
+    private long _answers;
+    private long _latencySumMicroseconds;
+    private long _truncatedRetries;
+
+    /// <summary>Exchanges started.</summary>
+    public long Queries => Volatile.Read(ref _queries);
+
+    /// <summary>Exchanges that ended with a usable response.</summary>
+    public long Answers => Volatile.Read(ref _answers);
+
+    /// <summary>UDP answers that came back truncated and were asked again over TCP.</summary>
+    public long TruncatedRetries => Volatile.Read(ref _truncatedRetries);
+
+    /// <summary>Sum of the latencies of answered exchanges.</summary>
+    public long LatencySumMicroseconds => Volatile.Read(ref _latencySumMicroseconds);
+
+    public long Failures(UpstreamError error) => Volatile.Read(ref _errors[(int)error]);
+
+    /// <summary>Answered exchanges with latency ≤ the bucket's bound (not cumulative; index Length is +Inf).</summary>
+    public long BucketCount(int index) => Volatile.Read(ref _buckets[index]);
+
+    public void RecordQuery() => Interlocked.Increment(ref _queries);
+
+    public void RecordTruncatedRetry() => Interlocked.Increment(ref _truncatedRetries);
+
+    public void RecordAnswer(long elapsedTimestampTicks)
+    {
+        long us = elapsedTimestampTicks * 1_000_000 / Stopwatch.Frequency;
+        Interlocked.Increment(ref _answers);
+        Interlocked.Add(ref _latencySumMicroseconds, us);
+        int i = 0;
+        while (i < LatencyBucketsMicroseconds.Length && us > LatencyBucketsMicroseconds[i])
+        {
+            i++;
+        }
+
+        Interlocked.Increment(ref _buckets[i]);
+    }
+
+    public void RecordFailure(UpstreamError error) => Interlocked.Increment(ref _errors[(int)error]);
+}
