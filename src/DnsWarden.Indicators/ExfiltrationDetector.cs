@@ -134,6 +134,16 @@ public sealed class ExfiltrationDetector
         return ToFigures(baseDomain, sums);
     }
 
+    /// <summary>
+    /// The current score (0–100) of the base domain of <paramref name="qname"/> as of its last query or answer; 0 when
+    /// the base domain is not tracked. The resolver asks this after <see cref="AddQuery"/> to decide on a block.
+    /// </summary>
+    public int ScoreOf(string qname)
+    {
+        ArgumentNullException.ThrowIfNull(qname);
+        return _domains.TryGetValue(BaseOf(qname), out DomainState? state) ? Sum(state, state.LastNs).Score : 0;
+    }
+
     /// <summary>An answer to a query for a tracked base domain; only its RCODE counts (NXDOMAIN share).</summary>
     public void AddResponse(long timestampNs, string qname, ushort rcode)
     {

@@ -1,0 +1,417 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using DnsWarden.Policy;
+using DnsWarden.Resolver.Cache;
+using DnsWarden.Resolver.Decisions;
+using DnsWarden.Resolver.Logging;
+using DnsWarden.Resolver.Tracking;
+using DnsWarden.Resolver.Upstreams;
+using DnsWarden.Wire.Dns;
+
+namespace DnsWarden.Resolver.Engine;
+
+/// <summary>What the engine is built from; the listeners, the jail's stub and the TUN filter's virtual DNS share one.</summary>
+public sealed class DnsEngineOptions
+{
+    public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
+
+    /// <summary>Where allowed queries go; null when the policy never forwards (every forward then gets SERVFAIL).</summary>
+    public IDnsForwarder? Forwarder { get; init; }
+
+    /// <summary>The answer cache; null to forward every query.</summary>
+    public DnsCache? Cache { get; init; }
+
+    /// <summary>Records every A/AAAA of forwarded, cached and local answers before they are released.</summary>
+    public IpTracker? Tracker { get; init; }
+
+    /// <summary>Scores each query's base domain (exfiltration indicator); null to skip scoring.</summary>
+    public ExfiltrationScorer? Exfiltration { get; init; }
+
+    public IQueryLog? QueryLog { get; init; }
+
+    public ResolverMetrics Metrics { get; init; } = new();
+
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// The DNS engine: policy decision, cache, forwarding with failover, IP tracking, logging and counting for one query
+/// at a time, from any listener. <see cref="HandleAsync"/> completes synchronously for policy and cache answers (no
+/// allocation on a cache hit when the query log and scoring are off) and asynchronously only to wait on an upstream.
+/// Thread-safe; the policy can be swapped at any moment with <see cref="Reload"/> (queries in flight finish under the
+/// policy they started with).
+/// </summary>
+public sealed class DnsEngine
+{
+    /// <summary>The largest DNS message (RFC 1035 §4.2.2: TCP's two-byte length); listeners size their buffers with it.</summary>
+    public const int MaxMessageSize = 65_535;
+
+    /// <summary>RFC 1035 §4.2.1: without EDNS a UDP message is at most 512 bytes.</summary>
+    public const int ClassicUdpLimit = 512;
+
+    private readonly IDnsForwarder? _forwarder;
+    private readonly DnsCache? _cache;
+    private readonly IpTracker? _tracker;
+    private readonly ExfiltrationScorer? _scorer;
+    private readonly IQueryLog? _log;
+    private readonly ResolverMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly double _ticksPerTimestamp;
+    private volatile ResolverDecider _decider;
+
+    public DnsEngine(DnsEngineOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _decider = new ResolverDecider(options.Policy);
+        _forwarder = options.Forwarder;
+        _cache = options.Cache;
+        _tracker = options.Tracker;
+        _scorer = options.Exfiltration;
+        _log = options.QueryLog;
+        _metrics = options.Metrics;
+        _time = options.Time;
+        _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
+    }
+
+    public ResolverPolicy Policy => _decider.Policy;
+
+    public ResolverMetrics Metrics => _metrics;
+
+    public DnsCache? Cache => _cache;
+
+    public IpTracker? Tracker => _tracker;
+
+    /// <summary>Whether the client's address is used (the query log names it); listeners skip building it otherwise.</summary>
+    public bool WantsClientAddress => _log is not null;
+
+    /// <summary>The engine's clock in <see cref="TimeSpan"/> ticks (monotonic), as the cache and the tracker take it.</summary>
+    public long NowTicks => (long)(_time.GetTimestamp() * _ticksPerTimestamp);
+
+    /// <summary>Swaps the policy atomically: the next query is decided by <paramref name="policy"/>.</summary>
+    public void Reload(ResolverPolicy policy) => _decider = new ResolverDecider(policy);
+
+    /// <summary>Drops expired cache entries and tracked addresses; the host calls it every few seconds.</summary>
+    public void Sweep()
+    {
+        long now = NowTicks;
+        _cache?.Sweep(now);
+        _tracker?.Sweep(now);
+    }
+
+    /// <summary>
+    /// Serves one query. Writes the response into <paramref name="response"/> (at least <see cref="MaxMessageSize"/>
+    /// bytes is always enough) and returns its length, or 0 when nothing must be sent (a response, a packet shorter
+    /// than a header). Over UDP and the packet path the response is cut to the client's limit (512 bytes, or its EDNS
+    /// payload size) with TC set, so the client asks again over TCP (RFC 1035 §4.2.1, RFC 6891 §6.2.5).
+    /// </summary>
+    public ValueTask<int> HandleAsync(
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        CancellationToken cancellationToken = default)
+    {
+        long start = Stopwatch.GetTimestamp();
+        ResolverDecider decider = _decider;
+        ReadOnlySpan<byte> q = query.Span;
+
+        string? qname = null;
+        ushort qtype = 0;
+        int score = -1;
+        if ((_log is not null || _scorer is not null) && TryReadQuestion(q, out qname, out qtype) && _scorer is not null)
+        {
+            score = _scorer.AddQuery(qname, qtype);
+        }
+
+        PolicyDecision decision = decider.Decide(q, score);
+        int length;
+        switch (decision.Verdict)
+        {
+            case PolicyVerdict.Drop:
+                Finish(protocol, client, start, QueryOutcome.Dropped, decision.ReasonText, qname, qtype, score, default, null);
+                return ValueTask.FromResult(0);
+
+            case PolicyVerdict.Answer:
+                if (!decider.TryWriteAnswer(q, decision, response.Span, out length))
+                {
+                    Finish(protocol, client, start, QueryOutcome.Dropped, "answer did not fit", qname, qtype, score, default, null);
+                    return ValueTask.FromResult(0);
+                }
+
+                QueryOutcome outcome = OutcomeOf(decision);
+                if (outcome == QueryOutcome.Local)
+                {
+                    _tracker?.Record(response.Span[..length], NowTicks);
+                }
+
+                length = FitToClient(q, response.Span, length, protocol);
+                Finish(protocol, client, start, outcome, decision.ReasonText, qname, qtype, score, response.Span[..length], null);
+                return ValueTask.FromResult(length);
+        }
+
+        if (_cache is not null)
+        {
+            long now = NowTicks;
+            if (_cache.Lookup(q, now, response.Span, out length) == DnsCacheLookupResult.Hit)
+            {
+                // The tracker may keep addresses for less time than the cache keeps the answer: record again, so
+                // an address released from the cache is always one the firewall lets through.
+                _tracker?.Record(response.Span[..length], now);
+                length = FitToClient(q, response.Span, length, protocol);
+                Finish(protocol, client, start, QueryOutcome.Cached, "cache hit", qname, qtype, score, response.Span[..length], null);
+                return ValueTask.FromResult(length);
+            }
+        }
+
+        if (_forwarder is null)
+        {
+            length = ServFail(q, response.Span);
+            Finish(protocol, client, start, QueryOutcome.ServFail, "no upstream configured", qname, qtype, score, response.Span[..length], null);
+            return ValueTask.FromResult(length);
+        }
+
+        return ForwardAsync(query, response, protocol, client, start, qname, qtype, score, cancellationToken);
+    }
+
+    private async ValueTask<int> ForwardAsync(
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        long start,
+        string? qname,
+        ushort qtype,
+        int score,
+        CancellationToken cancellationToken)
+    {
+        _metrics.EnterQuery();
+        ForwardReply reply;
+        try
+        {
+            reply = await _forwarder!.ForwardAsync(query, response, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _metrics.LeaveQuery();
+        }
+
+        int length;
+        if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
+        {
+            length = ServFail(query.Span, response.Span);
+            string reason = reply.Ok ? "upstream reply does not answer the query" : "all upstreams failed: " + ErrorText(reply.Error);
+            Finish(protocol, client, start, QueryOutcome.ServFail, reason, qname, qtype, score, response.Span[..length], reply.Upstream);
+            return length;
+        }
+
+        length = reply.Length;
+        long now = NowTicks;
+
+        // Recorded before the answer leaves: whoever enforces on the tracker never sees a connection to an address
+        // whose answer it has not been told about yet.
+        _tracker?.Record(response.Span[..length], now);
+        _cache?.Store(query.Span, response.Span[..length], now);
+        if (_scorer is not null && qname is not null)
+        {
+            _scorer.AddResponse(qname, (ushort)RcodeOf(response.Span));
+        }
+
+        length = FitToClient(query.Span, response.Span, length, protocol);
+        Finish(protocol, client, start, QueryOutcome.Forwarded, "forwarded", qname, qtype, score, response.Span[..length], reply.Upstream);
+        return length;
+    }
+
+    private void Finish(
+        ListenerProtocol protocol,
+        EndPoint? client,
+        long start,
+        QueryOutcome outcome,
+        string reason,
+        string? qname,
+        ushort qtype,
+        int score,
+        ReadOnlySpan<byte> response,
+        string? upstream)
+    {
+        long micros = (long)Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        _metrics.Record(protocol, outcome, micros);
+        if (_log is null)
+        {
+            return;
+        }
+
+        _log.Write(new QueryLogEntry
+        {
+            Timestamp = _time.GetUtcNow(),
+            Protocol = protocol,
+            Client = client?.ToString(),
+            QName = qname,
+            QType = qname is null ? null : TypeText(qtype),
+            Outcome = outcome,
+            Reason = reason,
+            Rcode = response.Length >= DnsHeader.Length ? RcodeText(RcodeOf(response)) : null,
+            Answers = response.Length >= DnsHeader.Length ? AddressesOf(response) : [],
+            Upstream = upstream,
+            ElapsedMicroseconds = micros,
+            ExfiltrationScore = score >= 0 ? score : null,
+        });
+    }
+
+    private static QueryOutcome OutcomeOf(PolicyDecision decision) => decision.Reason switch
+    {
+        DecisionReason.LocalRecord or DecisionReason.LocalNoData => QueryOutcome.Local,
+        DecisionReason.BlockedExfiltration => QueryOutcome.BlockedExfiltration,
+        DecisionReason.Malformed or DecisionReason.QuestionCount or DecisionReason.OpcodeNotImplemented => QueryOutcome.Malformed,
+        _ when decision.Kind == AnswerKind.Sinkhole => QueryOutcome.Sinkholed,
+        _ => QueryOutcome.Blocked,
+    };
+
+    private static bool TryReadQuestion(ReadOnlySpan<byte> query, [NotNullWhen(true)] out string? qname, out ushort qtype)
+    {
+        qname = null;
+        qtype = 0;
+        var reader = new DnsMessageReader(query);
+        if (!reader.TryReadHeader(out DnsHeader header) || header.IsResponse || header.QuestionCount != 1
+            || !reader.TryReadQuestion(out DnsQuestion question))
+        {
+            return false;
+        }
+
+        qname = question.Name.ToString().TrimEnd('.');
+        qtype = (ushort)question.Type;
+        return true;
+    }
+
+    /// <summary>A reply answers a query when it is a response with the same ID and the same question (RFC 5452 §9.1).</summary>
+    internal static bool IsResponseTo(ReadOnlySpan<byte> query, ReadOnlySpan<byte> reply)
+    {
+        var qr = new DnsMessageReader(query);
+        var rr = new DnsMessageReader(reply);
+        if (!qr.TryReadHeader(out DnsHeader qh) || !rr.TryReadHeader(out DnsHeader rh) || !rh.IsResponse || qh.Id != rh.Id)
+        {
+            return false;
+        }
+
+        if (!qr.TryReadQuestion(out DnsQuestion qq))
+        {
+            return true; // Nothing to compare against: the ID is all there is.
+        }
+
+        return rr.TryReadQuestion(out DnsQuestion rq) && rq.Type == qq.Type && rq.Class == qq.Class && rq.Name.Equals(qq.Name);
+    }
+
+    private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response) =>
+        DnsMessageWriter.TryWriteServFail(query, response, out int n) ? n : 0;
+
+    private static DnsRcode RcodeOf(ReadOnlySpan<byte> message) => (DnsRcode)(message[3] & 0x0F);
+
+    /// <summary>
+    /// Cuts a UDP response to what the client said it can take: the header and question with TC set (RFC 2181 §9:
+    /// a truncated answer is not used, the client retries over TCP). TCP takes anything up to 65,535 bytes.
+    /// </summary>
+    internal static int FitToClient(ReadOnlySpan<byte> query, Span<byte> response, int length, ListenerProtocol protocol)
+    {
+        if (protocol == ListenerProtocol.Tcp)
+        {
+            return length;
+        }
+
+        int limit = UdpLimitOf(query);
+        if (length <= limit)
+        {
+            return length;
+        }
+
+        var reader = new DnsMessageReader(response[..length]);
+        if (!reader.TryReadHeader(out DnsHeader header))
+        {
+            return 0;
+        }
+
+        for (int i = 0; i < header.QuestionCount; i++)
+        {
+            if (!reader.TryReadQuestion(out _))
+            {
+                return 0;
+            }
+        }
+
+        int cut = reader.Position;
+        if (cut > limit)
+        {
+            return 0;
+        }
+
+        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(response[2..]);
+        BinaryPrimitives.WriteUInt16BigEndian(response[2..], (ushort)(flags | (ushort)DnsHeaderFlags.Truncated));
+        response.Slice(6, 6).Clear(); // ANCOUNT, NSCOUNT, ARCOUNT
+        return cut;
+    }
+
+    /// <summary>The client's UDP limit: 512, or its EDNS UDP payload size (RFC 6891 §6.2.3, never below 512).</summary>
+    internal static int UdpLimitOf(ReadOnlySpan<byte> query)
+    {
+        var reader = new DnsMessageReader(query);
+        if (!reader.TryReadHeader(out DnsHeader header) || header.AdditionalCount == 0)
+        {
+            return ClassicUdpLimit;
+        }
+
+        while (reader.TryReadRecord(out DnsRecord record))
+        {
+            if (record.Type == DnsType.OPT && record.TryReadOpt(out DnsOpt opt))
+            {
+                return Math.Max(ClassicUdpLimit, (int)opt.UdpPayloadSize);
+            }
+        }
+
+        return ClassicUdpLimit;
+    }
+
+    private static IReadOnlyList<string> AddressesOf(ReadOnlySpan<byte> response)
+    {
+        List<string>? addresses = null;
+        var reader = new DnsMessageReader(response);
+        while (reader.TryReadRecord(out DnsRecord record))
+        {
+            if (record.Section == DnsSection.Answer && record.TryReadAddress(out var address))
+            {
+                (addresses ??= []).Add(address.ToString());
+            }
+        }
+
+        return addresses is null ? [] : addresses;
+    }
+
+    internal static string TypeText(ushort type) =>
+        Enum.IsDefined((DnsType)type) ? ((DnsType)type).ToString() : "TYPE" + type.ToString(CultureInfo.InvariantCulture);
+
+    internal static string RcodeText(DnsRcode rcode) => rcode switch
+    {
+        DnsRcode.NoError => "NOERROR",
+        DnsRcode.FormErr => "FORMERR",
+        DnsRcode.ServFail => "SERVFAIL",
+        DnsRcode.NxDomain => "NXDOMAIN",
+        DnsRcode.NotImp => "NOTIMP",
+        DnsRcode.Refused => "REFUSED",
+        _ => "RCODE" + ((int)rcode).ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static string ErrorText(UpstreamError error) => error switch
+    {
+        UpstreamError.Timeout => "timeout",
+        UpstreamError.ConnectionRefused => "connection refused",
+        UpstreamError.NetworkError => "network error",
+        UpstreamError.TlsFailure => "TLS failure",
+        UpstreamError.PinMismatch => "certificate pin mismatch",
+        UpstreamError.HttpError => "HTTP error",
+        UpstreamError.BadResponse => "bad response",
+        UpstreamError.TooLarge => "response too large",
+        UpstreamError.Canceled => "canceled",
+        UpstreamError.Unavailable => "unavailable",
+        _ => "no answer",
+    };
+}

@@ -1,0 +1,289 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using DnsWarden.Resolver.Engine;
+
+namespace DnsWarden.Resolver.Listeners;
+
+/// <summary>
+/// Serves DNS over TCP on one address (RFC 1035 §4.2.2 framing, RFC 7766 behaviour): connections are kept open for
+/// more queries until idle, pipelined queries are served concurrently and answered as they complete (in any order,
+/// matched by ID, §6.2.1.1), at most <see cref="MaxPipelined"/> at once per connection. Connections beyond the limit
+/// are closed at once rather than queued.
+/// </summary>
+public sealed class TcpDnsListener : IAsyncDisposable
+{
+    /// <summary>Queries of one connection served at once; more wait in the socket until one finishes.</summary>
+    public const int MaxPipelined = 32;
+
+    private readonly DnsEngine _engine;
+    private readonly Socket _socket;
+    private readonly int _maxConnections;
+    private readonly TimeSpan _idleTimeout;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private readonly HashSet<Connection> _connections = [];
+    private Task? _acceptLoop;
+    private long _refused;
+
+    public TcpDnsListener(DnsEngine engine, IPEndPoint endpoint, int maxConnections, TimeSpan idleTimeout)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
+        ListenerAddress.EnsureSpecific(endpoint);
+        _engine = engine;
+        _maxConnections = maxConnections;
+        _idleTimeout = idleTimeout;
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                _socket.DualMode = false;
+            }
+
+            _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            _socket.Bind(endpoint);
+            _socket.Listen(512);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+    }
+
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Connections closed on arrival because <c>max_connections</c> were open.</summary>
+    public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    public int OpenConnections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    public void Start() => _acceptLoop = Task.Run(AcceptLoopAsync);
+
+    /// <summary>Stops accepting; open connections stop reading and finish the queries they hold (up to the timeout).</summary>
+    public async Task StopAsync(TimeSpan drainTimeout)
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+
+        Task[] running;
+        lock (_gate)
+        {
+            running = [.. _connections.Select(c => c.Completion)];
+        }
+
+        await Task.WhenAny(Task.WhenAll(running), Task.Delay(drainTimeout)).ConfigureAwait(false);
+        lock (_gate)
+        {
+            foreach (Connection c in _connections)
+            {
+                c.Abort();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _socket.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException)
+            {
+                continue; // A connection reset before it was accepted; the next is unaffected.
+            }
+
+            var connection = new Connection(this, client);
+            lock (_gate)
+            {
+                if (_connections.Count >= _maxConnections)
+                {
+                    Interlocked.Increment(ref _refused);
+                    client.Dispose();
+                    continue;
+                }
+
+                _connections.Add(connection);
+            }
+
+            connection.Start();
+        }
+    }
+
+    private void Remove(Connection connection)
+    {
+        lock (_gate)
+        {
+            _connections.Remove(connection);
+        }
+    }
+
+    private sealed class Connection(TcpDnsListener owner, Socket socket)
+    {
+        private readonly SemaphoreSlim _writeGate = new(1, 1);
+        private readonly SemaphoreSlim _slots = new(MaxPipelined, MaxPipelined);
+        private readonly CancellationTokenSource _abort = new();
+        private readonly EndPoint? _remote = owner._engine.WantsClientAddress ? socket.RemoteEndPoint : null;
+
+        public Task Completion { get; private set; } = Task.CompletedTask;
+
+        public void Start() => Completion = Task.Run(RunAsync);
+
+        public void Abort()
+        {
+            try
+            {
+                _abort.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            socket.Dispose();
+        }
+
+        private async Task RunAsync()
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(owner._stop.Token, _abort.Token);
+            byte[] prefix = new byte[2];
+            try
+            {
+                while (true)
+                {
+                    // Idle: no new query for the whole timeout (RFC 7766 §6.2.3); answers being served still go out
+                    // before the socket closes.
+                    using var idle = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+                    idle.CancelAfter(owner._idleTimeout);
+
+                    if (!await ReadExactAsync(prefix, idle.Token).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    int length = BinaryPrimitives.ReadUInt16BigEndian(prefix);
+                    if (length == 0)
+                    {
+                        break; // Nothing can follow a zero-length message sensibly; RFC 7766 leaves it to us.
+                    }
+
+                    byte[] query = ArrayPool<byte>.Shared.Rent(length);
+                    if (!await ReadExactAsync(query.AsMemory(0, length), linked.Token).ConfigureAwait(false))
+                    {
+                        ArrayPool<byte>.Shared.Return(query);
+                        break;
+                    }
+
+                    await _slots.WaitAsync(linked.Token).ConfigureAwait(false);
+                    _ = ServeAsync(query, length);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                // Closed by the client, idle, or shutting down.
+            }
+            finally
+            {
+                // Let answers in progress go out before the socket closes (drain), unless aborted.
+                for (int i = 0; i < MaxPipelined; i++)
+                {
+                    try
+                    {
+                        await _slots.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+
+                socket.Dispose();
+                owner.Remove(this);
+            }
+        }
+
+        private async Task ServeAsync(byte[] query, int length)
+        {
+            byte[] response = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize + 2);
+            try
+            {
+                int n = await owner._engine.HandleAsync(query.AsMemory(0, length), response.AsMemory(2, DnsEngine.MaxMessageSize), ListenerProtocol.Tcp, _remote, _abort.Token).ConfigureAwait(false);
+                if (n > 0)
+                {
+                    BinaryPrimitives.WriteUInt16BigEndian(response, (ushort)n);
+                    await _writeGate.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    try
+                    {
+                        await socket.SendAsync(response.AsMemory(0, n + 2), SocketFlags.None, _abort.Token).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _writeGate.Release();
+                    }
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(query);
+                ArrayPool<byte>.Shared.Return(response);
+                _slots.Release();
+            }
+        }
+
+        private async ValueTask<bool> ReadExactAsync(Memory<byte> buffer, CancellationToken token)
+        {
+            int read = 0;
+            while (read < buffer.Length)
+            {
+                int n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, token).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                read += n;
+            }
+
+            return true;
+        }
+    }
+}

@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using DnsWarden.Resolver.Engine;
+
+namespace DnsWarden.Resolver.Listeners;
+
+/// <summary>
+/// Serves DNS over UDP on one address. Several receive loops share the socket; a query answered at once (policy,
+/// cache) is sent back from the loop that read it, one that waits on an upstream takes its buffers with it and the
+/// loop goes on with fresh ones, so a slow upstream never holds up other clients.
+/// </summary>
+public sealed class UdpDnsListener : IAsyncDisposable
+{
+    /// <summary>Kernel receive buffer asked for: bursts of queries wait there instead of being dropped.</summary>
+    private const int SocketBufferBytes = 4 * 1024 * 1024;
+
+    private readonly DnsEngine _engine;
+    private readonly Socket _socket;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _loops = [];
+    private readonly int _loopCount;
+    private readonly IPEndPoint _anyEndPoint;
+    private int _inFlight;
+    private long _receiveErrors;
+    private TaskCompletionSource? _drained;
+
+    public UdpDnsListener(DnsEngine engine, IPEndPoint endpoint, int receiveLoops = 0)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(endpoint);
+        ListenerAddress.EnsureSpecific(endpoint);
+        _engine = engine;
+        _loopCount = receiveLoops > 0 ? receiveLoops : Math.Max(2, Environment.ProcessorCount);
+        _socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                _socket.DualMode = false;
+            }
+
+            _socket.ReceiveBufferSize = SocketBufferBytes;
+            _socket.SendBufferSize = SocketBufferBytes;
+            _socket.Bind(endpoint);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
+
+        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+        _anyEndPoint = new IPEndPoint(endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+    }
+
+    /// <summary>The bound address and port (the real port when 0 was asked for).</summary>
+    public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Datagrams the socket refused to give (ICMP errors reported on the socket, and the like); they are skipped.</summary>
+    public long ReceiveErrors => Interlocked.Read(ref _receiveErrors);
+
+    public void Start()
+    {
+        for (int i = 0; i < _loopCount; i++)
+        {
+            _loops.Add(Task.Run(ReceiveLoopAsync));
+        }
+    }
+
+    /// <summary>Stops reading, lets queries already read finish (up to <paramref name="drainTimeout"/>), then closes.</summary>
+    public async Task StopAsync(TimeSpan drainTimeout)
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            return;
+        }
+
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+        if (Volatile.Read(ref _inFlight) == 0)
+        {
+            drained.TrySetResult();
+        }
+
+        await Task.WhenAny(drained.Task, Task.Delay(drainTimeout)).ConfigureAwait(false);
+        _socket.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        CancellationToken stop = _stop.Token;
+        byte[] query = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize);
+        byte[] response = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize);
+        var from = new SocketAddress(_socket.AddressFamily);
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                int received;
+                try
+                {
+                    received = await _socket.ReceiveFromAsync(query.AsMemory(0, DnsEngine.MaxMessageSize), SocketFlags.None, from, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                catch (SocketException)
+                {
+                    // ICMP port unreachable from an earlier reply and the like: the next datagram is unaffected.
+                    Interlocked.Increment(ref _receiveErrors);
+                    continue;
+                }
+                catch (ObjectDisposedException)
+                {
+                    break;
+                }
+
+                Interlocked.Increment(ref _inFlight);
+                ValueTask<int> pending = _engine.HandleAsync(query.AsMemory(0, received), response, ListenerProtocol.Udp, _engine.WantsClientAddress ? _anyEndPoint.Create(from) : null);
+                if (pending.IsCompletedSuccessfully)
+                {
+                    await SendAsync(response, pending.Result, from).ConfigureAwait(false);
+                    Done();
+                    continue;
+                }
+
+                // The query waits on an upstream: it keeps these buffers, the loop takes new ones.
+                _ = CompleteLaterAsync(pending, query, response, from);
+                query = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize);
+                response = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize);
+                from = new SocketAddress(_socket.AddressFamily);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(query);
+            ArrayPool<byte>.Shared.Return(response);
+        }
+    }
+
+    private async Task CompleteLaterAsync(ValueTask<int> pending, byte[] query, byte[] response, SocketAddress to)
+    {
+        try
+        {
+            int length = await pending.ConfigureAwait(false);
+            await SendAsync(response, length, to).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // Shutting down: the client retries elsewhere.
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(query);
+            ArrayPool<byte>.Shared.Return(response);
+            Done();
+        }
+    }
+
+    private async ValueTask SendAsync(byte[] response, int length, SocketAddress to)
+    {
+        if (length <= 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _socket.SendToAsync(response.AsMemory(0, length), SocketFlags.None, to).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            // The client's port went away; nothing to do for a datagram.
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private void Done()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _drained) is { } drained)
+        {
+            drained.TrySetResult();
+        }
+    }
+}
