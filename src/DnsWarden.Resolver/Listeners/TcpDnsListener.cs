@@ -187,8 +187,8 @@ public sealed class TcpDnsListener : IAsyncDisposable
             {
                 while (true)
                 {
-                    // Idle: no new query for the whole timeout (RFC 7766 §6.2.3); answers being served still go out
-                    // before the socket closes.
+                    // Idle: no complete new query within the timeout (RFC 7766 §6.2.3) — a client trickling a message
+                    // byte by byte is idle too; answers being served still go out before the socket closes.
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
                     idle.CancelAfter(owner._idleTimeout);
 
@@ -204,7 +204,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
                     }
 
                     byte[] query = ArrayPool<byte>.Shared.Rent(length);
-                    if (!await ReadExactAsync(query.AsMemory(0, length), linked.Token).ConfigureAwait(false))
+                    if (!await ReadExactAsync(query.AsMemory(0, length), idle.Token).ConfigureAwait(false))
                     {
                         ArrayPool<byte>.Shared.Return(query);
                         break;
