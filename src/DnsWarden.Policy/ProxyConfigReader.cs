@@ -500,7 +500,10 @@ internal ref struct ProxyConfigReader
             else
             {
                 ok = ReadEnum("query_log.privacy", [.. ProxyConfig.PrivacyLevels], out int privacy);
-                c = c with { QueryLogPrivacy = ProxyConfig.PrivacyLevels[privacy] };
+                if (ok)
+                {
+                    c = c with { QueryLogPrivacy = ProxyConfig.PrivacyLevels[privacy] };
+                }
             }
 
             if (!ok)
