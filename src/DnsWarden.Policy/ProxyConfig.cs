@@ -105,6 +105,12 @@ public sealed record ProxyConfig
             }
         }
 
+        if (MetricsListen is not null && listen.Contains(MetricsListen))
+        {
+            // Both would bind the same TCP port.
+            problems.Add($"metrics.listen: {Format(MetricsListen)} is also a DNS listening address");
+        }
+
         if (Upstreams.Count == 0 && Policy.Mode != ResolverMode.SinkholeAll)
         {
             problems.Add("upstreams: at least one upstream is needed unless the policy sinkholes everything");

@@ -272,6 +272,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "privacy word", "{ \"query_log\": { \"privacy\": \"none\" } }", "c.json:1:29: query_log.privacy: 'none' is not valid (expected one of: full, redacted, minimal)" },
         { "log path empty", "{ \"query_log\": { \"path\": \"\" } }", "c.json:1:26: query_log.path: expected a file path, or \"-\" for standard output or null, got an empty string" },
         { "metrics bad listen", "{ \"metrics\": { \"listen\": \"localhost:9153\" } }", "c.json:1:26: metrics.listen: 'localhost:9153': 'localhost' is not an IPv4 address (expected IP:PORT such as 127.0.0.1:53)" },
+        { "metrics on a dns port", "{ \"upstreams\": [\"udp://10.0.0.1\"],\n  \"metrics\": { \"listen\": \"[::1]:53\" } }", "c.json:1:1: metrics.listen: [::1]:53 is also a DNS listening address" },
         { "tcp negative", "{ \"tcp\": { \"max_connections\": -1 } }", "c.json:1:31: tcp.max_connections: expected a whole number between 1 and 1000000, got the number -1" },
         { "tcp idle too long", "{ \"tcp\": { \"idle_timeout\": \"2h\" } }", "c.json:1:28: tcp.idle_timeout: expected a duration from 1ms to 1h, got '2h'" },
         { "policy a number", "{ \"policy\": 1 }", "c.json:1:13: policy: expected a policy file path such as \"policy.json\" or an inline policy object, got the number 1" },
