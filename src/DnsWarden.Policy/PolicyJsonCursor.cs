@@ -67,13 +67,13 @@ internal ref struct PolicyJsonCursor
     }
 
     /// <summary>After the root object only whitespace and comments may follow.</summary>
-    public bool AtEnd()
+    public bool AtEnd(string what = "policy object")
     {
         try
         {
             if (Reader.Read())
             {
-                return Fail("unexpected content after the policy object");
+                return Fail($"unexpected content after the {what}");
             }
 
             return true;
@@ -124,6 +124,13 @@ internal ref struct PolicyJsonCursor
     public bool FailAt(long offset, string message)
     {
         Error ??= PolicyLoader.At(File, Data, offset, message);
+        return false;
+    }
+
+    /// <summary>An error found in another file this one names (a policy file named by a configuration), kept as it is.</summary>
+    public bool FailWith(PolicyError error)
+    {
+        Error ??= error;
         return false;
     }
 
@@ -220,6 +227,23 @@ internal ref struct PolicyJsonCursor
             return Fail($"{path}: expected a whole number between {min} and {max}, got {Describe()}");
         }
 
+        return true;
+    }
+
+    public bool ReadBool(string path, out bool value)
+    {
+        value = false;
+        if (!Next())
+        {
+            return false;
+        }
+
+        if (Reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
+        {
+            return Fail($"{path}: expected true or false, got {Describe()}");
+        }
+
+        value = Reader.TokenType == JsonTokenType.True;
         return true;
     }
 

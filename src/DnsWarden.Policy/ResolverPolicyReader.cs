@@ -24,10 +24,36 @@ internal ref struct ResolverPolicyReader
 
     private PolicyJsonCursor _json;
 
-    public ResolverPolicyReader(ReadOnlySpan<byte> data, string file) => _json = new PolicyJsonCursor(data, file, "{ \"mode\": \"forward\" }");
+    /// <summary>Null for a policy file; the key (<c>policy</c>) for a policy written inside another file.</summary>
+    private readonly string? _within;
 
-    public PolicyError? Error => _json.Error;
+    /// <summary>Put before every key path in messages: empty for a policy file, <c>policy.</c> inside another file.</summary>
+    private readonly string _prefix;
 
+    public ResolverPolicyReader(ReadOnlySpan<byte> data, string file)
+    {
+        _json = new PolicyJsonCursor(data, file, "{ \"mode\": \"forward\" }");
+        _within = null;
+        _prefix = "";
+    }
+
+    /// <summary>
+    /// Continues another file's cursor (a copy of it: <see cref="Utf8JsonReader"/> state copies by value) to read a
+    /// policy object written under <paramref name="within"/>; take the cursor back from <see cref="Cursor"/> afterwards.
+    /// </summary>
+    public ResolverPolicyReader(PolicyJsonCursor json, string within)
+    {
+        _json = json;
+        _within = within;
+        _prefix = within + ".";
+    }
+
+    public readonly PolicyError? Error => _json.Error;
+
+    /// <summary>The cursor after the policy object: its end, or the first error.</summary>
+    public readonly PolicyJsonCursor Cursor => _json;
+
+    /// <summary>Reads a whole policy file: one object, then nothing but whitespace and comments.</summary>
     public bool TryRead(out ResolverPolicy? policy)
     {
         policy = null;
@@ -40,6 +66,20 @@ internal ref struct ResolverPolicyReader
         {
             return _json.Fail($"expected a JSON object at the root, got {_json.Describe()}");
         }
+
+        if (!TryReadObject(out policy) || !_json.AtEnd())
+        {
+            policy = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Reads the policy object whose <c>{</c> is the current token, up to and including its <c>}</c>.</summary>
+    public bool TryReadObject(out ResolverPolicy? policy)
+    {
+        policy = null;
 
         ResolverMode mode = ResolverMode.Forward;
         List<string> allow = [];
@@ -54,41 +94,41 @@ internal ref struct ResolverPolicyReader
         int? blockScore = null;
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (_json.NextKey(seen, s_rootKeys, null, out string? key))
+        while (_json.NextKey(seen, s_rootKeys, _within, out string? key))
         {
             int i;
             bool ok;
             switch (key)
             {
                 case "version":
-                    ok = _json.ReadInt(key, 1, 1, out _);
+                    ok = _json.ReadInt(_prefix + key, 1, 1, out _);
                     break;
                 case "mode":
-                    ok = ReadEnum(key, ["forward", "sinkhole-all"], out i);
+                    ok = ReadEnum(_prefix + key, ["forward", "sinkhole-all"], out i);
                     mode = (ResolverMode)i;
                     break;
                 case "allow":
-                    ok = ReadDomains(key, allow, rulesAllowed: true);
+                    ok = ReadDomains(_prefix + key, allow, rulesAllowed: true);
                     break;
                 case "block":
-                    ok = ReadDomains(key, block, rulesAllowed: true);
+                    ok = ReadDomains(_prefix + key, block, rulesAllowed: true);
                     break;
                 case "block_action":
-                    ok = ReadEnum(key, ["nxdomain", "refused", "sinkhole"], out i);
+                    ok = ReadEnum(_prefix + key, ["nxdomain", "refused", "sinkhole"], out i);
                     blockAction = (ResolverBlockAction)i;
                     break;
                 case "default_action":
-                    ok = ReadEnum(key, ["allow", "block"], out i);
+                    ok = ReadEnum(_prefix + key, ["allow", "block"], out i);
                     defaultAction = (ResolverDefaultAction)i;
                     break;
                 case "sinkhole_v4":
-                    ok = ReadAddress(key, AddressFamily.InterNetwork, out v4);
+                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetwork, out v4);
                     break;
                 case "sinkhole_v6":
-                    ok = ReadAddress(key, AddressFamily.InterNetworkV6, out v6);
+                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetworkV6, out v6);
                     break;
                 case "sinkhole_ttl":
-                    ok = _json.ReadInt(key, 0, int.MaxValue, out i);
+                    ok = _json.ReadInt(_prefix + key, 0, int.MaxValue, out i);
                     sinkholeTtl = (uint)i;
                     break;
                 case "local_records":
@@ -108,7 +148,7 @@ internal ref struct ResolverPolicyReader
             }
         }
 
-        if (Error is not null || !_json.AtEnd())
+        if (Error is not null)
         {
             return false;
         }
@@ -135,7 +175,7 @@ internal ref struct ResolverPolicyReader
 
     private bool ReadLocalRecords(List<LocalRecord> into)
     {
-        if (!_json.BeginArray("local_records", "an array of records such as { \"name\": \"printer.lan\", \"type\": \"A\", \"value\": \"192.168.1.9\" }"))
+        if (!_json.BeginArray(_prefix + "local_records", "an array of records such as { \"name\": \"printer.lan\", \"type\": \"A\", \"value\": \"192.168.1.9\" }"))
         {
             return false;
         }
@@ -152,7 +192,7 @@ internal ref struct ResolverPolicyReader
                 return true;
             }
 
-            string path = $"local_records[{index}]";
+            string path = $"{_prefix}local_records[{index}]";
             if (_json.Reader.TokenType != JsonTokenType.StartObject)
             {
                 return _json.Fail($"{path}: expected an object with name, type and value, got {_json.Describe()}");
@@ -271,12 +311,12 @@ internal ref struct ResolverPolicyReader
 
         if (_json.Reader.TokenType != JsonTokenType.StartArray)
         {
-            return _json.Fail($"canaries: expected true, false or an array of names, got {_json.Describe()}");
+            return _json.Fail($"{_prefix}canaries: expected true, false or an array of names, got {_json.Describe()}");
         }
 
         var list = new List<string>();
         canaries = list;
-        return ReadDomainItems("canaries", list, rulesAllowed: false);
+        return ReadDomainItems(_prefix + "canaries", list, rulesAllowed: false);
     }
 
     private bool ReadExfiltration(out int? blockScore)
@@ -289,11 +329,11 @@ internal ref struct ResolverPolicyReader
 
         if (_json.Reader.TokenType != JsonTokenType.StartObject)
         {
-            return _json.Fail($"exfiltration: expected an object such as {{ \"block_score\": 80 }}, got {_json.Describe()}");
+            return _json.Fail($"{_prefix}exfiltration: expected an object such as {{ \"block_score\": 80 }}, got {_json.Describe()}");
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (_json.NextKey(seen, s_exfiltrationKeys, "exfiltration", out _))
+        while (_json.NextKey(seen, s_exfiltrationKeys, _prefix + "exfiltration", out _))
         {
             if (!_json.Next())
             {
@@ -308,7 +348,7 @@ internal ref struct ResolverPolicyReader
 
             if (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetInt32(out int score) || score is < 0 or > 100)
             {
-                return _json.Fail($"exfiltration.block_score: expected null or a whole number between 0 and 100, got {_json.Describe()}");
+                return _json.Fail($"{_prefix}exfiltration.block_score: expected null or a whole number between 0 and 100, got {_json.Describe()}");
             }
 
             blockScore = score;

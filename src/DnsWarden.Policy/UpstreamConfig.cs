@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 
 namespace DnsWarden.Policy;
 
@@ -66,12 +67,19 @@ public sealed record UpstreamConfig
     public string TlsName => ServerName ?? Host;
 
     /// <summary>
-    /// Parses an upstream URL. <paramref name="error"/> says what was expected, e.g.
-    /// <c>unknown scheme 'dns' (expected udp://, tcp://, tls:// or https://)</c>.
+    /// Parses an upstream URL, with the bootstrap address after the host when the host is a name:
+    /// <c>tls://dns.example@10.0.0.2:853</c>, <c>https://dns.example@[fd00::3]/dns-query</c>. <paramref name="error"/>
+    /// says what was expected, e.g. <c>unknown scheme 'dns' (expected udp://, tcp://, tls:// or https://)</c>.
     /// </summary>
-    public static bool TryParse(string text, [NotNullWhen(true)] out UpstreamConfig? config, [NotNullWhen(false)] out string? error)
+    public static bool TryParse(string text, [NotNullWhen(true)] out UpstreamConfig? config, [NotNullWhen(false)] out string? error) =>
+        TryParse(text, requireBootstrap: true, out config, out error);
+
+    /// <param name="requireBootstrap">False when the bootstrap address may come from elsewhere (the configuration's
+    /// <c>bootstrap</c> key); the caller then checks <see cref="ConnectAddress"/>.</param>
+    internal static bool TryParse(string text, bool requireBootstrap, [NotNullWhen(true)] out UpstreamConfig? config, [NotNullWhen(false)] out string? error)
     {
         config = null;
+        text ??= "";
         int sep = text.IndexOf("://", StringComparison.Ordinal);
         if (sep <= 0)
         {
@@ -130,46 +138,51 @@ public sealed record UpstreamConfig
         }
 
         string host;
-        string? portText = null;
-        if (rest.StartsWith('['))
+        string? portText;
+        IPAddress? bootstrap = null;
+        int at = rest.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
         {
-            int close = rest.IndexOf(']', StringComparison.Ordinal);
-            if (close < 0)
+            // NAME@ADDRESS[:PORT]: the name is what TLS verifies and HTTP sends, the address is where to connect.
+            host = rest[..at];
+            if (rest.IndexOf('@', at + 1) >= 0)
             {
-                error = $"'{text}': missing ']' after the IPv6 address";
+                error = $"'{text}': only one '@' (expected {scheme}://NAME@ADDRESS)";
                 return false;
             }
 
-            host = rest[1..close];
-            string after = rest[(close + 1)..];
-            if (after.Length > 0)
+            if (host.Length == 0)
             {
-                if (after[0] != ':')
-                {
-                    error = $"'{text}': expected ':PORT' after ']'";
-                    return false;
-                }
-
-                portText = after[1..];
+                error = $"'{text}': no host name before '@'";
+                return false;
             }
 
-            if (!IPAddress.TryParse(host, out IPAddress? v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            if (host.Contains(':', StringComparison.Ordinal) || host.Contains('[', StringComparison.Ordinal))
             {
-                error = $"'{text}': '{host}' is not an IPv6 address";
+                error = $"'{text}': before '@' goes a host name; the port goes after the bootstrap address, e.g. {scheme}://dns.example@10.0.0.2:{defaultPort}";
+                return false;
+            }
+
+            if (Profiles.TryParseAddress(host, out _))
+            {
+                error = $"'{text}': '{host}' is an address already; a bootstrap address after '@' is only for a host name";
+                return false;
+            }
+
+            if (!TrySplitHostPort(text, scheme, defaultPort, rest[(at + 1)..], out string bootText, out portText, out error))
+            {
+                return false;
+            }
+
+            if (!Profiles.TryParseAddress(bootText, out bootstrap))
+            {
+                error = $"'{text}': bootstrap '{bootText}' is not an IP address (expected e.g. 10.0.0.2 or [fd00::2] after '@')";
                 return false;
             }
         }
-        else
+        else if (!TrySplitHostPort(text, scheme, defaultPort, rest, out host, out portText, out error))
         {
-            int colon = rest.LastIndexOf(':');
-            if (colon >= 0 && rest.IndexOf(':', StringComparison.Ordinal) != colon)
-            {
-                error = $"'{text}': an IPv6 address must be in brackets, e.g. {scheme}://[fd00::1]:{defaultPort}";
-                return false;
-            }
-
-            host = colon >= 0 ? rest[..colon] : rest;
-            portText = colon >= 0 ? rest[(colon + 1)..] : null;
+            return false;
         }
 
         if (host.Length == 0)
@@ -178,7 +191,14 @@ public sealed record UpstreamConfig
             return false;
         }
 
-        if (!IPAddress.TryParse(host, out _) && !IsHostName(host))
+        bool literal = Profiles.TryParseAddress(host, out _);
+        if (!literal && LooksNumeric(host))
+        {
+            error = $"'{text}': '{host}' is not an IPv4 address (expected four numbers such as 10.0.0.1)";
+            return false;
+        }
+
+        if (!literal && !IsHostName(host))
         {
             error = $"'{text}': '{host}' is neither an address nor a host name";
             return false;
@@ -192,13 +212,83 @@ public sealed record UpstreamConfig
             return false;
         }
 
-        config = new UpstreamConfig { Url = text, Protocol = protocol, Host = host, Port = port, Path = path };
+        if (!literal && bootstrap is null && requireBootstrap)
+        {
+            error = $"'{text}': '{host}' needs a bootstrap address: the resolver never asks the system resolver (write it after the host, e.g. {scheme}://{host}@10.0.0.2)";
+            return false;
+        }
+
+        config = new UpstreamConfig { Url = text, Protocol = protocol, Host = host, Port = port, Path = path, Bootstrap = bootstrap };
         error = null;
         return true;
     }
 
+    /// <summary>Splits <c>HOST[:PORT]</c> or <c>[IPv6][:PORT]</c>; a bracketed host must be an IPv6 address.</summary>
+    private static bool TrySplitHostPort(string text, string scheme, int defaultPort, string authority, out string host, out string? portText, [NotNullWhen(false)] out string? error)
+    {
+        portText = null;
+        error = null;
+        if (authority.StartsWith('['))
+        {
+            host = "";
+            int close = authority.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                error = $"'{text}': missing ']' after the IPv6 address";
+                return false;
+            }
+
+            host = authority[1..close];
+            string after = authority[(close + 1)..];
+            if (after.Length > 0)
+            {
+                if (after[0] != ':')
+                {
+                    error = $"'{text}': expected ':PORT' after ']'";
+                    return false;
+                }
+
+                portText = after[1..];
+            }
+
+            if (!Profiles.TryParseAddress(host, out IPAddress? v6) || v6.AddressFamily != AddressFamily.InterNetworkV6 || host.Contains('.', StringComparison.Ordinal))
+            {
+                error = $"'{text}': '{host}' is not an IPv6 address";
+                return false;
+            }
+
+            return true;
+        }
+
+        int colon = authority.LastIndexOf(':');
+        if (colon >= 0 && authority.IndexOf(':', StringComparison.Ordinal) != colon)
+        {
+            host = "";
+            error = $"'{text}': an IPv6 address must be in brackets, e.g. {scheme}://[fd00::1]:{defaultPort}";
+            return false;
+        }
+
+        host = colon >= 0 ? authority[..colon] : authority;
+        portText = colon >= 0 ? authority[(colon + 1)..] : null;
+        return true;
+    }
+
+    /// <summary>Digits and dots only: meant as an IPv4 address (<c>10.1</c>), never a host name.</summary>
+    private static bool LooksNumeric(string host)
+    {
+        foreach (char c in host)
+        {
+            if (!char.IsAsciiDigit(c) && c != '.')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     // RFC 1123 §2.1 host names: letters, digits, hyphens, dots; labels 1–63, total ≤ 253.
-    private static bool IsHostName(string host)
+    internal static bool IsHostName(string host)
     {
         if (host.Length > 253)
         {

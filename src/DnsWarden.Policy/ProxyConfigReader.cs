@@ -1,0 +1,928 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+
+namespace DnsWarden.Policy;
+
+/// <summary>Walks a <c>dnsw proxy</c> configuration file token by token and stops at the first problem, with the offending token's position.</summary>
+internal ref struct ProxyConfigReader
+{
+    private static readonly string[] s_rootKeys =
+    [
+        "version", "listen", "upstreams", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
+    ];
+
+    private static readonly string[] s_upstreamKeys = ["url", "bootstrap", "server_name", "pin_sha256", "ca_file", "verify_certificate"];
+
+    private static readonly string[] s_cacheKeys = ["enabled", "max_entries", "max_bytes", "max_ttl"];
+
+    private static readonly string[] s_trackerKeys = ["min_ttl", "max_ttl", "fixed_ttl", "max_addresses_per_name"];
+
+    private static readonly string[] s_queryLogKeys = ["path", "privacy"];
+
+    private static readonly string[] s_metricsKeys = ["listen"];
+
+    private static readonly string[] s_tcpKeys = ["max_connections", "idle_timeout"];
+
+    private static readonly string[] s_strategies = ["failover", "race"];
+
+    /// <summary>Past this an attempt at one upstream is not a timeout but a hang; clients give up after about 5 s.</summary>
+    private static readonly TimeSpan s_maxUpstreamTimeout = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan s_maxTcpIdle = TimeSpan.FromHours(1);
+
+    /// <summary>At 239 B an entry (docs/RESOLVER.md, "Cache") this is some 24 GB: far past any sensible cache, so a typo.</summary>
+    private const int MaxCacheEntries = 100_000_000;
+
+    private const long MinCacheBytes = 1024;
+
+    private const long MaxCacheBytes = 64L * 1024 * 1024 * 1024;
+
+    private const int MaxAddressesPerName = 65_536;
+
+    private const int MaxTcpConnections = 1_000_000;
+
+    /// <summary>SHA-256 digest size (RFC 7469 §2.4 pins are base64 of the SubjectPublicKeyInfo's SHA-256).</summary>
+    private const int PinBytes = 32;
+
+    private PolicyJsonCursor _json;
+    private readonly string? _baseDirectory;
+
+    public ProxyConfigReader(ReadOnlySpan<byte> data, string file, string? baseDirectory)
+    {
+        _json = new PolicyJsonCursor(data, file, ProxyConfigLoader.Example);
+        _baseDirectory = baseDirectory;
+    }
+
+    public readonly PolicyError? Error => _json.Error;
+
+    public bool TryRead(out ProxyConfig? config)
+    {
+        config = null;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.StartObject)
+        {
+            return _json.Fail($"expected a JSON object at the root, got {_json.Describe()}");
+        }
+
+        long root = _json.Reader.TokenStartIndex;
+        var c = new ProxyConfig { Source = _json.File };
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_rootKeys, null, out string? key))
+        {
+            bool ok;
+            switch (key)
+            {
+                case "version":
+                    ok = _json.ReadInt(key, 1, 1, out _);
+                    break;
+                case "listen":
+                    ok = ReadListen(out List<IPEndPoint> listen);
+                    c = c with { Listen = listen };
+                    break;
+                case "upstreams":
+                    ok = ReadUpstreams(out List<UpstreamConfig> upstreams);
+                    c = c with { Upstreams = upstreams };
+                    break;
+                case "strategy":
+                    ok = ReadEnum(key, s_strategies, out int strategy);
+                    c = c with { Strategy = (UpstreamStrategy)strategy };
+                    break;
+                case "upstream_timeout":
+                    ok = ReadDuration(key, TimeSpan.FromMilliseconds(1), s_maxUpstreamTimeout, nullable: false, out TimeSpan? timeout);
+                    c = c with { UpstreamTimeout = timeout ?? ProxyConfig.DefaultUpstreamTimeout };
+                    break;
+                case "cache":
+                    ok = ReadCache(ref c);
+                    break;
+                case "ip_tracker":
+                    ok = ReadTracker(ref c);
+                    break;
+                case "query_log":
+                    ok = ReadQueryLog(ref c);
+                    break;
+                case "metrics":
+                    ok = ReadMetrics(ref c);
+                    break;
+                case "tcp":
+                    ok = ReadTcp(ref c);
+                    break;
+                default:
+                    ok = ReadPolicy(ref c);
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (Error is not null || !_json.AtEnd("configuration object"))
+        {
+            return false;
+        }
+
+        // The checks across keys (upstreams against the policy's mode) belong to no single token.
+        IReadOnlyList<string> problems = c.Validate();
+        if (problems.Count > 0)
+        {
+            return _json.FailAt(root, problems[0]);
+        }
+
+        config = c;
+        return true;
+    }
+
+    // ---- sections ----
+
+    private bool ReadListen(out List<IPEndPoint> listen)
+    {
+        listen = [];
+        if (!_json.BeginArray("listen", "an array of addresses such as [\"127.0.0.1:53\", \"[::1]:53\"]"))
+        {
+            return false;
+        }
+
+        long start = _json.Reader.TokenStartIndex;
+        for (int i = 0; ; i++)
+        {
+            if (!_json.Next())
+            {
+                return false;
+            }
+
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
+            {
+                return listen.Count > 0 || _json.FailAt(start, "listen: expected at least one address such as \"127.0.0.1:53\", got an empty array");
+            }
+
+            string path = $"listen[{i}]";
+            if (!ReadEndPointHere(path, out IPEndPoint? endPoint))
+            {
+                return false;
+            }
+
+            if (listen.Contains(endPoint))
+            {
+                return _json.Fail($"{path}: {ProxyConfig.Format(endPoint)} is listed twice");
+            }
+
+            listen.Add(endPoint);
+        }
+    }
+
+    private bool ReadUpstreams(out List<UpstreamConfig> upstreams)
+    {
+        upstreams = [];
+        if (!_json.BeginArray("upstreams", "an array of upstreams such as [\"udp://10.0.0.1\", \"tls://dns.example@10.0.0.2\"]"))
+        {
+            return false;
+        }
+
+        for (int i = 0; ; i++)
+        {
+            if (!_json.Next())
+            {
+                return false;
+            }
+
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
+            {
+                return true;
+            }
+
+            string path = $"upstreams[{i}]";
+            long at = _json.Reader.TokenStartIndex;
+            UpstreamConfig? upstream;
+            if (_json.Reader.TokenType == JsonTokenType.String)
+            {
+                if (!_json.TryGetString(out string text))
+                {
+                    return false;
+                }
+
+                if (!UpstreamConfig.TryParse(text, out upstream, out string? error))
+                {
+                    return _json.Fail($"{path}: {error}");
+                }
+            }
+            else if (_json.Reader.TokenType == JsonTokenType.StartObject)
+            {
+                if (!ReadUpstreamObject(path, out upstream))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                return _json.Fail($"{path}: expected a URL such as \"udp://10.0.0.1\" or an object with \"url\", got {_json.Describe()}");
+            }
+
+            foreach (UpstreamConfig earlier in upstreams)
+            {
+                if (string.Equals(earlier.Url, upstream.Url, StringComparison.OrdinalIgnoreCase))
+                {
+                    return _json.FailAt(at, $"{path}: {PolicyJsonCursor.Quote(upstream.Url)} is listed twice");
+                }
+            }
+
+            upstreams.Add(upstream);
+        }
+    }
+
+    private bool ReadUpstreamObject(string path, [NotNullWhen(true)] out UpstreamConfig? upstream)
+    {
+        upstream = null;
+        long start = _json.Reader.TokenStartIndex;
+        string? url = null;
+        long urlAt = 0;
+        IPAddress? bootstrap = null;
+        long bootstrapAt = 0;
+        string? serverName = null;
+        List<byte[]> pins = [];
+        string? caFile = null;
+        bool verify = true;
+        string? tlsKey = null;
+        long tlsAt = 0;
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_upstreamKeys, path, out string? key))
+        {
+            string keyPath = path + "." + key;
+            if (key is not ("url" or "bootstrap") && tlsKey is null)
+            {
+                tlsKey = key;
+                tlsAt = _json.Reader.TokenStartIndex;
+            }
+
+            bool ok;
+            switch (key)
+            {
+                case "url":
+                    ok = _json.ReadString(keyPath, "an upstream URL such as \"https://dns.example/dns-query\"", out string u);
+                    url = u;
+                    urlAt = _json.Reader.TokenStartIndex;
+                    break;
+                case "bootstrap":
+                    ok = ReadAddress(keyPath, "an IP address such as 10.0.0.3 or fd00::3", out bootstrap);
+                    bootstrapAt = _json.Reader.TokenStartIndex;
+                    break;
+                case "server_name":
+                    ok = _json.ReadString(keyPath, "a host name such as dns.example", out string name);
+                    if (ok && (!UpstreamConfig.IsHostName(name) || Profiles.TryParseAddress(name, out _)))
+                    {
+                        ok = _json.Fail($"{keyPath}: expected a host name such as dns.example, got {PolicyJsonCursor.Quote(name)}");
+                    }
+
+                    serverName = name;
+                    break;
+                case "pin_sha256":
+                    ok = ReadPins(keyPath, pins);
+                    break;
+                case "ca_file":
+                    ok = ReadExistingFile(keyPath, "a path to a PEM file of certificate authorities", out caFile);
+                    break;
+                default:
+                    ok = _json.ReadBool(keyPath, out verify);
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (Error is not null)
+        {
+            return false;
+        }
+
+        if (url is null)
+        {
+            return _json.FailAt(start, $"{path}: missing 'url' (an upstream object needs at least \"url\")");
+        }
+
+        if (!UpstreamConfig.TryParse(url, requireBootstrap: false, out UpstreamConfig? parsed, out string? error))
+        {
+            return _json.FailAt(urlAt, $"{path}.url: {error}");
+        }
+
+        bool literal = Profiles.TryParseAddress(parsed.Host, out _);
+        if (bootstrap is not null && parsed.Bootstrap is not null)
+        {
+            return _json.FailAt(bootstrapAt, $"{path}.bootstrap: the url names a bootstrap address already (after '@')");
+        }
+
+        if (bootstrap is not null && literal)
+        {
+            return _json.FailAt(bootstrapAt, $"{path}.bootstrap: '{parsed.Host}' is an address already; a bootstrap address is only for a host name");
+        }
+
+        if (!literal && bootstrap is null && parsed.Bootstrap is null)
+        {
+            return _json.FailAt(urlAt, $"{path}.url: '{parsed.Host}' needs a bootstrap address: the resolver never asks the system resolver (add \"bootstrap\": \"ADDRESS\")");
+        }
+
+        if (tlsKey is not null && parsed.Protocol is UpstreamProtocol.Udp or UpstreamProtocol.Tcp)
+        {
+            return _json.FailAt(tlsAt, $"{path}.{tlsKey}: only tls:// and https:// upstreams use TLS settings");
+        }
+
+        upstream = parsed with
+        {
+            Bootstrap = bootstrap ?? parsed.Bootstrap,
+            ServerName = serverName,
+            PinsSha256 = pins,
+            CaFile = caFile,
+            VerifyCertificate = verify,
+        };
+        return true;
+    }
+
+    private bool ReadPins(string path, List<byte[]> pins)
+    {
+        if (!_json.BeginArray(path, "an array of base64 SHA-256 digests"))
+        {
+            return false;
+        }
+
+        byte[] buffer = new byte[PinBytes + 1];
+        for (int i = 0; ; i++)
+        {
+            if (!_json.Next())
+            {
+                return false;
+            }
+
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
+            {
+                return true;
+            }
+
+            string expected = $"the base64 of a {PinBytes}-byte SHA-256 digest (44 characters ending in '=')";
+            if (_json.Reader.TokenType != JsonTokenType.String)
+            {
+                return _json.Fail($"{path}[{i}]: expected {expected}, got {_json.Describe()}");
+            }
+
+            if (!_json.TryGetString(out string text))
+            {
+                return false;
+            }
+
+            if (!Convert.TryFromBase64String(text, buffer, out int written) || written != PinBytes)
+            {
+                return _json.Fail($"{path}[{i}]: expected {expected}, got {PolicyJsonCursor.Quote(text)}");
+            }
+
+            pins.Add(buffer.AsSpan(0, PinBytes).ToArray());
+        }
+    }
+
+    private bool ReadCache(ref ProxyConfig c)
+    {
+        if (!BeginObject("cache", "{ \"enabled\": true, \"max_entries\": 10000 }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_cacheKeys, "cache", out string? key))
+        {
+            string path = "cache." + key;
+            bool ok;
+            switch (key)
+            {
+                case "enabled":
+                    ok = _json.ReadBool(path, out bool enabled);
+                    c = c with { CacheEnabled = enabled };
+                    break;
+                case "max_entries":
+                    ok = _json.ReadInt(path, 1, MaxCacheEntries, out int entries);
+                    c = c with { CacheMaxEntries = entries };
+                    break;
+                case "max_bytes":
+                    ok = ReadSize(path, MinCacheBytes, MaxCacheBytes, out long bytes);
+                    c = c with { CacheMaxBytes = bytes };
+                    break;
+                default:
+                    ok = ReadDuration(path, TimeSpan.FromSeconds(1), PolicyDuration.Max, nullable: true, out TimeSpan? maxTtl);
+                    c = c with { CacheMaxTtl = maxTtl };
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadTracker(ref ProxyConfig c)
+    {
+        if (!BeginObject("ip_tracker", "{ \"fixed_ttl\": \"5m\" }"))
+        {
+            return false;
+        }
+
+        long maxAt = -1;
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_trackerKeys, "ip_tracker", out string? key))
+        {
+            string path = "ip_tracker." + key;
+            bool ok;
+            TimeSpan? ttl;
+            switch (key)
+            {
+                case "min_ttl":
+                    ok = ReadDuration(path, TimeSpan.Zero, PolicyDuration.Max, nullable: false, out ttl);
+                    c = c with { TrackerMinTtl = ttl ?? TimeSpan.Zero };
+                    break;
+                case "max_ttl":
+                    ok = ReadDuration(path, TimeSpan.FromSeconds(1), PolicyDuration.Max, nullable: true, out ttl);
+                    maxAt = _json.Reader.TokenStartIndex;
+                    c = c with { TrackerMaxTtl = ttl };
+                    break;
+                case "fixed_ttl":
+                    ok = ReadDuration(path, TimeSpan.FromSeconds(1), PolicyDuration.Max, nullable: true, out ttl);
+                    c = c with { TrackerFixedTtl = ttl };
+                    break;
+                default:
+                    ok = _json.ReadInt(path, 1, MaxAddressesPerName, out int perName);
+                    c = c with { TrackerMaxAddressesPerName = perName };
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (Error is not null)
+        {
+            return false;
+        }
+
+        if (c.TrackerMaxTtl is { } max && max < c.TrackerMinTtl)
+        {
+            return _json.FailAt(maxAt, $"ip_tracker.max_ttl: {FormatDuration(max)} is below min_ttl {FormatDuration(c.TrackerMinTtl)}");
+        }
+
+        return true;
+    }
+
+    private bool ReadQueryLog(ref ProxyConfig c)
+    {
+        if (!BeginObject("query_log", "{ \"path\": \"/var/log/dnsw/queries.jsonl\", \"privacy\": \"redacted\" }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_queryLogKeys, "query_log", out string? key))
+        {
+            bool ok;
+            if (key == "path")
+            {
+                ok = ReadOptionalString("query_log.path", "a file path, or \"-\" for standard output", out string? path);
+                c = c with { QueryLogPath = path };
+            }
+            else
+            {
+                ok = ReadEnum("query_log.privacy", [.. ProxyConfig.PrivacyLevels], out int privacy);
+                if (ok)
+                {
+                    c = c with { QueryLogPrivacy = ProxyConfig.PrivacyLevels[privacy] };
+                }
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadMetrics(ref ProxyConfig c)
+    {
+        if (!BeginObject("metrics", "{ \"listen\": \"127.0.0.1:9153\" }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_metricsKeys, "metrics", out _))
+        {
+            if (!_json.Next())
+            {
+                return false;
+            }
+
+            if (_json.Reader.TokenType == JsonTokenType.Null)
+            {
+                c = c with { MetricsListen = null };
+                continue;
+            }
+
+            if (!ReadEndPointHere("metrics.listen", out IPEndPoint? endPoint))
+            {
+                return false;
+            }
+
+            c = c with { MetricsListen = endPoint };
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadTcp(ref ProxyConfig c)
+    {
+        if (!BeginObject("tcp", "{ \"max_connections\": 1024, \"idle_timeout\": \"10s\" }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_tcpKeys, "tcp", out string? key))
+        {
+            bool ok;
+            if (key == "max_connections")
+            {
+                ok = _json.ReadInt("tcp.max_connections", 1, MaxTcpConnections, out int max);
+                c = c with { MaxTcpConnections = max };
+            }
+            else
+            {
+                // RFC 7766 §6.2.3: servers close idle connections after some seconds; an hour is already generous.
+                ok = ReadDuration("tcp.idle_timeout", TimeSpan.FromMilliseconds(1), s_maxTcpIdle, nullable: false, out TimeSpan? idle);
+                c = c with { TcpIdleTimeout = idle ?? ProxyConfig.DefaultTcpIdleTimeout };
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadPolicy(ref ProxyConfig c)
+    {
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType == JsonTokenType.StartObject)
+        {
+            // The inline policy is read by the policy reader itself, on this cursor, so its errors carry this file's positions.
+            var inner = new ResolverPolicyReader(_json, "policy");
+            bool ok = inner.TryReadObject(out ResolverPolicy? inline);
+            _json = inner.Cursor;
+            if (!ok || inline is null)
+            {
+                return false;
+            }
+
+            c = c with { Policy = inline, PolicyPath = null };
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.String)
+        {
+            return _json.Fail($"policy: expected a policy file path such as \"policy.json\" or an inline policy object, got {_json.Describe()}");
+        }
+
+        if (!_json.TryGetString(out string name))
+        {
+            return false;
+        }
+
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return _json.Fail("policy: expected a policy file path such as \"policy.json\" or an inline policy object, got an empty string");
+        }
+
+        string path = Resolve(name);
+        if (!ResolverPolicyLoader.TryLoad(path, out ResolverPolicy? policy, out PolicyError? error))
+        {
+            return _json.FailWith(error!);
+        }
+
+        c = c with { Policy = policy!, PolicyPath = path };
+        return true;
+    }
+
+    // ---- values ----
+
+    private bool BeginObject(string path, string example)
+    {
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        return _json.Reader.TokenType == JsonTokenType.StartObject || _json.Fail($"{path}: expected an object such as {example}, got {_json.Describe()}");
+    }
+
+    /// <summary>Reads <c>IP:PORT</c> at the current token, which must be a string.</summary>
+    private bool ReadEndPointHere(string path, [NotNullWhen(true)] out IPEndPoint? endPoint)
+    {
+        endPoint = null;
+        if (_json.Reader.TokenType != JsonTokenType.String)
+        {
+            return _json.Fail($"{path}: expected an address and port such as \"127.0.0.1:53\" or \"[::1]:53\", got {_json.Describe()}");
+        }
+
+        if (!_json.TryGetString(out string text))
+        {
+            return false;
+        }
+
+        if (!ProxyConfig.TryParseEndPoint(text, out endPoint, out string? error))
+        {
+            return _json.Fail($"{path}: {error}");
+        }
+
+        return true;
+    }
+
+    private bool ReadAddress(string path, string expected, out IPAddress? address)
+    {
+        address = null;
+        if (!_json.ReadString(path, expected, out string text))
+        {
+            return false;
+        }
+
+        if (!Profiles.TryParseAddress(text, out address))
+        {
+            return _json.Fail($"{path}: expected {expected}, got {PolicyJsonCursor.Quote(text)}");
+        }
+
+        return true;
+    }
+
+    private bool ReadOptionalString(string path, string expected, out string? value)
+    {
+        value = null;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.String)
+        {
+            return _json.Fail($"{path}: expected {expected} or null, got {_json.Describe()}");
+        }
+
+        if (!_json.TryGetString(out string text))
+        {
+            return false;
+        }
+
+        if (text.Length == 0)
+        {
+            return _json.Fail($"{path}: expected {expected} or null, got an empty string");
+        }
+
+        value = text;
+        return true;
+    }
+
+    /// <summary>A path that must name an existing file, taken from the configuration's directory when relative.</summary>
+    private bool ReadExistingFile(string path, string expected, out string? file)
+    {
+        file = null;
+        if (!_json.ReadString(path, expected, out string text))
+        {
+            return false;
+        }
+
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return _json.Fail($"{path}: expected {expected}, got an empty string");
+        }
+
+        string resolved = Resolve(text);
+        if (!File.Exists(resolved))
+        {
+            return _json.Fail($"{path}: no such file {PolicyJsonCursor.Quote(resolved)}");
+        }
+
+        file = resolved;
+        return true;
+    }
+
+    private readonly string Resolve(string path) =>
+        _baseDirectory is null || Path.IsPathRooted(path) ? path : Path.Combine(_baseDirectory, path);
+
+    private bool ReadEnum(string path, string[] names, out int index)
+    {
+        index = 0;
+        if (!_json.ReadString(path, "one of: " + string.Join(", ", names), out string s))
+        {
+            return false;
+        }
+
+        index = Array.IndexOf(names, s);
+        return index >= 0 || _json.Fail($"{path}: {PolicyJsonCursor.Quote(s)} is not valid (expected one of: {string.Join(", ", names)})");
+    }
+
+    private bool ReadDuration(string path, TimeSpan min, TimeSpan max, bool nullable, out TimeSpan? value)
+    {
+        value = null;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        string orNull = nullable ? " or null" : "";
+        if (_json.Reader.TokenType == JsonTokenType.Null && nullable)
+        {
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.String)
+        {
+            return _json.Fail($"{path}: expected a duration such as \"2s\"{orNull}, got {_json.Describe()}");
+        }
+
+        if (!_json.TryGetString(out string text))
+        {
+            return false;
+        }
+
+        if (!TryParseDuration(text, out TimeSpan parsed))
+        {
+            return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration (expected a whole number and a unit: ms, s, m, h or d, e.g. \"2s\")");
+        }
+
+        if (parsed < min || parsed > max)
+        {
+            return _json.Fail($"{path}: expected a duration from {FormatDuration(min)} to {FormatDuration(max)}{orNull}, got {PolicyJsonCursor.Quote(text)}");
+        }
+
+        value = parsed;
+        return true;
+    }
+
+    /// <summary>
+    /// <see cref="PolicyDuration"/> syntax (<c>0</c>, <c>500ms</c>, <c>2s</c>, <c>5m</c>, <c>1h</c>) and whole days, <c>1d</c>,
+    /// which a cache TTL is often written in. No upper bound here: the caller's range check names the allowed range.
+    /// </summary>
+    internal static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        if (text == "0")
+        {
+            return true;
+        }
+
+        int digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
+        {
+            digits++;
+        }
+
+        if (digits is 0 or > 9)
+        {
+            return false;
+        }
+
+        long unit;
+        switch (text.AsSpan(digits))
+        {
+            case "ms":
+                unit = TimeSpan.TicksPerMillisecond;
+                break;
+            case "s":
+                unit = TimeSpan.TicksPerSecond;
+                break;
+            case "m":
+                unit = TimeSpan.TicksPerMinute;
+                break;
+            case "h":
+                unit = TimeSpan.TicksPerHour;
+                break;
+            case "d":
+                unit = TimeSpan.TicksPerDay;
+                break;
+            default:
+                return false;
+        }
+
+        long n = long.Parse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture);
+        value = n > long.MaxValue / unit ? TimeSpan.MaxValue : TimeSpan.FromTicks(n * unit);
+        return true;
+    }
+
+    internal static string FormatDuration(TimeSpan value) =>
+        value > TimeSpan.Zero && value.Ticks % TimeSpan.TicksPerDay == 0
+            ? (value.Ticks / TimeSpan.TicksPerDay).ToString(CultureInfo.InvariantCulture) + "d"
+            : PolicyDuration.Format(value);
+
+    private bool ReadSize(string path, long min, long max, out long value)
+    {
+        value = 0;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        const string Expected = "a size in bytes such as 16777216 or \"16MiB\" (KiB, MiB, GiB)";
+        if (_json.Reader.TokenType == JsonTokenType.Number)
+        {
+            if (!_json.Reader.TryGetInt64(out value) || value < min || value > max)
+            {
+                return _json.Fail($"{path}: expected a size from {FormatSize(min)} to {FormatSize(max)}, got {_json.Describe()}");
+            }
+
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.String)
+        {
+            return _json.Fail($"{path}: expected {Expected}, got {_json.Describe()}");
+        }
+
+        if (!_json.TryGetString(out string text))
+        {
+            return false;
+        }
+
+        if (!TryParseSize(text, out value))
+        {
+            return _json.Fail($"{path}: expected {Expected}, got {PolicyJsonCursor.Quote(text)}");
+        }
+
+        if (value < min || value > max)
+        {
+            return _json.Fail($"{path}: expected a size from {FormatSize(min)} to {FormatSize(max)}, got {PolicyJsonCursor.Quote(text)}");
+        }
+
+        return true;
+    }
+
+    /// <summary>A whole number and a binary unit: <c>512KiB</c>, <c>16MiB</c>, <c>1GiB</c>.</summary>
+    internal static bool TryParseSize(string text, out long bytes)
+    {
+        bytes = 0;
+        int digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
+        {
+            digits++;
+        }
+
+        // Nine digits times 2^30 stays below long.MaxValue.
+        if (digits is 0 or > 9)
+        {
+            return false;
+        }
+
+        int shift;
+        switch (text.AsSpan(digits))
+        {
+            case "KiB":
+                shift = 10;
+                break;
+            case "MiB":
+                shift = 20;
+                break;
+            case "GiB":
+                shift = 30;
+                break;
+            default:
+                return false;
+        }
+
+        bytes = long.Parse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture) << shift;
+        return true;
+    }
+
+    internal static string FormatSize(long bytes) => bytes switch
+    {
+        > 0 when bytes % (1L << 30) == 0 => (bytes >> 30).ToString(CultureInfo.InvariantCulture) + "GiB",
+        > 0 when bytes % (1L << 20) == 0 => (bytes >> 20).ToString(CultureInfo.InvariantCulture) + "MiB",
+        > 0 when bytes % (1L << 10) == 0 => (bytes >> 10).ToString(CultureInfo.InvariantCulture) + "KiB",
+        _ => bytes.ToString(CultureInfo.InvariantCulture),
+    };
+}
