@@ -16,6 +16,9 @@ public enum QueryLogReadError : byte
     /// <summary>Not one complete JSON object (truncated, garbage, trailing bytes).</summary>
     InvalidJson,
 
+    /// <summary>The line is not valid UTF-8 (RFC 8259 §8.1 requires it).</summary>
+    InvalidUtf8,
+
     /// <summary>A key the schema defines has a value of the wrong JSON type.</summary>
     WrongType,
 
@@ -178,6 +181,12 @@ public static class QueryLogJson
     public static bool TryParse(ReadOnlySpan<byte> utf8Line, [NotNullWhen(true)] out QueryLogEntry? entry, out QueryLogReadError error)
     {
         entry = null;
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Line))
+        {
+            error = QueryLogReadError.InvalidUtf8;
+            return false;
+        }
+
         try
         {
             return TryParseCore(utf8Line, out entry, out error);
@@ -185,6 +194,12 @@ public static class QueryLogJson
         catch (JsonException)
         {
             // Utf8JsonReader reports broken JSON only by throwing; the caller gets a reason instead.
+            error = QueryLogReadError.InvalidJson;
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            // GetString on an escape that decodes to no valid text (a lone surrogate such as \udc00).
             error = QueryLogReadError.InvalidJson;
             return false;
         }
