@@ -1,0 +1,438 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using DnsWarden.Indicators;
+using DnsWarden.Resolver.Engine;
+
+namespace DnsWarden.Resolver.Logging;
+
+/// <summary>Why a query log line could not be read back.</summary>
+public enum QueryLogReadError : byte
+{
+    None,
+
+    /// <summary>Not one complete JSON object (truncated, garbage, trailing bytes).</summary>
+    InvalidJson,
+
+    /// <summary>The line is not valid UTF-8 (RFC 8259 §8.1 requires it).</summary>
+    InvalidUtf8,
+
+    /// <summary>A key the schema defines has a value of the wrong JSON type.</summary>
+    WrongType,
+
+    /// <summary><c>ts</c>, <c>protocol</c> or <c>verdict</c> is missing.</summary>
+    MissingField,
+
+    /// <summary><c>ts</c>, <c>protocol</c> or <c>verdict</c> holds a value the schema does not define.</summary>
+    UnknownValue,
+}
+
+/// <summary>
+/// The query log's JSON lines (docs/RESOLVER.md, "Query log"): one object per line, snake_case keys, fields that
+/// are absent or cut by the privacy mode left out rather than written as null.
+/// </summary>
+public static class QueryLogJson
+{
+    /// <summary>RFC 3339 UTC with microseconds: <c>2025-01-02T03:04:05.123456Z</c>.</summary>
+    public const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+
+    public static JsonWriterOptions WriterOptions { get; } = new()
+    {
+        // Read by people and JSON tools, never embedded in HTML: keep '+', '<' and non-ASCII as they are.
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    /// <summary>The query log's <c>verdict</c> and the metrics' <c>outcome</c> label for an outcome.</summary>
+    public static string FormatVerdict(QueryOutcome outcome) => outcome switch
+    {
+        QueryOutcome.Forwarded => "forwarded",
+        QueryOutcome.Cached => "cached",
+        QueryOutcome.Local => "local",
+        QueryOutcome.Blocked => "blocked",
+        QueryOutcome.Sinkholed => "sinkholed",
+        QueryOutcome.BlockedExfiltration => "blocked_exfiltration",
+        QueryOutcome.ServFail => "servfail",
+        QueryOutcome.Malformed => "malformed",
+        QueryOutcome.Dropped => "dropped",
+        _ => "unknown",
+    };
+
+    public static bool TryParseVerdict(ReadOnlySpan<char> text, out QueryOutcome outcome)
+    {
+        foreach (QueryOutcome candidate in Enum.GetValues<QueryOutcome>())
+        {
+            if (text.SequenceEqual(FormatVerdict(candidate)))
+            {
+                outcome = candidate;
+                return true;
+            }
+        }
+
+        outcome = default;
+        return false;
+    }
+
+    /// <summary>The query log's <c>protocol</c> and the metrics' <c>protocol</c> label for a listener.</summary>
+    public static string FormatProtocol(ListenerProtocol protocol) => protocol switch
+    {
+        ListenerProtocol.Udp => "udp",
+        ListenerProtocol.Tcp => "tcp",
+        ListenerProtocol.Packet => "packet",
+        _ => "unknown",
+    };
+
+    public static bool TryParseProtocol(ReadOnlySpan<char> text, out ListenerProtocol protocol)
+    {
+        foreach (ListenerProtocol candidate in Enum.GetValues<ListenerProtocol>())
+        {
+            if (text.SequenceEqual(FormatProtocol(candidate)))
+            {
+                protocol = candidate;
+                return true;
+            }
+        }
+
+        protocol = default;
+        return false;
+    }
+
+    public static string FormatTimestamp(DateTimeOffset timestamp) =>
+        timestamp.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>Writes one entry as a JSON object, applying the redactor's privacy mode field by field.</summary>
+    public static void Write(Utf8JsonWriter writer, QueryLogEntry entry, PrivacyRedactor redactor)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(redactor);
+
+        PrivacyMode mode = redactor.Mode;
+        writer.WriteStartObject();
+
+        // 27 bytes for the timestamp; formatting straight to UTF-8 keeps the string out of the heap.
+        Span<byte> ts = stackalloc byte[32];
+        if (entry.Timestamp.UtcDateTime.TryFormat(ts, out int tsLength, TimestampFormat, CultureInfo.InvariantCulture))
+        {
+            writer.WriteString("ts"u8, ts[..tsLength]);
+        }
+        else
+        {
+            writer.WriteString("ts"u8, FormatTimestamp(entry.Timestamp));
+        }
+
+        writer.WriteString("protocol"u8, FormatProtocol(entry.Protocol));
+        if (mode != PrivacyMode.Minimal)
+        {
+            string? client = mode == PrivacyMode.Full ? entry.Client : PrivacyRedactor.RedactEndpoint(entry.Client);
+            WriteIfPresent(writer, "client"u8, client);
+            string? qname = mode == PrivacyMode.Full ? entry.QName : redactor.RedactName(entry.QName);
+            WriteIfPresent(writer, "qname"u8, qname);
+        }
+
+        WriteIfPresent(writer, "qtype"u8, entry.QType);
+        writer.WriteString("verdict"u8, FormatVerdict(entry.Outcome));
+        WriteIfPresent(writer, "reason"u8, entry.Reason);
+        WriteIfPresent(writer, "rcode"u8, entry.Rcode);
+        if (mode != PrivacyMode.Minimal && entry.Answers.Count > 0)
+        {
+            writer.WriteStartArray("answers"u8);
+            foreach (string answer in entry.Answers)
+            {
+                writer.WriteStringValue(answer);
+            }
+
+            writer.WriteEndArray();
+        }
+
+        WriteIfPresent(writer, "upstream"u8, entry.Upstream);
+        writer.WriteNumber("elapsed_us"u8, entry.ElapsedMicroseconds);
+        if (entry.ExfiltrationScore is { } score)
+        {
+            writer.WriteNumber("exfiltration_score"u8, score);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>One entry as one JSON line (no newline), for tests and tools.</summary>
+    public static string Format(QueryLogEntry entry, PrivacyRedactor redactor)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            Write(writer, entry, redactor);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public static bool TryParse(string line, [NotNullWhen(true)] out QueryLogEntry? entry, out QueryLogReadError error)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        return TryParse(Encoding.UTF8.GetBytes(line), out entry, out error);
+    }
+
+    /// <summary>
+    /// Reads one line back. Keys the schema does not know are skipped (the schema only grows); a field the privacy
+    /// mode left out comes back null or empty.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<byte> utf8Line, [NotNullWhen(true)] out QueryLogEntry? entry, out QueryLogReadError error)
+    {
+        entry = null;
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Line))
+        {
+            error = QueryLogReadError.InvalidUtf8;
+            return false;
+        }
+
+        try
+        {
+            return TryParseCore(utf8Line, out entry, out error);
+        }
+        catch (JsonException)
+        {
+            // Utf8JsonReader reports broken JSON only by throwing; the caller gets a reason instead.
+            error = QueryLogReadError.InvalidJson;
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            // GetString on an escape that decodes to no valid text (a lone surrogate such as \udc00).
+            error = QueryLogReadError.InvalidJson;
+            return false;
+        }
+    }
+
+    private static bool TryParseCore(ReadOnlySpan<byte> utf8Line, out QueryLogEntry? entry, out QueryLogReadError error)
+    {
+        entry = null;
+        var reader = new Utf8JsonReader(utf8Line, new JsonReaderOptions { MaxDepth = 4 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            error = QueryLogReadError.InvalidJson;
+            return false;
+        }
+
+        DateTimeOffset? ts = null;
+        ListenerProtocol? protocol = null;
+        QueryOutcome? outcome = null;
+        string? client = null, qname = null, qtype = null, reason = null, rcode = null, upstream = null;
+        List<string> answers = [];
+        long elapsed = 0;
+        int? score = null;
+
+        while (true)
+        {
+            if (!reader.Read())
+            {
+                error = QueryLogReadError.InvalidJson;
+                return false;
+            }
+
+            if (reader.TokenType == JsonTokenType.EndObject)
+            {
+                break;
+            }
+
+            string key = reader.GetString()!;
+            if (!reader.Read())
+            {
+                error = QueryLogReadError.InvalidJson;
+                return false;
+            }
+
+            switch (key)
+            {
+                case "ts":
+                    if (!ReadString(ref reader, out string? tsText, out error))
+                    {
+                        return false;
+                    }
+
+                    if (!DateTimeOffset.TryParseExact(tsText, TimestampFormat, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset parsed))
+                    {
+                        error = QueryLogReadError.UnknownValue;
+                        return false;
+                    }
+
+                    ts = parsed;
+                    break;
+                case "protocol":
+                    if (!ReadString(ref reader, out string? p, out error))
+                    {
+                        return false;
+                    }
+
+                    if (!TryParseProtocol(p, out ListenerProtocol lp))
+                    {
+                        error = QueryLogReadError.UnknownValue;
+                        return false;
+                    }
+
+                    protocol = lp;
+                    break;
+                case "verdict":
+                    if (!ReadString(ref reader, out string? v, out error))
+                    {
+                        return false;
+                    }
+
+                    if (!TryParseVerdict(v, out QueryOutcome qo))
+                    {
+                        error = QueryLogReadError.UnknownValue;
+                        return false;
+                    }
+
+                    outcome = qo;
+                    break;
+                case "client":
+                    if (!ReadString(ref reader, out client, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "qname":
+                    if (!ReadString(ref reader, out qname, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "qtype":
+                    if (!ReadString(ref reader, out qtype, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "reason":
+                    if (!ReadString(ref reader, out reason, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "rcode":
+                    if (!ReadString(ref reader, out rcode, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "upstream":
+                    if (!ReadString(ref reader, out upstream, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "answers":
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        error = QueryLogReadError.WrongType;
+                        return false;
+                    }
+
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (reader.TokenType != JsonTokenType.String)
+                        {
+                            error = QueryLogReadError.WrongType;
+                            return false;
+                        }
+
+                        answers.Add(reader.GetString()!);
+                    }
+
+                    if (reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        error = QueryLogReadError.InvalidJson;
+                        return false;
+                    }
+
+                    break;
+                case "elapsed_us":
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out elapsed))
+                    {
+                        error = QueryLogReadError.WrongType;
+                        return false;
+                    }
+
+                    break;
+                case "exfiltration_score":
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int s))
+                    {
+                        error = QueryLogReadError.WrongType;
+                        return false;
+                    }
+
+                    score = s;
+                    break;
+                default:
+                    if (!reader.TrySkip())
+                    {
+                        error = QueryLogReadError.InvalidJson;
+                        return false;
+                    }
+
+                    break;
+            }
+        }
+
+        // One object per line: anything after it is not this schema.
+        if (reader.Read())
+        {
+            error = QueryLogReadError.InvalidJson;
+            return false;
+        }
+
+        if (ts is null || protocol is null || outcome is null)
+        {
+            error = QueryLogReadError.MissingField;
+            return false;
+        }
+
+        entry = new QueryLogEntry
+        {
+            Timestamp = ts.Value,
+            Protocol = protocol.Value,
+            Client = client,
+            QName = qname,
+            QType = qtype,
+            Outcome = outcome.Value,
+            Reason = reason,
+            Rcode = rcode,
+            Answers = answers,
+            Upstream = upstream,
+            ElapsedMicroseconds = elapsed,
+            ExfiltrationScore = score,
+        };
+        error = QueryLogReadError.None;
+        return true;
+    }
+
+    private static bool ReadString(ref Utf8JsonReader reader, out string? value, out QueryLogReadError error)
+    {
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            value = null;
+            error = QueryLogReadError.WrongType;
+            return false;
+        }
+
+        value = reader.GetString();
+        error = QueryLogReadError.None;
+        return true;
+    }
+
+    private static void WriteIfPresent(Utf8JsonWriter writer, ReadOnlySpan<byte> key, string? value)
+    {
+        if (value is not null)
+        {
+            writer.WriteString(key, value);
+        }
+    }
+}
