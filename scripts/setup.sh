@@ -20,7 +20,8 @@ need_root() {
 runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nftables:nft
               publicsuffix:/usr/share/publicsuffix/public_suffix_list.dat)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
-           bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap)
+           bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client)
 
 missing=()
 check() {

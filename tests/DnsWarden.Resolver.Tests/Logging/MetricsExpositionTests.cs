@@ -94,11 +94,11 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_upstream_queries_total Exchanges started with the upstream.
         # TYPE dnsw_upstream_queries_total counter
         dnsw_upstream_queries_total{upstream="udp://198.51.100.53",protocol="udp"} 3
-        dnsw_upstream_queries_total{upstream="https://dns.example/dns-query",protocol="https"} 1
+        dnsw_upstream_queries_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 1
         # HELP dnsw_upstream_answers_total Exchanges that ended with a usable response.
         # TYPE dnsw_upstream_answers_total counter
         dnsw_upstream_answers_total{upstream="udp://198.51.100.53",protocol="udp"} 2
-        dnsw_upstream_answers_total{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_answers_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         # HELP dnsw_upstream_failures_total Exchanges that gave no usable answer, by reason.
         # TYPE dnsw_upstream_failures_total counter
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="timeout"} 1
@@ -111,20 +111,20 @@ public sealed class MetricsExpositionTests
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="too_large"} 0
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="canceled"} 0
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="unavailable"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="timeout"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="connection_refused"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="network_error"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="tls_failure"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="pin_mismatch"} 1
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="http_error"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="bad_response"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="too_large"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="canceled"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="unavailable"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="timeout"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="connection_refused"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="network_error"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="tls_failure"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="pin_mismatch"} 1
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="http_error"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="bad_response"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="too_large"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="canceled"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="unavailable"} 0
         # HELP dnsw_upstream_truncated_retries_total Truncated UDP answers asked again over TCP.
         # TYPE dnsw_upstream_truncated_retries_total counter
         dnsw_upstream_truncated_retries_total{upstream="udp://198.51.100.53",protocol="udp"} 1
-        dnsw_upstream_truncated_retries_total{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_truncated_retries_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         # HELP dnsw_upstream_duration_seconds Latency of answered exchanges.
         # TYPE dnsw_upstream_duration_seconds histogram
         dnsw_upstream_duration_seconds_bucket{upstream="udp://198.51.100.53",protocol="udp",le="0.0001"} 0
@@ -144,27 +144,27 @@ public sealed class MetricsExpositionTests
         dnsw_upstream_duration_seconds_bucket{upstream="udp://198.51.100.53",protocol="udp",le="+Inf"} 2
         dnsw_upstream_duration_seconds_count{upstream="udp://198.51.100.53",protocol="udp"} 2
         dnsw_upstream_duration_seconds_sum{upstream="udp://198.51.100.53",protocol="udp"} 0.0309
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0001"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.00025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0005"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.001"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.005"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.01"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.05"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.1"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.25"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.5"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="1.0"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="2.5"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="+Inf"} 0
-        dnsw_upstream_duration_seconds_count{upstream="https://dns.example/dns-query",protocol="https"} 0
-        dnsw_upstream_duration_seconds_sum{upstream="https://dns.example/dns-query",protocol="https"} 0.0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0001"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.00025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0005"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.001"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.005"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.01"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.05"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.1"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.25"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.5"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="1.0"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="2.5"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="+Inf"} 0
+        dnsw_upstream_duration_seconds_count{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
+        dnsw_upstream_duration_seconds_sum{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0.0
         # HELP dnsw_upstream_up 1 when the health check counts the upstream as usable, else 0.
         # TYPE dnsw_upstream_up gauge
         dnsw_upstream_up{upstream="udp://198.51.100.53",protocol="udp"} 1
-        dnsw_upstream_up{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_up{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         """;
 
     private const string GoldenOpenMetrics = """
@@ -283,11 +283,11 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_upstream_queries Exchanges started with the upstream.
         # TYPE dnsw_upstream_queries counter
         dnsw_upstream_queries_total{upstream="udp://198.51.100.53",protocol="udp"} 3
-        dnsw_upstream_queries_total{upstream="https://dns.example/dns-query",protocol="https"} 1
+        dnsw_upstream_queries_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 1
         # HELP dnsw_upstream_answers Exchanges that ended with a usable response.
         # TYPE dnsw_upstream_answers counter
         dnsw_upstream_answers_total{upstream="udp://198.51.100.53",protocol="udp"} 2
-        dnsw_upstream_answers_total{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_answers_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         # HELP dnsw_upstream_failures Exchanges that gave no usable answer, by reason.
         # TYPE dnsw_upstream_failures counter
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="timeout"} 1
@@ -300,20 +300,20 @@ public sealed class MetricsExpositionTests
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="too_large"} 0
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="canceled"} 0
         dnsw_upstream_failures_total{upstream="udp://198.51.100.53",protocol="udp",reason="unavailable"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="timeout"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="connection_refused"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="network_error"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="tls_failure"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="pin_mismatch"} 1
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="http_error"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="bad_response"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="too_large"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="canceled"} 0
-        dnsw_upstream_failures_total{upstream="https://dns.example/dns-query",protocol="https",reason="unavailable"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="timeout"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="connection_refused"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="network_error"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="tls_failure"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="pin_mismatch"} 1
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="http_error"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="bad_response"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="too_large"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="canceled"} 0
+        dnsw_upstream_failures_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",reason="unavailable"} 0
         # HELP dnsw_upstream_truncated_retries Truncated UDP answers asked again over TCP.
         # TYPE dnsw_upstream_truncated_retries counter
         dnsw_upstream_truncated_retries_total{upstream="udp://198.51.100.53",protocol="udp"} 1
-        dnsw_upstream_truncated_retries_total{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_truncated_retries_total{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         # HELP dnsw_upstream_duration_seconds Latency of answered exchanges.
         # TYPE dnsw_upstream_duration_seconds histogram
         # UNIT dnsw_upstream_duration_seconds seconds
@@ -334,27 +334,27 @@ public sealed class MetricsExpositionTests
         dnsw_upstream_duration_seconds_bucket{upstream="udp://198.51.100.53",protocol="udp",le="+Inf"} 2
         dnsw_upstream_duration_seconds_count{upstream="udp://198.51.100.53",protocol="udp"} 2
         dnsw_upstream_duration_seconds_sum{upstream="udp://198.51.100.53",protocol="udp"} 0.0309
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0001"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.00025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0005"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.001"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.0025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.005"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.01"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.025"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.05"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.1"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.25"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="0.5"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="1.0"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="2.5"} 0
-        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example/dns-query",protocol="https",le="+Inf"} 0
-        dnsw_upstream_duration_seconds_count{upstream="https://dns.example/dns-query",protocol="https"} 0
-        dnsw_upstream_duration_seconds_sum{upstream="https://dns.example/dns-query",protocol="https"} 0.0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0001"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.00025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0005"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.001"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.0025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.005"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.01"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.025"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.05"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.1"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.25"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="0.5"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="1.0"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="2.5"} 0
+        dnsw_upstream_duration_seconds_bucket{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https",le="+Inf"} 0
+        dnsw_upstream_duration_seconds_count{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
+        dnsw_upstream_duration_seconds_sum{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0.0
         # HELP dnsw_upstream_up 1 when the health check counts the upstream as usable, else 0.
         # TYPE dnsw_upstream_up gauge
         dnsw_upstream_up{upstream="udp://198.51.100.53",protocol="udp"} 1
-        dnsw_upstream_up{upstream="https://dns.example/dns-query",protocol="https"} 0
+        dnsw_upstream_up{upstream="https://dns.example@198.51.100.54/dns-query",protocol="https"} 0
         # EOF
         """;
 
@@ -433,9 +433,9 @@ public sealed class MetricsExpositionTests
     public void UpstreamLabelIsEscapedInTheOutput()
     {
         var metrics = new ResolverMetrics();
-        MetricsFixtures.FakeUpstream odd = MetricsFixtures.Upstream("https://dns.example/q\"x");
+        MetricsFixtures.FakeUpstream odd = MetricsFixtures.Upstream("https://dns.example@198.51.100.54/q\"x");
         string text = MetricsExposition.Render(new MetricsSnapshotSource(metrics, upstreams: () => [odd]), MetricsFormat.OpenMetrics);
-        Assert.Contains("dnsw_upstream_queries_total{upstream=\"https://dns.example/q\\\"x\",protocol=\"https\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("dnsw_upstream_queries_total{upstream=\"https://dns.example@198.51.100.54/q\\\"x\",protocol=\"https\"} 0\n", text, StringComparison.Ordinal);
     }
 
     [Theory]

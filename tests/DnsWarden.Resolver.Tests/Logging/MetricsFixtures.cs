@@ -38,7 +38,7 @@ internal static class MetricsFixtures
         a.Stats.RecordAnswer(Ticks(30_000));
         a.Stats.RecordFailure(UpstreamError.Timeout);
         a.Stats.RecordTruncatedRetry();
-        FakeUpstream b = Upstream("https://dns.example/dns-query");
+        FakeUpstream b = Upstream("https://dns.example@198.51.100.54/dns-query");
         b.Stats.RecordQuery();
         b.Stats.RecordFailure(UpstreamError.PinMismatch);
 
