@@ -219,7 +219,7 @@ public sealed class DnsEngineTests
     public async Task CacheHitAllocatesNothing()
     {
         var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 300, "10.1.2.3"));
-        var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, Cache = new DnsCache() });
+        var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, Cache = new DnsCache(), Tracker = new IpTracker() });
         byte[] q = DnsCacheTests.Query("hot.test");
         var response = new byte[DnsEngine.MaxMessageSize];
         await engine.HandleAsync(q, response, ListenerProtocol.Udp, null, TestContext.Current.CancellationToken);
