@@ -22,6 +22,11 @@ public sealed class HttpsUpstream : IDnsUpstream
     /// <summary>How long an unused HTTP/2 connection is kept open.</summary>
     public static readonly TimeSpan ConnectionIdleTimeout = TimeSpan.FromMinutes(3);
 
+    /// <summary>RFC 9113 §7: REFUSED_STREAM.</summary>
+    private const long RefusedStreamErrorCode = 0x7;
+
+    private const int MaxRefusedStreamRetries = 5;
+
     private readonly HttpClient _client;
     private readonly Uri _uri;
     private readonly IPEndPoint _endPoint;
@@ -39,9 +44,12 @@ public sealed class HttpsUpstream : IDnsUpstream
         _timeout = timeout;
         _verifier = new TlsVerifier(config);
 
-        string host = IPAddress.TryParse(config.Host, out IPAddress? literal) && literal.AddressFamily == AddressFamily.InterNetworkV6
-            ? "[" + config.Host + "]"
-            : config.Host;
+        // The handler sends the URI's host as SNI and checks the certificate against it whatever SslOptions say, so
+        // the TLS name is the URI's host (and thereby the HTTP authority too).
+        string tlsName = config.TlsName;
+        string host = IPAddress.TryParse(tlsName, out IPAddress? literal) && literal.AddressFamily == AddressFamily.InterNetworkV6
+            ? "[" + tlsName + "]"
+            : tlsName;
         _uri = new Uri($"https://{host}:{config.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)}{config.Path}");
 
         var handler = new SocketsHttpHandler
@@ -100,19 +108,7 @@ public sealed class HttpsUpstream : IDnsUpstream
         {
             query.Span.CopyTo(wire);
             DnsExchange.WriteId(wire, 0);
-            using var content = new ReadOnlyMemoryContent(wire.AsMemory(0, query.Length));
-            content.Headers.TryAddWithoutValidation("Content-Type", DnsMessageMediaType);
-            using var request = new HttpRequestMessage(HttpMethod.Post, _uri)
-            {
-                Content = content,
-                Version = HttpVersion.Version20,
-                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            };
-            request.Headers.TryAddWithoutValidation("Accept", DnsMessageMediaType);
-
-            using HttpResponseMessage answer = await _client
-                .SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token)
-                .ConfigureAwait(false);
+            using HttpResponseMessage answer = await SendAsync(wire.AsMemory(0, query.Length), timeout.Token).ConfigureAwait(false);
             MediaTypeHeaderValue? type = answer.Content.Headers.ContentType;
             if (answer.StatusCode != HttpStatusCode.OK
                 || !string.Equals(type?.MediaType, DnsMessageMediaType, StringComparison.OrdinalIgnoreCase))
@@ -164,6 +160,35 @@ public sealed class HttpsUpstream : IDnsUpstream
             ArrayPool<byte>.Shared.Return(wire);
         }
     }
+
+    private async Task<HttpResponseMessage> SendAsync(ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            using var content = new ReadOnlyMemoryContent(body);
+            content.Headers.TryAddWithoutValidation("Content-Type", DnsMessageMediaType);
+            using var request = new HttpRequestMessage(HttpMethod.Post, _uri)
+            {
+                Content = content,
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            request.Headers.TryAddWithoutValidation("Accept", DnsMessageMediaType);
+            try
+            {
+                return await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException ex) when (attempt < MaxRefusedStreamRetries && IsRefusedStream(ex))
+            {
+                // RFC 9113 §8.7: a refused stream was not processed and is safe to send again. Servers refuse streams
+                // over their concurrency limit, which a burst can pass before their SETTINGS frame arrives.
+                await Task.Delay(TimeSpan.FromMilliseconds(5 << attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static bool IsRefusedStream(HttpRequestException exception) =>
+        exception.InnerException is HttpProtocolException { ErrorCode: RefusedStreamErrorCode };
 
     private static UpstreamReply Accept(ReadOnlySpan<byte> query, Span<byte> reply)
     {

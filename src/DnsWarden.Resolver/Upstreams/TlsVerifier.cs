@@ -6,12 +6,16 @@ using DnsWarden.Policy;
 namespace DnsWarden.Resolver.Upstreams;
 
 /// <summary>
-/// Certificate checks shared by DoT and DoH: the chain (the system store, or only the roots in <c>CaFile</c>), the
+/// Certificate checks shared by DoT and DoH: the chain (the system store, or only the roots in <c>CaFile</c>: an <see cref="X509ChainPolicy"/> with
+/// <see cref="X509ChainTrustMode.CustomRootTrust"/>), the
 /// name, and optional SPKI SHA-256 pins (RFC 7469 §2.4). Remembers why the last handshake was refused, since the
 /// TLS stack only reports that it was.
 /// </summary>
 internal sealed class TlsVerifier
 {
+    /// <summary>RFC 5280 §4.2.1.12 id-kp-serverAuth.</summary>
+    private static readonly Oid s_serverAuth = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
+
     private readonly X509Certificate2Collection? _roots;
     private readonly IReadOnlyList<byte[]> _pins;
     private readonly bool _verify;
@@ -57,38 +61,35 @@ internal sealed class TlsVerifier
             RemoteCertificateValidationCallback = Validate,
         };
 
-        if (_roots is not null)
-        {
-            // Only the configured roots: a private resolver's CA should not be outranked by the public ones.
-            var policy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = X509RevocationMode.NoCheck,
-            };
-            policy.CustomTrustStore.AddRange(_roots);
-            options.CertificateChainPolicy = policy;
-        }
-
         return options;
     }
 
     private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        UpstreamError result = Check(certificate, errors);
+        UpstreamError result = Check(certificate, chain, errors);
         Volatile.Write(ref _lastFailure, (int)result);
         return result == UpstreamError.None;
     }
 
-    internal UpstreamError Check(X509Certificate? certificate, SslPolicyErrors errors)
+    internal UpstreamError Check(X509Certificate? certificate, X509Chain? presented, SslPolicyErrors errors)
     {
         if (certificate is null)
         {
             return UpstreamError.TlsFailure;
         }
 
-        if (_verify && errors != SslPolicyErrors.None)
+        using X509Certificate2 leaf = certificate as X509Certificate2 is null
+            ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData())
+            : new X509Certificate2(certificate);
+        if (_verify)
         {
-            return UpstreamError.TlsFailure;
+            // With a CA file the chain is judged against its roots alone (the system's verdict on the chain is
+            // ignored: it does not know them); the name check stands either way.
+            SslPolicyErrors ignored = _roots is null ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors;
+            if ((errors & ~ignored) != SslPolicyErrors.None || (_roots is not null && !ChainsToRoots(leaf, presented)))
+            {
+                return UpstreamError.TlsFailure;
+            }
         }
 
         if (_pins.Count == 0)
@@ -96,10 +97,36 @@ internal sealed class TlsVerifier
             return UpstreamError.None;
         }
 
-        using X509Certificate2 owned = certificate as X509Certificate2 is null
-            ? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData())
-            : new X509Certificate2(certificate);
-        return MatchesPin(owned) ? UpstreamError.None : UpstreamError.PinMismatch;
+        return MatchesPin(leaf) ? UpstreamError.None : UpstreamError.PinMismatch;
+    }
+
+    private bool ChainsToRoots(X509Certificate2 leaf, X509Chain? presented)
+    {
+        using var chain = new X509Chain();
+        X509ChainPolicy policy = chain.ChainPolicy;
+        policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        policy.CustomTrustStore.AddRange(_roots!);
+        policy.RevocationMode = X509RevocationMode.NoCheck;
+        policy.ApplicationPolicy.Add(s_serverAuth);
+        if (presented is not null)
+        {
+            // The intermediates the server sent, as the TLS stack collected them.
+            for (int i = 1; i < presented.ChainElements.Count; i++)
+            {
+                policy.ExtraStore.Add(presented.ChainElements[i].Certificate);
+            }
+        }
+
+        bool built = chain.Build(leaf);
+        foreach (X509ChainElement element in chain.ChainElements)
+        {
+            if (!ReferenceEquals(element.Certificate, leaf))
+            {
+                element.Certificate.Dispose();
+            }
+        }
+
+        return built;
     }
 
     private bool MatchesPin(X509Certificate2 leaf)
