@@ -12,6 +12,9 @@ namespace DnsWarden.Resolver.Upstreams;
 /// </summary>
 public abstract class StreamUpstream : IDnsUpstream
 {
+    /// <summary>How many connections one query may be sent on when the server keeps closing them unanswered.</summary>
+    public const int MaxAttempts = 3;
+
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _idleTimeout;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
@@ -66,43 +69,40 @@ public abstract class StreamUpstream : IDnsUpstream
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
-        UpstreamReply reply = default;
 
-        // A reused connection may be closing under us (the server's idle timeout); one more try on a fresh one.
-        for (int attempt = 0; attempt < 2; attempt++)
+        // RFC 7766 §6.2.1: a server may close a connection with queries unanswered (idle timeout, a cap on queries
+        // per connection); those were never processed and are asked again on a new connection, a bounded number of times.
+        for (int attempt = 1; ; attempt++)
         {
             StreamConnection connection;
-            bool fresh;
             try
             {
-                (connection, fresh) = await GetConnectionAsync(timeout.Token).ConfigureAwait(false);
+                connection = await GetConnectionAsync(timeout.Token).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 return UpstreamReply.Fail(DnsExchange.FromException(ex, cancellationToken, timeout.IsCancellationRequested));
             }
 
-            (reply, bool retryable) = await connection.ExchangeAsync(query, response, timeout.Token).ConfigureAwait(false);
+            (UpstreamReply reply, bool retryable) = await connection.ExchangeAsync(query, response, timeout.Token).ConfigureAwait(false);
             if (reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested)
             {
                 return UpstreamReply.Fail(UpstreamError.Timeout);
             }
 
-            if (!retryable || fresh)
+            if (!retryable || attempt == MaxAttempts)
             {
                 return reply;
             }
         }
-
-        return reply;
     }
 
-    private async ValueTask<(StreamConnection Connection, bool Fresh)> GetConnectionAsync(CancellationToken cancellationToken)
+    private async ValueTask<StreamConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
         StreamConnection? current = Volatile.Read(ref _connection);
         if (current is { IsClosed: false })
         {
-            return (current, false);
+            return current;
         }
 
         await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -112,14 +112,14 @@ public abstract class StreamUpstream : IDnsUpstream
             current = _connection;
             if (current is { IsClosed: false })
             {
-                return (current, false);
+                return current;
             }
 
             Stream stream = await ConnectStreamAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Increment(ref _connectionsOpened);
             var connection = new StreamConnection(stream, _idleTimeout, OnClosed);
             Volatile.Write(ref _connection, connection);
-            return (connection, true);
+            return connection;
         }
         finally
         {

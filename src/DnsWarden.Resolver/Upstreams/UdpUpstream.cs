@@ -21,12 +21,19 @@ public sealed class UdpUpstream : IDnsUpstream
     /// <summary>After this many queries a socket gives way to one on a new random port.</summary>
     public const int QueriesPerSocket = 1024;
 
+    /// <summary>How many times a query is sent again when no answer came within the retransmit interval.</summary>
+    public const int MaxRetransmissions = 2;
+
+    private static readonly TimeSpan s_minRetransmitInterval = TimeSpan.FromMilliseconds(200);
+
     private readonly UdpChannel?[] _channels;
     private readonly Lock _channelLock = new();
     private readonly TimeSpan _timeout;
+    private readonly TimeSpan _retransmitInterval;
     private readonly IPEndPoint _endPoint;
     private readonly Lazy<TcpUpstream> _tcp;
     private long _ignoredReplies;
+    private long _retransmissions;
     private long _socketsOpened;
     private bool _disposed;
 
@@ -39,6 +46,7 @@ public sealed class UdpUpstream : IDnsUpstream
             config.ConnectAddress ?? throw new ArgumentException($"upstream '{config.Url}' has no address to connect to", nameof(config)),
             config.Port);
         _timeout = timeout;
+        _retransmitInterval = timeout / (MaxRetransmissions + 2) > s_minRetransmitInterval ? timeout / (MaxRetransmissions + 2) : s_minRetransmitInterval;
         _channels = new UdpChannel?[socketCount];
         _tcp = new Lazy<TcpUpstream>(() => new TcpUpstream(config with { Protocol = UpstreamProtocol.Tcp }, timeout));
     }
@@ -49,6 +57,9 @@ public sealed class UdpUpstream : IDnsUpstream
 
     /// <summary>Datagrams that answered no waiting query: unknown ID, other question, not a response, too short.</summary>
     public long IgnoredReplies => Interlocked.Read(ref _ignoredReplies);
+
+    /// <summary>Datagrams sent again because no answer had come yet.</summary>
+    public long Retransmissions => Interlocked.Read(ref _retransmissions);
 
     /// <summary>Sockets opened so far (each on its own random source port).</summary>
     public long SocketsOpened => Interlocked.Read(ref _socketsOpened);
@@ -113,29 +124,68 @@ public sealed class UdpUpstream : IDnsUpstream
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_timeout);
         byte[] wire = ArrayPool<byte>.Shared.Rent(query.Length);
+        UpstreamReply reply;
         try
         {
             query.Span.CopyTo(wire);
             DnsExchange.WriteId(wire, pending.WireId);
-            await channel.Socket.SendAsync(wire.AsMemory(0, query.Length), SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            Task<UpstreamReply> answered = pending.WaitAsync(timeout.Token).AsTask();
+
+            // RFC 1035 §4.2.1: UDP may lose the query or the answer, so the same datagram goes out again a few
+            // times within the timeout; a burst can overflow the server's receive buffer.
+            for (int sent = 0; await SendAsync(channel, pending, wire.AsMemory(0, query.Length), timeout, cancellationToken).ConfigureAwait(false); sent++)
+            {
+                if (sent == MaxRetransmissions)
+                {
+                    break;
+                }
+
+                try
+                {
+                    await answered.WaitAsync(_retransmitInterval, timeout.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (TimeoutException)
+                {
+                    Interlocked.Increment(ref _retransmissions);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            reply = await answered.ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(wire);
+            channel.Finished();
+        }
+
+        return reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested
+            ? UpstreamReply.Fail(UpstreamError.Timeout)
+            : reply;
+    }
+
+    /// <summary>Sends the datagram; on failure fails the query (when it still waits) and returns false.</summary>
+    private static async ValueTask<bool> SendAsync(
+        UdpChannel channel, PendingQuery pending, ReadOnlyMemory<byte> wire, CancellationTokenSource timeout, CancellationToken caller)
+    {
+        try
+        {
+            await channel.Socket.SendAsync(wire, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            return true;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             if (channel.Pending.TryRemove(pending))
             {
-                pending.Fail(DnsExchange.FromException(ex, cancellationToken, timeout.IsCancellationRequested));
+                pending.Fail(DnsExchange.FromException(ex, caller, timeout.IsCancellationRequested));
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(wire);
-        }
 
-        UpstreamReply reply = await pending.WaitAsync(timeout.Token).ConfigureAwait(false);
-        channel.Finished();
-        return reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested
-            ? UpstreamReply.Fail(UpstreamError.Timeout)
-            : reply;
+            return false;
+        }
     }
 
     private UdpChannel GetChannel()

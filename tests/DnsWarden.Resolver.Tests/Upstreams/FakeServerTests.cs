@@ -193,27 +193,42 @@ public sealed class FakeServerTests : IDisposable
     }
 
     [Fact]
-    public async Task TcpCloseFailsTheWaitingQueryAndTheNextOneReconnects()
+    public async Task TcpQueryLeftUnansweredByACloseIsAskedAgainOnANewConnection()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         await using var upstream = new TcpUpstream(TestDns.Config($"tcp://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}"), TestDns.Timeout);
-        Task<UpstreamReply> first = upstream.QueryAsync(TestDns.Query("one.test"), new byte[512], _ct).AsTask();
-        using (TcpClient accepted = await listener.AcceptTcpClientAsync(_ct))
+        var response = new byte[512];
+        Task<UpstreamReply> pending = upstream.QueryAsync(TestDns.Query("one.test", id: 9), response, _ct).AsTask();
+        using (TcpClient first = await listener.AcceptTcpClientAsync(_ct))
         {
-            await ReadFrameAsync(accepted.GetStream());
+            await ReadFrameAsync(first.GetStream());
         }
 
-        Assert.Equal(UpstreamError.NetworkError, (await first).Error);
-
-        var response = new byte[512];
-        Task<UpstreamReply> second = upstream.QueryAsync(TestDns.Query("two.test"), response, _ct).AsTask();
         using TcpClient again = await listener.AcceptTcpClientAsync(_ct);
         byte[] q = await ReadFrameAsync(again.GetStream());
         await WriteFrameAsync(again.GetStream(), DnsCacheTests.AnswerA(q, 60, "10.2.2.2"));
 
-        Assert.Equal(UpstreamError.None, (await second).Error);
+        Assert.Equal(UpstreamError.None, (await pending).Error);
+        Assert.Equal(9, TestDns.Id(response));
         Assert.Equal(2, upstream.ConnectionsOpened);
+    }
+
+    [Fact]
+    public async Task TcpServerThatAlwaysClosesIsANetworkErrorAfterBoundedAttempts()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        await using var upstream = new TcpUpstream(TestDns.Config($"tcp://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}"), TestDns.Timeout);
+        Task<UpstreamReply> pending = upstream.QueryAsync(TestDns.Query("one.test"), new byte[512], _ct).AsTask();
+        for (int i = 0; i < StreamUpstream.MaxAttempts; i++)
+        {
+            using TcpClient accepted = await listener.AcceptTcpClientAsync(_ct);
+            await ReadFrameAsync(accepted.GetStream());
+        }
+
+        Assert.Equal(UpstreamError.NetworkError, (await pending).Error);
+        Assert.Equal(StreamUpstream.MaxAttempts, upstream.ConnectionsOpened);
     }
 
     private async Task<byte[]> ReadFrameAsync(NetworkStream stream)
