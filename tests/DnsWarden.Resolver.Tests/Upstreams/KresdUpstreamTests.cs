@@ -118,46 +118,45 @@ public sealed class KresdUpstreamTests(UpstreamServers servers)
         await servers.EnsureKresdAsync();
         await using var upstream = new HttpsUpstream(Doh, TestDns.Timeout);
 
-        (UpstreamReply reply, byte[] response) = await AskAsync(upstream, id: 0xABCD);
+        for (int i = 0; i < 20; i++)
+        {
+            (UpstreamReply reply, byte[] response) = await AskAsync(upstream, $"s{i}.test", (ushort)(0xAB00 + i));
 
-        Assert.Equal(UpstreamError.None, reply.Error);
-        Assert.Equal(0xABCD, TestDns.Id(response));
-        Assert.Equal([UpstreamServers.KresdAddress], TestDns.Addresses(response.AsSpan(0, reply.Length)));
+            Assert.Equal(UpstreamError.None, reply.Error);
+            Assert.Equal(0xAB00 + i, TestDns.Id(response));
+            Assert.Equal($"s{i}.test", TestDns.QuestionName(response));
+            Assert.Equal([UpstreamServers.KresdAddress], TestDns.Addresses(response.AsSpan(0, reply.Length)));
+        }
+
+        Assert.Equal(1, upstream.ConnectionsOpened);
     }
 
     [Fact]
     public async Task DohCarriesFiftyConcurrentQueriesOnOneConnection()
     {
-        await servers.EnsureKresdAsync();
-        await using var upstream = new HttpsUpstream(Doh, TimeSpan.FromSeconds(1));
+        // A kresd of its own: the burst can leave kresd's DoH service broken (see below), which must not fail other tests.
+        (ServerProcess server, _, int dohPort) = await servers.StartPrivateKresdAsync("kresd-burst");
+        using ServerProcess owned = server;
+        UpstreamConfig config = TestDns.Config($"https://{UpstreamServers.ServerName}:{dohPort}/dns-query", IPAddress.Loopback) with { CaFile = servers.CaFile };
+        await using var upstream = new HttpsUpstream(config, TimeSpan.FromSeconds(1));
 
         (UpstreamReply Reply, byte[] Response)[] all = await Task.WhenAll(
             Enumerable.Range(0, 50).Select(i => AskAsync(upstream, $"d{i}.test", (ushort)(1000 + i))));
 
-        // kresd 5.6 answers some POSTs of a concurrent burst with 400, resets or never answers them (seen here;
-        // sequential POSTs always succeed). The client reports those as failures; every answer it does pass on
-        // carries its own ID and question.
+        // kresd 5.6 answers some POSTs of a concurrent burst with 400, resets them or never answers (seen here, and
+        // the connection can stay broken afterwards; sequential POSTs on a fresh connection always succeed, see
+        // DohAnswersAndRestoresTheId). So only this is asserted: one connection, and every answer passed on carries
+        // its own ID and question.
+        Assert.Equal(1, upstream.ConnectionsOpened);
         for (int i = 0; i < all.Length; i++)
         {
-            if (all[i].Reply.Error is UpstreamError.HttpError or UpstreamError.Timeout or UpstreamError.NetworkError)
+            Assert.NotEqual(UpstreamError.BadResponse, all[i].Reply.Error);
+            if (all[i].Reply.Ok)
             {
-                continue;
+                Assert.Equal(1000 + i, TestDns.Id(all[i].Response));
+                Assert.Equal($"d{i}.test", TestDns.QuestionName(all[i].Response));
             }
-
-            Assert.Equal(UpstreamError.None, all[i].Reply.Error);
-            Assert.Equal(1000 + i, TestDns.Id(all[i].Response));
-            Assert.Equal($"d{i}.test", TestDns.QuestionName(all[i].Response));
         }
-
-        Assert.Contains(all, a => a.Reply.Ok);
-        for (int i = 0; i < 20; i++)
-        {
-            (UpstreamReply reply, byte[] response) = await AskAsync(upstream, $"s{i}.test", (ushort)(2000 + i));
-            Assert.Equal(UpstreamError.None, reply.Error);
-            Assert.Equal(2000 + i, TestDns.Id(response));
-        }
-
-        Assert.Equal(1, upstream.ConnectionsOpened);
     }
 
     [Fact]

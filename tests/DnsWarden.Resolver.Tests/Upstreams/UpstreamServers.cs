@@ -89,37 +89,63 @@ public sealed class UpstreamServers : IAsyncDisposable
             }
 
             await MakeCertificatesAsync(openssl);
-            DotPort = FreePort.Get();
-            DohPort = FreePort.Get();
-            string rundir = Path.Combine(_dir, "kresd");
-            Directory.CreateDirectory(rundir);
-            string config = Path.Combine(_dir, "kresd.lua");
-            var lua = new StringBuilder();
-            lua.AppendLine("modules.unload('priming')");
-            lua.AppendLine("modules.unload('detect_time_skew')");
-            lua.AppendLine("modules.unload('detect_time_jump')");
-            lua.AppendLine("modules.unload('ta_signal_query')");
-            lua.AppendLine("trust_anchors.remove('.')");
-            lua.AppendLine("cache.size = 10 * MB");
-
-            // Belt and braces: even a stray outgoing query could only leave from loopback.
-            lua.AppendLine("net.outgoing_v4('127.0.0.1')");
-            lua.AppendLine("net.outgoing_v6('::1')");
-            lua.AppendLine(CultureInfo.InvariantCulture, $"net.tls('{LeafFile}', '{Path.Combine(_dir, "leaf.key")}')");
-            lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('127.0.0.1', {DotPort}, {{ kind = 'tls' }})");
-            lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('127.0.0.1', {DohPort}, {{ kind = 'doh2' }})");
-
-            // Every A query answers locally, every other type gets NODATA: nothing is ever resolved or forwarded.
-            lua.AppendLine(CultureInfo.InvariantCulture, $"policy.add(policy.all(policy.ANSWER({{ [kres.type.A] = {{ rdata = kres.str2ip('{KresdAddress}'), ttl = 300 }} }}, true)))");
-            await File.WriteAllTextAsync(config, lua.ToString(), TestContext.Current.CancellationToken);
-
-            _kresd = ServerProcess.Start(exe, ["-n", "-c", config, rundir]);
-            await _kresd.WaitForTcpAsync(DotPort);
-            await _kresd.WaitForTcpAsync(DohPort);
+            (_kresd, int dot, int doh) = await StartKresdAsync(exe, "kresd");
+            DotPort = dot;
+            DohPort = doh;
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A kresd of the caller's own (same certificate, its own ports) for tests that may leave it in a bad state;
+    /// the caller disposes it.
+    /// </summary>
+    public async Task<(ServerProcess Server, int DotPort, int DohPort)> StartPrivateKresdAsync(string label)
+    {
+        await EnsureKresdAsync();
+        return await StartKresdAsync(Tools.Require("kresd"), label);
+    }
+
+    private async Task<(ServerProcess Server, int DotPort, int DohPort)> StartKresdAsync(string exe, string label)
+    {
+        int dotPort = FreePort.Get();
+        int dohPort = FreePort.Get();
+        string rundir = Path.Combine(_dir, label);
+        Directory.CreateDirectory(rundir);
+        string config = Path.Combine(_dir, label + ".lua");
+        var lua = new StringBuilder();
+        lua.AppendLine("modules.unload('priming')");
+        lua.AppendLine("modules.unload('detect_time_skew')");
+        lua.AppendLine("modules.unload('detect_time_jump')");
+        lua.AppendLine("modules.unload('ta_signal_query')");
+        lua.AppendLine("trust_anchors.remove('.')");
+        lua.AppendLine("cache.size = 10 * MB");
+
+        // Belt and braces: even a stray outgoing query could only leave from loopback.
+        lua.AppendLine("net.outgoing_v4('127.0.0.1')");
+        lua.AppendLine("net.outgoing_v6('::1')");
+        lua.AppendLine(CultureInfo.InvariantCulture, $"net.tls('{LeafFile}', '{Path.Combine(_dir, "leaf.key")}')");
+        lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('127.0.0.1', {dotPort}, {{ kind = 'tls' }})");
+        lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('127.0.0.1', {dohPort}, {{ kind = 'doh2' }})");
+
+        // Every A query answers locally, every other type gets NODATA: nothing is ever resolved or forwarded.
+        lua.AppendLine(CultureInfo.InvariantCulture, $"policy.add(policy.all(policy.ANSWER({{ [kres.type.A] = {{ rdata = kres.str2ip('{KresdAddress}'), ttl = 300 }} }}, true)))");
+        await File.WriteAllTextAsync(config, lua.ToString(), TestContext.Current.CancellationToken);
+
+        ServerProcess server = ServerProcess.Start(exe, ["-n", "-c", config, rundir]);
+        try
+        {
+            await server.WaitForTcpAsync(dotPort);
+            await server.WaitForTcpAsync(dohPort);
+            return (server, dotPort, dohPort);
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
         }
     }
 
