@@ -1,0 +1,365 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using DnsWarden.Policy;
+using DnsWarden.Wire.Dns;
+
+namespace DnsWarden.Resolver.Upstreams;
+
+/// <summary>
+/// DNS over UDP (RFC 1035 §4.2.1). Queries share a few connected sockets, each bound to a port the kernel picks at
+/// random and replaced after <see cref="QueriesPerSocket"/> queries, and each query carries a fresh random ID: with
+/// the port that makes a forged reply a guess out of about 2^32 (RFC 5452 §4). A reply is taken only when its ID
+/// and question match a waiting query; anything else is counted in <see cref="IgnoredReplies"/> and the wait goes on.
+/// A truncated reply is asked again over TCP. The query goes out as the client sent it, EDNS included or not.
+/// </summary>
+public sealed class UdpUpstream : IDnsUpstream
+{
+    public const int DefaultSocketCount = 4;
+
+    /// <summary>After this many queries a socket gives way to one on a new random port.</summary>
+    public const int QueriesPerSocket = 1024;
+
+    /// <summary>How many times a query is sent again when no answer came within the retransmit interval.</summary>
+    public const int MaxRetransmissions = 2;
+
+    private static readonly TimeSpan s_minRetransmitInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly UdpChannel?[] _channels;
+    private readonly Lock _channelLock = new();
+    private readonly TimeSpan _timeout;
+    private readonly TimeSpan _retransmitInterval;
+    private readonly IPEndPoint _endPoint;
+    private readonly Lazy<TcpUpstream> _tcp;
+    private long _ignoredReplies;
+    private long _retransmissions;
+    private long _socketsOpened;
+    private bool _disposed;
+
+    public UdpUpstream(UpstreamConfig config, TimeSpan timeout, int socketCount = DefaultSocketCount)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(socketCount, 1);
+        Config = config;
+        _endPoint = new IPEndPoint(
+            config.ConnectAddress ?? throw new ArgumentException($"upstream '{config.Url}' has no address to connect to", nameof(config)),
+            config.Port);
+        _timeout = timeout;
+        _retransmitInterval = timeout / (MaxRetransmissions + 2) > s_minRetransmitInterval ? timeout / (MaxRetransmissions + 2) : s_minRetransmitInterval;
+        _channels = new UdpChannel?[socketCount];
+        _tcp = new Lazy<TcpUpstream>(() => new TcpUpstream(config with { Protocol = UpstreamProtocol.Tcp }, timeout));
+    }
+
+    public UpstreamConfig Config { get; }
+
+    public UpstreamStats Stats { get; } = new();
+
+    /// <summary>Datagrams that answered no waiting query: unknown ID, other question, not a response, too short.</summary>
+    public long IgnoredReplies => Interlocked.Read(ref _ignoredReplies);
+
+    /// <summary>Datagrams sent again because no answer had come yet.</summary>
+    public long Retransmissions => Interlocked.Read(ref _retransmissions);
+
+    /// <summary>Sockets opened so far (each on its own random source port).</summary>
+    public long SocketsOpened => Interlocked.Read(ref _socketsOpened);
+
+    /// <summary>The TCP upstream truncated answers are asked again on, once one was needed.</summary>
+    internal TcpUpstream? TcpFallback => _tcp.IsValueCreated ? _tcp.Value : null;
+
+    public async ValueTask<UpstreamReply> QueryAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken)
+    {
+        Stats.RecordQuery();
+        long started = Stopwatch.GetTimestamp();
+        UpstreamReply reply;
+        if (!DnsExchange.IsQuery(query.Span))
+        {
+            reply = UpstreamReply.Fail(UpstreamError.BadResponse);
+        }
+        else
+        {
+            reply = await ExchangeAsync(query, response, cancellationToken).ConfigureAwait(false);
+            if (reply.Ok && DnsExchange.IsTruncated(response.Span.Slice(0, reply.Length)))
+            {
+                // RFC 7766 §5: a truncated UDP answer is asked again over TCP, of the same server.
+                Stats.RecordTruncatedRetry();
+                reply = await _tcp.Value.QueryAsync(query, response, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (reply.Ok)
+        {
+            Stats.RecordAnswer(Stopwatch.GetTimestamp() - started);
+        }
+        else
+        {
+            Stats.RecordFailure(reply.Error);
+        }
+
+        return reply;
+    }
+
+    private async ValueTask<UpstreamReply> ExchangeAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken)
+    {
+        UdpChannel channel;
+        try
+        {
+            channel = GetChannel();
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return UpstreamReply.Fail(DnsExchange.FromException(ex, cancellationToken, timedOut: false));
+        }
+
+        var pending = new PendingQuery(query, response);
+        while (!channel.Pending.TryAdd(DnsExchange.RandomId(), pending))
+        {
+            if (channel.IsClosed)
+            {
+                channel.Finished();
+                return UpstreamReply.Fail(UpstreamError.NetworkError);
+            }
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        byte[] wire = ArrayPool<byte>.Shared.Rent(query.Length);
+        UpstreamReply reply;
+        try
+        {
+            query.Span.CopyTo(wire);
+            DnsExchange.WriteId(wire, pending.WireId);
+            Task<UpstreamReply> answered = pending.WaitAsync(timeout.Token).AsTask();
+
+            // RFC 1035 §4.2.1: UDP may lose the query or the answer, so the same datagram goes out again a few
+            // times within the timeout; a burst can overflow the server's receive buffer.
+            for (int sent = 0; await SendAsync(channel, pending, wire.AsMemory(0, query.Length), timeout, cancellationToken).ConfigureAwait(false); sent++)
+            {
+                if (sent == MaxRetransmissions)
+                {
+                    break;
+                }
+
+                try
+                {
+                    await answered.WaitAsync(_retransmitInterval, timeout.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (TimeoutException)
+                {
+                    Interlocked.Increment(ref _retransmissions);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+
+            reply = await answered.ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(wire);
+            channel.Finished();
+        }
+
+        return reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested
+            ? UpstreamReply.Fail(UpstreamError.Timeout)
+            : reply;
+    }
+
+    /// <summary>Sends the datagram; on failure fails the query (when it still waits) and returns false.</summary>
+    private static async ValueTask<bool> SendAsync(
+        UdpChannel channel, PendingQuery pending, ReadOnlyMemory<byte> wire, CancellationTokenSource timeout, CancellationToken caller)
+    {
+        try
+        {
+            await channel.Socket.SendAsync(wire, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            if (channel.Pending.TryRemove(pending))
+            {
+                pending.Fail(DnsExchange.FromException(ex, caller, timeout.IsCancellationRequested));
+            }
+
+            return false;
+        }
+    }
+
+    private UdpChannel GetChannel()
+    {
+        int slot = Random.Shared.Next(_channels.Length);
+        UdpChannel? channel = Volatile.Read(ref _channels[slot]);
+        if (channel is not null && channel.TryUse())
+        {
+            return channel;
+        }
+
+        lock (_channelLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            channel = _channels[slot];
+            if (channel is not null && channel.TryUse())
+            {
+                return channel;
+            }
+
+            channel?.Retire();
+            channel = new UdpChannel(_endPoint, this);
+            Interlocked.Increment(ref _socketsOpened);
+            channel.TryUse();
+            Volatile.Write(ref _channels[slot], channel);
+            return channel;
+        }
+    }
+
+    private void CountIgnored() => Interlocked.Increment(ref _ignoredReplies);
+
+    public async ValueTask DisposeAsync()
+    {
+        lock (_channelLock)
+        {
+            _disposed = true;
+            for (int i = 0; i < _channels.Length; i++)
+            {
+                _channels[i]?.Close(UpstreamError.Canceled);
+                _channels[i] = null;
+            }
+        }
+
+        if (_tcp.IsValueCreated)
+        {
+            await _tcp.Value.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One connected socket, its receive loop and the queries waiting on it.</summary>
+    private sealed class UdpChannel
+    {
+        private readonly UdpUpstream _owner;
+        private int _uses;
+        private int _inFlight;
+        private int _retired;
+        private int _closed;
+
+        public UdpChannel(IPEndPoint endPoint, UdpUpstream owner)
+        {
+            _owner = owner;
+            Socket = new Socket(endPoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            try
+            {
+                // Port 0: the kernel picks a random free ephemeral port (RFC 5452 §4.5 source port randomisation).
+                Socket.Bind(new IPEndPoint(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
+                Socket.Connect(endPoint);
+            }
+            catch
+            {
+                Socket.Dispose();
+                throw;
+            }
+
+            _ = Task.Run(ReceiveLoopAsync);
+        }
+
+        public Socket Socket { get; }
+
+        public PendingTable Pending { get; } = new();
+
+        public bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+        /// <summary>Claims the channel for one query; false once it has served its share or is closed.</summary>
+        public bool TryUse()
+        {
+            if (IsClosed || Volatile.Read(ref _retired) != 0)
+            {
+                return false;
+            }
+
+            Interlocked.Increment(ref _inFlight);
+            if (Interlocked.Increment(ref _uses) > QueriesPerSocket)
+            {
+                Finished();
+                return false;
+            }
+
+            return true;
+        }
+
+        public void Finished()
+        {
+            if (Interlocked.Decrement(ref _inFlight) == 0 && Volatile.Read(ref _retired) != 0)
+            {
+                Close(UpstreamError.NetworkError);
+            }
+        }
+
+        /// <summary>Stops new queries; the socket closes when the last query on it is done.</summary>
+        public void Retire()
+        {
+            Volatile.Write(ref _retired, 1);
+            if (Volatile.Read(ref _inFlight) == 0)
+            {
+                Close(UpstreamError.NetworkError);
+            }
+        }
+
+        public void Close(UpstreamError error)
+        {
+            if (Interlocked.Exchange(ref _closed, 1) == 0)
+            {
+                Pending.FailAll(error, close: true);
+                Socket.Dispose();
+            }
+        }
+
+        private async Task ReceiveLoopAsync()
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(DnsExchange.MaxMessageLength);
+            try
+            {
+                while (!IsClosed)
+                {
+                    int received;
+                    try
+                    {
+                        received = await Socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
+                    {
+                        // ICMP port unreachable is reported to the connected socket without saying which query
+                        // caused it; every query on it went to the same closed port.
+                        Pending.FailAll(UpstreamError.ConnectionRefused, close: false);
+                        continue;
+                    }
+
+                    ReadOnlySpan<byte> reply = buffer.AsSpan(0, received);
+                    if (received < DnsHeader.Length)
+                    {
+                        _owner.CountIgnored();
+                        continue;
+                    }
+
+                    if (Pending.TryTake(reply, requireQuestion: true, out PendingQuery? pending) == ReplyMatch.Taken)
+                    {
+                        pending!.Complete(reply);
+                    }
+                    else
+                    {
+                        _owner.CountIgnored();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Closed by us, or the socket broke: its queries fail and the slot gets a new socket.
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                Close(UpstreamError.NetworkError);
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using DnsWarden.Policy;
+using DnsWarden.Resolver.Upstreams;
+
+namespace DnsWarden.Resolver.Tests.Upstreams;
+
+/// <summary>DoT and DoH upstreams against a real kresd on loopback with a certificate for "dns.test" from a test CA.</summary>
+[Collection(UpstreamServersCollection.Name)]
+public sealed class KresdUpstreamTests(UpstreamServers servers)
+{
+    private readonly CancellationToken _ct = TestContext.Current.CancellationToken;
+
+    // The name as host and 127.0.0.1 as bootstrap: how a real DoT/DoH upstream is configured.
+    private UpstreamConfig Dot => TestDns.Config($"tls://{UpstreamServers.ServerName}:{servers.DotPort}", IPAddress.Loopback) with { CaFile = servers.CaFile };
+
+    private UpstreamConfig Doh => TestDns.Config($"https://{UpstreamServers.ServerName}:{servers.DohPort}/dns-query", IPAddress.Loopback) with { CaFile = servers.CaFile };
+
+    private byte[] LeafPin()
+    {
+        using X509Certificate2 leaf = X509Certificate2.CreateFromPem(File.ReadAllText(servers.LeafFile));
+        return TlsVerifier.PinOf(leaf);
+    }
+
+    private async Task<(UpstreamReply Reply, byte[] Response)> AskAsync(IDnsUpstream upstream, string name = "x.test", ushort id = 0x5151)
+    {
+        var response = new byte[1024];
+        UpstreamReply reply = await upstream.QueryAsync(TestDns.Query(name, id: id, edns: true), response, _ct);
+        return (reply, response);
+    }
+
+    [Fact]
+    public async Task DotAnswersWithTheConfiguredCa()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new TlsUpstream(Dot, TestDns.Timeout);
+
+        (UpstreamReply reply, byte[] response) = await AskAsync(upstream);
+
+        Assert.Equal(UpstreamError.None, reply.Error);
+        Assert.Equal(0x5151, TestDns.Id(response));
+        Assert.Equal([UpstreamServers.KresdAddress], TestDns.Addresses(response.AsSpan(0, reply.Length)));
+    }
+
+    [Fact]
+    public async Task DotPipelinesOnOneConnection()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new TlsUpstream(Dot, TestDns.Timeout);
+
+        (UpstreamReply Reply, byte[] Response)[] all = await Task.WhenAll(
+            Enumerable.Range(0, 30).Select(i => AskAsync(upstream, $"n{i}.test", (ushort)i)));
+
+        for (int i = 0; i < all.Length; i++)
+        {
+            Assert.Equal(UpstreamError.None, all[i].Reply.Error);
+            Assert.Equal(i, TestDns.Id(all[i].Response));
+            Assert.Equal($"n{i}.test", TestDns.QuestionName(all[i].Response));
+        }
+
+        Assert.Equal(1, upstream.ConnectionsOpened);
+    }
+
+    [Fact]
+    public async Task DotWithAnotherCaIsTlsFailure()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new TlsUpstream(Dot with { CaFile = servers.OtherCaFile }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.TlsFailure, (await AskAsync(upstream)).Reply.Error);
+        Assert.Equal(1, upstream.Stats.Failures(UpstreamError.TlsFailure));
+    }
+
+    [Fact]
+    public async Task DotWithoutTheCaIsTlsFailure()
+    {
+        await servers.EnsureKresdAsync();
+
+        // The system store does not know the test CA.
+        await using var upstream = new TlsUpstream(Dot with { CaFile = null }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.TlsFailure, (await AskAsync(upstream)).Reply.Error);
+    }
+
+    [Fact]
+    public async Task DotWithAnotherServerNameIsTlsFailure()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new TlsUpstream(Dot with { ServerName = "other.test" }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.TlsFailure, (await AskAsync(upstream)).Reply.Error);
+    }
+
+    [Fact]
+    public async Task DotPinsDecide()
+    {
+        await servers.EnsureKresdAsync();
+        byte[] right = LeafPin();
+        byte[] wrong = (byte[])right.Clone();
+        wrong[0] ^= 0xFF;
+
+        await using var pinned = new TlsUpstream(Dot with { PinsSha256 = [wrong, right] }, TestDns.Timeout);
+        await using var mispinned = new TlsUpstream(Dot with { PinsSha256 = [wrong] }, TestDns.Timeout);
+
+        // Verification off accepts any chain, but the pins still apply.
+        await using var unverifiedPinned = new TlsUpstream(Dot with { CaFile = null, VerifyCertificate = false, PinsSha256 = [right] }, TestDns.Timeout);
+        await using var unverifiedMispinned = new TlsUpstream(Dot with { CaFile = null, VerifyCertificate = false, PinsSha256 = [wrong] }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.None, (await AskAsync(pinned)).Reply.Error);
+        Assert.Equal(UpstreamError.PinMismatch, (await AskAsync(mispinned)).Reply.Error);
+        Assert.Equal(UpstreamError.None, (await AskAsync(unverifiedPinned)).Reply.Error);
+        Assert.Equal(UpstreamError.PinMismatch, (await AskAsync(unverifiedMispinned)).Reply.Error);
+    }
+
+    [Fact]
+    public async Task DohAnswersAndRestoresTheId()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new HttpsUpstream(Doh, TestDns.Timeout);
+
+        for (int i = 0; i < 20; i++)
+        {
+            (UpstreamReply reply, byte[] response) = await AskAsync(upstream, $"s{i}.test", (ushort)(0xAB00 + i));
+
+            Assert.Equal(UpstreamError.None, reply.Error);
+            Assert.Equal(0xAB00 + i, TestDns.Id(response));
+            Assert.Equal($"s{i}.test", TestDns.QuestionName(response));
+            Assert.Equal([UpstreamServers.KresdAddress], TestDns.Addresses(response.AsSpan(0, reply.Length)));
+        }
+
+        Assert.Equal(1, upstream.ConnectionsOpened);
+    }
+
+    [Fact]
+    public async Task DohCarriesFiftyConcurrentQueriesOnOneConnection()
+    {
+        // A kresd of its own: the burst can leave kresd's DoH service broken (see below), which must not fail other tests.
+        (ServerProcess server, _, int dohPort) = await servers.StartPrivateKresdAsync("kresd-burst");
+        using ServerProcess owned = server;
+        UpstreamConfig config = TestDns.Config($"https://{UpstreamServers.ServerName}:{dohPort}/dns-query", IPAddress.Loopback) with { CaFile = servers.CaFile };
+        await using var upstream = new HttpsUpstream(config, TimeSpan.FromSeconds(1));
+
+        (UpstreamReply Reply, byte[] Response)[] all = await Task.WhenAll(
+            Enumerable.Range(0, 50).Select(i => AskAsync(upstream, $"d{i}.test", (ushort)(1000 + i))));
+
+        // kresd 5.6 answers some POSTs of a concurrent burst with 400, resets them or never answers (seen here, and
+        // the connection can stay broken afterwards; sequential POSTs on a fresh connection always succeed, see
+        // DohAnswersAndRestoresTheId). So only this is asserted: one connection, and every answer passed on carries
+        // its own ID and question.
+        Assert.Equal(1, upstream.ConnectionsOpened);
+        for (int i = 0; i < all.Length; i++)
+        {
+            Assert.NotEqual(UpstreamError.BadResponse, all[i].Reply.Error);
+            if (all[i].Reply.Ok)
+            {
+                Assert.Equal(1000 + i, TestDns.Id(all[i].Response));
+                Assert.Equal($"d{i}.test", TestDns.QuestionName(all[i].Response));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DohCertificateChecksMatchDot()
+    {
+        await servers.EnsureKresdAsync();
+        byte[] wrong = LeafPin();
+        wrong[^1] ^= 0x01;
+        await using var otherCa = new HttpsUpstream(Doh with { CaFile = servers.OtherCaFile }, TestDns.Timeout);
+        await using var otherName = new HttpsUpstream(Doh with { ServerName = "other.test" }, TestDns.Timeout);
+        await using var mispinned = new HttpsUpstream(Doh with { PinsSha256 = [wrong] }, TestDns.Timeout);
+        await using var pinned = new HttpsUpstream(Doh with { PinsSha256 = [LeafPin()] }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.TlsFailure, (await AskAsync(otherCa)).Reply.Error);
+        Assert.Equal(UpstreamError.TlsFailure, (await AskAsync(otherName)).Reply.Error);
+        Assert.Equal(UpstreamError.PinMismatch, (await AskAsync(mispinned)).Reply.Error);
+        Assert.Equal(UpstreamError.None, (await AskAsync(pinned)).Reply.Error);
+    }
+
+    [Fact]
+    public async Task DohOtherPathIsHttpError()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new HttpsUpstream(Doh with { Path = "/not-dns" }, TestDns.Timeout);
+
+        Assert.Equal(UpstreamError.HttpError, (await AskAsync(upstream)).Reply.Error);
+        Assert.Equal(1, upstream.Stats.Failures(UpstreamError.HttpError));
+    }
+
+    [Fact]
+    public async Task FactoryBuildsWorkingDotAndDoh()
+    {
+        await servers.EnsureKresdAsync();
+        await using IDnsUpstream dot = UpstreamFactory.Create(Dot, TestDns.Timeout);
+        await using IDnsUpstream doh = UpstreamFactory.Create(Doh, TestDns.Timeout);
+
+        Assert.IsType<TlsUpstream>(dot);
+        Assert.IsType<HttpsUpstream>(doh);
+        Assert.True((await AskAsync(dot)).Reply.Ok);
+        Assert.True((await AskAsync(doh)).Reply.Ok);
+    }
+}
