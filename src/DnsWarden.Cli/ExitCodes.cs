@@ -16,4 +16,7 @@ internal static class ExitCodes
 
     /// <summary>Live capture could not start: no permission, no such interface, libpcap missing.</summary>
     public const int CaptureError = 4;
+
+    /// <summary>A service could not start: <c>dnsw proxy</c> could not bind a listen or metrics address (in use, no permission).</summary>
+    public const int StartError = 4;
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DnsWarden.Cli.Leak;
+using DnsWarden.Cli.Proxy;
 
 namespace DnsWarden.Cli;
 
@@ -17,6 +18,7 @@ public static class Program
         leak.Subcommands.Add(ReportCommand.Build());
         leak.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(leak);
+        root.Subcommands.Add(ProxyCommand.Build());
         return root;
     }
 }

@@ -7,6 +7,7 @@ namespace DnsWarden.E2E;
 /// <summary>Linux signal numbers the helpers send.</summary>
 public enum ProcessSignal
 {
+    Hangup = 1,
     Interrupt = 2,
     Kill = 9,
     Terminate = 15,

@@ -162,32 +162,18 @@ public static class LeakNet
         return [.. args];
     }
 
-    private static async Task<NetnsProcess> StartKresdAsync(TestNet net, string isp)
-    {
-        string rundir = net.TempPath("kresd");
-        Directory.CreateDirectory(rundir);
-        string config = Path.Combine(rundir, "config.lua");
-
-        // As in DnsTrafficScenario: kresd's ephemeral self-signed certificate, no reach for the real root.
-        var lua = new StringBuilder();
-        lua.AppendLine("modules.unload('priming')");
-        lua.AppendLine("modules.unload('detect_time_skew')");
-        lua.AppendLine("modules.unload('detect_time_jump')");
-        lua.AppendLine("modules.unload('ta_signal_query')");
-        lua.AppendLine("trust_anchors.remove('.')");
-        lua.AppendLine("cache.size = 10 * MB");
-        lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('{PublicResolverV4}', {DotPort}, {{ kind = 'tls' }})");
-        lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('{PublicResolverV4}', {DohPort}, {{ kind = 'doh2' }})");
-        lua.AppendLine(CultureInfo.InvariantCulture, $"policy.add(policy.all(policy.FORWARD('{IspResolverV4}@53')))");
-        await File.WriteAllTextAsync(config, lua.ToString());
-
-        return await net.StartServerAsync(
+    // As in DnsTrafficScenario: kresd's ephemeral self-signed certificate.
+    private static Task<NetnsProcess> StartKresdAsync(TestNet net, string isp) =>
+        KresdServer.StartAsync(
+            net,
             isp,
             "kresd",
-            "kresd",
-            ["-n", "-c", config, rundir],
+            [
+                $"net.listen('{PublicResolverV4}', {DotPort}, {{ kind = 'tls' }})",
+                $"net.listen('{PublicResolverV4}', {DohPort}, {{ kind = 'doh2' }})",
+                $"policy.add(policy.all(policy.FORWARD('{IspResolverV4}@53')))",
+            ],
             [Listener.Tcp(DotPort, PublicResolverV4), Listener.Tcp(DohPort, PublicResolverV4)]);
-    }
 
     private static async Task<NetnsProcess[]> StartWebAsync(TestNet net, string isp)
     {

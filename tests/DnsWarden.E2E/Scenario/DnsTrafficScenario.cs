@@ -188,38 +188,21 @@ public static partial class DnsTrafficScenario
         .. records,
     ];
 
-    private static async Task<NetnsProcess> StartKresdAsync(TestNet net, string server)
-    {
-        string rundir = net.TempPath("kresd");
-        Directory.CreateDirectory(rundir);
-        string config = Path.Combine(rundir, "config.lua");
-
-        // No net.tls(): kresd makes an ephemeral self-signed certificate, which is all kdig and curl -k need.
-        // The modules unloaded would otherwise reach for the real root servers; the namespace has no route out,
-        // but there is no reason to try.
-        var lua = new StringBuilder();
-        lua.AppendLine("modules.unload('priming')");
-        lua.AppendLine("modules.unload('detect_time_skew')");
-        lua.AppendLine("modules.unload('detect_time_jump')");
-        lua.AppendLine("modules.unload('ta_signal_query')");
-        lua.AppendLine("trust_anchors.remove('.')");
-        lua.AppendLine("cache.size = 10 * MB");
-        foreach (string address in new[] { ServerV4, ServerV6 })
-        {
-            lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('{address}', {DotPort}, {{ kind = 'tls' }})");
-            lua.AppendLine(CultureInfo.InvariantCulture, $"net.listen('{address}', {DohPort}, {{ kind = 'doh2' }})");
-        }
-
-        lua.AppendLine(CultureInfo.InvariantCulture, $"policy.add(policy.all(policy.FORWARD('{ServerV4}@53')))");
-        await File.WriteAllTextAsync(config, lua.ToString());
-
-        return await net.StartServerAsync(
+    // No net.tls(): kresd makes an ephemeral self-signed certificate, which is all kdig and curl -k need.
+    private static Task<NetnsProcess> StartKresdAsync(TestNet net, string server) =>
+        KresdServer.StartAsync(
+            net,
             server,
             "kresd",
-            "kresd",
-            ["-n", "-c", config, rundir],
+            [
+                .. new[] { ServerV4, ServerV6 }.SelectMany(address => new[]
+                {
+                    $"net.listen('{address}', {DotPort}, {{ kind = 'tls' }})",
+                    $"net.listen('{address}', {DohPort}, {{ kind = 'doh2' }})",
+                }),
+                $"policy.add(policy.all(policy.FORWARD('{ServerV4}@53')))",
+            ],
             [Listener.Tcp(DotPort, ServerV4), Listener.Tcp(DohPort, ServerV4), Listener.Tcp(DotPort, ServerV6), Listener.Tcp(DohPort, ServerV6)]);
-    }
 
     /// <summary>Queries for dnsperf: a thousand messages with varied ids, names, types and answers for the frame-by-frame comparison.</summary>
     public const int LoadQueryCount = 1000;

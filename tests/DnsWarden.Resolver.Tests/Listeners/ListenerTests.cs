@@ -399,7 +399,7 @@ public sealed class ListenerTests
             await gate;
             byte[] r = DnsCacheTests.AnswerA(query.ToArray(), 60, "10.3.3.3");
             r.CopyTo(response);
-            return new ForwardReply(r.Length, "gated://", Upstreams.UpstreamError.None);
+            return new ForwardReply(r.Length, "gated://", DnsWarden.Resolver.Upstreams.UpstreamError.None);
         }
     }
 }

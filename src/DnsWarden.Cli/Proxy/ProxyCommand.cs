@@ -1,0 +1,353 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using DnsWarden.Policy;
+using DnsWarden.Resolver.Engine;
+using DnsWarden.Resolver.Hosting;
+
+namespace DnsWarden.Cli.Proxy;
+
+/// <summary>
+/// <c>dnsw proxy</c>: the DNS engine as a standalone forwarder — listeners, upstreams with failover, cache, policy,
+/// IP tracker, query log and metrics (docs/RESOLVER.md). SIGHUP rereads the policy, SIGTERM/SIGINT drain and stop.
+/// </summary>
+internal static class ProxyCommand
+{
+    private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(5);
+
+    public static Command Build()
+    {
+        var config = new Option<FileInfo?>("--config") { Description = "Read the configuration from this JSON file (docs/RESOLVER.md, \"Configuration\"); flags given as well override it." };
+        var listen = new Option<string[]>("--listen")
+        {
+            Description = "Answer on this IP:PORT over UDP and TCP (repeatable; IPv6 as [::1]:53; default 127.0.0.1:53 and [::1]:53).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        listen.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!ProxyConfig.TryParseEndPoint(s, out _, out string? error))
+                {
+                    r.AddError($"--listen: {error}");
+                }
+            }
+        });
+        var upstream = new Option<string[]>("--upstream")
+        {
+            Description = "Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        upstream.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!UpstreamConfig.TryParse(s, out _, out string? error))
+                {
+                    r.AddError($"--upstream: {error}");
+                }
+            }
+        });
+        var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
+        var strategy = new Option<string?>("--strategy") { Description = "failover (default): the healthiest upstream first; race: the two fastest at once." };
+        strategy.AcceptOnlyFromAmong("failover", "race");
+        var timeout = new Option<string?>("--timeout") { Description = "Time one upstream attempt may take, e.g. 2s, 500ms." };
+        timeout.Validators.Add(r =>
+        {
+            string? text = r.GetValueOrDefault<string?>();
+            if (text is not null && (!PolicyDuration.TryParse(text, out TimeSpan t) || t <= TimeSpan.Zero))
+            {
+                r.AddError($"--timeout: '{text}' is not a positive duration (e.g. 2s, 500ms)");
+            }
+        });
+        var noCache = new Option<bool>("--no-cache") { Description = "Forward every query; answer nothing from memory." };
+        var cacheEntries = new Option<int?>("--cache-entries") { Description = "Most answers the cache keeps (default 10000)." };
+        cacheEntries.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is int n && n < 1)
+            {
+                r.AddError("--cache-entries: must be at least 1");
+            }
+        });
+        var queryLog = new Option<string?>("--query-log") { Description = "Append every query as a JSON line to this file ('-' for standard output)." };
+        var privacy = new Option<string?>("--privacy") { Description = "What the query log keeps: full, redacted (default) or minimal." };
+        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus/OpenMetrics on http://IP:PORT/metrics." };
+        metrics.Validators.Add(r =>
+        {
+            string? text = r.GetValueOrDefault<string?>();
+            if (text is not null && !ProxyConfig.TryParseEndPoint(text, out _, out string? error))
+            {
+                r.AddError($"--metrics: {error}");
+            }
+        });
+
+        var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
+        {
+            config, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics,
+        };
+        command.SetAction((parse, cancel) => RunAsync(
+            new ProxyFlags(
+                parse.GetValue(config),
+                parse.GetValue(listen) ?? [],
+                parse.GetValue(upstream) ?? [],
+                parse.GetValue(policy),
+                parse.GetValue(strategy),
+                parse.GetValue(timeout),
+                parse.GetValue(noCache),
+                parse.GetValue(cacheEntries),
+                parse.GetValue(queryLog),
+                parse.GetValue(privacy),
+                parse.GetValue(metrics)),
+            parse.InvocationConfiguration.Output,
+            parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    internal sealed record ProxyFlags(
+        FileInfo? Config,
+        string[] Listen,
+        string[] Upstreams,
+        FileInfo? Policy,
+        string? Strategy,
+        string? Timeout,
+        bool NoCache,
+        int? CacheEntries,
+        string? QueryLog,
+        string? Privacy,
+        string? Metrics);
+
+    /// <summary>The configuration file (if any) with the flags laid over it; null and a message when something is wrong.</summary>
+    internal static ProxyConfig? Resolve(ProxyFlags flags, out string? error)
+    {
+        ProxyConfig config = new() { Source = "flags" };
+        if (flags.Config is not null)
+        {
+            if (!ProxyConfigLoader.TryLoad(flags.Config.FullName, out ProxyConfig? loaded, out PolicyError? e))
+            {
+                error = e!.ToString();
+                return null;
+            }
+
+            config = loaded!;
+        }
+
+        if (flags.Listen.Length > 0)
+        {
+            config = config with { Listen = [.. flags.Listen.Select(s => ProxyConfig.TryParseEndPoint(s, out IPEndPoint? ep, out _) ? ep : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.Upstreams.Length > 0)
+        {
+            config = config with { Upstreams = [.. flags.Upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.Policy is not null)
+        {
+            if (!ResolverPolicyLoader.TryLoad(flags.Policy.FullName, out ResolverPolicy? p, out PolicyError? e))
+            {
+                error = e!.ToString();
+                return null;
+            }
+
+            config = config with { Policy = p!, PolicyPath = flags.Policy.FullName };
+        }
+
+        if (flags.Strategy is not null)
+        {
+            config = config with { Strategy = flags.Strategy == "race" ? UpstreamStrategy.Race : UpstreamStrategy.Failover };
+        }
+
+        if (flags.Timeout is not null && PolicyDuration.TryParse(flags.Timeout, out TimeSpan timeout))
+        {
+            config = config with { UpstreamTimeout = timeout };
+        }
+
+        if (flags.NoCache)
+        {
+            config = config with { CacheEnabled = false };
+        }
+
+        if (flags.CacheEntries is int entries)
+        {
+            config = config with { CacheMaxEntries = entries };
+        }
+
+        if (flags.QueryLog is not null)
+        {
+            config = config with { QueryLogPath = flags.QueryLog };
+        }
+
+        if (flags.Privacy is not null)
+        {
+            config = config with { QueryLogPrivacy = flags.Privacy };
+        }
+
+        if (flags.Metrics is not null && ProxyConfig.TryParseEndPoint(flags.Metrics, out IPEndPoint? m, out _))
+        {
+            config = config with { MetricsListen = m };
+        }
+
+        IReadOnlyList<string> problems = config.Validate();
+        if (problems.Count > 0)
+        {
+            error = $"{config.Source}: {string.Join("; ", problems)}";
+            return null;
+        }
+
+        error = null;
+        return config;
+    }
+
+    private static async Task<int> RunAsync(ProxyFlags flags, TextWriter stdout, TextWriter stderr)
+    {
+        ProxyConfig? config = Resolve(flags, out string? error);
+        if (config is null)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: {error}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+
+        ResolverHost host;
+        try
+        {
+            host = ResolverHost.Create(config, stdout);
+        }
+        catch (ArgumentException e)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+        catch (SocketException e)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: cannot listen: {e.Message} ({e.SocketErrorCode})").ConfigureAwait(false);
+            return ExitCodes.StartError;
+        }
+        catch (IOException e)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: cannot open the query log: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+
+        await using (host.ConfigureAwait(false))
+        {
+            try
+            {
+                await host.StartAsync().ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                await stderr.WriteLineAsync($"dnsw proxy: cannot serve metrics on {config.MetricsListen}: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
+            using var stop = new CancellationTokenSource();
+            var reloads = new SemaphoreSlim(0);
+            void Stop(PosixSignalContext c)
+            {
+                c.Cancel = true;
+                stop.Cancel();
+            }
+
+            void Hangup(PosixSignalContext c)
+            {
+                c.Cancel = true;
+                reloads.Release();
+            }
+
+            using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Hangup);
+
+            await stderr.WriteLineAsync(Describe(host)).ConfigureAwait(false);
+            await stderr.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                while (true)
+                {
+                    await reloads.WaitAsync(stop.Token).ConfigureAwait(false);
+                    await stderr.WriteLineAsync(Reload(host, flags)).ConfigureAwait(false);
+                    await stderr.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await stderr.WriteLineAsync("dnsw proxy: stopping (answering the queries already read)").ConfigureAwait(false);
+            await host.StopAsync(s_drain).ConfigureAwait(false);
+            await stderr.WriteLineAsync(Totals(host.Engine.Metrics)).ConfigureAwait(false);
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>SIGHUP: the policy is read again (from the configuration file, or --policy); listeners and upstreams stay.</summary>
+    internal static string Reload(ResolverHost host, ProxyFlags flags)
+    {
+        string? policyPath = flags.Policy?.FullName ?? (flags.Config is null ? null : host.Config.PolicyPath);
+        if (policyPath is not null)
+        {
+            if (!ResolverPolicyLoader.TryLoad(policyPath, out ResolverPolicy? p, out PolicyError? e))
+            {
+                return $"dnsw proxy: reload failed, the previous policy stays: {e}";
+            }
+
+            host.Reload(p!);
+            return $"dnsw proxy: reloaded policy from {policyPath}";
+        }
+
+        if (flags.Config is not null)
+        {
+            if (!ProxyConfigLoader.TryLoad(flags.Config.FullName, out ProxyConfig? c, out PolicyError? e))
+            {
+                return $"dnsw proxy: reload failed, the previous policy stays: {e}";
+            }
+
+            host.Reload(c!.Policy);
+            return $"dnsw proxy: reloaded the inline policy of {flags.Config.FullName} (listeners and upstreams change on restart)";
+        }
+
+        return "dnsw proxy: nothing to reload (no --config or --policy file)";
+    }
+
+    private static string Describe(ResolverHost host)
+    {
+        ProxyConfig c = host.Config;
+        string listening = string.Join(" ", host.UdpEndPoints.Select(e => e.ToString()));
+        string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
+        string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
+        string policy = c.PolicyPath ?? c.Policy.Source;
+        string metrics = host.MetricsEndPoint is { } m ? $"; metrics http://{m}/metrics" : "";
+        return $"dnsw proxy: serving udp+tcp {listening} → {upstreams}; {cache}; policy {policy}{metrics}";
+    }
+
+    private static string Totals(ResolverMetrics m)
+    {
+        long total = 0;
+        var parts = new List<string>();
+        foreach (QueryOutcome o in Enum.GetValues<QueryOutcome>())
+        {
+            long n = 0;
+            foreach (ListenerProtocol p in Enum.GetValues<ListenerProtocol>())
+            {
+                n += m.Count(p, o);
+            }
+
+            total += n;
+            if (n > 0)
+            {
+                parts.Add($"{Resolver.Logging.QueryLogJson.FormatVerdict(o)} {n.ToString(CultureInfo.InvariantCulture)}");
+            }
+        }
+
+        return $"dnsw proxy: {total.ToString(CultureInfo.InvariantCulture)} queries served" + (parts.Count > 0 ? ": " + string.Join(", ", parts) : "");
+    }
+}

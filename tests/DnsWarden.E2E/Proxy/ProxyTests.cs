@@ -1,0 +1,323 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace DnsWarden.E2E.Proxy;
+
+/// <summary>Builds <see cref="ProxyNet"/> once for the proxy tests.</summary>
+public sealed class ProxyNetFixture : IAsyncLifetime
+{
+    private ProxyNet? _net;
+    private Exception? _failure;
+
+    public string? SkipReason { get; private set; }
+
+    public ProxyNet Net => _failure is null ? _net! : throw new InvalidOperationException("proxy topology failed to build", _failure);
+
+    public async ValueTask InitializeAsync()
+    {
+        SkipReason = ProxyNet.SkipReason();
+        if (SkipReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            _net = await ProxyNet.BuildAsync();
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_net is not null)
+        {
+            await _net.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// <c>dnsw proxy</c> end to end: real clients in one namespace, real upstreams in another, and the upstream side
+/// watched (the servers' own query logs and a capture) to prove what did and did not leave the proxy.
+/// </summary>
+public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNetFixture>
+{
+    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
+    private static readonly string[] s_dig = ["+time=3", "+tries=1"];
+    private static int s_port = 5300;
+
+    private ProxyNet Net
+    {
+        get
+        {
+            if (fixture.SkipReason is not null)
+            {
+                Assert.Skip(fixture.SkipReason);
+            }
+
+            return fixture.Net;
+        }
+    }
+
+    private sealed record RunningProxy(NetnsProcess Process, int Port, string Directory, string QueryLog)
+    {
+        public string Server => "@127.0.0.1";
+
+        public string PortText => Port.ToString(CultureInfo.InvariantCulture);
+
+        public IReadOnlyList<JsonElement> LogLines() =>
+            File.Exists(QueryLog)
+                ? [.. File.ReadAllLines(QueryLog).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone())]
+                : [];
+    }
+
+    private static async Task<RunningProxy> StartProxyAsync(ProxyNet n, string label, string upstreamsJson, string? policyJson = null, string extra = "", string[]? args = null)
+    {
+        int port = Interlocked.Increment(ref s_port);
+        string dir = n.Net.TempPath("proxy-" + label);
+        Directory.CreateDirectory(dir);
+        string log = Path.Combine(dir, "queries.jsonl");
+        string policy = policyJson is null ? "" : $", \"policy\": {policyJson}";
+        string config = $$"""
+            {
+              "listen": ["127.0.0.1:{{port}}", "[::1]:{{port}}"],
+              "upstreams": {{upstreamsJson}},
+              "query_log": { "path": "{{log}}", "privacy": "full" }{{extra}}{{policy}}
+            }
+            """;
+        string file = Path.Combine(dir, "proxy.json");
+        await File.WriteAllTextAsync(file, config);
+        NetnsProcess p = n.Net.StartProcess(n.Pc, "dnsw-proxy-" + label, "dotnet", [s_dnsw, "proxy", "--config", file, .. args ?? []]);
+        await n.Net.WaitForListenersAsync(n.Pc, [Listener.Udp(port, "127.0.0.1"), Listener.Tcp(port, "127.0.0.1")], TimeSpan.FromSeconds(20), p);
+        return new RunningProxy(p, port, dir, log);
+    }
+
+    private static async Task<string> StopAsync(RunningProxy proxy)
+    {
+        await proxy.Process.StopAsync(ProcessSignal.Terminate, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, proxy.Process.ExitCode);
+        Assert.Contains("queries served", proxy.Process.StdErr, StringComparison.Ordinal);
+        return proxy.Process.StdErr;
+    }
+
+    private async Task<CommandResult> Dig(RunningProxy proxy, params string[] args) =>
+        await Net.Net.ExecAsync(Net.Pc, "dig", [proxy.Server, "-p", proxy.PortText, .. s_dig, .. args], TimeSpan.FromSeconds(15));
+
+    private async Task<string> Short(RunningProxy proxy, params string[] args) =>
+        (await Dig(proxy, [.. args, "+short"])).EnsureSuccess().StdOut.Trim();
+
+    [Theory]
+    [InlineData("udp", "\"udp://10.53.0.11\"")]
+    [InlineData("tcp", "\"tcp://10.53.0.12\"")]
+    [InlineData("tls", "[{ \"url\": \"tls://dns.proxy.test@10.53.0.13\", \"ca_file\": \"CA\" }]")]
+    [InlineData("https", "[{ \"url\": \"https://dns.proxy.test@10.53.0.13/dns-query\", \"ca_file\": \"CA\", \"pin_sha256\": [\"PIN\"] }]")]
+    public async Task ForwardsThroughEachUpstreamKind(string kind, string upstream)
+    {
+        ProxyNet n = Net;
+        string upstreams = upstream.StartsWith('[') ? upstream : $"[{upstream}]";
+        upstreams = upstreams.Replace("CA", n.CaFile, StringComparison.Ordinal).Replace("PIN", n.PinSha256, StringComparison.Ordinal);
+        RunningProxy proxy = await StartProxyAsync(n, "kind-" + kind, upstreams);
+
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        Assert.Equal(ProxyNet.WwwV6, await Short(proxy, ProxyNet.WwwName, "AAAA", "+tcp"));
+        CommandResult v6 = await Net.Net.ExecAsync(n.Pc, "dig", ["@::1", "-p", proxy.PortText, .. s_dig, ProxyNet.WwwName, "A", "+short"]);
+        Assert.Equal(ProxyNet.WwwV4, v6.EnsureSuccess().StdOut.Trim());
+        CommandResult k = await Net.Net.ExecAsync(n.Pc, "kdig", ["@127.0.0.1", "-p", proxy.PortText, "+time=3", "+retry=0", "+tcp", ProxyNet.WwwName, "A", "+short"]);
+        Assert.Equal(ProxyNet.WwwV4, k.EnsureSuccess().StdOut.Trim());
+
+        await StopAsync(proxy);
+        IReadOnlyList<JsonElement> log = proxy.LogLines();
+        JsonElement first = log.First(e => e.GetProperty("verdict").GetString() == "forwarded");
+        Assert.StartsWith(kind + "://", first.GetProperty("upstream").GetString(), StringComparison.Ordinal);
+        Assert.Equal(ProxyNet.WwwName, first.GetProperty("qname").GetString());
+        Assert.Equal(ProxyNet.WwwV4, first.GetProperty("answers")[0].GetString());
+    }
+
+    [Fact]
+    public async Task WrongPinGivesServFailAndSaysWhy()
+    {
+        ProxyNet n = Net;
+        string wrongPin = Convert.ToBase64String(new byte[32]);
+        RunningProxy proxy = await StartProxyAsync(n, "pin", $"[{{ \"url\": \"tls://dns.proxy.test@10.53.0.13\", \"ca_file\": \"{n.CaFile}\", \"pin_sha256\": [\"{wrongPin}\"] }}]");
+        CommandResult r = await Dig(proxy, ProxyNet.WwwName, "A");
+        Assert.Contains("status: SERVFAIL", r.StdOut, StringComparison.Ordinal);
+        await StopAsync(proxy);
+        JsonElement e = Assert.Single(proxy.LogLines());
+        Assert.Equal("servfail", e.GetProperty("verdict").GetString());
+        Assert.Contains("pin", e.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FailsOverWhenTheFirstUpstreamIsKilledMidRun()
+    {
+        ProxyNet n = Net;
+        NetnsProcess spare = await ProxyNet.StartDnsmasqAsync(n.Net, n.Up, "spare", ProxyNet.SpareV4);
+        RunningProxy proxy = await StartProxyAsync(n, "failover", "[\"udp://10.53.0.14\", \"udp://10.53.0.12\"]", extra: ", \"upstream_timeout\": \"400ms\", \"cache\": { \"enabled\": false }");
+
+        int before = ProxyNet.QueriesSeen(n.Unbound, ProxyNet.WwwName);
+        var answers = new List<string>();
+        for (int i = 0; i < 30; i++)
+        {
+            if (i == 10)
+            {
+                await spare.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(2));
+            }
+
+            answers.Add(await Short(proxy, ProxyNet.WwwName, "A"));
+        }
+
+        Assert.All(answers, a => Assert.Equal(ProxyNet.WwwV4, a));
+        Assert.Equal(10, ProxyNet.QueriesSeen(spare, ProxyNet.WwwName));
+        Assert.True(ProxyNet.QueriesSeen(n.Unbound, ProxyNet.WwwName) - before >= 20, n.Unbound.StdErr);
+        await StopAsync(proxy);
+        Assert.All(proxy.LogLines(), e => Assert.Equal("forwarded", e.GetProperty("verdict").GetString()));
+        Assert.Equal(20, proxy.LogLines().Count(e => e.GetProperty("upstream").GetString() == "udp://10.53.0.12"));
+    }
+
+    [Fact]
+    public async Task EveryUpstreamDownGivesServFailNotTheSystemResolver()
+    {
+        ProxyNet n = Net;
+        // Nothing listens on .14:53 once the failover test's dnsmasq is gone; the port below is closed everywhere.
+        RunningProxy proxy = await StartProxyAsync(n, "alldown", "[\"udp://10.53.0.11:5999\", \"tcp://10.53.0.12:5999\"]", extra: ", \"upstream_timeout\": \"300ms\"");
+        CommandResult r = await Dig(proxy, ProxyNet.WwwName, "A");
+        Assert.Contains("status: SERVFAIL", r.StdOut, StringComparison.Ordinal);
+        await StopAsync(proxy);
+    }
+
+    [Fact]
+    public async Task TruncatedUpstreamAnswerIsAskedAgainOverTcpAndMetricsSayIt()
+    {
+        ProxyNet n = Net;
+        RunningProxy proxy = await StartProxyAsync(n, "tc", "[\"udp://10.53.0.11\"]", extra: ", \"metrics\": { \"listen\": \"127.0.0.1:9153\" }");
+
+        // Without EDNS the client takes 512 bytes: the proxy answers TC, dig asks again over TCP and gets it all.
+        string whole = await Short(proxy, ProxyNet.BigName, "TXT", "+noedns");
+        foreach (string s in ProxyNet.BigStrings)
+        {
+            Assert.Contains(s, whole, StringComparison.Ordinal);
+        }
+
+        CommandResult truncated = await Dig(proxy, ProxyNet.BigName, "TXT", "+noedns", "+ignore");
+        Assert.Matches(@"flags:[^;]*\btc\b", truncated.StdOut);
+
+        CommandResult metrics = await Net.Net.ExecAsync(n.Pc, "curl", ["-s", "-H", "Accept: application/openmetrics-text", "http://127.0.0.1:9153/metrics"]);
+        metrics.EnsureSuccess();
+        Assert.Contains("dnsw_upstream_truncated_retries_total{upstream=\"udp://10.53.0.11\",protocol=\"udp\"} 1", metrics.StdOut, StringComparison.Ordinal);
+        Assert.Contains("dnsw_queries_total{protocol=\"tcp\",outcome=\"cached\"}", metrics.StdOut, StringComparison.Ordinal);
+        Assert.EndsWith("# EOF\n", metrics.StdOut, StringComparison.Ordinal);
+        await StopAsync(proxy);
+    }
+
+    [Fact]
+    public async Task BlockedCanaryLocalAndSinkholedNamesNeverReachAnUpstream()
+    {
+        ProxyNet n = Net;
+        string capture = n.Net.TempPath("proxy-upstream-side.pcapng");
+        DumpcapCapture dump = await n.Net.StartCaptureAsync(n.Up, [n.UpInterface], capture);
+        const string Policy = """
+            {
+              "default_action": "allow",
+              "block": ["ads.proxy.test"],
+              "local_records": [ { "name": "svc.proxy.test", "type": "A", "value": "10.53.8.8" } ]
+            }
+            """;
+        RunningProxy proxy = await StartProxyAsync(n, "block", "[\"udp://10.53.0.11\"]", Policy);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "deep.ads.proxy.test", "AAAA", "+tcp")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "use-application-dns.net", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "mask.icloud.com", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Equal("10.53.8.8", await Short(proxy, "svc.proxy.test", "A"));
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        await StopAsync(proxy);
+
+        RunningProxy sinkhole = await StartProxyAsync(n, "sinkhole", "[]", """{ "mode": "sinkhole-all" }""");
+        Assert.Equal("6.6.6.6", await Short(sinkhole, "sink.proxy.test", "A"));
+        Assert.Equal("::", await Short(sinkhole, "sink.proxy.test", "AAAA"));
+        await StopAsync(sinkhole);
+        await dump.StopAsync();
+
+        CommandResult names = await ProcessRunner.RunAsync("tshark", ["-r", capture, "-Y", "dns.flags.response == 0", "-T", "fields", "-e", "dns.qry.name"]);
+        names.EnsureSuccess();
+        string[] seen = names.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(ProxyNet.WwwName, seen);
+        Assert.DoesNotContain(seen, s => s.Contains("ads.proxy.test", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(seen, s => s.Contains("svc.proxy.test", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(seen, s => s.Contains("sink.proxy.test", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(seen, s => s.Contains("icloud", StringComparison.OrdinalIgnoreCase) || s.Contains("use-application-dns", StringComparison.OrdinalIgnoreCase));
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, "ads.proxy.test"));
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, "sink.proxy.test"));
+    }
+
+    [Fact]
+    public async Task ExfiltrationBurstIsCutOffAtTheBlockScore()
+    {
+        ProxyNet n = Net;
+        RunningProxy proxy = await StartProxyAsync(n, "exfil", "[\"udp://10.53.0.11\"]", """{ "default_action": "allow", "exfiltration": { "block_score": 50 } }""");
+        var rng = new Random(11);
+        const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        string[] names = [.. Enumerable.Range(0, 60).Select(_ => new string([.. Enumerable.Range(0, 52).Select(_ => Alphabet[rng.Next(Alphabet.Length)])]) + "." + ProxyNet.ExfilParent)];
+        string batch = Path.Combine(proxy.Directory, "burst.txt");
+        await File.WriteAllLinesAsync(batch, names.Select(x => x + " A"));
+        await Net.Net.ExecAsync(n.Pc, "dig", [proxy.Server, "-p", proxy.PortText, .. s_dig, "-f", batch, "+short"], TimeSpan.FromSeconds(60));
+        await StopAsync(proxy);
+
+        IReadOnlyList<JsonElement> log = proxy.LogLines();
+        int forwarded = log.Count(e => e.GetProperty("verdict").GetString() == "forwarded");
+        int blocked = log.Count(e => e.GetProperty("verdict").GetString() == "blocked_exfiltration");
+        Assert.Equal(60, forwarded + blocked);
+        Assert.InRange(forwarded, 1, 30);
+        Assert.True(log.Last().GetProperty("exfiltration_score").GetInt32() >= 50);
+        int reached = names.Count(x => ProxyNet.QueriesSeen(n.Dnsmasq, x) > 0);
+        Assert.Equal(forwarded, reached);
+    }
+
+    [Fact]
+    public async Task ReloadUnderLoadLosesNoQuery()
+    {
+        ProxyNet n = Net;
+        string dir = n.Net.TempPath("proxy-reload");
+        Directory.CreateDirectory(dir);
+        string policy = Path.Combine(dir, "policy.json");
+        const string Open = """{ "default_action": "allow" }""";
+        const string Closed = """{ "default_action": "allow", "block": ["ads.proxy.test"] }""";
+        await File.WriteAllTextAsync(policy, Open);
+        RunningProxy proxy = await StartProxyAsync(n, "reload", "[\"udp://10.53.0.11\"]", args: ["--policy", policy]);
+        string queries = Path.Combine(dir, "queries.txt");
+        await File.WriteAllLinesAsync(queries, [$"{ProxyNet.WwwName} A", $"{ProxyNet.WwwName} AAAA", "ads.proxy.test A", $"n1.{ProxyNet.Zone} A"]);
+
+        Task<CommandResult> load = Net.Net.ExecAsync(n.Pc, "dnsperf", ["-s", "127.0.0.1", "-p", proxy.PortText, "-d", queries, "-l", "4", "-Q", "2000", "-c", "4"], TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 6; i++)
+        {
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+            await File.WriteAllTextAsync(policy, i % 2 == 0 ? Closed : Open, TestContext.Current.CancellationToken);
+            Assert.True(proxy.Process.Signal(ProcessSignal.Hangup));
+        }
+
+        CommandResult perf = await load;
+        perf.EnsureSuccess();
+        Assert.Matches(@"Queries lost:\s+0 \(", perf.StdOut);
+        Assert.Matches(@"Queries completed:\s+[1-9]\d{3,}", perf.StdOut);
+
+        // The last write was Open: ads resolves (NOERROR, no record: dnsmasq's --local zone has none).
+        await File.WriteAllTextAsync(policy, Closed, TestContext.Current.CancellationToken);
+        proxy.Process.Signal(ProcessSignal.Hangup);
+        await proxy.Process.WaitForOutputAsync("reloaded policy", TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+
+        // A broken file on reload keeps the policy in force and says where the file is wrong.
+        await File.WriteAllTextAsync(policy, "{ \"block\": [\"ads.proxy.test\", ] , \"blok\": 1 }", TestContext.Current.CancellationToken);
+        proxy.Process.Signal(ProcessSignal.Hangup);
+        await proxy.Process.WaitForOutputAsync("reload failed", TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+
+        string stderr = await StopAsync(proxy);
+        Assert.Contains("policy.json:1:", stderr, StringComparison.Ordinal);
+        Assert.True(stderr.Split("reloaded policy").Length - 1 >= 7, stderr);
+    }
+}
