@@ -199,6 +199,14 @@ public sealed class DnsEngine
         }
 
         int length;
+        if (reply.Error == UpstreamError.TooLarge && protocol != ListenerProtocol.Tcp)
+        {
+            // The answer is bigger than this datagram path carries: TC, and the client asks again over TCP.
+            length = Truncated(query.Span, response.Span);
+            Finish(protocol, client, start, QueryOutcome.Forwarded, "answer too large for UDP: truncated", qname, qtype, score, response.Span[..length], reply.Upstream);
+            return length;
+        }
+
         if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
         {
             length = ServFail(query.Span, response.Span);
@@ -305,6 +313,17 @@ public sealed class DnsEngine
 
     private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response) =>
         DnsMessageWriter.TryWriteServFail(query, response, out int n) ? n : 0;
+
+    private static int Truncated(ReadOnlySpan<byte> query, Span<byte> response)
+    {
+        if (!DnsMessageWriter.TryWriteErrorResponse(query, response, DnsRcode.NoError, out int n))
+        {
+            return 0;
+        }
+
+        response[2] |= 0x02; // TC (RFC 1035 §4.1.1)
+        return n;
+    }
 
     private static DnsRcode RcodeOf(ReadOnlySpan<byte> message) => (DnsRcode)(message[3] & 0x0F);
 

@@ -251,6 +251,8 @@ public sealed class UdpUpstream : IDnsUpstream
             try
             {
                 // Port 0: the kernel picks a random free ephemeral port (RFC 5452 §4.5 source port randomisation).
+                // Answers to a burst of queries arrive together: room for them instead of the kernel's default.
+                Socket.ReceiveBufferSize = 1024 * 1024;
                 Socket.Bind(new IPEndPoint(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0));
                 Socket.Connect(endPoint);
             }

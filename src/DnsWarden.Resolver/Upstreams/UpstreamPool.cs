@@ -117,6 +117,12 @@ public sealed class UpstreamPool : IAsyncDisposable
                     return new PoolReply(reply.Length, _upstreams[index], UpstreamError.None);
                 }
 
+                if (reply.Error == UpstreamError.TooLarge)
+                {
+                    // The answer exists but not in the caller's buffer: another upstream would give the same one.
+                    return new PoolReply(0, _upstreams[index], UpstreamError.TooLarge);
+                }
+
                 last = reply.Error;
             }
 
@@ -189,7 +195,7 @@ public sealed class UpstreamPool : IAsyncDisposable
                 health.Succeeded(_time.GetElapsedTime(started, now).TotalMilliseconds);
             }
         }
-        else if (reply.Error != UpstreamError.Canceled)
+        else if (reply.Error is not UpstreamError.Canceled and not UpstreamError.TooLarge)
         {
             health.Failed(now, _time);
         }

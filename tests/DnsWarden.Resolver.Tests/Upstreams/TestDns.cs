@@ -25,7 +25,7 @@ internal static class TestDns
 
     public static UpstreamConfig Config(string url, IPAddress? bootstrap = null)
     {
-        Assert.True(UpstreamConfig.TryParse(url, out UpstreamConfig? config, out string? error), error);
+        Assert.True(UpstreamConfig.TryParse(url, requireBootstrap: false, out UpstreamConfig? config, out string? error), error);
         return bootstrap is null ? config : config with { Bootstrap = bootstrap };
     }
 
