@@ -5,9 +5,15 @@ namespace DnsWarden.Resolver.Upstreams;
 /// touches <see cref="Query"/> and <see cref="Response"/> (the caller's buffers) and completes it, so a late reply
 /// can never write into a buffer whose caller has already given up.
 /// </summary>
-internal sealed class PendingQuery(ReadOnlyMemory<byte> query, Memory<byte> response)
+/// <remarks>
+/// <paramref name="inlineContinuations"/>: the waiter resumes on the thread that completes it (the UDP receive thread),
+/// so a reply is carried to the client without a thread-pool hop. Only for completers that never wait on anything the
+/// continuation could hold.
+/// </remarks>
+internal sealed class PendingQuery(ReadOnlyMemory<byte> query, Memory<byte> response, bool inlineContinuations = false)
 {
-    private readonly TaskCompletionSource<UpstreamReply> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<UpstreamReply> _completion =
+        new(inlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ReadOnlyMemory<byte> Query { get; } = query;
 

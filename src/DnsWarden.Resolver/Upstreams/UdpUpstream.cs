@@ -111,7 +111,7 @@ public sealed class UdpUpstream : IDnsUpstream
             return UpstreamReply.Fail(DnsExchange.FromException(ex, cancellationToken, timedOut: false));
         }
 
-        var pending = new PendingQuery(query, response);
+        var pending = new PendingQuery(query, response, inlineContinuations: true);
         while (!channel.Pending.TryAdd(DnsExchange.RandomId(), pending))
         {
             if (channel.IsClosed)
@@ -262,7 +262,8 @@ public sealed class UdpUpstream : IDnsUpstream
                 throw;
             }
 
-            _ = Task.Run(ReceiveLoopAsync);
+            Socket.ReceiveTimeout = 1000;
+            new Thread(ReceiveLoop) { IsBackground = true, Name = "dnsw upstream udp " + endPoint }.Start();
         }
 
         public Socket Socket { get; }
@@ -316,7 +317,9 @@ public sealed class UdpUpstream : IDnsUpstream
             }
         }
 
-        private async Task ReceiveLoopAsync()
+        // A blocking receive on a thread of its own: the reply wakes this thread from the kernel directly and the
+        // waiting query resumes on it (PendingQuery inlineContinuations), with no epoll or thread-pool hop.
+        private void ReceiveLoop()
         {
             byte[] buffer = ArrayPool<byte>.Shared.Rent(DnsExchange.MaxMessageLength);
             try
@@ -326,7 +329,11 @@ public sealed class UdpUpstream : IDnsUpstream
                     int received;
                     try
                     {
-                        received = await Socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
+                        received = Socket.Receive(buffer, SocketFlags.None);
+                    }
+                    catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.Interrupted)
+                    {
+                        continue;
                     }
                     catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused)
                     {
