@@ -192,4 +192,18 @@ public sealed class ResolverPolicyLoaderTests
             Assert.Equal(ok, e is null);
         }
     }
+
+    [Fact]
+    public void DocumentedExampleLoads()
+    {
+        string path = Path.Combine(PolicyLoaderTests.RepoRoot(), "docs", "policies", "resolver.json");
+        Assert.True(ResolverPolicyLoader.TryLoad(path, out ResolverPolicy? p, out PolicyError? e), e?.ToString());
+        Assert.Equal(ResolverBlockAction.NxDomain, p!.BlockAction);
+        Assert.Equal(70, p.Exfiltration.BlockScore);
+        Assert.Equal(3, p.LocalRecords.Count);
+        Assert.True(p.Block.Matches("x.tracker.example"));
+        Assert.False(p.Block.Matches("tracker.example"));
+        Assert.True(p.Block.Matches("telemetry.example.org"));
+        Assert.False(p.Block.Matches("a.telemetry.example.org"));
+    }
 }
