@@ -188,5 +188,21 @@ public sealed class ProxyNet : IAsyncDisposable
     public static int QueriesSeen(NetnsProcess server, string name) =>
         (server.StdOut + "\n" + server.StdErr).Split('\n').Count(l => l.Contains(name, StringComparison.OrdinalIgnoreCase) && (l.Contains("query[", StringComparison.Ordinal) || l.Contains(" info: ", StringComparison.Ordinal)));
 
+    /// <summary>
+    /// The count of <see cref="QueriesSeen"/> once it reaches <paramref name="atLeast"/> or the timeout passes: a
+    /// server's log lines reach the test through a pipe, a little after the answers do.
+    /// </summary>
+    public static async Task<int> WaitForQueriesAsync(NetnsProcess server, string name, int atLeast, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        int seen;
+        while ((seen = QueriesSeen(server, name)) < atLeast && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        return seen;
+    }
+
     public ValueTask DisposeAsync() => Net.DisposeAsync();
 }

@@ -171,8 +171,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         }
 
         Assert.All(answers, a => Assert.Equal(ProxyNet.WwwV4, a));
-        Assert.Equal(10, ProxyNet.QueriesSeen(spare, ProxyNet.WwwName));
-        Assert.True(ProxyNet.QueriesSeen(n.Unbound, ProxyNet.WwwName) - before >= 20, n.Unbound.StdErr);
+        Assert.Equal(10, await ProxyNet.WaitForQueriesAsync(spare, ProxyNet.WwwName, 10, TimeSpan.FromSeconds(5)));
+        Assert.True(await ProxyNet.WaitForQueriesAsync(n.Unbound, ProxyNet.WwwName, before + 20, TimeSpan.FromSeconds(5)) - before >= 20, n.Unbound.StdErr);
         await StopAsync(proxy);
         Assert.All(proxy.LogLines(), e => Assert.Equal("forwarded", e.GetProperty("verdict").GetString()));
         Assert.Equal(20, proxy.LogLines().Count(e => e.GetProperty("upstream").GetString() == "udp://10.53.0.12"));
@@ -222,13 +222,13 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         const string Policy = """
             {
               "default_action": "allow",
-              "block": ["ads.proxy.test"],
+              "block": ["ads.blocktest.proxy.test"],
               "local_records": [ { "name": "svc.proxy.test", "type": "A", "value": "10.53.8.8" } ]
             }
             """;
         RunningProxy proxy = await StartProxyAsync(n, "block", "[\"udp://10.53.0.11\"]", Policy);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "deep.ads.proxy.test", "AAAA", "+tcp")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.blocktest.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "deep.ads.blocktest.proxy.test", "AAAA", "+tcp")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "use-application-dns.net", "A")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "mask.icloud.com", "A")).StdOut, StringComparison.Ordinal);
         Assert.Equal("10.53.8.8", await Short(proxy, "svc.proxy.test", "A"));
@@ -239,17 +239,26 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         Assert.Equal("6.6.6.6", await Short(sinkhole, "sink.proxy.test", "A"));
         Assert.Equal("::", await Short(sinkhole, "sink.proxy.test", "AAAA"));
         await StopAsync(sinkhole);
+
+        // A name asked last through a forwarding proxy: once dnsmasq has logged it, everything asked before it that
+        // reached dnsmasq is in its log too, so the absences below mean something.
+        string marker = $"marker-{Guid.NewGuid():N}.{ProxyNet.Zone}";
+        RunningProxy last = await StartProxyAsync(n, "block-marker", "[\"udp://10.53.0.11\"]");
+        await Dig(last, marker, "A");
+        await StopAsync(last);
+        await n.Dnsmasq.WaitForOutputAsync(marker, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         await dump.StopAsync();
 
         CommandResult names = await ProcessRunner.RunAsync("tshark", ["-r", capture, "-Y", "dns.flags.response == 0", "-T", "fields", "-e", "dns.qry.name"]);
         names.EnsureSuccess();
         string[] seen = names.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.Contains(ProxyNet.WwwName, seen);
-        Assert.DoesNotContain(seen, s => s.Contains("ads.proxy.test", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(marker, seen);
+        Assert.DoesNotContain(seen, s => s.Contains("ads.blocktest.proxy.test", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(seen, s => s.Contains("svc.proxy.test", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(seen, s => s.Contains("sink.proxy.test", StringComparison.OrdinalIgnoreCase));
         Assert.DoesNotContain(seen, s => s.Contains("icloud", StringComparison.OrdinalIgnoreCase) || s.Contains("use-application-dns", StringComparison.OrdinalIgnoreCase));
-        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, "ads.proxy.test"));
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, "ads.blocktest.proxy.test"));
         Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, "sink.proxy.test"));
     }
 
@@ -272,6 +281,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         Assert.Equal(60, forwarded + blocked);
         Assert.InRange(forwarded, 1, 30);
         Assert.True(log.Last().GetProperty("exfiltration_score").GetInt32() >= 50);
+        string lastForwarded = log.Last(e => e.GetProperty("verdict").GetString() == "forwarded").GetProperty("qname").GetString()!;
+        await n.Dnsmasq.WaitForOutputAsync(lastForwarded, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         int reached = names.Count(x => ProxyNet.QueriesSeen(n.Dnsmasq, x) > 0);
         Assert.Equal(forwarded, reached);
     }
@@ -284,11 +295,11 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         Directory.CreateDirectory(dir);
         string policy = Path.Combine(dir, "policy.json");
         const string Open = """{ "default_action": "allow" }""";
-        const string Closed = """{ "default_action": "allow", "block": ["ads.proxy.test"] }""";
+        const string Closed = """{ "default_action": "allow", "block": ["reload-ads.proxy.test"] }""";
         await File.WriteAllTextAsync(policy, Open);
         RunningProxy proxy = await StartProxyAsync(n, "reload", "[\"udp://10.53.0.11\"]", args: ["--policy", policy]);
         string queries = Path.Combine(dir, "queries.txt");
-        await File.WriteAllLinesAsync(queries, [$"{ProxyNet.WwwName} A", $"{ProxyNet.WwwName} AAAA", "ads.proxy.test A", $"n1.{ProxyNet.Zone} A"]);
+        await File.WriteAllLinesAsync(queries, [$"{ProxyNet.WwwName} A", $"{ProxyNet.WwwName} AAAA", "reload-ads.proxy.test A", $"n1.{ProxyNet.Zone} A"]);
 
         Task<CommandResult> load = Net.Net.ExecAsync(n.Pc, "dnsperf", ["-s", "127.0.0.1", "-p", proxy.PortText, "-d", queries, "-l", "4", "-Q", "2000", "-c", "4"], TimeSpan.FromSeconds(30));
         for (int i = 0; i < 6; i++)
@@ -308,13 +319,13 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         proxy.Process.Signal(ProcessSignal.Hangup);
         await proxy.Process.WaitForOutputAsync("reloaded policy", TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
         await Task.Delay(200, TestContext.Current.CancellationToken);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "reload-ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
 
         // A broken file on reload keeps the policy in force and says where the file is wrong.
-        await File.WriteAllTextAsync(policy, "{ \"block\": [\"ads.proxy.test\", ] , \"blok\": 1 }", TestContext.Current.CancellationToken);
+        await File.WriteAllTextAsync(policy, "{ \"block\": [\"reload-ads.proxy.test\", ] , \"blok\": 1 }", TestContext.Current.CancellationToken);
         proxy.Process.Signal(ProcessSignal.Hangup);
         await proxy.Process.WaitForOutputAsync("reload failed", TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "reload-ads.proxy.test", "A")).StdOut, StringComparison.Ordinal);
 
         string stderr = await StopAsync(proxy);
         Assert.Contains("policy.json:1:", stderr, StringComparison.Ordinal);
