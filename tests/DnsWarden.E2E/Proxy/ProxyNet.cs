@@ -17,6 +17,9 @@ public sealed class ProxyNet : IAsyncDisposable
     public const string UnboundV4 = "10.53.0.12";
     public const string KresdV4 = "10.53.0.13";
     public const string SpareV4 = "10.53.0.14";
+
+    /// <summary>A dnsmasq of the load test's own, so thousands of its log lines never slow the shared one's log.</summary>
+    public const string LoadV4 = "10.53.0.15";
     public const string DnsmasqV6 = "fd00:53::11";
     public const string TlsName = "dns.proxy.test";
 
@@ -78,7 +81,7 @@ public sealed class ProxyNet : IAsyncDisposable
             VethPair veth = await net.AddVethAsync(pc, up, "eth0", "eth0");
             await net.AddAddressAsync(pc, "eth0", ClientV4 + "/24");
             await net.AddAddressAsync(pc, "eth0", "fd00:53::2/64");
-            foreach (string a in new[] { "10.53.0.1", DnsmasqV4, UnboundV4, KresdV4, SpareV4 })
+            foreach (string a in new[] { "10.53.0.1", DnsmasqV4, UnboundV4, KresdV4, SpareV4, LoadV4 })
             {
                 await net.AddAddressAsync(up, "eth0", a + "/24");
             }

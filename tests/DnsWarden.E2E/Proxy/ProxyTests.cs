@@ -297,7 +297,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         const string Open = """{ "default_action": "allow" }""";
         const string Closed = """{ "default_action": "allow", "block": ["reload-ads.proxy.test"] }""";
         await File.WriteAllTextAsync(policy, Open);
-        RunningProxy proxy = await StartProxyAsync(n, "reload", "[\"udp://10.53.0.11\"]", args: ["--policy", policy]);
+        await using NetnsProcess loadUpstream = await ProxyNet.StartDnsmasqAsync(n.Net, n.Up, "load", ProxyNet.LoadV4);
+        RunningProxy proxy = await StartProxyAsync(n, "reload", $"[\"udp://{ProxyNet.LoadV4}\"]", args: ["--policy", policy]);
         string queries = Path.Combine(dir, "queries.txt");
         await File.WriteAllLinesAsync(queries, [$"{ProxyNet.WwwName} A", $"{ProxyNet.WwwName} AAAA", "reload-ads.proxy.test A", $"n1.{ProxyNet.Zone} A"]);
 
