@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DnsWarden.Cli.Leak;
+using DnsWarden.Cli.Jail;
 using DnsWarden.Cli.Proxy;
 
 namespace DnsWarden.Cli;
@@ -19,6 +20,7 @@ public static class Program
         leak.Subcommands.Add(StatusCommand.Build());
         root.Subcommands.Add(leak);
         root.Subcommands.Add(ProxyCommand.Build());
+        root.Subcommands.Add(JailCommand.Build());
         return root;
     }
 }

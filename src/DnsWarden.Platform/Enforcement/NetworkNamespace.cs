@@ -54,7 +54,7 @@ public static class NetworkNamespace
         return done.Task;
     }
 
-    private static void Enter(string path)
+    internal static void Enter(string path)
     {
         int fd = LibC.Open(path, LibC.OpenReadOnlyCloseOnExec);
         if (fd < 0)

@@ -32,6 +32,13 @@ public sealed class DnsEngineOptions
 
     public IQueryLog? QueryLog { get; init; }
 
+    /// <summary>
+    /// Told of every answer that carries real addresses (forwarded, cached, local) after the tracker recorded it and
+    /// before it is released: an enforcement backend opens its firewall here (the jail's nftables sets), so the
+    /// client's first packet to an answered address is never refused.
+    /// </summary>
+    public IAnswerObserver? AnswerObserver { get; init; }
+
     public ResolverMetrics Metrics { get; init; } = new();
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
@@ -57,6 +64,7 @@ public sealed class DnsEngine
     private readonly IpTracker? _tracker;
     private readonly ExfiltrationScorer? _scorer;
     private readonly IQueryLog? _log;
+    private readonly IAnswerObserver? _observer;
     private readonly ResolverMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly double _ticksPerTimestamp;
@@ -71,6 +79,7 @@ public sealed class DnsEngine
         _tracker = options.Tracker;
         _scorer = options.Exfiltration;
         _log = options.QueryLog;
+        _observer = options.AnswerObserver;
         _metrics = options.Metrics;
         _time = options.Time;
         _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
@@ -145,6 +154,7 @@ public sealed class DnsEngine
                 if (outcome == QueryOutcome.Local)
                 {
                     _tracker?.Record(response.Span[..length], NowTicks);
+                    _observer?.BeforeRelease(response.Span[..length]);
                 }
 
                 length = FitToClient(q, response.Span, length, protocol);
@@ -160,6 +170,7 @@ public sealed class DnsEngine
                 // The tracker may keep addresses for less time than the cache keeps the answer: record again, so
                 // an address released from the cache is always one the firewall lets through.
                 _tracker?.Record(response.Span[..length], now);
+                _observer?.BeforeRelease(response.Span[..length]);
                 length = FitToClient(q, response.Span, length, protocol);
                 Finish(protocol, client, start, QueryOutcome.Cached, "cache hit", qname, qtype, score, response.Span[..length], null);
                 return ValueTask.FromResult(length);
@@ -221,6 +232,7 @@ public sealed class DnsEngine
         // Recorded before the answer leaves: whoever enforces on the tracker never sees a connection to an address
         // whose answer it has not been told about yet.
         _tracker?.Record(response.Span[..length], now);
+        _observer?.BeforeRelease(response.Span[..length]);
         _cache?.Store(query.Span, response.Span[..length], now);
         if (_scorer is not null && qname is not null)
         {

@@ -283,14 +283,4 @@ public sealed class ResolverHost : IAsyncDisposable
         {
         }
     }
-
-    /// <summary>The engine's view of the upstream pool.</summary>
-    private sealed class PoolForwarder(UpstreamPool pool) : IDnsForwarder
-    {
-        public async ValueTask<ForwardReply> ForwardAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken)
-        {
-            PoolReply reply = await pool.QueryAsync(query, response, cancellationToken).ConfigureAwait(false);
-            return new ForwardReply(reply.Length, reply.Upstream?.Config.Url, reply.Error);
-        }
-    }
 }

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace DnsWarden.Guard.Jail;
+
+/// <summary>Runs a setup command (ip, sysctl) to completion; a failure throws with the command and what it printed.</summary>
+internal static class HostCommand
+{
+    public static string Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {stderr.Trim()}");
+        }
+
+        return stdout.GetAwaiter().GetResult();
+    }
+
+    /// <summary>As <see cref="Run"/>, ignoring failure (teardown of something that may be gone already).</summary>
+    public static void TryRun(string file, params string[] args)
+    {
+        try
+        {
+            Run(file, args);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Globalization;
+using System.Runtime.Versioning;
+using DnsWarden.Platform.Enforcement;
+
+namespace DnsWarden.Guard.Jail;
+
+/// <summary>
+/// The jail's network: a namespace joined to the current one by a veth pair, NAT for its traffic on the host side,
+/// and inside it an nftables table that sends every DNS packet (UDP and TCP port 53, to any address, IPv4 and IPv6)
+/// to the stub on the jail's loopback and lets out only established flows and addresses in the DNS-first sets.
+/// Everything it makes carries the jail's id, so a later run can find and remove what a killed jail left.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class JailNetwork : IDisposable
+{
+    public const string NamespacePrefix = "dnsw-jail-";
+    public const string JailTable = "dnsw_jail";
+    public const string OwnerDirectory = "/run/dnsw";
+
+    private bool _disposed;
+
+    private JailNetwork(string id)
+    {
+        Id = id;
+        int block = int.Parse(id, CultureInfo.InvariantCulture) % 16384;
+        string b3 = (block / 64).ToString(CultureInfo.InvariantCulture);
+        int b4 = block % 64 * 4;
+        HostV4 = $"10.201.{b3}.{(b4 + 1).ToString(CultureInfo.InvariantCulture)}";
+        JailV4 = $"10.201.{b3}.{(b4 + 2).ToString(CultureInfo.InvariantCulture)}";
+        string hex = block.ToString("x", CultureInfo.InvariantCulture);
+        HostV6 = $"fd00:6a11:{hex}::1";
+        JailV6 = $"fd00:6a11:{hex}::2";
+    }
+
+    public string Id { get; }
+
+    public string Namespace => NamespacePrefix + Id;
+
+    public string HostInterface => $"dnswj{Id}h";
+
+    public string JailInterface => $"dnswj{Id}n";
+
+    public string HostTable => "dnsw_jail_" + Id;
+
+    public string HostV4 { get; }
+
+    public string JailV4 { get; }
+
+    public string HostV6 { get; }
+
+    public string JailV6 { get; }
+
+    private string OwnerFile => Path.Combine(OwnerDirectory, $"jail-{Id}.pid");
+
+    /// <summary>Builds the namespace, the veth pair, routes, NAT and the jail's table; removes what it made on failure.</summary>
+    public static JailNetwork Create(int ownerPid)
+    {
+        var net = new JailNetwork(ownerPid.ToString(CultureInfo.InvariantCulture));
+        try
+        {
+            net.Build(ownerPid);
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Removes every jail whose owner process is gone (SIGKILL leaves them); live jails are left alone. Returns the ids removed.</summary>
+    public static IReadOnlyList<string> CleanupStale()
+    {
+        var removed = new List<string>();
+        if (!Directory.Exists(NetworkNamespace.RunDirectory))
+        {
+            return removed;
+        }
+
+        foreach (string path in Directory.GetFiles(NetworkNamespace.RunDirectory, NamespacePrefix + "*"))
+        {
+            string id = Path.GetFileName(path)[NamespacePrefix.Length..];
+            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsAlive(pid, id))
+            {
+                continue;
+            }
+
+            new JailNetwork(id).Dispose();
+            removed.Add(id);
+        }
+
+        return removed;
+    }
+
+    private static bool IsAlive(int pid, string id)
+    {
+        // The owner file says which process made the jail; a recycled pid that is not a dnsw is not the owner.
+        string owner = Path.Combine(OwnerDirectory, $"jail-{id}.pid");
+        if (!File.Exists(owner) || !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}"))
+        {
+            return false;
+        }
+
+        string start = File.ReadAllText(owner).Trim();
+        return start == ProcessStart(pid);
+    }
+
+    private static string ProcessStart(int pid)
+    {
+        // Field 22 of /proc/PID/stat: the start time, which tells a recycled pid from the original.
+        string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[19];
+    }
+
+    private void Build(int ownerPid)
+    {
+        Directory.CreateDirectory(OwnerDirectory);
+        File.WriteAllText(OwnerFile, ProcessStart(ownerPid));
+        HostCommand.Run("ip", "netns", "add", Namespace);
+        HostCommand.Run("ip", "link", "add", HostInterface, "type", "veth", "peer", "name", JailInterface, "netns", Namespace);
+        HostCommand.Run("ip", "addr", "add", HostV4 + "/30", "dev", HostInterface);
+        HostCommand.Run("ip", "-6", "addr", "add", HostV6 + "/64", "dev", HostInterface, "nodad");
+        HostCommand.Run("ip", "link", "set", HostInterface, "up");
+        HostCommand.Run("ip", "-n", Namespace, "link", "set", "lo", "up");
+        HostCommand.Run("ip", "-n", Namespace, "addr", "add", JailV4 + "/30", "dev", JailInterface);
+        HostCommand.Run("ip", "-n", Namespace, "-6", "addr", "add", JailV6 + "/64", "dev", JailInterface, "nodad");
+        HostCommand.Run("ip", "-n", Namespace, "link", "set", JailInterface, "up");
+        HostCommand.Run("ip", "-n", Namespace, "route", "add", "default", "via", HostV4);
+        HostCommand.Run("ip", "-n", Namespace, "-6", "route", "add", "default", "via", HostV6);
+
+        // The jail's traffic leaves through the host: forwarding on, and NAT for its two addresses only.
+        HostCommand.Run("sysctl", "-qw", "net.ipv4.ip_forward=1");
+        HostCommand.Run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+        using (var nft = new NftContext())
+        {
+            NftResult host = nft.Run($$"""
+                add table inet {{HostTable}}
+                add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
+                add rule inet {{HostTable}} post ip saddr {{JailV4}} masquerade
+                add rule inet {{HostTable}} post ip6 saddr {{JailV6}} masquerade
+                """);
+            if (!host.Ok)
+            {
+                throw new InvalidOperationException("nftables refused the jail's NAT: " + host.Error.Trim());
+            }
+        }
+
+        NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
+        {
+            using var nft = new NftContext();
+            return nft.Run(JailRules());
+        }).GetAwaiter().GetResult();
+        if (!inside.Ok)
+        {
+            throw new InvalidOperationException("nftables refused the jail's rules: " + inside.Error.Trim());
+        }
+    }
+
+    /// <summary>
+    /// Inside the jail: every DNS packet to any address is rewritten to the stub on loopback (nat output), and egress is
+    /// refused unless it is loopback (DNS rewritten to the stub included), part of an established flow, neighbour discovery, or to an address the stub
+    /// answered with (the sets, filled before each answer is released). Counters name what was refused.
+    /// </summary>
+    private static string JailRules() => $$"""
+        add table inet {{JailTable}}
+        add set inet {{JailTable}} allowed4 { type ipv4_addr; flags timeout; }
+        add set inet {{JailTable}} allowed6 { type ipv6_addr; flags timeout; }
+        add counter inet {{JailTable}} refused_dot
+        add counter inet {{JailTable}} refused_quic
+        add counter inet {{JailTable}} refused_unresolved
+        add chain inet {{JailTable}} dns_to_stub { type nat hook output priority -100; policy accept; }
+        add rule inet {{JailTable}} dns_to_stub meta nfproto ipv4 meta l4proto { udp, tcp } th dport 53 dnat ip to 127.0.0.1:53
+        add rule inet {{JailTable}} dns_to_stub meta nfproto ipv6 meta l4proto { udp, tcp } th dport 53 dnat ip6 to [::1]:53
+        add chain inet {{JailTable}} egress { type filter hook output priority 0; policy drop; }
+        add rule inet {{JailTable}} egress oifname "lo" accept
+        add rule inet {{JailTable}} egress ct status dnat accept
+        add rule inet {{JailTable}} egress ip daddr 127.0.0.0/8 accept
+        add rule inet {{JailTable}} egress ip6 daddr ::1 accept
+        add rule inet {{JailTable}} egress ct state established,related accept
+        add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept
+        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot drop
+        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic drop
+        add rule inet {{JailTable}} egress ip daddr @allowed4 accept
+        add rule inet {{JailTable}} egress ip6 daddr @allowed6 accept
+        add rule inet {{JailTable}} egress counter name refused_unresolved drop
+        """;
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        using (var nft = new NftContext())
+        {
+            nft.Run($"delete table inet {HostTable}");
+        }
+
+        HostCommand.TryRun("ip", "netns", "del", Namespace);
+        HostCommand.TryRun("ip", "link", "del", HostInterface);
+        try
+        {
+            File.Delete(OwnerFile);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using DnsWarden.Indicators;
+using DnsWarden.Platform.Enforcement;
+using DnsWarden.Policy;
+using DnsWarden.Resolver.Engine;
+using DnsWarden.Resolver.Listeners;
+using DnsWarden.Resolver.Logging;
+using DnsWarden.Resolver.Tracking;
+using DnsWarden.Resolver.Upstreams;
+
+namespace DnsWarden.Guard.Jail;
+
+/// <summary>sinkhole: every A is 6.6.6.6 and every AAAA ::, nothing resolved. policy: the resolver policy decides, allowed names are resolved upstream.</summary>
+public enum JailMode
+{
+    Sinkhole,
+    Policy,
+}
+
+/// <summary>What <c>dnsw jail</c> was asked to do.</summary>
+public sealed record JailOptions
+{
+    public JailMode Mode { get; init; } = JailMode.Sinkhole;
+
+    public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
+
+    public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
+
+    public required int Uid { get; init; }
+
+    public required int Gid { get; init; }
+
+    public required IReadOnlyList<string> Command { get; init; }
+
+    /// <summary>Every query as a JSON line (the resolver's query log), with <see cref="Privacy"/>.</summary>
+    public string? OutPath { get; init; }
+
+    public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+}
+
+/// <summary>
+/// <c>dnsw jail -- CMD</c>: a network namespace for CMD where every DNS query lands on our stub and egress reaches
+/// only what the stub answered (docs/JAIL.md). Returns CMD's exit status (128 + signal when a signal ended it).
+/// Everything made is removed on the way out; a jail killed with SIGKILL is removed by the next run.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public static class JailRunner
+{
+    public static async Task<int> RunAsync(JailOptions options, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(stderr);
+        foreach (string stale in JailNetwork.CleanupStale())
+        {
+            await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
+        }
+
+        using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        var metrics = new ResolverMetrics();
+        UpstreamPool? pool = null;
+        await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
+        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+        using var gate = new NftAddressGate(net.Namespace);
+        try
+        {
+            if (options.Mode == JailMode.Policy && options.Upstreams.Count > 0)
+            {
+                pool = new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
+            }
+
+            ResolverPolicy policy = options.Mode == JailMode.Sinkhole ? new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" } : options.Policy;
+            var engine = new DnsEngine(new DnsEngineOptions
+            {
+                Policy = policy,
+                Forwarder = pool is null ? null : new PoolForwarder(pool),
+                Tracker = new IpTracker(IpTrackerOptions.Fixed()),
+                Exfiltration = new ExfiltrationScorer(),
+                QueryLog = log,
+                AnswerObserver = gate,
+                Metrics = metrics,
+            });
+
+            // The stub's sockets are made inside the jail (its loopback); its threads and upstream sockets stay here.
+            (UdpDnsListener Udp, TcpDnsListener Tcp)[] listeners = await NetworkNamespace.RunAsync(net.Namespace, () => new[]
+            {
+                (new UdpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53)), new TcpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53), 256, TimeSpan.FromSeconds(10))),
+                (new UdpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53)), new TcpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53), 256, TimeSpan.FromSeconds(10))),
+            }).ConfigureAwait(false);
+            foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
+            {
+                udp.Start();
+                tcp.Start();
+            }
+
+            int status;
+            try
+            {
+                status = await RunCommandAsync(net, options).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
+                {
+                    await udp.DisposeAsync().ConfigureAwait(false);
+                    await tcp.DisposeAsync().ConfigureAwait(false);
+                }
+            }
+
+            await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
+            return status;
+        }
+        finally
+        {
+            if (pool is not null)
+            {
+                await pool.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (log is not null)
+            {
+                await log.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options)
+    {
+        // setpriv: the user's ids, no supplementary groups, no capabilities (bounding and inheritable sets empty),
+        // no_new_privs, and SIGKILL when this process dies (PR_SET_PDEATHSIG).
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+        foreach (string a in new[]
+        {
+            "netns", "exec", net.Namespace, "setpriv",
+            "--reuid=" + options.Uid.ToString(CultureInfo.InvariantCulture), "--regid=" + options.Gid.ToString(CultureInfo.InvariantCulture),
+            "--clear-groups", "--nnp", "--bounding-set=-all", "--inh-caps=-all", "--pdeathsig=KILL", "--",
+        })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (string a in options.Command)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
+        void Forward(PosixSignalContext c)
+        {
+            c.Cancel = true;
+            HostCommand.TryRun("kill", "-" + (c.Signal == PosixSignal.SIGINT ? "INT" : c.Signal == PosixSignal.SIGHUP ? "HUP" : "TERM"), child.Id.ToString(CultureInfo.InvariantCulture));
+        }
+
+        using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
+        using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
+        using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward);
+        await child.WaitForExitAsync().ConfigureAwait(false);
+        return child.ExitCode;
+    }
+
+    private static string Summary(ResolverMetrics m, JailNetwork net)
+    {
+        long Sum(QueryOutcome o) => Enum.GetValues<ListenerProtocol>().Sum(p => m.Count(p, o));
+        long resolved = Sum(QueryOutcome.Forwarded) + Sum(QueryOutcome.Cached) + Sum(QueryOutcome.Local);
+        long sinkholed = Sum(QueryOutcome.Sinkholed);
+        long blocked = Sum(QueryOutcome.Blocked) + Sum(QueryOutcome.BlockedExfiltration);
+        string counters = NetworkNamespace.RunAsync(net.Namespace, () =>
+        {
+            using var nft = new NftContext();
+            return nft.Run($"list counters table inet {JailNetwork.JailTable}").Output;
+        }).GetAwaiter().GetResult();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {Sum(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
+    }
+
+    private static string Packets(string listing, string counter)
+    {
+        int at = listing.IndexOf("counter " + counter + " ", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return "?";
+        }
+
+        int p = listing.IndexOf("packets ", at, StringComparison.Ordinal);
+        if (p < 0)
+        {
+            return "?";
+        }
+
+        p += "packets ".Length;
+        int end = p;
+        while (end < listing.Length && char.IsAsciiDigit(listing[end]))
+        {
+            end++;
+        }
+
+        return listing[p..end];
+    }
+}
