@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Runtime.Versioning;
+using System.Text.Json;
+
+namespace DnsWarden.E2E.Jail;
+
+/// <summary>
+/// "host" runs <c>dnsw jail</c>; "inet" plays the internet behind it: dnsmasq on 203.0.113.53 (port 53 and 5353),
+/// knot-resolver DoT/DoH on the same address, a web server on 203.0.113.80 and .81. A capture on the internet side
+/// proves what left the jail. Nothing is joined to the root namespace.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class JailNetFixture : IAsyncLifetime
+{
+    public const string ResolverV4 = "203.0.113.53";
+    public const string ResolverV6 = "2001:db8:53::53";
+    public const string WebV4 = "203.0.113.80";
+    public const string OtherWebV4 = "203.0.113.81";
+    public const string HostV4 = "10.60.0.1";
+    public const string HostV6 = "fd00:60::1";
+    public const string WebName = "web.jail.test";
+
+    private Exception? _failure;
+
+    public TestNet Net { get; private set; } = null!;
+
+    public string Host { get; private set; } = "";
+
+    public string Inet { get; private set; } = "";
+
+    public string InetInterface { get; private set; } = "";
+
+    public NetnsProcess Dnsmasq { get; private set; } = null!;
+
+    public string? SkipReason { get; private set; }
+
+    public void Check()
+    {
+        if (SkipReason is not null)
+        {
+            Assert.Skip(SkipReason);
+        }
+
+        if (_failure is not null)
+        {
+            throw new InvalidOperationException("jail topology failed to build", _failure);
+        }
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3");
+        if (SkipReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            Net = await TestNet.CreateAsync();
+            Host = await Net.AddNamespaceAsync("host");
+            Inet = await Net.AddNamespaceAsync("inet");
+            VethPair veth = await Net.AddVethAsync(Host, Inet, "eth0", "eth0");
+            InetInterface = veth.InterfaceB;
+            await Net.AddAddressAsync(Host, "eth0", HostV4 + "/24");
+            await Net.AddAddressAsync(Host, "eth0", HostV6 + "/64");
+            await Net.AddAddressAsync(Inet, "eth0", "10.60.0.2/24");
+            await Net.AddAddressAsync(Inet, "eth0", "fd00:60::2/64");
+            foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherWebV4 + "/32" })
+            {
+                await Net.AddAddressAsync(Inet, "eth0", a);
+            }
+
+            await Net.AddAddressAsync(Inet, "eth0", ResolverV6 + "/128");
+            await Net.AddRouteAsync(Host, "default", via: "10.60.0.2");
+            await Net.AddRouteAsync(Host, "default", via: "fd00:60::2");
+            Dnsmasq = await Net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
+            [
+                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53", "--local-ttl=300",
+                $"--listen-address={ResolverV4},{ResolverV6}", "--bind-interfaces", "--user=root", "--group=root",
+                "--pid-file=" + Net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/jail.test/",
+                $"--host-record={WebName},{WebV4}", $"--host-record=other.jail.test,{OtherWebV4}",
+            ],
+            [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
+            await Net.StartServerAsync(Inet, "dnsmasq-5353", "dnsmasq",
+            [
+                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=5353",
+                $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
+                "--pid-file=" + Net.TempPath("dnsmasq-5353.pid"), "--log-facility=-", $"--host-record={WebName},{WebV4}",
+            ],
+            [Listener.Udp(5353, ResolverV4)]);
+            await KresdServer.StartAsync(Net, Inet, "kresd",
+                [$"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})", $"policy.add(policy.all(policy.FORWARD('{ResolverV4}@53')))"],
+                [Listener.Tcp(853, ResolverV4), Listener.Tcp(443, ResolverV4)]);
+            string www = Net.TempPath("www");
+            Directory.CreateDirectory(www);
+            await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "jail web\n");
+            foreach (string a in new[] { WebV4, OtherWebV4 })
+            {
+                await Net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
+            }
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Net is not null)
+        {
+            await Net.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// The escape suite: from inside <c>dnsw jail</c> every way out for DNS fails, and the capture on the internet side
+/// shows zero packets for it; the positive cases work.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFixture>
+{
+    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
+
+    private Task<CommandResult> JailAsync(string[] jailArgs, string script, TimeSpan? timeout = null) =>
+        fixture.Net.ExecAsync(fixture.Host, "dotnet", [s_dnsw, "jail", .. jailArgs, "--", "bash", "-c", script], timeout ?? TimeSpan.FromSeconds(90));
+
+    private async Task<string[]> SentFromHostAsync(string capture, string filter)
+    {
+        CommandResult r = await ProcessRunner.RunAsync("tshark", ["-r", capture, "-Y", $"(ip.src == {JailNetFixture.HostV4} or ipv6.src == {JailNetFixture.HostV6}) and ({filter})", "-T", "fields", "-e", "frame.number"]);
+        r.EnsureSuccess();
+        return r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
+    public async Task SinkholeModeAnswersEverythingLocallyAndNothingEscapes()
+    {
+        fixture.Check();
+        string capture = fixture.Net.TempPath("jail-sinkhole.pcapng");
+        DumpcapCapture dump = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface], capture);
+        string outFile = fixture.Net.TempPath("jail-sinkhole.jsonl");
+        string burst = string.Join("; ", Enumerable.Range(0, 40).Select(i => $"dig @{JailNetFixture.ResolverV4} $(head -c 30 /dev/urandom | base32 | tr -d '=' | tr A-Z a-z | cut -c1-48).tunnel.jail.test +short +time=1 +tries=1 >/dev/null"));
+        string script = string.Join("\n",
+            $"echo udp=$(dig @{JailNetFixture.ResolverV4} anything.example A +short +time=2 +tries=1)",
+            $"echo tcp=$(dig @{JailNetFixture.ResolverV4} anything.example A +short +tcp +time=2 +tries=1)",
+            $"echo v6=$(dig @{JailNetFixture.ResolverV6} anything.example AAAA +short +time=2 +tries=1)",
+            $"echo v6tcp=$(dig @{JailNetFixture.ResolverV6} anything.example A +short +tcp +time=2 +tries=1)",
+            $"dig @{JailNetFixture.ResolverV4} -p 5353 {JailNetFixture.WebName} +short +time=1 +tries=1 >/dev/null && echo port5353=escaped || echo port5353=blocked",
+            $"kdig @{JailNetFixture.ResolverV4} +tls {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo dot=escaped || echo dot=blocked",
+            $"curl -s -m 3 --doh-url https://{JailNetFixture.ResolverV4}/dns-query -k --resolve x:443:{JailNetFixture.ResolverV4} https://{JailNetFixture.WebName}/ >/dev/null && echo doh=escaped || echo doh=blocked",
+            $"echo quic > /dev/udp/{JailNetFixture.ResolverV4}/443 && echo quic=sent",
+            $"curl -s -m 3 http://{JailNetFixture.OtherWebV4}/ >/dev/null && echo unresolved=escaped || echo unresolved=blocked",
+            burst,
+            "exit 5");
+        CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full"], script);
+        await dump.StopAsync();
+
+        Assert.Equal(5, r.ExitCode);
+        Assert.Contains("udp=6.6.6.6", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("tcp=6.6.6.6", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("v6=::", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("v6tcp=6.6.6.6", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("port5353=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("dot=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("doh=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("unresolved=blocked", r.StdOut, StringComparison.Ordinal);
+
+        // The far side saw nothing at all from the jail: no DNS, no DoT, no DoH, no QUIC, no TCP.
+        Assert.Empty(await SentFromHostAsync(capture, "ip or ipv6"));
+        Assert.DoesNotContain("tunnel.jail.test", fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
+
+        // The summary and the log: sinkholed queries, refused packets, and the burst scored as exfiltration.
+        Assert.Matches(@"sinkholed [1-9]\d*", r.StdErr);
+        Assert.Matches(@"DoT [1-9]", r.StdErr);
+        Assert.Matches(@"QUIC [1-9]", r.StdErr);
+        JsonElement[] log = [.. File.ReadAllLines(outFile).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        Assert.All(log, e => Assert.Equal("sinkholed", e.GetProperty("verdict").GetString()));
+        int maxScore = log.Where(e => e.GetProperty("qname").GetString()!.EndsWith("tunnel.jail.test", StringComparison.Ordinal))
+            .Max(e => e.GetProperty("exfiltration_score").GetInt32());
+        Assert.True(maxScore >= 60, maxScore.ToString(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task PolicyModeResolvesAllowedNamesAndOpensOnlyTheirAddresses()
+    {
+        fixture.Check();
+        string policy = fixture.Net.TempPath("jail-policy.json");
+        await File.WriteAllTextAsync(policy, """{ "allow": ["web.jail.test"], "default_action": "block", "block_action": "nxdomain" }""");
+        string capture = fixture.Net.TempPath("jail-policy.pcapng");
+        DumpcapCapture dump = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface], capture);
+        string script = string.Join("\n",
+            $"echo page=$(curl -s -m 5 http://{JailNetFixture.WebName}/)",
+            $"echo other=$(dig @{JailNetFixture.ResolverV4} other.jail.test +time=2 +tries=1 | grep -o 'status: [A-Z]*')",
+            $"curl -s -m 3 http://{JailNetFixture.OtherWebV4}/ >/dev/null && echo unresolved=escaped || echo unresolved=blocked",
+            "exit 0");
+        CommandResult r = await JailAsync(["--mode", "policy", "--policy", policy, "--upstream", "udp://" + JailNetFixture.ResolverV4], script);
+        await dump.StopAsync();
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("page=jail web", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("other=status: NXDOMAIN", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("unresolved=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.NotEmpty(await SentFromHostAsync(capture, $"ip.dst == {JailNetFixture.WebV4} and tcp.dstport == 80"));
+        Assert.Empty(await SentFromHostAsync(capture, $"ip.dst == {JailNetFixture.OtherWebV4}"));
+        Assert.DoesNotContain("other.jail.test", fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AKilledJailIsCleanedUpByTheNextRun()
+    {
+        fixture.Check();
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", "dotnet", [s_dnsw, "jail", "--", "sleep", "60"]);
+        string ns = "dnsw-jail-";
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        string? made = null;
+        while (made is null && DateTime.UtcNow < deadline)
+        {
+            made = Directory.GetFiles("/run/netns", ns + "*").Select(Path.GetFileName).FirstOrDefault(n => jail.Pid > 0 && IsOwnedBy(n!, fixture.Host));
+            await Task.Delay(100);
+        }
+
+        Assert.NotNull(made);
+        await jail.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(5));
+        Assert.True(File.Exists(Path.Combine("/run/netns", made)));
+
+        CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, "dotnet", [s_dnsw, "jail", "--cleanup"]);
+        cleanup.EnsureSuccess();
+        Assert.False(File.Exists(Path.Combine("/run/netns", made)));
+        CommandResult tables = await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "tables"]);
+        Assert.DoesNotContain("dnsw_jail_", tables.StdOut, StringComparison.Ordinal);
+        CommandResult links = await fixture.Net.ExecAsync(fixture.Host, "ip", ["-o", "link"]);
+        Assert.DoesNotContain("dnswj", links.StdOut, StringComparison.Ordinal);
+
+        // The sleep died with its jail (PR_SET_PDEATHSIG): no process of it is left.
+        CommandResult ps = await ProcessRunner.RunAsync("pgrep", ["-f", "^sleep 60$"]);
+        Assert.NotEqual(0, ps.ExitCode);
+    }
+
+    // A jail's veth peer lives in the host namespace that made it: that tells this fixture's jails from any other.
+    private static bool IsOwnedBy(string jailNamespace, string hostNamespace)
+    {
+        string id = jailNamespace["dnsw-jail-".Length..];
+        CommandResult r = ProcessRunner.RunAsync("ip", ["-n", hostNamespace, "-o", "link", "show", $"dnswj{id}h"]).GetAwaiter().GetResult();
+        return r.Succeeded;
+    }
+}
