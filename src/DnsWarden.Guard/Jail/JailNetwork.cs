@@ -130,8 +130,8 @@ public sealed class JailNetwork : IDisposable
         HostCommand.Run("ip", "-n", Namespace, "-6", "route", "add", "default", "via", HostV6);
 
         // The jail's traffic leaves through the host: forwarding on, and NAT for its two addresses only.
-        HostCommand.Run("sysctl", "-qw", "net.ipv4.ip_forward=1");
-        HostCommand.Run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+        File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
+        File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1");
         using (var nft = new NftContext())
         {
             NftResult host = nft.Run($$"""

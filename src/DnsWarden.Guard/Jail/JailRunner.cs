@@ -103,11 +103,7 @@ public static class JailRunner
             }
             finally
             {
-                foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
-                {
-                    await udp.DisposeAsync().ConfigureAwait(false);
-                    await tcp.DisposeAsync().ConfigureAwait(false);
-                }
+                await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
             }
 
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);

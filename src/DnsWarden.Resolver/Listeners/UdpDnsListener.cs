@@ -50,7 +50,7 @@ public sealed class UdpDnsListener : IAsyncDisposable
             }
 
             _socket.ReceiveBufferSize = SocketBufferBytes;
-            _socket.ReceiveTimeout = 250;
+            _socket.ReceiveTimeout = 100;
             _socket.SendBufferSize = SocketBufferBytes;
             _socket.Bind(endpoint);
         }
@@ -92,6 +92,12 @@ public sealed class UdpDnsListener : IAsyncDisposable
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _drained, drained);
         await _stop.CancelAsync().ConfigureAwait(false);
+        if (drainTimeout <= TimeSpan.Zero)
+        {
+            // Nothing to drain for: closing the socket wakes the receive threads now rather than at their timeout.
+            _socket.Dispose();
+        }
+
         await Task.WhenAll(_loops).ConfigureAwait(false);
         if (Volatile.Read(ref _inFlight) == 0)
         {
