@@ -16,6 +16,7 @@ public sealed class JailNetFixture : IAsyncLifetime
     public const string ResolverV6 = "2001:db8:53::53";
     public const string WebV4 = "203.0.113.80";
     public const string OtherWebV4 = "203.0.113.81";
+    public const string OtherWebV6 = "2001:db8:80::81";
     public const string HostV4 = "10.60.0.1";
     public const string HostV6 = "fd00:60::1";
     public const string WebName = "web.jail.test";
@@ -72,6 +73,7 @@ public sealed class JailNetFixture : IAsyncLifetime
             }
 
             await Net.AddAddressAsync(Inet, "eth0", ResolverV6 + "/128");
+            await Net.AddAddressAsync(Inet, "eth0", OtherWebV6 + "/128");
             await Net.AddRouteAsync(Host, "default", via: "10.60.0.2");
             await Net.AddRouteAsync(Host, "default", via: "fd00:60::2");
             Dnsmasq = await Net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
@@ -90,12 +92,16 @@ public sealed class JailNetFixture : IAsyncLifetime
             ],
             [Listener.Udp(5353, ResolverV4)]);
             await KresdServer.StartAsync(Net, Inet, "kresd",
-                [$"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})", $"policy.add(policy.all(policy.FORWARD('{ResolverV4}@53')))"],
-                [Listener.Tcp(853, ResolverV4), Listener.Tcp(443, ResolverV4)]);
+                [
+                    $"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})",
+                    $"net.listen('{ResolverV6}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV6}', 443, {{ kind = 'doh2' }})",
+                    $"policy.add(policy.all(policy.FORWARD('{ResolverV4}@53')))",
+                ],
+                [Listener.Tcp(853, ResolverV4), Listener.Tcp(443, ResolverV4), Listener.Tcp(853, ResolverV6), Listener.Tcp(443, ResolverV6)]);
             string www = Net.TempPath("www");
             Directory.CreateDirectory(www);
             await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "jail web\n");
-            foreach (string a in new[] { WebV4, OtherWebV4 })
+            foreach (string a in new[] { WebV4, OtherWebV4, OtherWebV6 })
             {
                 await Net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
             }
@@ -152,6 +158,11 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
             $"curl -s -m 3 --doh-url https://{JailNetFixture.ResolverV4}/dns-query -k --resolve x:443:{JailNetFixture.ResolverV4} https://{JailNetFixture.WebName}/ >/dev/null && echo doh=escaped || echo doh=blocked",
             $"echo quic > /dev/udp/{JailNetFixture.ResolverV4}/443 && echo quic=sent",
             $"curl -s -m 3 http://{JailNetFixture.OtherWebV4}/ >/dev/null && echo unresolved=escaped || echo unresolved=blocked",
+            $"dig @{JailNetFixture.ResolverV6} -p 5353 {JailNetFixture.WebName} +short +time=1 +tries=1 >/dev/null && echo port5353v6=escaped || echo port5353v6=blocked",
+            $"kdig @{JailNetFixture.ResolverV6} +tls {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo dotv6=escaped || echo dotv6=blocked",
+            $"curl -s -m 3 -g --doh-url https://[{JailNetFixture.ResolverV6}]/dns-query -k https://{JailNetFixture.WebName}/ >/dev/null && echo dohv6=escaped || echo dohv6=blocked",
+            $"echo quic > /dev/udp/{JailNetFixture.ResolverV6}/443 && echo quicv6=sent",
+            $"curl -s -m 3 -g http://[{JailNetFixture.OtherWebV6}]/ >/dev/null && echo unresolvedv6=escaped || echo unresolvedv6=blocked",
             burst,
             "exit 5");
         CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full"], script);
@@ -166,6 +177,10 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.Contains("dot=blocked", r.StdOut, StringComparison.Ordinal);
         Assert.Contains("doh=blocked", r.StdOut, StringComparison.Ordinal);
         Assert.Contains("unresolved=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("port5353v6=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("dotv6=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("dohv6=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("unresolvedv6=blocked", r.StdOut, StringComparison.Ordinal);
 
         // The far side saw nothing at all from the jail: no DNS, no DoT, no DoH, no QUIC, no TCP.
         Assert.Empty(await SentFromHostAsync(capture, "ip or ipv6"));
