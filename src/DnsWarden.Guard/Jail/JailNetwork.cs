@@ -178,12 +178,12 @@ public sealed class JailNetwork : IDisposable
         add rule inet {{JailTable}} egress ip daddr 127.0.0.0/8 accept
         add rule inet {{JailTable}} egress ip6 daddr ::1 accept
         add rule inet {{JailTable}} egress ct state established,related accept
-        add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept
-        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot drop
-        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic drop
+        add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld2-listener-report } accept
+        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 drop
+        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 drop
         add rule inet {{JailTable}} egress ip daddr @allowed4 accept
         add rule inet {{JailTable}} egress ip6 daddr @allowed6 accept
-        add rule inet {{JailTable}} egress counter name refused_unresolved drop
+        add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
         """;
 
     public void Dispose()

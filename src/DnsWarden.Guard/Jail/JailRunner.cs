@@ -65,6 +65,7 @@ public static class JailRunner
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
         using var gate = new NftAddressGate(net.Namespace);
+        var blocked = new BlockedAttempts(net.Namespace);
         try
         {
             if (options.Mode == JailMode.Policy && options.Upstreams.Count > 0)
@@ -107,10 +108,25 @@ public static class JailRunner
             }
 
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
+            await Task.Delay(50).ConfigureAwait(false); // the last refused packets' log messages
+            blocked.Dispose();
+            foreach (string line in Describe(blocked.Snapshot()))
+            {
+                await stderr.WriteLineAsync(line).ConfigureAwait(false);
+            }
+
+            if (log is not null)
+            {
+                await log.DisposeAsync().ConfigureAwait(false);
+                log = null;
+                blocked.WriteJsonLines(outStream!);
+            }
+
             return status;
         }
         finally
         {
+            blocked.Dispose();
             if (pool is not null)
             {
                 await pool.DisposeAsync().ConfigureAwait(false);
@@ -171,6 +187,15 @@ public static class JailRunner
         return string.Create(CultureInfo.InvariantCulture,
             $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {Sum(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
     }
+
+    /// <summary>Refused attempts grouped by kind, protocol and destination, most frequent first (at most 20 lines).</summary>
+    private static IEnumerable<string> Describe(IReadOnlyList<BlockedAttempt> attempts) =>
+        attempts
+            .GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port))
+            .OrderByDescending(g => g.Count())
+            .Take(20)
+            .Select(g => string.Create(CultureInfo.InvariantCulture,
+                $"dnsw jail: refused {g.Key.Kind} {g.Key.Protocol} {(g.Key.Destination.Contains(':', StringComparison.Ordinal) ? "[" + g.Key.Destination + "]" : g.Key.Destination)}:{g.Key.Port} ×{g.Count()}"));
 
     private static string Packets(string listing, string counter)
     {

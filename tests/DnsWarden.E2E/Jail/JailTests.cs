@@ -190,8 +190,22 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.Matches(@"sinkholed [1-9]\d*", r.StdErr);
         Assert.Matches(@"DoT [1-9]", r.StdErr);
         Assert.Matches(@"QUIC [1-9]", r.StdErr);
-        JsonElement[] log = [.. File.ReadAllLines(outFile).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        JsonElement[] lines = [.. File.ReadAllLines(outFile).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        JsonElement[] log = [.. lines.Where(e => !e.TryGetProperty("event", out _))];
         Assert.All(log, e => Assert.Equal("sinkholed", e.GetProperty("verdict").GetString()));
+
+        // Every refused attempt is in the log with its destination, port and protocol.
+        string[] blocked = [.. lines.Where(e => e.TryGetProperty("event", out JsonElement ev) && ev.GetString() == "blocked_connection")
+            .Select(e => $"{e.GetProperty("kind").GetString()} {e.GetProperty("protocol").GetString()} {e.GetProperty("dst").GetString()} {e.GetProperty("port").GetInt32()}")];
+        Assert.Contains($"dot tcp {JailNetFixture.ResolverV4} 853", blocked);
+        Assert.Contains($"dot tcp {JailNetFixture.ResolverV6} 853", blocked);
+        Assert.Contains($"quic udp {JailNetFixture.ResolverV4} 443", blocked);
+        Assert.Contains($"quic udp {JailNetFixture.ResolverV6} 443", blocked);
+        Assert.Contains($"unresolved udp {JailNetFixture.ResolverV4} 5353", blocked);
+        Assert.Contains($"unresolved tcp {JailNetFixture.ResolverV4} 443", blocked);
+        Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV4} 80", blocked);
+        Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV6} 80", blocked);
+        Assert.Contains($"dnsw jail: refused dot tcp {JailNetFixture.ResolverV4}:853", r.StdErr, StringComparison.Ordinal);
         int maxScore = log.Where(e => e.GetProperty("qname").GetString()!.EndsWith("tunnel.jail.test", StringComparison.Ordinal))
             .Max(e => e.GetProperty("exfiltration_score").GetInt32());
         Assert.True(maxScore >= 60, maxScore.ToString(CultureInfo.InvariantCulture));
