@@ -65,7 +65,16 @@ public static class JailRunner
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
         using var gate = new NftAddressGate(net.Namespace);
-        var blocked = new BlockedAttempts(net.Namespace);
+        BlockedAttempts? blocked = null;
+        try
+        {
+            blocked = new BlockedAttempts(net.Namespace);
+        }
+        catch (IOException e)
+        {
+            // Refused packets are still refused and counted; only the per-attempt detail is missing.
+            await stderr.WriteLineAsync($"dnsw jail: no per-attempt log of refused packets: {e.Message}").ConfigureAwait(false);
+        }
         try
         {
             if (options.Mode == JailMode.Policy && options.Upstreams.Count > 0)
@@ -109,8 +118,8 @@ public static class JailRunner
 
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
             await Task.Delay(50).ConfigureAwait(false); // the last refused packets' log messages
-            blocked.Dispose();
-            foreach (string line in Describe(blocked.Snapshot()))
+            blocked?.Dispose();
+            foreach (string line in Describe(blocked?.Snapshot() ?? []))
             {
                 await stderr.WriteLineAsync(line).ConfigureAwait(false);
             }
@@ -119,14 +128,14 @@ public static class JailRunner
             {
                 await log.DisposeAsync().ConfigureAwait(false);
                 log = null;
-                blocked.WriteJsonLines(outStream!);
+                blocked?.WriteJsonLines(outStream!);
             }
 
             return status;
         }
         finally
         {
-            blocked.Dispose();
+            blocked?.Dispose();
             if (pool is not null)
             {
                 await pool.DisposeAsync().ConfigureAwait(false);
