@@ -5,15 +5,24 @@ namespace DnsWarden.Guard.Jail;
 /// <summary>Runs a setup command (ip, sysctl) to completion; a failure throws with the command and what it printed.</summary>
 internal static class HostCommand
 {
-    public static string Run(string file, params string[] args)
+    public static string Run(string file, params string[] args) => RunWithInput(null, file, args);
+
+    /// <summary>As <see cref="Run"/>, writing <paramref name="input"/> to the command's standard input (<c>ip -batch -</c>).</summary>
+    public static string RunWithInput(string? input, string file, params string[] args)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = input is not null, UseShellExecute = false };
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }
 
         using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        if (input is not null)
+        {
+            p.StandardInput.Write(input);
+            p.StandardInput.Close();
+        }
+
         Task<string> stdout = p.StandardOutput.ReadToEndAsync();
         string stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
