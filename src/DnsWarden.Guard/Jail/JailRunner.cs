@@ -168,18 +168,44 @@ public static class JailRunner
             psi.ArgumentList.Add(a);
         }
 
-        using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
+        // PR_SET_PDEATHSIG fires when the *thread* that started the child exits, not the process: a thread-pool thread
+        // retiring after 20 s idle would SIGKILL the command. So a thread of its own starts it and waits for it.
+        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int childPid = 0;
+        var owner = new Thread(() =>
+        {
+            try
+            {
+                using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
+                Volatile.Write(ref childPid, child.Id);
+                child.WaitForExit();
+                exited.TrySetResult(child.ExitCode);
+            }
+            catch (Exception e)
+            {
+                exited.TrySetException(e);
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "dnsw jail command",
+        };
+        owner.Start();
+
         void Forward(PosixSignalContext c)
         {
             c.Cancel = true;
-            HostCommand.TryRun("kill", "-" + (c.Signal == PosixSignal.SIGINT ? "INT" : c.Signal == PosixSignal.SIGHUP ? "HUP" : "TERM"), child.Id.ToString(CultureInfo.InvariantCulture));
+            int pid = Volatile.Read(ref childPid);
+            if (pid > 0)
+            {
+                HostCommand.TryRun("kill", "-" + (c.Signal == PosixSignal.SIGINT ? "INT" : c.Signal == PosixSignal.SIGHUP ? "HUP" : "TERM"), pid.ToString(CultureInfo.InvariantCulture));
+            }
         }
 
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward);
-        await child.WaitForExitAsync().ConfigureAwait(false);
-        return child.ExitCode;
+        return await exited.Task.ConfigureAwait(false);
     }
 
     private static string Summary(ResolverMetrics m, JailNetwork net)

@@ -267,6 +267,17 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.NotEqual(0, ps.ExitCode);
     }
 
+    [Fact]
+    public async Task ALongCommandOutlivesIdleThreadsAndItsStatusComesBack()
+    {
+        fixture.Check();
+
+        // PR_SET_PDEATHSIG follows the thread that started the command: started from a pool thread, the command was
+        // killed when that thread retired (~20 s idle). 25 s must pass untouched, with the exit status passed on.
+        CommandResult r = await JailAsync([], "sleep 25; exit 4", TimeSpan.FromSeconds(90));
+        Assert.Equal(4, r.ExitCode);
+    }
+
     // A jail's veth peer lives in the host namespace that made it: that tells this fixture's jails from any other.
     private static bool IsOwnedBy(string jailNamespace, string hostNamespace)
     {
