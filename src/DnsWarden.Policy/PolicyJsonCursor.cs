@@ -214,6 +214,19 @@ internal ref struct PolicyJsonCursor
         return TryGetString(out value);
     }
 
+    /// <summary>A string that must be one of <paramref name="names"/>; <paramref name="index"/> is its position there.</summary>
+    public bool ReadEnum(string path, string[] names, out int index)
+    {
+        index = 0;
+        if (!ReadString(path, "one of: " + string.Join(", ", names), out string s))
+        {
+            return false;
+        }
+
+        index = Array.IndexOf(names, s);
+        return index >= 0 || Fail($"{path}: {Quote(s)} is not valid (expected one of: {string.Join(", ", names)})");
+    }
+
     public bool ReadInt(string path, int min, int max, out int value)
     {
         value = 0;

@@ -117,23 +117,6 @@ internal ref struct PolicyReader
         return true;
     }
 
-    private bool ReadBool(string path, out bool value)
-    {
-        value = false;
-        if (!_json.Next())
-        {
-            return false;
-        }
-
-        if (_json.Reader.TokenType is not (JsonTokenType.True or JsonTokenType.False))
-        {
-            return _json.Fail($"{path}: expected true or false, got {_json.Describe()}");
-        }
-
-        value = _json.Reader.TokenType == JsonTokenType.True;
-        return true;
-    }
-
     private bool BeginObject(string path)
     {
         if (!_json.Next())
@@ -440,7 +423,7 @@ internal ref struct PolicyReader
 
     private bool ReadBuiltin(PolicyDraft draft)
     {
-        if (!ReadBool("encrypted_dns.builtin_endpoints", out bool b))
+        if (!_json.ReadBool("encrypted_dns.builtin_endpoints", out bool b))
         {
             return false;
         }

@@ -90,7 +90,7 @@ internal ref struct ProxyConfigReader
                     c = c with { Upstreams = upstreams };
                     break;
                 case "strategy":
-                    ok = ReadEnum(key, s_strategies, out int strategy);
+                    ok = _json.ReadEnum(key, s_strategies, out int strategy);
                     c = c with { Strategy = (UpstreamStrategy)strategy };
                     break;
                 case "upstream_timeout":
@@ -499,7 +499,7 @@ internal ref struct ProxyConfigReader
             }
             else
             {
-                ok = ReadEnum("query_log.privacy", [.. ProxyConfig.PrivacyLevels], out int privacy);
+                ok = _json.ReadEnum("query_log.privacy", [.. ProxyConfig.PrivacyLevels], out int privacy);
                 if (ok)
                 {
                     c = c with { QueryLogPrivacy = ProxyConfig.PrivacyLevels[privacy] };
@@ -734,18 +734,6 @@ internal ref struct ProxyConfigReader
 
     private readonly string Resolve(string path) =>
         _baseDirectory is null || Path.IsPathRooted(path) ? path : Path.Combine(_baseDirectory, path);
-
-    private bool ReadEnum(string path, string[] names, out int index)
-    {
-        index = 0;
-        if (!_json.ReadString(path, "one of: " + string.Join(", ", names), out string s))
-        {
-            return false;
-        }
-
-        index = Array.IndexOf(names, s);
-        return index >= 0 || _json.Fail($"{path}: {PolicyJsonCursor.Quote(s)} is not valid (expected one of: {string.Join(", ", names)})");
-    }
 
     private bool ReadDuration(string path, TimeSpan min, TimeSpan max, bool nullable, out TimeSpan? value)
     {

@@ -104,7 +104,7 @@ internal ref struct ResolverPolicyReader
                     ok = _json.ReadInt(_prefix + key, 1, 1, out _);
                     break;
                 case "mode":
-                    ok = ReadEnum(_prefix + key, ["forward", "sinkhole-all"], out i);
+                    ok = _json.ReadEnum(_prefix + key, ["forward", "sinkhole-all"], out i);
                     mode = (ResolverMode)i;
                     break;
                 case "allow":
@@ -114,11 +114,11 @@ internal ref struct ResolverPolicyReader
                     ok = ReadDomains(_prefix + key, block, rulesAllowed: true);
                     break;
                 case "block_action":
-                    ok = ReadEnum(_prefix + key, ["nxdomain", "refused", "sinkhole"], out i);
+                    ok = _json.ReadEnum(_prefix + key, ["nxdomain", "refused", "sinkhole"], out i);
                     blockAction = (ResolverBlockAction)i;
                     break;
                 case "default_action":
-                    ok = ReadEnum(_prefix + key, ["allow", "block"], out i);
+                    ok = _json.ReadEnum(_prefix + key, ["allow", "block"], out i);
                     defaultAction = (ResolverDefaultAction)i;
                     break;
                 case "sinkhole_v4":
@@ -220,7 +220,7 @@ internal ref struct ResolverPolicyReader
                         name = n.TrimEnd('.').ToLowerInvariant();
                         break;
                     case "type":
-                        ok = ReadEnum(path + ".type", ["A", "AAAA", "CNAME", "TXT"], out int t);
+                        ok = _json.ReadEnum(path + ".type", ["A", "AAAA", "CNAME", "TXT"], out int t);
                         type = (LocalRecordType)t;
                         break;
                     case "value":
@@ -406,18 +406,6 @@ internal ref struct ResolverPolicyReader
         }
 
         return DomainSet.IsValidRule(s, out error);
-    }
-
-    private bool ReadEnum(string path, string[] names, out int index)
-    {
-        index = 0;
-        if (!_json.ReadString(path, "one of: " + string.Join(", ", names), out string s))
-        {
-            return false;
-        }
-
-        index = Array.IndexOf(names, s);
-        return index >= 0 || _json.Fail($"{path}: {PolicyJsonCursor.Quote(s)} is not valid (expected one of: {string.Join(", ", names)})");
     }
 
     private bool ReadAddress(string path, AddressFamily family, out IPAddress address)

@@ -335,12 +335,7 @@ internal static class ProxyCommand
         var parts = new List<string>();
         foreach (QueryOutcome o in Enum.GetValues<QueryOutcome>())
         {
-            long n = 0;
-            foreach (ListenerProtocol p in Enum.GetValues<ListenerProtocol>())
-            {
-                n += m.Count(p, o);
-            }
-
+            long n = m.Count(o);
             total += n;
             if (n > 0)
             {

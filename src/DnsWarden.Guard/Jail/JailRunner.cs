@@ -210,17 +210,16 @@ public static class JailRunner
 
     private static string Summary(ResolverMetrics m, JailNetwork net)
     {
-        long Sum(QueryOutcome o) => Enum.GetValues<ListenerProtocol>().Sum(p => m.Count(p, o));
-        long resolved = Sum(QueryOutcome.Forwarded) + Sum(QueryOutcome.Cached) + Sum(QueryOutcome.Local);
-        long sinkholed = Sum(QueryOutcome.Sinkholed);
-        long blocked = Sum(QueryOutcome.Blocked) + Sum(QueryOutcome.BlockedExfiltration);
+        long resolved = m.Count(QueryOutcome.Forwarded) + m.Count(QueryOutcome.Cached) + m.Count(QueryOutcome.Local);
+        long sinkholed = m.Count(QueryOutcome.Sinkholed);
+        long blocked = m.Count(QueryOutcome.Blocked) + m.Count(QueryOutcome.BlockedExfiltration);
         string counters = NetworkNamespace.RunAsync(net.Namespace, () =>
         {
             using var nft = new NftContext();
             return nft.Run($"list counters table inet {JailNetwork.JailTable}").Output;
         }).GetAwaiter().GetResult();
         return string.Create(CultureInfo.InvariantCulture,
-            $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {Sum(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
+            $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
     }
 
     /// <summary>Refused attempts grouped by kind, protocol and destination, most frequent first (at most 20 lines).</summary>

@@ -12,8 +12,7 @@ public sealed class ResolverMetrics
     private static readonly int s_outcomes = Enum.GetValues<QueryOutcome>().Length;
 
     private readonly long[] _byProtocolAndOutcome = new long[s_protocols * s_outcomes];
-    private readonly long[] _latency = new long[UpstreamStats.LatencyBucketsMicroseconds.Length + 1];
-    private long _latencySumMicroseconds;
+    private readonly LatencyHistogram _latency = new();
     private long _inFlight;
     private long _queryLogDropped;
 
@@ -23,6 +22,18 @@ public sealed class ResolverMetrics
     public long Count(ListenerProtocol protocol, QueryOutcome outcome) =>
         Volatile.Read(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome]);
 
+    /// <summary>Queries with <paramref name="outcome"/> from every listener.</summary>
+    public long Count(QueryOutcome outcome)
+    {
+        long total = 0;
+        for (int p = 0; p < s_protocols; p++)
+        {
+            total += Count((ListenerProtocol)p, outcome);
+        }
+
+        return total;
+    }
+
     /// <summary>Queries being served right now (waiting on an upstream, mostly).</summary>
     public long InFlight => Volatile.Read(ref _inFlight);
 
@@ -30,23 +41,15 @@ public sealed class ResolverMetrics
     public long QueryLogDropped => Volatile.Read(ref _queryLogDropped);
 
     /// <summary>Total time from receipt to answer, summed, for answered queries.</summary>
-    public long LatencySumMicroseconds => Volatile.Read(ref _latencySumMicroseconds);
+    public long LatencySumMicroseconds => _latency.SumMicroseconds;
 
     /// <summary>Queries answered with a total time ≤ the bucket's bound (<see cref="UpstreamStats.LatencyBucketsMicroseconds"/>; not cumulative).</summary>
-    public long LatencyBucket(int index) => Volatile.Read(ref _latency[index]);
+    public long LatencyBucket(int index) => _latency.Bucket(index);
 
     public void Record(ListenerProtocol protocol, QueryOutcome outcome, long microseconds)
     {
         Interlocked.Increment(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome]);
-        Interlocked.Add(ref _latencySumMicroseconds, microseconds);
-        int i = 0;
-        long[] bounds = UpstreamStats.LatencyBucketsMicroseconds;
-        while (i < bounds.Length && microseconds > bounds[i])
-        {
-            i++;
-        }
-
-        Interlocked.Increment(ref _latency[i]);
+        _latency.Record(microseconds);
     }
 
     public void EnterQuery() => Interlocked.Increment(ref _inFlight);

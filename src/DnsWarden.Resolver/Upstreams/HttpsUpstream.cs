@@ -87,15 +87,7 @@ public sealed class HttpsUpstream : IDnsUpstream
         UpstreamReply reply = DnsExchange.IsQuery(query.Span)
             ? await ExchangeAsync(query, response, cancellationToken).ConfigureAwait(false)
             : UpstreamReply.Fail(UpstreamError.BadResponse);
-        if (reply.Ok)
-        {
-            Stats.RecordAnswer(Stopwatch.GetTimestamp() - started);
-        }
-        else
-        {
-            Stats.RecordFailure(reply.Error);
-        }
-
+        Stats.RecordOutcome(reply, started);
         return reply;
     }
 

@@ -53,15 +53,7 @@ public abstract class StreamUpstream : IDnsUpstream
         UpstreamReply reply = DnsExchange.IsQuery(query.Span)
             ? await ExchangeAsync(query, response, cancellationToken).ConfigureAwait(false)
             : UpstreamReply.Fail(UpstreamError.BadResponse);
-        if (reply.Ok)
-        {
-            Stats.RecordAnswer(Stopwatch.GetTimestamp() - started);
-        }
-        else
-        {
-            Stats.RecordFailure(reply.Error);
-        }
-
+        Stats.RecordOutcome(reply, started);
         return reply;
     }
 

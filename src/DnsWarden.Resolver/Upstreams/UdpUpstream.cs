@@ -87,15 +87,7 @@ public sealed class UdpUpstream : IDnsUpstream
             }
         }
 
-        if (reply.Ok)
-        {
-            Stats.RecordAnswer(Stopwatch.GetTimestamp() - started);
-        }
-        else
-        {
-            Stats.RecordFailure(reply.Error);
-        }
-
+        Stats.RecordOutcome(reply, started);
         return reply;
     }
 

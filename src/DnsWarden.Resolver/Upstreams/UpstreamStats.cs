@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using DnsWarden.Resolver.Engine;
 
 namespace DnsWarden.Resolver.Upstreams;
 
@@ -12,11 +13,10 @@ public sealed class UpstreamStats
     public static readonly long[] LatencyBucketsMicroseconds =
         [100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 2_500_000];
 
-    private readonly long[] _buckets = new long[LatencyBucketsMicroseconds.Length + 1];
+    private readonly LatencyHistogram _latency = new();
     private readonly long[] _errors = new long[Enum.GetValues<UpstreamError>().Length];
     private long _queries;
     private long _answers;
-    private long _latencySumMicroseconds;
     private long _truncatedRetries;
 
     /// <summary>Exchanges started.</summary>
@@ -29,12 +29,12 @@ public sealed class UpstreamStats
     public long TruncatedRetries => Volatile.Read(ref _truncatedRetries);
 
     /// <summary>Sum of the latencies of answered exchanges.</summary>
-    public long LatencySumMicroseconds => Volatile.Read(ref _latencySumMicroseconds);
+    public long LatencySumMicroseconds => _latency.SumMicroseconds;
 
     public long Failures(UpstreamError error) => Volatile.Read(ref _errors[(int)error]);
 
     /// <summary>Answered exchanges with latency ≤ the bucket's bound (not cumulative; index Length is +Inf).</summary>
-    public long BucketCount(int index) => Volatile.Read(ref _buckets[index]);
+    public long BucketCount(int index) => _latency.Bucket(index);
 
     public void RecordQuery() => Interlocked.Increment(ref _queries);
 
@@ -44,14 +44,20 @@ public sealed class UpstreamStats
     {
         long us = elapsedTimestampTicks * 1_000_000 / Stopwatch.Frequency;
         Interlocked.Increment(ref _answers);
-        Interlocked.Add(ref _latencySumMicroseconds, us);
-        int i = 0;
-        while (i < LatencyBucketsMicroseconds.Length && us > LatencyBucketsMicroseconds[i])
-        {
-            i++;
-        }
+        _latency.Record(us);
+    }
 
-        Interlocked.Increment(ref _buckets[i]);
+    /// <summary>An exchange started at <paramref name="startedTimestamp"/> (<see cref="Stopwatch.GetTimestamp"/>) ended with <paramref name="reply"/>.</summary>
+    public void RecordOutcome(UpstreamReply reply, long startedTimestamp)
+    {
+        if (reply.Ok)
+        {
+            RecordAnswer(Stopwatch.GetTimestamp() - startedTimestamp);
+        }
+        else
+        {
+            RecordFailure(reply.Error);
+        }
     }
 
     public void RecordFailure(UpstreamError error) => Interlocked.Increment(ref _errors[(int)error]);
