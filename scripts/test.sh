@@ -13,6 +13,15 @@ if ! dotnet build DnsWarden.slnx -c Release -nologo -v quiet; then
     exit 1
 fi
 
+# The end-to-end tests drive the binary ./dnsw ships (the native build), not only the assembly the build made.
+native_failed=0
+if ./dnsw --version >/dev/null; then
+    export DNSW_BINARY="$PWD/out/dnsw"
+else
+    echo "the ./dnsw build failed; end-to-end tests run dotnet dnsw.dll"
+    native_failed=1
+fi
+
 results="$(mktemp -d /tmp/dnsw-test-results.XXXXXX)"
 trap 'rm -rf "$results"' EXIT
 log="$results/test.log"
@@ -25,6 +34,7 @@ total() { grep -E "^\s+$1: [0-9]+" "$log" | tail -n 1 | grep -oE '[0-9]+' || ech
 passed=$(total succeeded)
 failed=$(total failed)
 skipped=$(total skipped)
+failed=$((failed + native_failed))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     failed=1   # the runner itself failed (a crash or a test host that did not start)
 fi

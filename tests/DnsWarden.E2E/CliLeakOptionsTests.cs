@@ -15,7 +15,6 @@ namespace DnsWarden.E2E;
 /// </summary>
 public sealed class CliLeakOptionsTests : IDisposable
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
     private static readonly IpAddr s_client = IpAddr.Parse("192.168.1.20");
     private const long T0 = 1_767_225_600_000_000_000L; // 2026-01-01T00:00:00Z
 
@@ -174,7 +173,7 @@ public sealed class CliLeakOptionsTests : IDisposable
     }
 
     private static Task<CommandResult> Dnsw(string[] args) =>
-        ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(60));
+        ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));
 
     private string Save(string name, byte[] bytes)
     {

@@ -7,7 +7,6 @@ namespace DnsWarden.E2E;
 /// <summary>Live <c>dnsw leak watch</c> as a user meets it: without privileges, and asking which interfaces it can open.</summary>
 public sealed class CliLiveTests
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     [Fact]
     public async Task WithoutCapturePrivileges_OneLineSaysWhy_NotAStackTrace()
@@ -19,7 +18,7 @@ public sealed class CliLiveTests
 
         // Root, but with CAP_NET_RAW and CAP_NET_ADMIN gone from the bounding set: what an unprivileged user meets.
         CommandResult run = await net.ExecAsync(ns, "setpriv",
-            ["--bounding-set=-net_raw,-net_admin", "--inh-caps=-net_raw,-net_admin", "--", "dotnet", s_dnsw, "leak", "watch", "--iface", "lo", "--duration", "1s"]);
+            ["--bounding-set=-net_raw,-net_admin", "--inh-caps=-net_raw,-net_admin", "--", DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--iface", "lo", "--duration", "1s"]);
 
         Assert.True(run.ExitCode == 4, run.Describe());
         string[] lines = run.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -38,7 +37,7 @@ public sealed class CliLiveTests
         string b = await net.AddNamespaceAsync("diagb");
         VethPair veth = await net.AddVethAsync(a, b);
 
-        CommandResult run = await net.ExecAsync(b, "dotnet", [s_dnsw, "leak", "watch", "--iface-diag"]);
+        CommandResult run = await net.ExecAsync(b, DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--iface-diag"]);
 
         Assert.True(run.ExitCode == 0, run.Describe());
         Assert.Contains("lo", run.StdOut, StringComparison.Ordinal);
@@ -71,8 +70,8 @@ public sealed class CliLiveTests
         await Task.Delay(1500); // IPv6 duplicate address detection on the fresh veth
 
         string leaks = net.TempPath("leaks.jsonl");
-        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", "dotnet",
-            [s_dnsw, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--privacy", "full", "--out", leaks]);
+        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--privacy", "full", "--out", leaks]);
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(20));
 
         // Each client prints its own pid, sends one query from a socket it opened (bash's /dev/udp and /dev/tcp) and keeps

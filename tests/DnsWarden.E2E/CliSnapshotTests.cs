@@ -12,14 +12,13 @@ namespace DnsWarden.E2E;
 /// </summary>
 public sealed class CliSnapshotTests
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     [Theory]
     [InlineData("help-root.txt", new[] { "--help" })]
     [InlineData("help-leak-watch.txt", new[] { "leak", "watch", "--help" })]
     public async Task Help_MatchesSnapshot(string snapshot, string[] args)
     {
-        CommandResult run = await ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(60));
+        CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));
         Assert.True(run.ExitCode == 0, run.Describe());
         AssertSnapshot(snapshot, run.StdOut);
     }
@@ -31,7 +30,7 @@ public sealed class CliSnapshotTests
         try
         {
             WriteCapture(path);
-            CommandResult run = await ProcessRunner.RunAsync("dotnet", [s_dnsw, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
+            CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
             Assert.True(run.ExitCode == 2, run.Describe());
             AssertSnapshot("leak-watch-human.txt", run.StdOut);
         }

@@ -8,7 +8,6 @@ namespace DnsWarden.E2E;
 /// </summary>
 public sealed class CliStatusTests
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     private const string ResolvConfText =
         "# written by CliStatusTests\n" +
@@ -26,7 +25,7 @@ public sealed class CliStatusTests
         await using TestNet net = await TestNet.CreateAsync();
         string ns = await BuildAsync(net);
 
-        CommandResult run = await net.ExecAsync(ns, "dotnet", [s_dnsw, "leak", "status", "--format", "json", "--profile", "full-tunnel"], TimeSpan.FromSeconds(60));
+        CommandResult run = await net.ExecAsync(ns, DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "status", "--format", "json", "--profile", "full-tunnel"], TimeSpan.FromSeconds(60));
         Assert.True(run.Succeeded, run.Describe());
         using JsonDocument doc = JsonDocument.Parse(run.StdOut);
         JsonElement status = doc.RootElement;
@@ -142,7 +141,7 @@ public sealed class CliStatusTests
         string ns = await BuildAsync(net);
 
         CommandResult run = await net.ExecAsync(
-            ns, "dotnet", [s_dnsw, "leak", "status", "--profile", "proxy-stub", "--safe-resolver", "10.8.0.1"], TimeSpan.FromSeconds(60));
+            ns, DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "status", "--profile", "proxy-stub", "--safe-resolver", "10.8.0.1"], TimeSpan.FromSeconds(60));
         Assert.True(run.Succeeded, run.Describe());
         foreach (string title in new[] { "interfaces", "routes (* default)", "policy routing rules", "/etc/resolv.conf", "active policy" })
         {

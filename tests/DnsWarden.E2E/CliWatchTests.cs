@@ -9,7 +9,6 @@ namespace DnsWarden.E2E;
 [Collection(DnsTrafficCollection.Name)]
 public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     [Fact]
     public async Task Pcapng_ObservationsFile_CarriesEveryObservation()
@@ -141,8 +140,8 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
             [Listener.Udp(53, "203.0.113.1"), Listener.Tcp(53, "203.0.113.1")]);
 
         string events = net.TempPath("live.jsonl");
-        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", "dotnet",
-            [s_dnsw, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--privacy", "full",
+        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "leak", "watch", "--iface", veth.InterfaceB, "--duration", "0", "--format", "json", "--privacy", "full",
              "--out", net.TempPath("leaks.jsonl"), "--observations", events]);
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(20));
 
@@ -185,7 +184,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
     }
 
     private static Task<CommandResult> Dnsw(string[] args) =>
-        ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(60));
+        ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));
 
     private static List<JsonElement> ParseLines(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)

@@ -68,29 +68,59 @@ public sealed class BlockedAttempts : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes what the kernel has queued now and stops reading. The queue threshold is one packet, so every packet
+    /// refused before the command exited is already in the socket: no waiting for the reader's next wake-up.
+    /// </summary>
+    public void Finish()
+    {
+        _stopping = true;
+        byte[] buffer = new byte[64 * 1024];
+        while (_socket.ReceiveQueued(buffer) is int n && n > 0)
+        {
+            RecordAll(buffer.AsSpan(0, n));
+        }
+    }
+
     public void Dispose()
     {
         _stopping = true;
-        _reader.Join();
-        _socket.Dispose();
+        if (_reader.Join(0))
+        {
+            _socket.Dispose();
+        }
+
+        // Otherwise the reader, blocked for at most its receive timeout, closes the socket itself: closing it under
+        // a blocked recv would neither wake it nor keep the descriptor number from being reused meanwhile.
     }
 
     private void Read()
     {
         byte[] buffer = new byte[64 * 1024];
-        while (!_stopping)
+        try
         {
-            int n = _socket.Receive(buffer);
-            if (n < 0)
+            while (!_stopping)
             {
-                return;
-            }
+                int n = _socket.Receive(buffer);
+                if (n < 0)
+                {
+                    return;
+                }
 
-            ReadOnlySpan<byte> rest = buffer.AsSpan(0, n);
-            while (NflogSocket.TryReadNext(ref rest, out NflogPacket packet))
-            {
-                Record(packet);
+                RecordAll(buffer.AsSpan(0, n));
             }
+        }
+        finally
+        {
+            _socket.Dispose();
+        }
+    }
+
+    private void RecordAll(ReadOnlySpan<byte> received)
+    {
+        while (NflogSocket.TryReadNext(ref received, out NflogPacket packet))
+        {
+            Record(packet);
         }
     }
 

@@ -57,9 +57,7 @@ public static class JailRunner
         foreach (string stale in JailNetwork.CleanupStale())
         {
             await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
-        }
-
-        using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        } using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
@@ -105,7 +103,6 @@ public static class JailRunner
                 udp.Start();
                 tcp.Start();
             }
-
             int status;
             try
             {
@@ -115,10 +112,13 @@ public static class JailRunner
             {
                 await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
             }
-
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
-            await Task.Delay(50).ConfigureAwait(false); // the last refused packets' log messages
-            blocked?.Dispose();
+            if (gate.Held.Describe() is string held)
+            {
+                await stderr.WriteLineAsync("dnsw jail: " + held).ConfigureAwait(false);
+            }
+
+            blocked?.Finish();
             foreach (string line in Describe(blocked?.Snapshot() ?? []))
             {
                 await stderr.WriteLineAsync(line).ConfigureAwait(false);
@@ -130,7 +130,6 @@ public static class JailRunner
                 log = null;
                 blocked?.WriteJsonLines(outStream!);
             }
-
             return status;
         }
         finally

@@ -34,6 +34,8 @@ public sealed class NflogSocket : IDisposable
     private const ushort FlagAck = 4;
     private const ushort AttrConfigCommand = 1;
     private const ushort AttrConfigMode = 2;
+    private const ushort AttrConfigQueueThreshold = 5;
+    private const int DontWait = 0x40;
     private const byte CommandBind = 1;
     private const byte CopyPacket = 2;
     private const ushort AttrPayload = 9;
@@ -65,6 +67,12 @@ public sealed class NflogSocket : IDisposable
             BinaryPrimitives.WriteUInt32BigEndian(mode, (uint)copyRange);
             mode[4] = CopyPacket;
             socket.Configure(group, 2, mode, AttrConfigMode);
+
+            // The kernel batches up to 100 packets or 1 s by default; one per message means a refused packet is in
+            // this socket by the time the command that sent it has exited, so the jail can report it without waiting.
+            byte[] threshold = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(threshold, 1);
+            socket.Configure(group, 3, threshold, AttrConfigQueueThreshold);
             return socket;
         }
         catch
@@ -75,7 +83,12 @@ public sealed class NflogSocket : IDisposable
     }
 
     /// <summary>Waits up to 200 ms for log messages; returns the bytes received (0 when none came), negative once closed.</summary>
-    public unsafe int Receive(Span<byte> buffer)
+    public int Receive(Span<byte> buffer) => Receive(buffer, 0);
+
+    /// <summary>Returns what is queued now without waiting (0 when nothing is), negative once closed.</summary>
+    public int ReceiveQueued(Span<byte> buffer) => Receive(buffer, DontWait);
+
+    private unsafe int Receive(Span<byte> buffer, int flags)
     {
         if (_fd < 0)
         {
@@ -84,7 +97,7 @@ public sealed class NflogSocket : IDisposable
 
         fixed (byte* p = buffer)
         {
-            nint n = NetlinkInterop.Recv(_fd, p, (nuint)buffer.Length, 0);
+            nint n = NetlinkInterop.Recv(_fd, p, (nuint)buffer.Length, flags);
             if (n >= 0)
             {
                 return (int)n;

@@ -128,10 +128,9 @@ public sealed class JailNetFixture : IAsyncLifetime
 [SupportedOSPlatform("linux")]
 public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFixture>
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     private Task<CommandResult> JailAsync(string[] jailArgs, string script, TimeSpan? timeout = null) =>
-        fixture.Net.ExecAsync(fixture.Host, "dotnet", [s_dnsw, "jail", .. jailArgs, "--", "bash", "-c", script], timeout ?? TimeSpan.FromSeconds(90));
+        fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", .. jailArgs, "--", "bash", "-c", script], timeout ?? TimeSpan.FromSeconds(90));
 
     private async Task<string[]> SentFromHostAsync(string capture, string filter)
     {
@@ -240,7 +239,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
     public async Task AKilledJailIsCleanedUpByTheNextRun()
     {
         fixture.Check();
-        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", "dotnet", [s_dnsw, "jail", "--", "sleep", "60"]);
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "sleep", "60"]);
         string ns = "dnsw-jail-";
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         string? made = null;
@@ -254,7 +253,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         await jail.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(5));
         Assert.True(File.Exists(Path.Combine("/run/netns", made)));
 
-        CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, "dotnet", [s_dnsw, "jail", "--cleanup"]);
+        CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--cleanup"]);
         cleanup.EnsureSuccess();
         Assert.False(File.Exists(Path.Combine("/run/netns", made)));
         CommandResult tables = await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "tables"]);

@@ -12,7 +12,6 @@ public sealed class LeakRun
     public const int ExitEvents = 2;
     public const int ExitInputError = 3;
 
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
 
     private LeakRun(CommandResult result, IReadOnlyList<JsonElement> events, JsonElement? summary)
     {
@@ -53,7 +52,7 @@ public sealed class LeakRun
     }
 
     public static Task<CommandResult> DnswAsync(IReadOnlyList<string> args) =>
-        ProcessRunner.RunAsync("dotnet", [s_dnsw, .. args], TimeSpan.FromSeconds(90));
+        ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(90));
 
     /// <summary>The <c>by_type</c> object of a report: at the root of its JSON, or of its last JSON line.</summary>
     public static JsonElement? FindByType(string stdout)

@@ -79,9 +79,9 @@ public sealed partial class LeakTopology
         NetnsProcess? watch = null;
         if (liveEvents is not null)
         {
-            watch = Net.StartProcess(Client, "dnsw-live", "dotnet",
+            watch = Net.StartProcess(Client, "dnsw-live", DnswProgram.Program,
             [
-                Path.Combine(AppContext.BaseDirectory, "dnsw.dll"), "leak", "watch",
+                .. DnswProgram.Prefix, "leak", "watch",
                 "--iface", LeakNet.PhysicalInterface, "--iface", LeakNet.TunnelInterface, "--iface", LeakNet.LoopbackInterface,
                 "--duration", "0", "--format", "json", "--privacy", "full", "--profile", liveProfile!, "--out", liveEvents,
             ]);

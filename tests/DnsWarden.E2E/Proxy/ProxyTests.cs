@@ -46,7 +46,6 @@ public sealed class ProxyNetFixture : IAsyncLifetime
 /// </summary>
 public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNetFixture>
 {
-    private static readonly string s_dnsw = Path.Combine(AppContext.BaseDirectory, "dnsw.dll");
     private static readonly string[] s_dig = ["+time=3", "+tries=1"];
     private static int s_port = 5300;
 
@@ -91,7 +90,7 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
             """;
         string file = Path.Combine(dir, "proxy.json");
         await File.WriteAllTextAsync(file, config);
-        NetnsProcess p = n.Net.StartProcess(n.Pc, "dnsw-proxy-" + label, "dotnet", [s_dnsw, "proxy", "--config", file, .. args ?? []]);
+        NetnsProcess p = n.Net.StartProcess(n.Pc, "dnsw-proxy-" + label, DnswProgram.Program, [.. DnswProgram.Prefix, "proxy", "--config", file, .. args ?? []]);
         await n.Net.WaitForListenersAsync(n.Pc, [Listener.Udp(port, "127.0.0.1"), Listener.Tcp(port, "127.0.0.1")], TimeSpan.FromSeconds(20), p);
         return new RunningProxy(p, port, dir, log);
     }
