@@ -14,6 +14,7 @@ IFuzzer[] all =
     new PcapNgFuzzer(),
     new DissectorFuzzer(),
     new LeakFuzzer(),
+    new TunPacketFuzzer(),
 ];
 
 if (args.Length < 2 || args[0] is "-h" or "--help")

@@ -1,0 +1,280 @@
+using System.Runtime.CompilerServices;
+using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Ip;
+
+namespace DnsWarden.Wire.Packets;
+
+/// <summary>
+/// Reads a raw IPv4 or IPv6 packet (first byte = version nibble, as TUN with IFF_NO_PI gives it) down to the
+/// transport header without allocating. Every offset is checked before it is read; bad input gives false and
+/// an <see cref="IpPacketError"/>, never an exception.
+/// </summary>
+public static class IpPacket
+{
+    /// <summary>IPv6 extension headers walked before giving up; RFC 8200 §4.1's recommended order has at most 8.</summary>
+    public const int MaxExtensionHeaders = 8;
+
+    public const int Ipv4MinHeaderLength = 20;
+    public const int Ipv6HeaderLength = 40;
+
+    private const int UdpHeaderLength = 8;
+    private const int TcpMinHeaderLength = 20;
+    private const int IcmpHeaderLength = 8;
+    private const int ExtensionHeaderUnit = 8;
+
+    [SkipLocalsInit]
+    public static bool TryRead(ReadOnlySpan<byte> packet, out IpPacketInfo info, out IpPacketError error)
+    {
+        info = default;
+
+        // IpPacketInfo is readonly to its users; the reader fills its storage in place, once.
+        ref IpPacketFields f = ref Unsafe.AsRef(in info._fields);
+        if (packet.IsEmpty)
+        {
+            error = IpPacketError.Empty;
+            return false;
+        }
+
+        int version = BigEndian.U8(packet, 0) >> 4;
+        error = version switch
+        {
+            4 => ReadIpv4(packet, ref f),
+            6 => ReadIpv6(packet, ref f),
+            _ => IpPacketError.BadVersion,
+        };
+        return error == IpPacketError.None;
+    }
+
+    /// <summary>RFC 791 §3.1: IHL ≥ 5, IHL × 4 ≤ total length ≤ the bytes at hand (more are padding, tolerated).</summary>
+    private static IpPacketError ReadIpv4(ReadOnlySpan<byte> packet, ref IpPacketFields f)
+    {
+        if (packet.Length < Ipv4MinHeaderLength)
+        {
+            return IpPacketError.TruncatedHeader;
+        }
+
+        f.Version = 4;
+        int headerLength = (BigEndian.U8(packet, 0) & 0x0F) << 2;
+        if (headerLength < Ipv4MinHeaderLength)
+        {
+            return IpPacketError.BadHeaderLength;
+        }
+
+        if (headerLength > packet.Length)
+        {
+            return IpPacketError.TruncatedHeader;
+        }
+
+        f.IpHeaderLength = headerLength;
+        f.HopLimit = BigEndian.U8(packet, 8);
+        f.Protocol = (IpProtocol)BigEndian.U8(packet, 9);
+        f.Source = IpAddr.FromV4(BigEndian.U32(packet, 12));
+        f.Destination = IpAddr.FromV4(BigEndian.U32(packet, 16));
+        int total = BigEndian.U16(packet, 2);
+        if (total < headerLength)
+        {
+            return IpPacketError.BadTotalLength;
+        }
+
+        if (total > packet.Length)
+        {
+            return IpPacketError.TruncatedPacket;
+        }
+
+        f.TotalLength = total;
+
+        // RFC 791 §3.1: MF is 0x2000, the offset (8-byte units) the low 13 bits.
+        int flagsOffset = BigEndian.U16(packet, 6);
+        bool later = (flagsOffset & 0x1FFF) != 0;
+        bool more = (flagsOffset & 0x2000) != 0;
+        if (later || more)
+        {
+            f.Flags = later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
+        }
+
+        return ReadTransport(packet, headerLength, total - headerLength, later, more, ref f);
+    }
+
+    /// <summary>RFC 8200 §3: payload length within the bytes at hand; then the extension chain (§4).</summary>
+    private static IpPacketError ReadIpv6(ReadOnlySpan<byte> packet, ref IpPacketFields f)
+    {
+        if (packet.Length < Ipv6HeaderLength)
+        {
+            return IpPacketError.TruncatedHeader;
+        }
+
+        f.Version = 6;
+        f.IpHeaderLength = Ipv6HeaderLength;
+        int nh = BigEndian.U8(packet, 6);
+        f.Protocol = (IpProtocol)nh;
+        f.HopLimit = BigEndian.U8(packet, 7);
+        f.Source = IpAddr.FromV6(BigEndian.U64(packet, 8), BigEndian.U64(packet, 16));
+        f.Destination = IpAddr.FromV6(BigEndian.U64(packet, 24), BigEndian.U64(packet, 32));
+        int payloadLength = BigEndian.U16(packet, 4);
+
+        // RFC 2675 §2: zero payload length with Hop-by-Hop options announces a Jumbo Payload option.
+        if (payloadLength == 0 && nh == (int)IpProtocol.HopByHopOptions)
+        {
+            return IpPacketError.JumbogramUnsupported;
+        }
+
+        int end = Ipv6HeaderLength + payloadLength;
+        if (end > packet.Length)
+        {
+            return IpPacketError.TruncatedPacket;
+        }
+
+        f.TotalLength = end;
+        int cur = Ipv6HeaderLength;
+        bool later = false;
+        bool more = false;
+        for (int count = 0; IsWalkedExtension(nh); count++)
+        {
+            if (count == MaxExtensionHeaders)
+            {
+                return IpPacketError.ExtensionChainTooLong;
+            }
+
+            // RFC 8200 §4.3: Hop-by-Hop options only directly after the IPv6 header. Every header is ≥ 8 bytes.
+            if ((nh == (int)IpProtocol.HopByHopOptions && count != 0) || end - cur < ExtensionHeaderUnit)
+            {
+                return IpPacketError.BadExtensionHeader;
+            }
+
+            int next = BigEndian.U8(packet, cur);
+            if (nh == (int)IpProtocol.Fragment)
+            {
+                // RFC 8200 §4.5: 8 bytes; offset (8-byte units) in the top 13 bits of bytes 2–3, M flag in bit 0.
+                int offsetFlags = BigEndian.U16(packet, cur + 2);
+                later = (offsetFlags & 0xFFF8) != 0;
+                more = (offsetFlags & 1) != 0;
+                cur += ExtensionHeaderUnit;
+                nh = next;
+                if (later || more)
+                {
+                    f.Flags = later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
+                }
+
+                // What follows a later fragment's header is the middle of a datagram, not more headers.
+                if (later)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            int length = nh == (int)IpProtocol.Ah
+                ? (BigEndian.U8(packet, cur + 1) + 2) << 2 // RFC 4302 §2.2: 4-byte units, minus 2
+                : (BigEndian.U8(packet, cur + 1) + 1) << 3; // RFC 8200 §4.3–4.6: 8-byte units, first 8 not counted
+            if (length > end - cur)
+            {
+                return IpPacketError.BadExtensionHeader;
+            }
+
+            cur += length;
+            nh = next;
+        }
+
+        f.Protocol = (IpProtocol)nh;
+        return ReadTransport(packet, cur, end - cur, later, more, ref f);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsWalkedExtension(int nextHeader) =>
+        nextHeader is (int)IpProtocol.HopByHopOptions or (int)IpProtocol.Routing or (int)IpProtocol.Fragment
+            or (int)IpProtocol.DestinationOptions or (int)IpProtocol.Ah;
+
+    private static IpPacketError ReadTransport(ReadOnlySpan<byte> packet, int off, int length, bool laterFragment, bool moreFragments, ref IpPacketFields f)
+    {
+        f.TransportOffset = off;
+        f.TransportLength = length;
+        f.PayloadOffset = off;
+        f.PayloadLength = length;
+        if (laterFragment)
+        {
+            return IpPacketError.None;
+        }
+
+        switch (f.Protocol)
+        {
+            case IpProtocol.Tcp:
+            {
+                if (length < TcpMinHeaderLength)
+                {
+                    return IpPacketError.TruncatedTransport;
+                }
+
+                uint ports = BigEndian.U32(packet, off);
+                f.SourcePort = (ushort)(ports >> 16);
+                f.DestinationPort = (ushort)ports;
+
+                // RFC 9293 §3.1: data offset in 32-bit words, at least 5.
+                int dataOffset = (BigEndian.U8(packet, off + 12) >> 4) << 2;
+                if (dataOffset < TcpMinHeaderLength || dataOffset > length)
+                {
+                    return IpPacketError.BadTcpDataOffset;
+                }
+
+                f.TcpSequence = BigEndian.U32(packet, off + 4);
+                f.TcpAcknowledgment = BigEndian.U32(packet, off + 8);
+                f.TcpFlags = BigEndian.U8(packet, off + 13);
+                f.PayloadOffset = off + dataOffset;
+                f.PayloadLength = length - dataOffset;
+                f.Flags |= IpPacketFlags.Transport;
+                return IpPacketError.None;
+            }
+
+            case IpProtocol.Udp:
+            {
+                if (length < UdpHeaderLength)
+                {
+                    return IpPacketError.TruncatedTransport;
+                }
+
+                uint ports = BigEndian.U32(packet, off);
+                f.SourcePort = (ushort)(ports >> 16);
+                f.DestinationPort = (ushort)ports;
+
+                // RFC 768: the length covers header and data; a first fragment holds only part of it.
+                int dataLength = length - UdpHeaderLength;
+                if (!moreFragments)
+                {
+                    int udpLength = BigEndian.U16(packet, off + 4);
+                    if (udpLength < UdpHeaderLength || udpLength > length)
+                    {
+                        return IpPacketError.BadUdpLength;
+                    }
+
+                    dataLength = udpLength - UdpHeaderLength;
+                }
+
+                f.PayloadOffset = off + UdpHeaderLength;
+                f.PayloadLength = dataLength;
+                f.Flags |= IpPacketFlags.Transport;
+                return IpPacketError.None;
+            }
+
+            case IpProtocol.Icmp:
+            case IpProtocol.IcmpV6:
+            {
+                if (length < IcmpHeaderLength)
+                {
+                    return IpPacketError.TruncatedTransport;
+                }
+
+                byte type = BigEndian.U8(packet, off);
+                f.IcmpType = type;
+                f.IcmpCode = BigEndian.U8(packet, off + 1);
+                f.PayloadOffset = off + IcmpHeaderLength;
+                f.PayloadLength = length - IcmpHeaderLength;
+                bool isError = f.Protocol == IpProtocol.Icmp ? type is 3 or 4 or 5 or 11 or 12 : type < 128;
+                f.Flags |= isError ? IpPacketFlags.Transport | IpPacketFlags.IcmpError : IpPacketFlags.Transport;
+                return IpPacketError.None;
+            }
+
+            default:
+                return IpPacketError.None;
+        }
+    }
+}
