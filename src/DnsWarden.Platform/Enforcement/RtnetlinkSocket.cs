@@ -27,11 +27,6 @@ public sealed class RtnetlinkSocket : IDisposable
     private const ushort FlagExclusive = 0x200;
     private const ushort FlagCreate = 0x400;
 
-    // An NLMSG_ERROR's own flags (netlink.h): the request was cut from the echo; extended-ack TLVs follow.
-    private const ushort FlagCapped = 0x100;
-    private const ushort FlagAckTlvs = 0x200;
-    private const ushort ErrorAttributeMessage = 1;
-
     private const ushort RtmNewLink = 16;
     private const ushort RtmDelLink = 17;
     private const ushort RtmGetLink = 18;
@@ -179,6 +174,25 @@ public sealed class RtnetlinkSocket : IDisposable
         w.EndNested(data);
         w.EndNested(linkInfo);
         ThrowIfFailed(Exchange(w.Finish()), $"RTM_NEWLINK veth {name} peer {peerName}");
+    }
+
+    /// <summary>As <see cref="CreateVeth(string, string, int)"/>, with the namespace as an open handle (<see cref="NetworkNamespace.OpenHandle"/>).</summary>
+    public void CreateVeth(string name, string peerName, SafeHandle peerNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(peerNamespace);
+        bool held = false;
+        try
+        {
+            peerNamespace.DangerousAddRef(ref held);
+            CreateVeth(name, peerName, (int)peerNamespace.DangerousGetHandle());
+        }
+        finally
+        {
+            if (held)
+            {
+                peerNamespace.DangerousRelease();
+            }
+        }
     }
 
     /// <summary><c>ip link set dev up</c>.</summary>
@@ -488,9 +502,9 @@ public sealed class RtnetlinkSocket : IDisposable
                 if (m.Type == RtnetlinkParser.NlmsgError)
                 {
                     RtnetlinkParser.TryReadError(m.Payload, out int errno);
-                    if (errno != 0)
+                    if (errno != 0 && RtnetlinkParser.TryReadExtendedAckMessage(m.Flags, m.Payload, out string? text))
                     {
-                        _kernelText = ReadKernelText(m.Flags, m.Payload);
+                        _kernelText = text;
                     }
 
                     return errno;
@@ -502,34 +516,6 @@ public sealed class RtnetlinkSocket : IDisposable
                 }
             }
         }
-    }
-
-    /// <summary>NLMSGERR_ATTR_MSG from an extended ack: the kernel's own words ("Nexthop has invalid gateway").</summary>
-    private static string? ReadKernelText(ushort flags, ReadOnlySpan<byte> payload)
-    {
-        if ((flags & FlagAckTlvs) == 0 || payload.Length < 4 + RtnetlinkParser.MessageHeaderLength)
-        {
-            return null;
-        }
-
-        int echoed = (flags & FlagCapped) != 0
-            ? RtnetlinkParser.MessageHeaderLength
-            : NetlinkPrimitives.Align((int)NetlinkPrimitives.ReadU32(payload[4..]));
-        if (4 + echoed > payload.Length)
-        {
-            return null;
-        }
-
-        var reader = new NetlinkAttributeReader(payload[(4 + echoed)..]);
-        while (reader.TryRead(out NetlinkAttribute a))
-        {
-            if (a.Type == ErrorAttributeMessage)
-            {
-                return NetlinkPrimitives.ReadString(a.Payload);
-            }
-        }
-
-        return null;
     }
 
     private void ThrowIfFailed(int errno, string operation, int index)

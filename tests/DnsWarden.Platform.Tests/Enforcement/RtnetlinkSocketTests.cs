@@ -262,7 +262,7 @@ public sealed class RtnetlinkSocketTests
         {
             using (SafeFileHandle jailHandle = NetworkNamespace.OpenHandle(jail))
             {
-                s.CreateVeth(hostLink, jailLink, (int)jailHandle.DangerousGetHandle());
+                s.CreateVeth(hostLink, jailLink, jailHandle);
             }
 
             int h = s.GetLinkIndex(hostLink);
