@@ -72,6 +72,9 @@ public sealed class TunDevice : IDisposable
     private readonly short _flags;
     private volatile bool _disposed;
 
+    /// <summary>Reads and writes in progress; Dispose waits for them so the descriptors close, and the device goes, on its thread.</summary>
+    private int _busy;
+
     private TunDevice(SafeFileHandle tun, SafeFileHandle wake, string name, int index, short flags)
     {
         _tun = tun;
@@ -133,6 +136,7 @@ public sealed class TunDevice : IDisposable
 
         bool tunHeld = false;
         bool wakeHeld = false;
+        Interlocked.Increment(ref _busy);
         try
         {
             _tun.DangerousAddRef(ref tunHeld);
@@ -202,12 +206,14 @@ public sealed class TunDevice : IDisposable
     public unsafe int Write(ReadOnlySpan<byte> packet)
     {
         bool held = false;
+        Interlocked.Increment(ref _busy);
         try
         {
             _tun.DangerousAddRef(ref held);
         }
         catch (ObjectDisposedException)
         {
+            Release(held, false);
             return -1;
         }
 
@@ -240,10 +246,7 @@ public sealed class TunDevice : IDisposable
         }
         finally
         {
-            if (held)
-            {
-                _tun.DangerousRelease();
-            }
+            Release(held, false);
         }
     }
 
@@ -274,7 +277,15 @@ public sealed class TunDevice : IDisposable
             }
         }
 
-        // A reader still inside Read holds a reference: the descriptors close when it lets go.
+        // A woken reader leaves at once; waiting for it keeps the close (and the device's removal, which waits for
+        // RCU and takes milliseconds) on this thread. Past the bound, the last reader to let go closes instead.
+        var spin = new SpinWait();
+        long deadline = Environment.TickCount64 + 1000;
+        while (Volatile.Read(ref _busy) != 0 && Environment.TickCount64 < deadline)
+        {
+            spin.SpinOnce(sleep1Threshold: 20);
+        }
+
         _tun.Dispose();
         _wake.Dispose();
     }
@@ -352,5 +363,7 @@ public sealed class TunDevice : IDisposable
         {
             _wake.DangerousRelease();
         }
+
+        Interlocked.Decrement(ref _busy);
     }
 }
