@@ -1,10 +1,13 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Platform.Interop.Linux;
+using Microsoft.Win32.SafeHandles;
 
 namespace DnsWarden.Platform.Enforcement;
 
 /// <summary>
+/// Makes, removes and runs code inside named network namespaces (<c>/run/netns/NAME</c>, as <c>ip netns</c> makes them,
+/// so <c>ip netns list/exec</c> see and use ours and we see theirs).
 /// Runs code inside a named network namespace (<c>/run/netns/NAME</c>, as <c>ip netns</c> makes them). setns(2)
 /// moves only the calling thread, so the work runs on a thread of its own that enters the namespace first and ends
 /// with the work: sockets it opens and nftables changes it makes belong to that namespace, and no pool thread is
@@ -25,6 +28,137 @@ public static class NetworkNamespace
         }
 
         return Path.Combine(RunDirectory, name);
+    }
+
+    /// <summary>
+    /// Makes a new, empty network namespace named <paramref name="name"/>, as <c>ip netns add</c> does: the namespace
+    /// lives as long as its bind mount on <c>/run/netns/NAME</c>, not as long as any process or thread.
+    /// </summary>
+    /// <exception cref="IOException">The name is taken, or the namespace cannot be made or mounted (needs CAP_SYS_ADMIN).</exception>
+    public static void Create(string name)
+    {
+        string path = PathOf(name);
+        PrepareRunDirectory();
+        int fd = LibC.OpenMode(path, LibC.OpenReadOnlyCloseOnExec | LibC.OpenCreateExclusive, 0);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException(errno == LibC.EExist
+                ? $"cannot create network namespace {name}: {path} already exists"
+                : $"cannot create network namespace {name}: {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        LibC.Close(fd);
+        Exception? failure = null;
+
+        // unshare(2) gives the new namespace to the calling thread only; this thread holds it just long enough to
+        // bind-mount it, then ends, so no thread that runs other work ever lives in it.
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                BindNewNamespace(path);
+            }
+            catch (IOException e)
+            {
+                failure = e;
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "dnsw netns add " + name,
+        };
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            _ = LibC.Unlink(path);
+            throw failure;
+        }
+    }
+
+    /// <summary>Removes namespace <paramref name="name"/> as <c>ip netns del</c> does; false when there was none.</summary>
+    /// <remarks>The namespace itself lives on while a process, thread or open handle still holds it.</remarks>
+    public static bool Delete(string name)
+    {
+        string path = PathOf(name);
+
+        // EINVAL (not mounted: a half-made namespace) and ENOENT are left to unlink to decide.
+        _ = LibC.Umount2(path, LibC.MntDetach);
+        if (LibC.Unlink(path) == 0)
+        {
+            return true;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == LibC.ENoEnt)
+        {
+            return false;
+        }
+
+        throw new IOException($"cannot delete network namespace {name}: {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
+    /// <summary>True when <c>/run/netns/NAME</c> exists.</summary>
+    public static bool Exists(string name) => File.Exists(PathOf(name));
+
+    /// <summary>
+    /// An open handle on namespace <paramref name="name"/>: what <see cref="RtnetlinkSocket.CreateVeth(string, string, int)"/>
+    /// needs (IFLA_NET_NS_FD) to make a link directly inside it. Holding it keeps the namespace alive.
+    /// </summary>
+    public static SafeFileHandle OpenHandle(string name)
+    {
+        string path = PathOf(name);
+        int fd = LibC.Open(path, LibC.OpenReadOnlyCloseOnExec);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot open network namespace {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
+    }
+
+    /// <summary>
+    /// iproute2's netns_add: /run/netns must be a shared mount so a namespace mounted there is seen from every mount
+    /// namespace (a process in another one, a container). The first time, that takes a bind mount of the directory on itself.
+    /// </summary>
+    private static void PrepareRunDirectory()
+    {
+        Directory.CreateDirectory(RunDirectory);
+        bool boundOnItself = false;
+        while (LibC.Mount("none", RunDirectory, "none", LibC.MsShared | LibC.MsRec, 0) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != LibC.EInval || boundOnItself)
+            {
+                throw new IOException($"cannot make {RunDirectory} a shared mount: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+
+            // EINVAL: not a mount point yet.
+            if (LibC.Mount(RunDirectory, RunDirectory, "none", LibC.MsBind | LibC.MsRec, 0) != 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                throw new IOException($"cannot bind-mount {RunDirectory} on itself: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+
+            boundOnItself = true;
+        }
+    }
+
+    private static void BindNewNamespace(string path)
+    {
+        if (LibC.Unshare(LibC.CloneNewNet) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot make a network namespace for {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
+
+        if (LibC.Mount("/proc/thread-self/ns/net", path, "none", LibC.MsBind, 0) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"cannot bind-mount the new network namespace on {path}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        }
     }
 
     /// <summary>Runs <paramref name="work"/> inside namespace <paramref name="name"/> on a dedicated thread.</summary>

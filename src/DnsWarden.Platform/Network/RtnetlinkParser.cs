@@ -131,6 +131,42 @@ public static class RtnetlinkParser
         return true;
     }
 
+    /// <summary>
+    /// The kernel's own words in an NLMSG_ERROR (NLMSGERR_ATTR_MSG, e.g. "Nexthop has invalid gateway"), present when
+    /// the socket asked for NETLINK_EXT_ACK. The payload is <c>int error</c>, the request's <c>nlmsghdr</c> (only the
+    /// header when NLM_F_CAPPED, else the whole request), then attributes when NLM_F_ACK_TLVS (netlink.h).
+    /// </summary>
+    public static bool TryReadExtendedAckMessage(ushort flags, ReadOnlySpan<byte> payload, out string? message)
+    {
+        const ushort Capped = 0x100;
+        const ushort AckTlvs = 0x200;
+        const ushort AttributeMessage = 1;
+        message = null;
+        if ((flags & AckTlvs) == 0 || payload.Length < 4 + MessageHeaderLength)
+        {
+            return false;
+        }
+
+        uint echoed = (flags & Capped) != 0 ? MessageHeaderLength : NetlinkPrimitives.ReadU32(payload[4..]);
+        if (echoed < MessageHeaderLength || echoed > (uint)(payload.Length - 4))
+        {
+            return false;
+        }
+
+        int start = Math.Min(4 + NetlinkPrimitives.Align((int)echoed), payload.Length);
+        var reader = new NetlinkAttributeReader(payload[start..]);
+        while (reader.TryRead(out NetlinkAttribute a))
+        {
+            if (a.Type == AttributeMessage)
+            {
+                message = NetlinkPrimitives.ReadString(a.Payload);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Writes a dump request: header plus a zeroed family header of <paramref name="bodyLength"/> bytes whose first byte is the family.</summary>
     public static bool TryWriteDumpRequest(Span<byte> dst, ushort type, uint sequence, byte family, int bodyLength, out int bytesWritten)
     {

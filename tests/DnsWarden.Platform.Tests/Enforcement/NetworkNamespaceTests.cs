@@ -1,0 +1,99 @@
+using System.Runtime.Versioning;
+using System.Text.Json;
+using DnsWarden.Platform.Enforcement;
+
+namespace DnsWarden.Platform.Tests.Enforcement;
+
+/// <summary>Named namespaces made and removed in-process, checked with iproute2 in both directions.</summary>
+[SupportedOSPlatform("linux")]
+public sealed class NetworkNamespaceTests
+{
+    [Fact]
+    public void Create_IsListedAndUsableByIp_Delete_RemovesIt()
+    {
+        if (HostTool.SkipReason() is { } why)
+        {
+            Assert.Skip(why);
+        }
+
+        string name = ScratchNamespace.NewName("ns");
+        try
+        {
+            NetworkNamespace.Create(name);
+            Assert.True(NetworkNamespace.Exists(name));
+            Assert.Contains(HostTool.IpJson(["netns", "list"]).EnumerateArray(), n => n.GetProperty("name").GetString() == name);
+
+            // ip netns exec enters it: a fresh namespace has only a loopback, and it is down.
+            JsonElement links = HostTool.IpJson(["netns", "exec", name, "ip", "-j", "link", "show"]);
+            Assert.Equal(["lo"], HostTool.Names(links));
+            Assert.Equal("DOWN", links[0].GetProperty("operstate").GetString());
+
+            // iproute2 keeps /run/netns a shared mount so namespaces are seen from other mount namespaces; so do we.
+            Assert.Contains("shared", HostTool.RunOk("findmnt", ["-n", "-o", "PROPAGATION", NetworkNamespace.RunDirectory]), StringComparison.Ordinal);
+
+            Assert.True(NetworkNamespace.Delete(name));
+            Assert.False(NetworkNamespace.Exists(name));
+            Assert.DoesNotContain(HostTool.IpJson(["netns", "list"]).EnumerateArray(), n => n.GetProperty("name").GetString() == name);
+            Assert.False(NetworkNamespace.Delete(name));
+        }
+        finally
+        {
+            NetworkNamespace.Delete(name);
+        }
+    }
+
+    [Fact]
+    public void Create_ExistingName_IsAnIOExceptionSayingSo()
+    {
+        if (HostTool.SkipReason() is { } why)
+        {
+            Assert.Skip(why);
+        }
+
+        using ScratchNamespace ns = ScratchNamespace.Create("dup");
+        IOException e = Assert.Throws<IOException>(() => NetworkNamespace.Create(ns.Name));
+        Assert.Contains(ns.Name, e.Message, StringComparison.Ordinal);
+        Assert.Contains("already exists", e.Message, StringComparison.Ordinal);
+
+        // The failed attempt left the existing namespace alone.
+        Assert.Equal(["lo"], HostTool.Names(ns.IpJson("link", "show")));
+    }
+
+    [Fact]
+    public async Task ANamespaceIpMade_IsUsableAndDeletableHere()
+    {
+        if (HostTool.SkipReason() is { } why)
+        {
+            Assert.Skip(why);
+        }
+
+        string name = ScratchNamespace.NewName("ipadd");
+        HostTool.RunOk("ip", ["netns", "add", name]);
+        try
+        {
+            int lo = await NetworkNamespace.RunAsync(name, () =>
+            {
+                using RtnetlinkSocket socket = RtnetlinkSocket.Open();
+                int index = socket.GetLinkIndex("lo");
+                socket.SetLinkUp(index);
+                return index;
+            });
+            Assert.Equal(1, lo);
+            Assert.Equal("UNKNOWN", HostTool.IpJson(["-n", name, "link", "show", "lo"])[0].GetProperty("operstate").GetString());
+            Assert.True(NetworkNamespace.Delete(name));
+            Assert.DoesNotContain(HostTool.IpJson(["netns", "list"]).EnumerateArray(), n => n.GetProperty("name").GetString() == name);
+        }
+        finally
+        {
+            NetworkNamespace.Delete(name);
+        }
+    }
+
+    [Fact]
+    public void Names_ThatAreNotPlainFileNames_AreRefused()
+    {
+        Assert.Throws<ArgumentException>(() => NetworkNamespace.PathOf("../etc"));
+        Assert.Throws<ArgumentException>(() => NetworkNamespace.PathOf(".."));
+        Assert.Throws<ArgumentException>(() => NetworkNamespace.PathOf(""));
+    }
+}
