@@ -289,6 +289,31 @@ public sealed class TunFilterTests
     [Theory]
     [InlineData(4)]
     [InlineData(6)]
+    public void AnIcmpErrorTheNamespaceSendsAboutALiveFlowPassesAndAboutNoFlowIsRefused(int version)
+    {
+        var f = new TunFixture();
+        f.Resolve(version);
+        Assert.Equal(TunVerdict.Pass, f.Out(Udp(Client(version), Resolved(version), 55000, 5000, [1]), out _));
+        byte[] late = Udp(Resolved(version), Client(version), 5000, 55000, new byte[40]);
+        Assert.Equal(TunVerdict.Pass, f.In(late, out _));
+
+        // The namespace's socket closed: its port unreachable about the inbound datagram goes back out.
+        byte[] quote = new byte[4 + late.Length];
+        late.CopyTo(quote, 4);
+        byte[] error = version == 4 ? Icmp(ClientV4, ResolvedV4, 3, 3, quote) : Icmp(ClientV6, ResolvedV6, 1, 4, quote);
+        Assert.Equal(TunVerdict.Pass, f.Out(error, out _));
+
+        byte[] stranger = Udp(Unresolved(version), Client(version), 5000, 55001, new byte[40]);
+        byte[] quote2 = new byte[4 + stranger.Length];
+        stranger.CopyTo(quote2, 4);
+        byte[] error2 = version == 4 ? Icmp(ClientV4, UnresolvedV4, 3, 3, quote2) : Icmp(ClientV6, UnresolvedV6, 1, 4, quote2);
+        Assert.Equal(TunVerdict.Drop, f.Out(error2, out _));
+        Assert.Equal(1, f.Filter.Counters.RefusedUnresolved);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(6)]
     public void DnsOnlyPassesUntrackedTrafficAndSwitchingModesTakesEffectOnTheNextPacket(int version)
     {
         var f = new TunFixture(new TunFilterOptions { Mode = TunFilterMode.DnsOnly });
