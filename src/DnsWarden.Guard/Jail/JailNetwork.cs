@@ -20,6 +20,7 @@ public sealed class JailNetwork : IDisposable
     public const string OwnerDirectory = "/run/dnsw";
 
     private bool _disposed;
+    private Task? _linksRemoved;
 
     private JailNetwork(string id)
     {
@@ -115,6 +116,18 @@ public sealed class JailNetwork : IDisposable
         return fields[19];
     }
 
+    private void RemoveLinks()
+    {
+        try
+        {
+            using RtnetlinkSocket rtnl = RtnetlinkSocket.Open();
+            rtnl.DeleteLink(HostInterface);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     private void Build(int ownerPid)
     {
         Directory.CreateDirectory(OwnerDirectory);
@@ -200,6 +213,9 @@ public sealed class JailNetwork : IDisposable
         add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
         """;
 
+    /// <summary>Starts deleting the veth pair (the jail is done with it); <see cref="Dispose"/> waits for it.</summary>
+    public void RemoveLinksInBackground() => _linksRemoved ??= Task.Run(RemoveLinks);
+
     public void Dispose()
     {
         if (_disposed)
@@ -214,15 +230,9 @@ public sealed class JailNetwork : IDisposable
         }
 
         NetworkNamespace.Delete(Namespace);
-        try
-        {
-            // Its veth goes with the namespace, but the namespace is torn down asynchronously: the host end now.
-            using RtnetlinkSocket rtnl = RtnetlinkSocket.Open();
-            rtnl.DeleteLink(HostInterface);
-        }
-        catch (IOException)
-        {
-        }
+
+        // The veth would go with the namespace, but a namespace is torn down asynchronously: the host end explicitly.
+        (_linksRemoved ?? Task.Run(RemoveLinks)).GetAwaiter().GetResult();
         try
         {
             File.Delete(OwnerFile);

@@ -55,6 +55,9 @@ public static class JailRunner
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stderr);
+
+        // The public suffix list (~20 ms to read) is needed by the first query, not by the set-up: read it meanwhile.
+        _ = Task.Run(() => BaseDomains.Default);
         foreach (string stale in JailNetwork.CleanupStale())
         {
             await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
@@ -111,6 +114,8 @@ public static class JailRunner
             }
             finally
             {
+                // Deleting a veth waits out the kernel's grace periods (~20 ms): done while the rest winds down.
+                net.RemoveLinksInBackground();
                 await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
             }
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
@@ -160,10 +165,11 @@ public static class JailRunner
     {
         // setpriv: the user's ids, no supplementary groups, no capabilities (bounding and inheritable sets empty),
         // no_new_privs, and SIGKILL when this process dies (PR_SET_PDEATHSIG).
-        var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+        // nsenter rather than `ip netns exec`: the same namespace, without a new mount namespace and /sys remounted.
+        var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false };
         foreach (string a in new[]
         {
-            "netns", "exec", net.Namespace, "setpriv",
+            "--net=" + NetworkNamespace.PathOf(net.Namespace), "--", "setpriv",
             "--reuid=" + options.Uid.ToString(CultureInfo.InvariantCulture), "--regid=" + options.Gid.ToString(CultureInfo.InvariantCulture),
             "--clear-groups", "--nnp", "--bounding-set=-all", "--inh-caps=-all", "--pdeathsig=KILL", "--",
         })
