@@ -1,6 +1,7 @@
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Tracking;
 using DnsWarden.Wire.Ip;
+using DnsWarden.Wire.Packets;
 
 namespace DnsWarden.Guard.Tun;
 
@@ -91,6 +92,9 @@ public sealed class TunFilterCounters
     internal long _droppedInbound;
     internal long _malformed;
     internal long _flowsCreated;
+    internal long _refusedTableFull;
+    internal long _droppedFragments;
+    internal long _dnsDropped;
 
     public long PassedOut => Interlocked.Read(ref _passedOut);
 
@@ -112,36 +116,286 @@ public sealed class TunFilterCounters
     public long Malformed => Interlocked.Read(ref _malformed);
 
     public long FlowsCreated => Interlocked.Read(ref _flowsCreated);
+
+    /// <summary>New flows refused because the flow table was full of live flows (fail-closed; answered like an unresolved address).</summary>
+    public long RefusedTableFull => Interlocked.Read(ref _refusedTableFull);
+
+    /// <summary>Later fragments (no transport header) whose address pair has no live flow.</summary>
+    public long DroppedFragments => Interlocked.Read(ref _droppedFragments);
+
+    /// <summary>Virtual DNS queries that got no answer: too many in flight, the engine gave none or failed, or the reply could not be written.</summary>
+    public long DnsDropped => Interlocked.Read(ref _dnsDropped);
 }
+
 
 /// <summary>
 /// The user-space packet filter over a TUN device (docs/TUN.md): a virtual DNS service answered from the packets
 /// themselves, and in firewall mode DNS-first egress — a new flow only to an address the engine's answers put in
 /// its IpTracker; TCP otherwise gets a RST, UDP an ICMP port unreachable, QUIC is dropped.
 /// </summary>
-#pragma warning disable CS0067 // the contract before its implementation
+/// <remarks>
+/// <see cref="Outbound"/> and <see cref="Inbound"/> may run on two threads at once, <see cref="Sweep"/> and
+/// <see cref="Mode"/> from any other. A packet of a live flow costs one lock-free dictionary lookup and no
+/// allocation. The flow table is bounded by <see cref="TunFilterOptions.MaxFlows"/>: when it is full of live flows a
+/// new flow is refused (fail-closed) rather than evicting a live one an attacker could not otherwise reach.
+/// </remarks>
 public sealed partial class TunFilter
 {
+    private const int VirtualDnsService = 0;
+
+    /// <summary>RFC 1035 §4.2.1: DNS over UDP listens on port 53.</summary>
+    private const ushort DnsPort = 53;
+
+    // RFC 9000 §2 and RFC 9308 §7: QUIC runs on UDP 443 (and some deployments on 80).
+    private const ushort QuicPort = 443;
+    private const ushort QuicAltPort = 80;
+
+    private readonly TunFilterOptions _options;
+    private readonly DnsEngine _engine;
+    private readonly IPacketSink _inside;
+    private readonly TimeProvider _time;
+    private readonly DestinationRuleTable _virtual = new();
+    private readonly uint _subnetV4;
+    private readonly uint _maskV4;
+    private readonly ulong _subnetV6High;
+    private readonly ulong _subnetV6Low;
+    private readonly ulong _maskV6High;
+    private readonly ulong _maskV6Low;
+    private volatile int _mode;
+
     /// <summary>Engine with a tracker (required in firewall mode); answers to the virtual DNS service go to <paramref name="inside"/>.</summary>
+    /// <exception cref="ArgumentException">The options name an address of the wrong family, a prefix out of range, fewer than one flow, or firewall mode with an engine that has no tracker.</exception>
     public TunFilter(TunFilterOptions options, DnsEngine engine, IPacketSink inside, TimeProvider? time = null)
     {
-        throw new NotImplementedException();
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(inside);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFlows, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.SubnetV4Prefix, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SubnetV4Prefix, 32, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.SubnetV6Prefix, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SubnetV6Prefix, 128, nameof(options));
+        if (!options.VirtualDnsV4.IsV4 || !options.SubnetV4.IsV4 || options.VirtualDnsV6.IsV4 || options.SubnetV6.IsV4)
+        {
+            throw new ArgumentException("VirtualDnsV4 and SubnetV4 must be IPv4, VirtualDnsV6 and SubnetV6 IPv6.", nameof(options));
+        }
+
+        if (options.Mode == TunFilterMode.Firewall && engine.Tracker is null)
+        {
+            throw new ArgumentException("Firewall mode needs an engine with an IpTracker.", nameof(engine));
+        }
+
+        _options = options;
+        _engine = engine;
+        _inside = inside;
+        _time = time ?? TimeProvider.System;
+        _mode = (int)options.Mode;
+        _virtual.Add(options.VirtualDnsV4, VirtualDnsService);
+        _virtual.Add(options.VirtualDnsV6, VirtualDnsService);
+
+        _maskV4 = options.SubnetV4Prefix == 0 ? 0 : uint.MaxValue << (32 - options.SubnetV4Prefix);
+        _subnetV4 = options.SubnetV4.V4 & _maskV4;
+        int p = options.SubnetV6Prefix;
+        _maskV6High = p == 0 ? 0 : p >= 64 ? ulong.MaxValue : ulong.MaxValue << (64 - p);
+        _maskV6Low = p <= 64 ? 0 : p == 128 ? ulong.MaxValue : ulong.MaxValue << (128 - p);
+        _subnetV6High = options.SubnetV6.High & _maskV6High;
+        _subnetV6Low = options.SubnetV6.Low & _maskV6Low;
+
+        long frequency = _time.TimestampFrequency;
+        _tcpTimeout = ToTimestamp(options.TcpIdleTimeout, frequency);
+        _udpTimeout = ToTimestamp(options.UdpIdleTimeout, frequency);
+        _closingTimeout = Math.Min(_tcpTimeout, ToTimestamp(s_closingTimeout, frequency));
+        _fullSweepInterval = ToTimestamp(s_fullSweepInterval, frequency);
+        _lastFullSweep = _time.GetTimestamp() - _fullSweepInterval;
     }
 
     /// <summary>Switches at once; no restart, flows kept.</summary>
-    public TunFilterMode Mode { get; set; }
+    public TunFilterMode Mode
+    {
+        get => (TunFilterMode)_mode;
+        set
+        {
+            if (value == TunFilterMode.Firewall && _engine.Tracker is null)
+            {
+                throw new InvalidOperationException("Firewall mode needs an engine with an IpTracker.");
+            }
+
+            _mode = (int)value;
+        }
+    }
 
     public TunFilterCounters Counters { get; } = new();
 
     /// <summary>Each refused packet (raised on the packet's thread; keep handlers short).</summary>
     public event Action<RefusedPacket>? Refused;
 
+    /// <summary>The options the filter was built with.</summary>
+    public TunFilterOptions Options => _options;
+
     /// <summary>A packet from the namespace toward the world. On <see cref="TunVerdict.Reply"/> the reply (an IP packet) is in <paramref name="reply"/>[..replyLength], to go back into the namespace.</summary>
-    public TunVerdict Outbound(ReadOnlySpan<byte> packet, Span<byte> reply, out int replyLength) => throw new NotImplementedException();
+    public TunVerdict Outbound(ReadOnlySpan<byte> packet, Span<byte> reply, out int replyLength)
+    {
+        replyLength = 0;
+        if (!IpPacket.TryRead(packet, out IpPacketInfo info, out _))
+        {
+            Interlocked.Increment(ref Counters._malformed);
+            return TunVerdict.Drop;
+        }
+
+        if (_virtual.Match(packet) == VirtualDnsService)
+        {
+            return ToVirtual(packet, in info, reply, out replyLength);
+        }
+
+        if (_mode == (int)TunFilterMode.DnsOnly || InVirtualSubnet(info.Destination))
+        {
+            Interlocked.Increment(ref Counters._passedOut);
+            return TunVerdict.Pass;
+        }
+
+        return Firewall(packet, in info, reply, out replyLength);
+    }
 
     /// <summary>A packet from the world toward the namespace: passes only when it belongs to a flow the namespace started (or is an ICMP error about one).</summary>
-    public TunVerdict Inbound(ReadOnlySpan<byte> packet, Span<byte> reply, out int replyLength) => throw new NotImplementedException();
+    public TunVerdict Inbound(ReadOnlySpan<byte> packet, Span<byte> reply, out int replyLength)
+    {
+        replyLength = 0;
+        if (!IpPacket.TryRead(packet, out IpPacketInfo info, out _))
+        {
+            Interlocked.Increment(ref Counters._malformed);
+            return TunVerdict.Drop;
+        }
 
-    /// <summary>Forgets idle flows; returns how many. The host calls it every few seconds.</summary>
-    public int Sweep() => throw new NotImplementedException();
+        if (_mode == (int)TunFilterMode.DnsOnly || InVirtualSubnet(info.Source) || InboundBelongs(packet, in info))
+        {
+            Interlocked.Increment(ref Counters._passedIn);
+            return TunVerdict.Pass;
+        }
+
+        Interlocked.Increment(ref Counters._droppedInbound);
+        return TunVerdict.Drop;
+    }
+
+    /// <summary>To a virtual address: UDP/53 is the DNS service; anything else is refused out loud, never dropped silently.</summary>
+    private TunVerdict ToVirtual(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)
+    {
+        replyLength = 0;
+        if (info.Protocol == IpProtocol.Udp && info.HasTransportHeader && !info.IsFragment && info.DestinationPort == DnsPort)
+        {
+            ServeDns(packet, in info);
+            return TunVerdict.Consumed;
+        }
+
+        Interlocked.Increment(ref Counters._refusedNoService);
+        RaiseRefused(RefusedKind.NoService, in info);
+        return RefuseWithReply(packet, in info, UnreachableKind.PortUnreachable, reply, out replyLength);
+    }
+
+    private TunVerdict Firewall(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)
+    {
+        replyLength = 0;
+        long now = _time.GetTimestamp();
+        if (info.IsLaterFragment)
+        {
+            // A later fragment carries no ports: it rides on its first fragment's address pair.
+            if (PairIsLive(PairKey(info.Source, info.Destination, info.Protocol), now))
+            {
+                Interlocked.Increment(ref Counters._passedOut);
+                return TunVerdict.Pass;
+            }
+
+            Interlocked.Increment(ref Counters._droppedFragments);
+            return TunVerdict.Drop;
+        }
+
+        bool keyed = TryOutboundKey(packet, in info, out FlowKey key);
+        if (keyed && TryRefresh(in key, now, in info, outbound: true))
+        {
+            if (info.IsFragment)
+            {
+                TouchPair(PairKey(info.Source, info.Destination, info.Protocol), now);
+            }
+
+            Interlocked.Increment(ref Counters._passedOut);
+            return TunVerdict.Pass;
+        }
+
+        if (info.Protocol == IpProtocol.Udp && info.DestinationPort is QuicPort or QuicAltPort)
+        {
+            Interlocked.Increment(ref Counters._refusedQuic);
+            RaiseRefused(RefusedKind.Quic, in info);
+            return TunVerdict.Drop;
+        }
+
+        if (info.IsIcmpError && OutboundErrorBelongs(packet, in info, now))
+        {
+            Interlocked.Increment(ref Counters._passedOut);
+            return TunVerdict.Pass;
+        }
+
+        bool opens = keyed && (info.Protocol != IpProtocol.Tcp || (info.TcpFlags & (TcpFlagBits.Syn | TcpFlagBits.Ack | TcpFlagBits.Rst)) == TcpFlagBits.Syn);
+        if (opens && _engine.Tracker is { } tracker && tracker.Contains(info.Destination, _engine.NowTicks))
+        {
+            if (TryCreate(in key, now, in info))
+            {
+                Interlocked.Increment(ref Counters._flowsCreated);
+                Interlocked.Increment(ref Counters._passedOut);
+                return TunVerdict.Pass;
+            }
+
+            Interlocked.Increment(ref Counters._refusedTableFull);
+            return RefuseWithReply(packet, in info, UnreachableKind.AdministrativelyProhibited, reply, out replyLength);
+        }
+
+        Interlocked.Increment(ref Counters._refusedUnresolved);
+        RaiseRefused(RefusedKind.Unresolved, in info);
+        return RefuseWithReply(packet, in info, UnreachableKind.AdministrativelyProhibited, reply, out replyLength);
+    }
+
+    /// <summary>
+    /// TCP gets a RST (RFC 9293 §3.10.7.1), UDP an ICMP port unreachable, an ICMP echo the <paramref name="icmpKind"/>
+    /// unreachable; anything the rules give no reply for (a RST, an ICMP error, other protocols) is dropped.
+    /// </summary>
+    private static TunVerdict RefuseWithReply(ReadOnlySpan<byte> packet, in IpPacketInfo info, UnreachableKind icmpKind, Span<byte> reply, out int replyLength)
+    {
+        bool written = info.Protocol switch
+        {
+            IpProtocol.Tcp => IpReplyWriter.TryWriteTcpReset(in info, reply, out replyLength),
+            IpProtocol.Udp => IpReplyWriter.TryWriteUnreachable(packet.Slice(0, info.TotalLength), in info, UnreachableKind.PortUnreachable, reply, out replyLength),
+            IpProtocol.Icmp or IpProtocol.IcmpV6 when IsEchoRequest(in info) =>
+                IpReplyWriter.TryWriteUnreachable(packet.Slice(0, info.TotalLength), in info, icmpKind, reply, out replyLength),
+            _ => NoReply(out replyLength),
+        };
+        if (written)
+        {
+            return TunVerdict.Reply;
+        }
+
+        replyLength = 0;
+        return TunVerdict.Drop;
+    }
+
+    private static bool NoReply(out int replyLength)
+    {
+        replyLength = 0;
+        return false;
+    }
+
+    private void RaiseRefused(RefusedKind kind, in IpPacketInfo info) =>
+        Refused?.Invoke(new RefusedPacket(kind, info.Protocol, info.Destination, info.DestinationPort));
+
+    private bool InVirtualSubnet(IpAddr address) => address.IsV4
+        ? (address.V4 & _maskV4) == _subnetV4
+        : (address.High & _maskV6High) == _subnetV6High && (address.Low & _maskV6Low) == _subnetV6Low;
+
+    private static long ToTimestamp(TimeSpan span, long frequency)
+    {
+        if (span <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        double value = span.TotalSeconds * frequency;
+        return value >= long.MaxValue / 4 ? long.MaxValue / 4 : (long)value;
+    }
 }
