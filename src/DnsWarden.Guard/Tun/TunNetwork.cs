@@ -214,8 +214,8 @@ public sealed class TunNetwork : IDisposable
             link set {InsideInterface} up
             route add default dev {InsideInterface} src {InsideV4} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
             route add unreachable default metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-            -6 route add default dev {InsideInterface} src {InsideV6} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-            -6 route add unreachable default metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+            route add ::/0 dev {InsideInterface} src {InsideV6} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+            route add unreachable ::/0 metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
 
             """,
             "ip", "-n", Namespace, "-batch", "-");
@@ -235,7 +235,7 @@ public sealed class TunNetwork : IDisposable
             link set {Host.Name} mtu {Mtu.ToString(CultureInfo.InvariantCulture)}
             link set {Host.Name} up
             route add {Filter.SubnetV4}/{v4} dev {Host.Name}
-            -6 route add {Filter.SubnetV6}/{v6} dev {Host.Name}
+            route add {Filter.SubnetV6}/{v6} dev {Host.Name}
 
             """,
             "ip", "-batch", "-");
