@@ -3,7 +3,7 @@
 # namespace behind the filter (also joined to host by a plain veth), "inet" plays the internet (iperf3 -s, dnsmasq).
 #   1. iperf3 TCP client→inet through the filter (firewall mode: TUN → dnsw → TUN → NAT) vs the plain veth path;
 #   2. small UDP packets/s through the filter vs the veth path.
-#   sudo scripts/bench-tun.sh [seconds] [--offload]
+#   sudo scripts/bench-tun.sh [seconds] [--no-offload]
 #   DNSW=path/to/dnsw overrides the binary (default: ./dnsw's native build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,5 +77,5 @@ ip netns exec "$c" dig +short @10.30.30.30 iperf.bench.test > /dev/null
 echo "through dnsw tun (firewall mode${extra:+, $extra}), $secs s each:"
 printf '  TCP: '; tcp
 printf '  UDP 64-byte: '; udp
-kill -INT "$pid"; wait "$pid" || true; pid=""
-tail -n 3 "$work/tun.err"
+kill -TERM "$pid"; wait "$pid" || true; pid=""
+echo "dnsw tun said:"; sed "s/^/  /" "$work/tun.err"

@@ -298,6 +298,9 @@ public sealed class TunNetwork : IDisposable
                 ["-n", Namespace, "-6", "rule", "del", "priority", priority, "lookup", table],
                 ["-n", Namespace, "route", "flush", "table", table],
                 ["-n", Namespace, "-6", "route", "flush", "table", table],
+
+                // flush leaves IPv6 unreachable routes alone.
+                ["-n", Namespace, "route", "del", "unreachable", "::/0", "metric", "4294967295", "table", table],
                 ["-n", Namespace, "link", "del", InsideInterface],
             })
             {
