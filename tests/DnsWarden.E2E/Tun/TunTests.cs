@@ -189,13 +189,16 @@ public sealed class TunTests(TunNetFixture fixture) : IClassFixture<TunNetFixtur
     private static string Timed(string name, string curlArgs) =>
         $"s=$(date +%s%N); curl -s -m 5 {curlArgs} >/dev/null; rc=$?; e=$(date +%s%N); echo \"{name}=$rc ms=$(( (e-s)/1000000 ))\"";
 
-    [Fact]
-    public async Task FirewallModeLetsResolvedNamesThroughAndResetsEverythingElseAtOnce()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task FirewallModeLetsResolvedNamesThroughAndResetsEverythingElseAtOnce(bool offload)
     {
         fixture.Check();
-        string capture = fixture.Net.TempPath("tun-firewall.pcapng");
+        string capture = fixture.Net.TempPath($"tun-firewall-{offload}.pcapng");
         DumpcapCapture dump = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface], capture);
-        NetnsProcess tun = await StartTunAsync();
+        NetnsProcess tun = await StartTunAsync(offload ? [] : ["--no-offload"]);
+        Assert.Equal(offload, tun.StdErr.Contains("offloads on", StringComparison.Ordinal));
         CommandResult r;
         try
         {
