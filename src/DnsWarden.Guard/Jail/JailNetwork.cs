@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Net;
 using System.Runtime.Versioning;
 using DnsWarden.Platform.Enforcement;
+using Microsoft.Win32.SafeHandles;
 
 namespace DnsWarden.Guard.Jail;
 
@@ -117,28 +119,18 @@ public sealed class JailNetwork : IDisposable
     {
         Directory.CreateDirectory(OwnerDirectory);
         File.WriteAllText(OwnerFile, ProcessStart(ownerPid));
-        // One `ip -batch` per side instead of a process per change: start-up time is one of the jail's figures.
-        HostCommand.Run("ip", "netns", "add", Namespace);
-        HostCommand.RunWithInput(
-            $"""
-            link add {HostInterface} type veth peer name {JailInterface} netns {Namespace}
-            addr add {HostV4}/30 dev {HostInterface}
-            addr add {HostV6}/64 dev {HostInterface} nodad
-            link set {HostInterface} up
-
-            """,
-            "ip", "-batch", "-");
-        HostCommand.RunWithInput(
-            $"""
-            link set lo up
-            addr add {JailV4}/30 dev {JailInterface}
-            addr add {JailV6}/64 dev {JailInterface} nodad
-            link set {JailInterface} up
-            route add default via {HostV4}
-            route add default via {HostV6}
-
-            """,
-            "ip", "-n", Namespace, "-batch", "-");
+        // In-process (rtnetlink, and the namespace made like `ip netns add` makes it) rather than `ip` processes:
+        // start-up time is one of the jail's figures (~5 ms instead of ~30–50 ms, docs/BENCHMARKS.md).
+        NetworkNamespace.Create(Namespace);
+        using (SafeFileHandle jailNamespace = NetworkNamespace.OpenHandle(Namespace))
+        using (RtnetlinkSocket rtnl = RtnetlinkSocket.Open())
+        {
+            rtnl.CreateVeth(HostInterface, JailInterface, jailNamespace);
+            int host = rtnl.GetLinkIndex(HostInterface);
+            rtnl.AddAddress(host, IPAddress.Parse(HostV4), 30);
+            rtnl.AddAddress(host, IPAddress.Parse(HostV6), 64, noDad: true);
+            rtnl.SetLinkUp(host);
+        }
 
         // The jail's traffic leaves through the host: forwarding on, and NAT for its two addresses only.
         File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
@@ -159,6 +151,17 @@ public sealed class JailNetwork : IDisposable
 
         NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
         {
+            using (RtnetlinkSocket rtnl = RtnetlinkSocket.Open())
+            {
+                rtnl.SetLinkUp(rtnl.GetLinkIndex("lo"));
+                int jail = rtnl.GetLinkIndex(JailInterface);
+                rtnl.AddAddress(jail, IPAddress.Parse(JailV4), 30);
+                rtnl.AddAddress(jail, IPAddress.Parse(JailV6), 64, noDad: true);
+                rtnl.SetLinkUp(jail);
+                rtnl.AddRoute(RouteSpec.DefaultVia(IPAddress.Parse(HostV4)));
+                rtnl.AddRoute(RouteSpec.DefaultVia(IPAddress.Parse(HostV6)));
+            }
+
             using var nft = new NftContext();
             return nft.Run(JailRules());
         }).GetAwaiter().GetResult();
@@ -210,8 +213,16 @@ public sealed class JailNetwork : IDisposable
             nft.Run($"delete table inet {HostTable}");
         }
 
-        HostCommand.TryRun("ip", "netns", "del", Namespace);
-        HostCommand.TryRun("ip", "link", "del", HostInterface);
+        NetworkNamespace.Delete(Namespace);
+        try
+        {
+            // Its veth goes with the namespace, but the namespace is torn down asynchronously: the host end now.
+            using RtnetlinkSocket rtnl = RtnetlinkSocket.Open();
+            rtnl.DeleteLink(HostInterface);
+        }
+        catch (IOException)
+        {
+        }
         try
         {
             File.Delete(OwnerFile);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Indicators;
@@ -93,11 +94,11 @@ public static class JailRunner
             });
 
             // The stub's sockets are made inside the jail (its loopback); its threads and upstream sockets stay here.
-            (UdpDnsListener Udp, TcpDnsListener Tcp)[] listeners = await NetworkNamespace.RunAsync(net.Namespace, () => new[]
-            {
-                (new UdpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53)), new TcpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53), 256, TimeSpan.FromSeconds(10))),
-                (new UdpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53)), new TcpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53), 256, TimeSpan.FromSeconds(10))),
-            }).ConfigureAwait(false);
+            (UdpDnsListener Udp, TcpDnsListener Tcp)[] listeners =
+            [
+                await StubAsync(engine, net.Namespace, IPAddress.Loopback).ConfigureAwait(false),
+                await StubAsync(engine, net.Namespace, IPAddress.IPv6Loopback).ConfigureAwait(false),
+            ];
             foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
             {
                 udp.Start();
@@ -145,6 +146,14 @@ public static class JailRunner
                 await log.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    private static async Task<(UdpDnsListener Udp, TcpDnsListener Tcp)> StubAsync(DnsEngine engine, string netns, IPAddress address)
+    {
+        var endpoint = new IPEndPoint(address, 53);
+        Socket udp = await NetworkNamespace.OpenSocketAsync(netns, address.AddressFamily, SocketType.Dgram, ProtocolType.Udp).ConfigureAwait(false);
+        Socket tcp = await NetworkNamespace.OpenSocketAsync(netns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp).ConfigureAwait(false);
+        return (new UdpDnsListener(engine, endpoint, socket: udp), new TcpDnsListener(engine, endpoint, 256, TimeSpan.FromSeconds(10), tcp));
     }
 
     private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options)

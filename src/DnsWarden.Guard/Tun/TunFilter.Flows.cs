@@ -150,10 +150,12 @@ public sealed partial class TunFilter
         long timeout = info.Protocol == IpProtocol.Tcp ? _tcpTimeout : _udpTimeout;
         if (_flows.TryGetValue(key, out FlowEntry? stale))
         {
-            // Expired but not yet swept: a new connection on the same 5-tuple reuses the entry.
+            // Expired but not yet swept: a new connection on the same 5-tuple reuses the entry, unless a sweep took
+            // it out meanwhile (then it is added afresh below).
             stale.Reset(now, timeout);
         }
-        else
+
+        if (stale is null || !_flows.TryGetValue(key, out FlowEntry? current) || !ReferenceEquals(current, stale))
         {
             if (!TryReserve(ref _flowCount, now))
             {

@@ -288,7 +288,9 @@ public sealed partial class TunFilter
 
         Interlocked.Increment(ref Counters._refusedNoService);
         RaiseRefused(RefusedKind.NoService, in info);
-        return RefuseWithReply(packet, in info, UnreachableKind.PortUnreachable, reply, out replyLength);
+        return info.Protocol is IpProtocol.Tcp or IpProtocol.Udp
+            ? RefuseWithReply(packet, in info, UnreachableKind.PortUnreachable, reply, out replyLength)
+            : TunVerdict.Drop;
     }
 
     private TunVerdict Firewall(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Platform.Interop.Linux;
@@ -38,6 +39,7 @@ public static class NetworkNamespace
     public static void Create(string name)
     {
         string path = PathOf(name);
+        StartRuntimeThreadsHere();
         PrepareRunDirectory();
         int fd = LibC.OpenMode(path, LibC.OpenReadOnlyCloseOnExec | LibC.OpenCreateExclusive, 0);
         if (fd < 0)
@@ -166,18 +168,48 @@ public static class NetworkNamespace
     public static Task<T> RunAsync<T>(string name, Func<T> work)
     {
         ArgumentNullException.ThrowIfNull(work);
+        StartRuntimeThreadsHere();
         string path = PathOf(name);
         var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
         {
+            // Back to where it came from before completing the task: completing may make the runtime start a thread
+            // pool worker from this thread, and a new thread inherits its creator's namespace — a pool thread left in
+            // the jail would open upstream sockets and nftables contexts there from then on.
+            SafeFileHandle? home = null;
+            T result = default!;
+            Exception? failure = null;
             try
             {
+                home = OpenCurrent();
                 Enter(path);
-                done.TrySetResult(work());
+                result = work();
             }
             catch (Exception e)
             {
-                done.TrySetException(e);
+                failure = e;
+            }
+
+            if (home is not null)
+            {
+                using (home)
+                {
+                    if (LibC.SetNs(home.DangerousGetHandle().ToInt32(), LibC.CloneNewNet) != 0)
+                    {
+                        // Cannot happen with the rights that entered; if it does, no thread of this process may go on
+                        // in the wrong namespace: stop (the jail fails closed).
+                        Environment.FailFast("cannot return to the original network namespace: " + Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+                    }
+                }
+            }
+
+            if (failure is null)
+            {
+                done.TrySetResult(result);
+            }
+            else
+            {
+                done.TrySetException(failure);
             }
         })
         {
@@ -186,6 +218,78 @@ public static class NetworkNamespace
         };
         thread.Start();
         return done.Task;
+    }
+
+    /// <summary>
+    /// A socket that belongs to namespace <paramref name="name"/>: only the descriptor is made there (socket(2) on a
+    /// thread inside it), the managed <see cref="Socket"/> around it here. Making a managed socket on a thread inside
+    /// the namespace is not safe: the runtime may start its socket event thread from that thread, and a thread inherits
+    /// its creator's namespace — every later pool thread it feeds would then live in the jail.
+    /// </summary>
+    public static async Task<Socket> OpenSocketAsync(string name, AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        int domain = family switch
+        {
+            AddressFamily.InterNetwork => 2,
+            AddressFamily.InterNetworkV6 => 10,
+            _ => throw new ArgumentOutOfRangeException(nameof(family), family, "IPv4 or IPv6"),
+        };
+        int kind = type switch
+        {
+            SocketType.Stream => 1,
+            SocketType.Dgram => 2,
+            _ => throw new ArgumentOutOfRangeException(nameof(type), type, "stream or datagram"),
+        };
+        SafeSocketHandle handle = await RunAsync(name, () =>
+        {
+            int fd = LibC.Socket(domain, kind | LibC.SockCloexec, (int)protocol);
+            return fd < 0
+                ? throw new IOException($"cannot open a socket in network namespace {name}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}")
+                : new SafeSocketHandle(fd, ownsHandle: true);
+        }).ConfigureAwait(false);
+        return new Socket(handle);
+    }
+
+    private static int s_runtimeThreadsStarted;
+
+    /// <summary>
+    /// The runtime starts some of its own long-lived threads lazily, from whichever thread first needs them — the socket
+    /// event thread that feeds the thread pool among them — and a new thread inherits its creator's namespace. Started
+    /// here first, from a thread in this process's own namespace, none of them can be born inside a jail.
+    /// </summary>
+    private static void StartRuntimeThreadsHere()
+    {
+        if (Interlocked.Exchange(ref s_runtimeThreadsStarted, 1) != 0)
+        {
+            return;
+        }
+
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var cancel = new CancellationTokenSource();
+        ValueTask<int> pending = socket.ReceiveAsync(new byte[1].AsMemory(), SocketFlags.None, cancel.Token);
+        cancel.Cancel();
+        try
+        {
+            pending.AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        using var timer = new Timer(static _ => { }, null, Timeout.Infinite, Timeout.Infinite);
+        timer.Change(0, Timeout.Infinite);
+    }
+
+    private static SafeFileHandle OpenCurrent()
+    {
+        int fd = LibC.Open("/proc/thread-self/ns/net", LibC.OpenReadOnlyCloseOnExec);
+        if (fd < 0)
+        {
+            throw new IOException("cannot open this thread's network namespace: " + Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+        }
+
+        return new SafeFileHandle(fd, ownsHandle: true);
     }
 
     internal static void Enter(string path)

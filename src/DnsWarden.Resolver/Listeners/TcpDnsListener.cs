@@ -27,7 +27,11 @@ public sealed class TcpDnsListener : IAsyncDisposable
     private Task? _acceptLoop;
     private long _refused;
 
-    public TcpDnsListener(DnsEngine engine, IPEndPoint endpoint, int maxConnections, TimeSpan idleTimeout)
+    /// <param name="socket">
+    /// An unbound TCP socket of the endpoint's family to listen on instead of a new one: a socket made inside another
+    /// network namespace (the jail's) belongs to it wherever it is used from.
+    /// </param>
+    public TcpDnsListener(DnsEngine engine, IPEndPoint endpoint, int maxConnections, TimeSpan idleTimeout, Socket? socket = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(endpoint);
@@ -36,7 +40,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
         _engine = engine;
         _maxConnections = maxConnections;
         _idleTimeout = idleTimeout;
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        _socket = socket ?? new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)

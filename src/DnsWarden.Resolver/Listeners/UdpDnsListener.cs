@@ -34,14 +34,18 @@ public sealed class UdpDnsListener : IAsyncDisposable
     private long _receiveErrors;
     private TaskCompletionSource? _drained;
 
-    public UdpDnsListener(DnsEngine engine, IPEndPoint endpoint, int receiveLoops = 0)
+    /// <param name="socket">
+    /// An unbound UDP socket of the endpoint's family to use instead of a new one: a socket made inside another network
+    /// namespace (the jail's) belongs to it wherever it is used from.
+    /// </param>
+    public UdpDnsListener(DnsEngine engine, IPEndPoint endpoint, int receiveLoops = 0, Socket? socket = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(endpoint);
         ListenerAddress.EnsureSpecific(endpoint);
         _engine = engine;
         _loopCount = receiveLoops > 0 ? receiveLoops : Math.Max(2, Environment.ProcessorCount);
-        _socket = new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket = socket ?? new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)

@@ -9,6 +9,59 @@ namespace DnsWarden.Platform.Tests.Enforcement;
 public sealed class NetworkNamespaceTests
 {
     [Fact]
+    public async Task RunAsync_LeavesEveryThreadOfTheProcessInItsOwnNamespace()
+    {
+        if (HostTool.SkipReason() is { } why)
+        {
+            Assert.Skip(why);
+        }
+
+        // A thread started by a thread inside another namespace inherits it. RunAsync's thread completes its task,
+        // which may make the runtime start a pool worker from it: it must be back home by then.
+        using ScratchNamespace ns = ScratchNamespace.Create("home");
+        string home = new FileInfo("/proc/thread-self/ns/net").LinkTarget!;
+        string inside = await NetworkNamespace.RunAsync(ns.Name, () => new FileInfo("/proc/thread-self/ns/net").LinkTarget!);
+        Assert.NotEqual(home, inside);
+
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => NetworkNamespace.RunAsync(ns.Name, () =>
+        {
+            // Managed work inside, with a socket opened there the way the jail opens its stub's.
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            return 0;
+        })));
+        using (System.Net.Sockets.Socket made = await NetworkNamespace.OpenSocketAsync(ns.Name, System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp))
+        {
+            made.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await made.ReceiveAsync(new byte[1].AsMemory(), System.Net.Sockets.SocketFlags.None, cancel.Token));
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 64).Select(_ => Task.Run(() => Thread.Sleep(5))));
+
+        var elsewhere = new List<string>();
+        foreach (string task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                string? target = new FileInfo(Path.Combine(task, "ns", "net")).LinkTarget;
+                string comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+
+                // RunAsync threads of tests running alongside are inside their namespaces on purpose, until they end.
+                if (target is not null && target != home && !comm.StartsWith("dnsw netns", StringComparison.Ordinal))
+                {
+                    elsewhere.Add($"{Path.GetFileName(task)} {comm} {target}");
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was looked at.
+            }
+        }
+
+        Assert.Empty(elsewhere);
+    }
+
+    [Fact]
     public void Create_IsListedAndUsableByIp_Delete_RemovesIt()
     {
         if (HostTool.SkipReason() is { } why)
