@@ -16,6 +16,7 @@ h="dnswbth$$"; c="dnswbtc$$"; i="dnswbti$$"
 work="$(mktemp -d /tmp/dnsw-bench-tun-XXXX)"
 pid=""
 cleanup() {
+    set +e
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
     for ns in "$h" "$c" "$i"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; done
     ip netns exec "$h" "${dnsw[@]}" tun --netns "$c" --cleanup >/dev/null 2>&1 || true
