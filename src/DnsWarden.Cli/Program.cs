@@ -2,6 +2,7 @@ using System.CommandLine;
 using DnsWarden.Cli.Leak;
 using DnsWarden.Cli.Jail;
 using DnsWarden.Cli.Proxy;
+using DnsWarden.Cli.Tun;
 
 namespace DnsWarden.Cli;
 
@@ -21,6 +22,7 @@ public static class Program
         root.Subcommands.Add(leak);
         root.Subcommands.Add(ProxyCommand.Build());
         root.Subcommands.Add(JailCommand.Build());
+        root.Subcommands.Add(TunCommand.Build());
         return root;
     }
 }

@@ -16,6 +16,7 @@ public sealed class CliSnapshotTests
     [Theory]
     [InlineData("help-root.txt", new[] { "--help" })]
     [InlineData("help-leak-watch.txt", new[] { "leak", "watch", "--help" })]
+    [InlineData("help-tun.txt", new[] { "tun", "--help" })]
     public async Task Help_MatchesSnapshot(string snapshot, string[] args)
     {
         CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));

@@ -1,0 +1,150 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using DnsWarden.Guard.Tun;
+using DnsWarden.Indicators;
+using DnsWarden.Policy;
+
+namespace DnsWarden.Cli.Tun;
+
+/// <summary><c>dnsw tun --netns NAME</c>: the TUN packet filter for an existing namespace (docs/TUN.md).</summary>
+internal static class TunCommand
+{
+    public static Command Build()
+    {
+        var netns = new Option<string>("--netns") { Description = "The network namespace (ip netns) whose traffic goes through the filter.", Required = true };
+        var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS address is routed to it.", DefaultValueFactory = _ => "firewall" };
+        mode.AcceptOnlyFromAmong("firewall", "dns-only");
+        var upstream = new Option<string[]>("--upstream") { Description = "Where names are resolved (repeatable; as for dnsw proxy), reached from the namespace dnsw runs in, not through the filter.", Arity = ArgumentArity.ZeroOrMore };
+        upstream.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!UpstreamConfig.TryParse(s, out _, out string? error))
+                {
+                    r.AddError($"--upstream: {error}");
+                }
+            }
+        });
+        var policy = new Option<FileInfo?>("--policy") { Description = "The resolver policy (docs/RESOLVER.md)." };
+        var queryLog = new Option<FileInfo?>("--query-log") { Description = "Append every query as a JSON line to this file." };
+        var privacy = new Option<string>("--privacy") { Description = "What --query-log keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
+        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUNs without virtio headers and offloads: one read per 1500-byte packet (by default TCP moves in 64 KiB super-packets, several times faster)." };
+        var setMode = new Option<string?>("--set-mode") { Description = "Switch the running instance for --netns to firewall or dns-only, then exit." };
+        setMode.AcceptOnlyFromAmong("firewall", "dns-only");
+        var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what a killed instance for --netns left (its fail-closed rules and routes, nftables tables), then exit." };
+
+        var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
+        {
+            netns, mode, upstream, policy, queryLog, privacy, noOffload, setMode, cleanup,
+        };
+        command.SetAction((parse, _) => RunAsync(
+            parse.GetValue(netns)!,
+            parse.GetValue(mode)!,
+            parse.GetValue(upstream) ?? [],
+            parse.GetValue(policy),
+            parse.GetValue(queryLog),
+            parse.GetValue(privacy)!,
+            !parse.GetValue(noOffload),
+            parse.GetValue(setMode),
+            parse.GetValue(cleanup),
+            parse.InvocationConfiguration.Output,
+            parse.InvocationConfiguration.Error));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            await stderr.WriteLineAsync("dnsw tun: Linux only (TUN devices, network namespaces, nftables)").ConfigureAwait(false);
+            return ExitCodes.StartError;
+        }
+
+        if (!Environment.IsPrivilegedProcess)
+        {
+            await stderr.WriteLineAsync("dnsw tun: must run as root (it makes TUN devices, routes and nftables rules); try sudo").ConfigureAwait(false);
+            return ExitCodes.StartError;
+        }
+
+        if (netns.Length == 0 || netns.Contains('/', StringComparison.Ordinal) || netns.StartsWith('.'))
+        {
+            await stderr.WriteLineAsync($"dnsw tun: '{netns}' is not a namespace name").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        return await RunLinuxAsync(netns, mode, upstreams, policyFile, queryLog, privacy, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static async Task<int> RunLinuxAsync(string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    {
+        if (cleanupOnly)
+        {
+            if (TunNetwork.LiveOwner(netns) is int pid)
+            {
+                await stderr.WriteLineAsync($"dnsw tun: '{netns}' is served by a live instance (pid {pid.ToString(CultureInfo.InvariantCulture)}); nothing removed").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
+            TunNetwork.CleanupStale(netns);
+            await stderr.WriteLineAsync($"dnsw tun: removed what a dead instance for '{netns}' left").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
+        if (setMode is not null)
+        {
+            string answer;
+            try
+            {
+                answer = await TunControlClient.SendAsync(TunNetwork.ControlSocketOf(netns), "mode " + setMode, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+            {
+                await stderr.WriteLineAsync($"dnsw tun: no running instance for '{netns}' answers ({e.Message})").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
+            bool ok = answer.StartsWith("ok", StringComparison.Ordinal);
+            await (ok ? stdout : stderr).WriteLineAsync("dnsw tun: " + answer).ConfigureAwait(false);
+            return ok ? ExitCodes.Ok : ExitCodes.StartError;
+        }
+
+        ResolverPolicy policy = ResolverPolicy.Default;
+        if (policyFile is not null)
+        {
+            if (!ResolverPolicyLoader.TryLoad(policyFile.FullName, out ResolverPolicy? loaded, out PolicyError? e))
+            {
+                await stderr.WriteLineAsync($"dnsw tun: {e}").ConfigureAwait(false);
+                return ExitCodes.InputError;
+            }
+
+            policy = loaded!;
+        }
+
+        PrivacyRedactor.TryParse(privacy, out PrivacyMode privacyMode);
+        TunRunner.TryParseMode(mode, out TunFilterMode filterMode);
+        var options = new TunRunOptions
+        {
+            Namespace = netns,
+            Mode = filterMode,
+            Policy = policy,
+            Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
+            QueryLogPath = queryLog?.FullName,
+            Privacy = privacyMode,
+            VnetHeader = offload,
+        };
+
+        try
+        {
+            return await TunRunner.RunAsync(options, stderr).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            await stderr.WriteLineAsync($"dnsw tun: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.StartError;
+        }
+    }
+}

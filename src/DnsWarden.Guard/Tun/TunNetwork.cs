@@ -1,0 +1,347 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using DnsWarden.Guard.Jail;
+using DnsWarden.Platform.Enforcement;
+using DnsWarden.Wire.Ip;
+
+namespace DnsWarden.Guard.Tun;
+
+/// <summary>
+/// The plumbing of <c>dnsw tun --netns NAME</c>: TUN <see cref="InsideInterface"/> inside NAME (addresses, the virtual
+/// subnet on-link through it, in firewall mode a FIB rule sending everything to table 100 whose default is the TUN and,
+/// behind it, an unreachable default that outlives the TUN so a dead filter fails closed; an nft table turning TCP/53
+/// to the virtual DNS address into the engine's TCP listener on loopback), and in the current ("host") namespace TUN
+/// <c>dnswh&lt;N&gt;</c> routing the virtual subnet, forwarding on and masquerade for that subnet. Both TUNs go with
+/// their descriptors; <see cref="Dispose"/> removes the rest, <see cref="CleanupStale"/> what a killed instance left.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class TunNetwork : IDisposable
+{
+    public const string InsideInterface = "dnswt0";
+    public const string InsideTable = "dnsw_tun";
+    public const string HostInterfacePattern = "dnswh%d";
+    public const string OwnerDirectory = JailNetwork.OwnerDirectory;
+
+    /// <summary>The FIB rule priority and routing table of firewall mode (before main, 32766; after local, 0).</summary>
+    public const int RulePriority = 100;
+    public const int RouteTable = 100;
+
+    /// <summary>IPv4 MTU of both TUNs; with the virtio header the kernel hands over TCP super-packets regardless.</summary>
+    public const int Mtu = 1500;
+
+    public static readonly IpAddr InsideV4 = IpAddr.Parse("10.30.30.2");
+    public static readonly IpAddr InsideV6 = IpAddr.Parse("fd00:7475:6e::2");
+
+    private readonly Lock _gate = new();
+    private RtnetlinkSocket? _insideRoutes;
+    private bool _disposed;
+
+    private TunNetwork(string netns, TunFilterOptions filter)
+    {
+        Namespace = netns;
+        Filter = filter;
+    }
+
+    public string Namespace { get; }
+
+    public TunFilterOptions Filter { get; }
+
+    public TunDevice Inside { get; private set; } = null!;
+
+    public TunDevice Host { get; private set; } = null!;
+
+    /// <summary>Whether the firewall-mode rules are in place.</summary>
+    public TunFilterMode Mode { get; private set; }
+
+    public string HostTable => HostTableOf(Namespace);
+
+    public string OwnerFile => OwnerFileOf(Namespace);
+
+    public string ControlSocket => ControlSocketOf(Namespace);
+
+    public static string OwnerFileOf(string netns) => Path.Combine(OwnerDirectory, $"tun-{netns}.pid");
+
+    public static string ControlSocketOf(string netns) => Path.Combine(OwnerDirectory, $"tun-{netns}.sock");
+
+    /// <summary>nft table names take letters, digits and underscores; a short hash keeps two namespaces apart.</summary>
+    public static string HostTableOf(string netns)
+    {
+        var s = new StringBuilder("dnsw_tun_");
+        foreach (char c in netns)
+        {
+            s.Append(char.IsAsciiLetterOrDigit(c) ? c : '_');
+        }
+
+        uint h = 2166136261;
+        foreach (char c in netns)
+        {
+            h = (h ^ c) * 16777619;
+        }
+
+        return s.Append('_').Append(h.ToString("x8", CultureInfo.InvariantCulture)).ToString();
+    }
+
+    /// <summary>Builds both sides; on failure removes what it made and throws.</summary>
+    /// <param name="vnetHeader">Open both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): every read and write carries the 10-byte header.</param>
+    public static TunNetwork Create(string netns, TunFilterOptions filter, TunFilterMode mode, bool vnetHeader, int ownerPid)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (!NetworkNamespace.Exists(netns))
+        {
+            throw new InvalidOperationException($"no network namespace '{netns}' (/run/netns/{netns})");
+        }
+
+        var net = new TunNetwork(netns, filter);
+        try
+        {
+            Directory.CreateDirectory(OwnerDirectory);
+            File.WriteAllText(net.OwnerFile, ownerPid.ToString(CultureInfo.InvariantCulture) + " " + ProcessStart(ownerPid));
+            net.Build(mode, vnetHeader);
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The pid of the live instance serving <paramref name="netns"/>, or null (no owner file, or its process is gone or is another one).</summary>
+    public static int? LiveOwner(string netns)
+    {
+        string path = OwnerFileOf(netns);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        string[] f = File.ReadAllText(path).Trim().Split(' ');
+        if (f.Length != 2 || !int.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
+        {
+            return null;
+        }
+
+        try
+        {
+            // A recycled pid has another start time: it is not the owner.
+            return ProcessStart(pid) == f[1] ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Removes what a dead instance for <paramref name="netns"/> left: the firewall rules and table-100 routes (its
+    /// fail-closed state), the nft tables, the owner file and socket. Returns false, touching nothing, when a live
+    /// instance owns it.
+    /// </summary>
+    public static bool CleanupStale(string netns, TunFilterOptions? filter = null)
+    {
+        if (LiveOwner(netns) is not null)
+        {
+            return false;
+        }
+
+        var net = new TunNetwork(netns, filter ?? new TunFilterOptions());
+        net.RemoveAll();
+        return true;
+    }
+
+    /// <summary>Adds or removes the firewall rules (table 100 stays: it only matters through the rules); idempotent.</summary>
+    public void SetMode(TunFilterMode mode)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (mode == Mode)
+            {
+                return;
+            }
+
+            foreach (AddressFamily family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
+            {
+                if (mode == TunFilterMode.Firewall)
+                {
+                    _insideRoutes!.AddRule(family, RulePriority, RouteTable);
+                }
+                else
+                {
+                    _insideRoutes!.DeleteRule(family, RulePriority, RouteTable);
+                }
+            }
+
+            Mode = mode;
+        }
+    }
+
+    private void Build(TunFilterMode mode, bool vnetHeader)
+    {
+        var options = new TunOptions { VnetHeader = vnetHeader };
+
+        // Everything made inside NAME is made on one thread that entered it, waited for synchronously: a thread-pool
+        // thread started from there would live in NAME and open the engine's upstream sockets behind the filter.
+        (TunDevice tun, RtnetlinkSocket routes) = NetworkNamespace.RunAsync(Namespace, () =>
+        {
+            TunDevice t = TunDevice.Open(InsideInterface, options);
+            try
+            {
+                return (t, RtnetlinkSocket.Open());
+            }
+            catch
+            {
+                t.Dispose();
+                throw;
+            }
+        }).GetAwaiter().GetResult();
+        Inside = tun;
+        _insideRoutes = routes;
+        string v4 = Filter.SubnetV4Prefix.ToString(CultureInfo.InvariantCulture);
+        string v6 = Filter.SubnetV6Prefix.ToString(CultureInfo.InvariantCulture);
+        HostCommand.RunWithInput(
+            $"""
+            link set lo up
+            link set {InsideInterface} mtu {Mtu.ToString(CultureInfo.InvariantCulture)}
+            addr add {InsideV4}/{v4} dev {InsideInterface}
+            addr add {InsideV6}/{v6} dev {InsideInterface} nodad
+            link set {InsideInterface} up
+            route add default dev {InsideInterface} src {InsideV4} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+            route add unreachable default metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+            route add ::/0 dev {InsideInterface} src {InsideV6} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+            route add unreachable ::/0 metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
+
+            """,
+            "ip", "-n", Namespace, "-batch", "-");
+        NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
+        {
+            using var nft = new NftContext();
+            return nft.Run(InsideRules());
+        }).GetAwaiter().GetResult();
+        if (!inside.Ok)
+        {
+            throw new InvalidOperationException("nftables refused the TUN's rules inside the namespace: " + inside.Error.Trim());
+        }
+
+        Host = TunDevice.Open(HostInterfacePattern, options);
+        HostCommand.RunWithInput(
+            $"""
+            link set {Host.Name} mtu {Mtu.ToString(CultureInfo.InvariantCulture)}
+            link set {Host.Name} up
+            route add {Filter.SubnetV4}/{v4} dev {Host.Name}
+            route add {Filter.SubnetV6}/{v6} dev {Host.Name}
+
+            """,
+            "ip", "-batch", "-");
+        File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
+        File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+        using (var nft = new NftContext())
+        {
+            NftResult host = nft.Run($$"""
+                add table inet {{HostTable}}
+                add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
+                add rule inet {{HostTable}} post ip saddr {{Filter.SubnetV4}}/{{v4}} masquerade
+                add rule inet {{HostTable}} post ip6 saddr {{Filter.SubnetV6}}/{{v6}} masquerade
+                """);
+            if (!host.Ok)
+            {
+                throw new InvalidOperationException("nftables refused the TUN's NAT: " + host.Error.Trim());
+            }
+        }
+
+        Mode = TunFilterMode.DnsOnly;
+        SetMode(mode);
+    }
+
+    /// <summary>TCP/53 to the virtual DNS addresses goes to the engine's TCP listener on loopback (nat output, before routing into the TUN).</summary>
+    private string InsideRules() => $$"""
+        add table inet {{InsideTable}}
+        add chain inet {{InsideTable}} dns_tcp { type nat hook output priority -100; policy accept; }
+        add rule inet {{InsideTable}} dns_tcp ip daddr {{Filter.VirtualDnsV4}} tcp dport 53 dnat ip to 127.0.0.1:53
+        add rule inet {{InsideTable}} dns_tcp ip6 daddr {{Filter.VirtualDnsV6}} tcp dport 53 dnat ip6 to [::1]:53
+        """;
+
+    /// <summary>Closes both TUNs (readers return at once; in firewall mode the namespace is now closed), then removes the rest.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+        }
+
+        Inside?.Dispose();
+        Host?.Dispose();
+        _insideRoutes?.Dispose();
+        RemoveAll();
+    }
+
+    private void RemoveAll()
+    {
+        if (NetworkNamespace.Exists(Namespace))
+        {
+            string table = RouteTable.ToString(CultureInfo.InvariantCulture);
+            string priority = RulePriority.ToString(CultureInfo.InvariantCulture);
+            foreach (string[] args in new[]
+            {
+                new[] { "-n", Namespace, "rule", "del", "priority", priority, "lookup", table },
+                ["-n", Namespace, "-6", "rule", "del", "priority", priority, "lookup", table],
+                ["-n", Namespace, "route", "flush", "table", table],
+                ["-n", Namespace, "-6", "route", "flush", "table", table],
+
+                // flush leaves IPv6 unreachable routes alone.
+                ["-n", Namespace, "route", "del", "unreachable", "::/0", "metric", "4294967295", "table", table],
+                ["-n", Namespace, "link", "del", InsideInterface],
+            })
+            {
+                HostCommand.TryRun("ip", args);
+            }
+
+            try
+            {
+                NetworkNamespace.RunAsync(Namespace, () =>
+                {
+                    using var nft = new NftContext();
+                    return nft.Run($"delete table inet {InsideTable}");
+                }).GetAwaiter().GetResult();
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        using (var nft = new NftContext())
+        {
+            nft.Run($"delete table inet {HostTable}");
+        }
+
+        foreach (string path in new[] { OwnerFile, ControlSocket })
+        {
+            try
+            {
+                File.Delete(path);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static string ProcessStart(int pid)
+    {
+        // Field 22 of /proc/PID/stat: the start time, which tells a recycled pid from the original.
+        string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return fields[19];
+    }
+}

@@ -1,0 +1,84 @@
+using System.Globalization;
+using DnsWarden.Wire.Ip;
+
+namespace DnsWarden.Guard.Tun;
+
+/// <summary>
+/// Refused packets grouped by kind, protocol, destination and port, for the report at exit. Fed from the filter's
+/// <see cref="TunFilter.Refused"/> event on the packet threads; at most <see cref="MaxGroups"/> groups, beyond that only counted.
+/// </summary>
+public sealed class TunRefusals
+{
+    public const int MaxGroups = 4096;
+
+    private readonly Dictionary<RefusedPacket, long> _groups = [];
+    private readonly Lock _gate = new();
+    private long _total;
+    private long _ungrouped;
+
+    public long Total => Interlocked.Read(ref _total);
+
+    /// <summary>Refusals whose group did not fit under <see cref="MaxGroups"/>.</summary>
+    public long Ungrouped => Interlocked.Read(ref _ungrouped);
+
+    public void Record(RefusedPacket packet)
+    {
+        Interlocked.Increment(ref _total);
+        lock (_gate)
+        {
+            if (_groups.TryGetValue(packet, out long n))
+            {
+                _groups[packet] = n + 1;
+                return;
+            }
+
+            if (_groups.Count < MaxGroups)
+            {
+                _groups[packet] = 1;
+                return;
+            }
+        }
+
+        Interlocked.Increment(ref _ungrouped);
+    }
+
+    /// <summary>The most frequent groups first, as the jail prints them: <c>refused unresolved tcp 203.0.113.9:80 ×3</c>.</summary>
+    public IReadOnlyList<string> Describe(string prefix, int max = 20)
+    {
+        KeyValuePair<RefusedPacket, long>[] groups;
+        lock (_gate)
+        {
+            groups = [.. _groups];
+        }
+
+        return [.. groups
+            .OrderByDescending(g => g.Value)
+            .ThenBy(g => g.Key.Destination)
+            .Take(max)
+            .Select(g => string.Create(CultureInfo.InvariantCulture,
+                $"{prefix}refused {KindName(g.Key.Kind)} {ProtocolName(g.Key.Protocol)} {Endpoint(g.Key.Destination, g.Key.Port)} ×{g.Value}"))];
+    }
+
+    public static string KindName(RefusedKind kind) => kind switch
+    {
+        RefusedKind.Unresolved => "unresolved",
+        RefusedKind.Quic => "quic",
+        RefusedKind.NoService => "no-service",
+        _ => kind.ToString(),
+    };
+
+    public static string ProtocolName(IpProtocol protocol) => protocol switch
+    {
+        IpProtocol.Tcp => "tcp",
+        IpProtocol.Udp => "udp",
+        IpProtocol.Icmp => "icmp",
+        IpProtocol.IcmpV6 => "icmpv6",
+        _ => ((int)protocol).ToString(CultureInfo.InvariantCulture),
+    };
+
+    private static string Endpoint(IpAddr address, ushort port)
+    {
+        string a = address.IsV4 ? address.ToString() : "[" + address + "]";
+        return a + ":" + port.ToString(CultureInfo.InvariantCulture);
+    }
+}
