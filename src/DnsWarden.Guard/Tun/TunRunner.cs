@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Indicators;
@@ -133,11 +134,14 @@ public static class TunRunner
             filter.Refused += refusals.Record;
 
             // Made inside the namespace (its loopback is where the nat rule sends TCP/53 for the virtual address).
-            listeners = NetworkNamespace.RunAsync(options.Namespace, () => new[]
-            {
-                new TcpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53), 256, TimeSpan.FromSeconds(10)),
-                new TcpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53), 256, TimeSpan.FromSeconds(10)),
-            }).GetAwaiter().GetResult();
+            // Only the sockets are made there; the listeners (and their threads) live here (docs/DECISIONS.md).
+            listeners =
+            [
+                new TcpDnsListener(engine, new IPEndPoint(IPAddress.Loopback, 53), 256, TimeSpan.FromSeconds(10),
+                    await NetworkNamespace.OpenSocketAsync(options.Namespace, AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp).ConfigureAwait(false)),
+                new TcpDnsListener(engine, new IPEndPoint(IPAddress.IPv6Loopback, 53), 256, TimeSpan.FromSeconds(10),
+                    await NetworkNamespace.OpenSocketAsync(options.Namespace, AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp).ConfigureAwait(false)),
+            ];
             foreach (TcpDnsListener l in listeners)
             {
                 l.Start();
