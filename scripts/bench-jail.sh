@@ -59,9 +59,14 @@ for n in $(seq 1 5000); do echo "w$n.bench.test A"; done > "$work/warm"
 ip netns exec "$h" "$dnsw" jail --mode policy --policy "$work/policy.json" --upstream udp://203.0.113.53 -- \
     bash -c "dnsperf -s 127.0.0.1 -d $work/warm -l 1 -Q 2000 -c 4 >/dev/null 2>&1; dnsperf -s 127.0.0.1 -d $work/queries -l 5 -Q 2000 -c 4 -v" > "$work/jail.txt" 2> "$work/jail.err" || true
 python3 "$work/pct.py" "$work/jail.txt"
+echo "Answer hold for the nftables set insertion, as the jail measured it (every answer of that run, warm-up included):"
+grep "answers held" "$work/jail.err" | sed 's/^dnsw jail: /  /' || echo "  (no hold figures: see $work/jail.err)"
 echo "HTTP connections to one address, sequential:"
 printf '  from the host namespace: '
 ip netns exec "$h" python3 "$work/conn.py" 203.0.113.80 500
 printf '  from inside dnsw jail:  '
 ip netns exec "$h" "$dnsw" jail --mode policy --policy "$work/policy.json" --upstream udp://203.0.113.53 -- \
     bash -c "getent hosts web.bench.test >/dev/null; python3 $work/conn.py 203.0.113.80 500" 2> "$work/jail2.err"
+echo "Start-up, dnsw jail -- /bin/true, to its exit (hyperfine, inside the throwaway host namespace):"
+command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine >/dev/null
+ip netns exec "$h" hyperfine -N --warmup 3 --runs 30 --style basic "$dnsw jail -- /bin/true" "/bin/true" 2>&1 | grep -E "Time|Range" | sed 's/^/  /'

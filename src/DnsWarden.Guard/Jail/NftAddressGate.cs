@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Runtime.Versioning;
-using System.Text;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Wire.Dns;
@@ -11,10 +9,9 @@ namespace DnsWarden.Guard.Jail;
 
 /// <summary>
 /// DNS-first egress for the jail: before an answer is released, its A/AAAA addresses go into the jail's nftables
-/// sets with a timeout, and the answer waits until the kernel has them. The libnftables context is made inside the
-/// jail's namespace, where it opens its netlink socket once and keeps it; so the insertion runs on the answering
-/// thread itself, no hop to a thread in the namespace. Addresses are formatted from the parsed answer (never text
-/// from the wire), so nft never sees a name.
+/// sets with a timeout, and the answer waits until the kernel has them: one nf_tables batch per answer on a netlink
+/// socket opened inside the jail's namespace (<see cref="NftSetElements"/>), sent from the answering thread itself —
+/// no hop to a thread in the namespace, no text for nft to parse, no allocation.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class NftAddressGate : IAnswerObserver, IDisposable
@@ -25,14 +22,14 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
     /// <summary>Longest: a day-long TTL still expires within the hour.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
 
-    private readonly NftContext _nft;
+    private readonly NftSetElements _sets;
     private readonly Lock _nftLock = new();
     private long _inserted;
     private long _failures;
 
     public NftAddressGate(string netns)
     {
-        _nft = NetworkNamespace.RunAsync(netns, () => new NftContext()).GetAwaiter().GetResult();
+        _sets = NetworkNamespace.RunAsync(netns, () => NftSetElements.Open(JailNetwork.JailTable)).GetAwaiter().GetResult();
     }
 
     public long Inserted => Interlocked.Read(ref _inserted);
@@ -45,48 +42,44 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
     public void BeforeRelease(ReadOnlySpan<byte> response)
     {
         long started = Stopwatch.GetTimestamp();
-        var v4 = new StringBuilder();
-        var v6 = new StringBuilder();
         int count = 0;
-        var reader = new DnsMessageReader(response);
-        while (reader.TryReadRecord(out DnsRecord record))
-        {
-            if (record.Section != DnsSection.Answer || !record.TryReadAddress(out IpAddr address))
-            {
-                continue;
-            }
-
-            long seconds = Math.Clamp(record.Ttl, (long)MinTimeout.TotalSeconds, (long)MaxTimeout.TotalSeconds);
-            StringBuilder target = address.IsV4 ? v4 : v6;
-            target.Append(target.Length == 0 ? "" : ", ").Append(address.ToString()).Append(" timeout ").Append(seconds.ToString(CultureInfo.InvariantCulture)).Append('s');
-            count++;
-        }
-
-        if (count == 0)
-        {
-            return;
-        }
-
-        var commands = new StringBuilder();
-        if (v4.Length > 0)
-        {
-            commands.Append("add element inet ").Append(JailNetwork.JailTable).Append(" allowed4 { ").Append(v4).Append(" }\n");
-        }
-
-        if (v6.Length > 0)
-        {
-            commands.Append("add element inet ").Append(JailNetwork.JailTable).Append(" allowed6 { ").Append(v6).Append(" }\n");
-        }
-
-        string batch = commands.ToString();
-        NftResult result;
+        bool ok = true;
+        string? error = null;
+        Span<byte> bytes = stackalloc byte[16];
         lock (_nftLock)
         {
-            result = _nft.Run(batch);
+            var reader = new DnsMessageReader(response);
+            while (reader.TryReadRecord(out DnsRecord record))
+            {
+                if (record.Section != DnsSection.Answer || !record.TryReadAddress(out IpAddr address))
+                {
+                    continue;
+                }
+
+                var timeout = TimeSpan.FromSeconds(Math.Clamp(record.Ttl, (long)MinTimeout.TotalSeconds, (long)MaxTimeout.TotalSeconds));
+                string set = address.IsV4 ? "allowed4" : "allowed6";
+                address.TryWriteBytes(bytes, out int length);
+                if (!_sets.Add(set, bytes[..length], timeout))
+                {
+                    // This batch is full (a very long answer): send it and go on with the next.
+                    ok &= _sets.Commit(out error);
+                    ok &= _sets.Add(set, bytes[..length], timeout);
+                }
+
+                count++;
+            }
+
+            if (count == 0)
+            {
+                return;
+            }
+
+            ok &= _sets.Commit(out string? last);
+            error ??= last;
         }
 
         Held.Record(Stopwatch.GetElapsedTime(started));
-        if (result.Ok)
+        if (ok)
         {
             Interlocked.Add(ref _inserted, count);
         }
@@ -94,14 +87,18 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
         {
             // The answer still goes out; the connection it leads to will be refused (fail closed) and counted.
             Interlocked.Increment(ref _failures);
+            LastError = error;
         }
     }
+
+    /// <summary>Why the last insertion failed, if one did.</summary>
+    public string? LastError { get; private set; }
 
     public void Dispose()
     {
         lock (_nftLock)
         {
-            _nft.Dispose();
+            _sets.Dispose();
         }
     }
 }
