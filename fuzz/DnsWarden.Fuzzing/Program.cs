@@ -15,6 +15,7 @@ IFuzzer[] all =
     new DissectorFuzzer(),
     new LeakFuzzer(),
     new TunPacketFuzzer(),
+    new TunFilterFuzzer(),
 ];
 
 if (args.Length < 2 || args[0] is "-h" or "--help")
