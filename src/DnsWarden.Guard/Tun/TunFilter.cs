@@ -92,6 +92,7 @@ public sealed class TunFilterCounters
     internal long _droppedInbound;
     internal long _malformed;
     internal long _flowsCreated;
+    internal long _droppedLinkScoped;
     internal long _refusedTableFull;
     internal long _droppedFragments;
     internal long _dnsDropped;
@@ -116,6 +117,9 @@ public sealed class TunFilterCounters
     public long Malformed => Interlocked.Read(ref _malformed);
 
     public long FlowsCreated => Interlocked.Read(ref _flowsCreated);
+
+    /// <summary>Link-scoped multicast from the namespace (neighbour discovery, MLD, mDNS): dropped without a report.</summary>
+    public long DroppedLinkScoped => Interlocked.Read(ref _droppedLinkScoped);
 
     /// <summary>New flows refused because the flow table was full of live flows (fail-closed; answered like an unresolved address).</summary>
     public long RefusedTableFull => Interlocked.Read(ref _refusedTableFull);
@@ -322,6 +326,13 @@ public sealed partial class TunFilter
             return TunVerdict.Pass;
         }
 
+        if (IsLinkScopedMulticast(info.Destination))
+        {
+            // Router solicitations, MLD reports, mDNS and the like never leave the link: not an escape, not reported.
+            Interlocked.Increment(ref Counters._droppedLinkScoped);
+            return TunVerdict.Drop;
+        }
+
         if (info.Protocol == IpProtocol.Udp && info.DestinationPort is QuicPort or QuicAltPort)
         {
             Interlocked.Increment(ref Counters._refusedQuic);
@@ -382,6 +393,10 @@ public sealed partial class TunFilter
         replyLength = 0;
         return false;
     }
+
+    /// <summary>ff02::/16 (RFC 4291 §2.7, link-local scope) and 224.0.0.0/24 (RFC 5771, local network control block).</summary>
+    private static bool IsLinkScopedMulticast(IpAddr address) =>
+        address.IsV4 ? address.V4 >> 8 == 0xE0_00_00 : address.High >> 48 == 0xFF02;
 
     private void RaiseRefused(RefusedKind kind, in IpPacketInfo info) =>
         Refused?.Invoke(new RefusedPacket(kind, info.Protocol, info.Destination, info.DestinationPort));

@@ -191,34 +191,31 @@ public sealed class TunNetwork : IDisposable
         (TunDevice tun, RtnetlinkSocket routes) = NetworkNamespace.RunAsync(Namespace, () =>
         {
             TunDevice t = TunDevice.Open(InsideInterface, options);
+            RtnetlinkSocket? r = null;
             try
             {
-                return (t, RtnetlinkSocket.Open());
+                r = RtnetlinkSocket.Open();
+                r.SetLinkUp(r.GetLinkIndex("lo"));
+                r.SetMtu(t.Index, Mtu);
+                r.AddAddress(t.Index, InsideV4.ToIPAddress(), Filter.SubnetV4Prefix);
+                r.AddAddress(t.Index, InsideV6.ToIPAddress(), Filter.SubnetV6Prefix, noDad: true);
+                r.SetLinkUp(t.Index);
+                foreach (RouteSpec route in InsideRoutes(t.Index))
+                {
+                    r.AddRoute(route);
+                }
+
+                return (t, r);
             }
             catch
             {
+                r?.Dispose();
                 t.Dispose();
                 throw;
             }
         }).GetAwaiter().GetResult();
         Inside = tun;
         _insideRoutes = routes;
-        string v4 = Filter.SubnetV4Prefix.ToString(CultureInfo.InvariantCulture);
-        string v6 = Filter.SubnetV6Prefix.ToString(CultureInfo.InvariantCulture);
-        HostCommand.RunWithInput(
-            $"""
-            link set lo up
-            link set {InsideInterface} mtu {Mtu.ToString(CultureInfo.InvariantCulture)}
-            addr add {InsideV4}/{v4} dev {InsideInterface}
-            addr add {InsideV6}/{v6} dev {InsideInterface} nodad
-            link set {InsideInterface} up
-            route add default dev {InsideInterface} src {InsideV4} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-            route add unreachable default metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-            route add ::/0 dev {InsideInterface} src {InsideV6} table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-            route add unreachable ::/0 metric 4294967295 table {RouteTable.ToString(CultureInfo.InvariantCulture)}
-
-            """,
-            "ip", "-n", Namespace, "-batch", "-");
         NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
         {
             using var nft = new NftContext();
@@ -230,17 +227,18 @@ public sealed class TunNetwork : IDisposable
         }
 
         Host = TunDevice.Open(HostInterfacePattern, options);
-        HostCommand.RunWithInput(
-            $"""
-            link set {Host.Name} mtu {Mtu.ToString(CultureInfo.InvariantCulture)}
-            link set {Host.Name} up
-            route add {Filter.SubnetV4}/{v4} dev {Host.Name}
-            route add {Filter.SubnetV6}/{v6} dev {Host.Name}
+        using (RtnetlinkSocket host = RtnetlinkSocket.Open())
+        {
+            host.SetMtu(Host.Index, Mtu);
+            host.SetLinkUp(Host.Index);
+            host.AddRoute(new RouteSpec(AddressFamily.InterNetwork) { Destination = Filter.SubnetV4.ToIPAddress(), PrefixLength = Filter.SubnetV4Prefix, OutputInterfaceIndex = Host.Index });
+            host.AddRoute(new RouteSpec(AddressFamily.InterNetworkV6) { Destination = Filter.SubnetV6.ToIPAddress(), PrefixLength = Filter.SubnetV6Prefix, OutputInterfaceIndex = Host.Index });
+        }
 
-            """,
-            "ip", "-batch", "-");
         File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
         File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+        string v4 = Filter.SubnetV4Prefix.ToString(CultureInfo.InvariantCulture);
+        string v6 = Filter.SubnetV6Prefix.ToString(CultureInfo.InvariantCulture);
         using (var nft = new NftContext())
         {
             NftResult host = nft.Run($$"""
@@ -286,25 +284,45 @@ public sealed class TunNetwork : IDisposable
         RemoveAll();
     }
 
+    /// <summary>Table <see cref="RouteTable"/>: everything through the TUN, and under it an unreachable default that outlives the TUN (fail closed).</summary>
+    private static RouteSpec[] InsideRoutes(int tunIndex) =>
+    [
+        new RouteSpec(AddressFamily.InterNetwork) { OutputInterfaceIndex = tunIndex, Source = InsideV4.ToIPAddress(), Table = RouteTable },
+        new RouteSpec(AddressFamily.InterNetwork) { Kind = RouteKind.Unreachable, Metric = uint.MaxValue, Table = RouteTable },
+        new RouteSpec(AddressFamily.InterNetworkV6) { OutputInterfaceIndex = tunIndex, Source = InsideV6.ToIPAddress(), Table = RouteTable },
+        new RouteSpec(AddressFamily.InterNetworkV6) { Kind = RouteKind.Unreachable, Metric = uint.MaxValue, Table = RouteTable },
+    ];
+
     private void RemoveAll()
     {
         if (NetworkNamespace.Exists(Namespace))
         {
-            string table = RouteTable.ToString(CultureInfo.InvariantCulture);
-            string priority = RulePriority.ToString(CultureInfo.InvariantCulture);
-            foreach (string[] args in new[]
+            try
             {
-                new[] { "-n", Namespace, "rule", "del", "priority", priority, "lookup", table },
-                ["-n", Namespace, "-6", "rule", "del", "priority", priority, "lookup", table],
-                ["-n", Namespace, "route", "flush", "table", table],
-                ["-n", Namespace, "-6", "route", "flush", "table", table],
+                NetworkNamespace.RunAsync(Namespace, () =>
+                {
+                    using RtnetlinkSocket r = RtnetlinkSocket.Open();
+                    r.DeleteRule(AddressFamily.InterNetwork, RulePriority, RouteTable);
+                    r.DeleteRule(AddressFamily.InterNetworkV6, RulePriority, RouteTable);
+                    int index = r.GetLinkIndex(InsideInterface);
+                    foreach (RouteSpec route in InsideRoutes(index))
+                    {
+                        if (route.Kind == RouteKind.Unreachable || index > 0)
+                        {
+                            r.DeleteRoute(route);
+                        }
+                    }
 
-                // flush leaves IPv6 unreachable routes alone.
-                ["-n", Namespace, "route", "del", "unreachable", "::/0", "metric", "4294967295", "table", table],
-                ["-n", Namespace, "link", "del", InsideInterface],
-            })
+                    if (index > 0)
+                    {
+                        r.DeleteLink(InsideInterface);
+                    }
+
+                    return 0;
+                }).GetAwaiter().GetResult();
+            }
+            catch (IOException)
             {
-                HostCommand.TryRun("ip", args);
             }
 
             try

@@ -34,7 +34,7 @@ public sealed record RouteSpec(AddressFamily Family)
 
     public int Table { get; init; } = MainTable;
 
-    public int Metric { get; init; }
+    public uint Metric { get; init; }
 
     public RouteKind Kind { get; init; } = RouteKind.Unicast;
 

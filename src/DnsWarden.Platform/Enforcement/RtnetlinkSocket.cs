@@ -407,7 +407,7 @@ public sealed class RtnetlinkSocket : IDisposable
 
         if (route.Metric > 0)
         {
-            w.AddU32(RtaPriority, (uint)route.Metric);
+            w.AddU32(RtaPriority, route.Metric);
         }
 
         if (route.Source is not null)

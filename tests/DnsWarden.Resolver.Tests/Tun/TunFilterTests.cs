@@ -181,6 +181,26 @@ public sealed class TunFilterTests
     }
 
     [Theory]
+    [InlineData("ff02::2")]
+    [InlineData("ff02::16")]
+    [InlineData("224.0.0.251")]
+    public void LinkScopedMulticastIsDroppedWithoutAReport(string destination)
+    {
+        var f = new TunFixture();
+        IpAddr to = IpAddr.Parse(destination);
+        byte[] packet = to.IsV4 ? Udp(Client(4), to, 5353, 5353, [0]) : Icmp(Client(6), to, 133, 0, new byte[4]);
+        Assert.Equal(TunVerdict.Drop, f.Out(packet, out byte[] reply));
+        Assert.Empty(reply);
+        Assert.Empty(f.RefusedEvents);
+        Assert.Equal(0, f.Filter.Counters.RefusedUnresolved);
+        Assert.Equal(1, f.Filter.Counters.DroppedLinkScoped);
+
+        // A routable multicast group is not link-scoped: refused as unresolved like any other address.
+        Assert.Equal(TunVerdict.Drop, f.Out(Udp(Client(6), IpAddr.Parse("ff0e::1"), 5000, 5000, [0]), out _));
+        Assert.Equal(1, f.Filter.Counters.RefusedUnresolved);
+    }
+
+    [Theory]
     [InlineData(4, 443)]
     [InlineData(4, 80)]
     [InlineData(6, 443)]
