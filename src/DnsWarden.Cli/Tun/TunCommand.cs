@@ -89,14 +89,23 @@ internal static class TunCommand
                 return ExitCodes.StartError;
             }
 
+            bool recorded = File.Exists(TunNetwork.OwnerFileOf(netns));
             TunNetwork.CleanupStale(netns);
-            await stderr.WriteLineAsync($"dnsw tun: removed what a dead instance for '{netns}' left").ConfigureAwait(false);
+            await stderr.WriteLineAsync(recorded
+                ? $"dnsw tun: removed what a dead instance for '{netns}' left"
+                : $"dnsw tun: no instance for '{netns}' on record; removed whatever fail-closed rules and tables one could have left").ConfigureAwait(false);
             return ExitCodes.Ok;
         }
 
         if (setMode is not null)
         {
             string answer;
+            if (!File.Exists(TunNetwork.ControlSocketOf(netns)))
+            {
+                await stderr.WriteLineAsync($"dnsw tun: no running instance for '{netns}' (no control socket at {TunNetwork.ControlSocketOf(netns)})").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
             try
             {
                 answer = await TunControlClient.SendAsync(TunNetwork.ControlSocketOf(netns), "mode " + setMode, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
