@@ -165,11 +165,12 @@ public static class JailRunner
     {
         // setpriv: the user's ids, no supplementary groups, no capabilities (bounding and inheritable sets empty),
         // no_new_privs, and SIGKILL when this process dies (PR_SET_PDEATHSIG).
-        // nsenter rather than `ip netns exec`: the same namespace, without a new mount namespace and /sys remounted.
-        var psi = new ProcessStartInfo("nsenter") { UseShellExecute = false };
+        // `ip netns exec` rather than a bare setns (nsenter, ~7 ms faster): it also remounts /sys in a mount namespace
+        // of its own, so the command sees the jail's interfaces there, not the host's.
+        var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         foreach (string a in new[]
         {
-            "--net=" + NetworkNamespace.PathOf(net.Namespace), "--", "setpriv",
+            "netns", "exec", net.Namespace, "setpriv",
             "--reuid=" + options.Uid.ToString(CultureInfo.InvariantCulture), "--regid=" + options.Gid.ToString(CultureInfo.InvariantCulture),
             "--clear-groups", "--nnp", "--bounding-set=-all", "--inh-caps=-all", "--pdeathsig=KILL", "--",
         })
