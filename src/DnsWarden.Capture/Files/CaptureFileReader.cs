@@ -11,7 +11,7 @@ public static class CaptureFileReader
     /// <summary>Opens a capture file. Throws <see cref="CaptureFileException"/> (with path and offset) if it is not a readable capture.</summary>
     public static ICaptureFileReader Open(string path, int maxBlockLength = DefaultMaxBlockLength)
     {
-        FileStream stream;
+        Stream stream;
         try
         {
             stream = OpenFile(path);
@@ -35,7 +35,7 @@ public static class CaptureFileReader
     /// <summary>Opens a capture file without throwing on bad contents or a missing file.</summary>
     public static bool TryOpen(string path, out ICaptureFileReader? reader, out CaptureFileError error, int maxBlockLength = DefaultMaxBlockLength)
     {
-        FileStream stream;
+        Stream stream;
         try
         {
             stream = OpenFile(path);
@@ -105,6 +105,19 @@ public static class CaptureFileReader
         }
     }
 
-    private static FileStream OpenFile(string path) =>
-        new(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileBufferSize, FileOptions.SequentialScan);
+    /// <summary>Files from this size on are read ahead on a thread of their own (<see cref="ReadAheadStream"/>).</summary>
+    public const long ReadAheadFromBytes = 8 * 1024 * 1024;
+
+    private static Stream OpenFile(string path)
+    {
+        var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileBufferSize, FileOptions.SequentialScan);
+        try
+        {
+            return file.Length >= ReadAheadFromBytes ? new ReadAheadStream(file) : file;
+        }
+        catch (IOException)
+        {
+            return file;
+        }
+    }
 }
