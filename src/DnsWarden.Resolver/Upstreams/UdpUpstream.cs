@@ -113,38 +113,50 @@ public sealed class UdpUpstream : IDnsUpstream
             }
         }
 
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_timeout);
+        // One deadline, no cancellation source or timer of its own: the waits below carry the time limits (a timer
+        // and a linked source per query were measurable on the forwarding path, docs/BENCHMARKS.md).
+        long deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
         byte[] wire = ArrayPool<byte>.Shared.Rent(query.Length);
         UpstreamReply reply;
         try
         {
             query.Span.CopyTo(wire);
             DnsExchange.WriteId(wire, pending.WireId);
-            Task<UpstreamReply> answered = pending.WaitAsync(timeout.Token).AsTask();
+            Task<UpstreamReply> answered = pending.WaitAsync(cancellationToken).AsTask();
 
             // RFC 1035 §4.2.1: UDP may lose the query or the answer, so the same datagram goes out again a few
             // times within the timeout; a burst can overflow the server's receive buffer.
-            for (int sent = 0; await SendAsync(channel, pending, wire.AsMemory(0, query.Length), timeout, cancellationToken).ConfigureAwait(false); sent++)
+            for (int sent = 0; await SendAsync(channel, pending, wire.AsMemory(0, query.Length), cancellationToken).ConfigureAwait(false); sent++)
             {
-                if (sent == MaxRetransmissions)
+                TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                if (left <= TimeSpan.Zero)
                 {
                     break;
                 }
 
                 try
                 {
-                    await answered.WaitAsync(_retransmitInterval, timeout.Token).ConfigureAwait(false);
+                    await answered.WaitAsync(sent == MaxRetransmissions || left < _retransmitInterval ? left : _retransmitInterval, cancellationToken).ConfigureAwait(false);
                     break;
                 }
                 catch (TimeoutException)
                 {
+                    if (sent == MaxRetransmissions)
+                    {
+                        break;
+                    }
+
                     Interlocked.Increment(ref _retransmissions);
                 }
                 catch (OperationCanceledException)
                 {
                     break;
                 }
+            }
+
+            if (!answered.IsCompleted && channel.Pending.TryRemove(pending))
+            {
+                pending.Fail(cancellationToken.IsCancellationRequested ? UpstreamError.Canceled : UpstreamError.Timeout);
             }
 
             reply = await answered.ConfigureAwait(false);
@@ -162,18 +174,18 @@ public sealed class UdpUpstream : IDnsUpstream
 
     /// <summary>Sends the datagram; on failure fails the query (when it still waits) and returns false.</summary>
     private static async ValueTask<bool> SendAsync(
-        UdpChannel channel, PendingQuery pending, ReadOnlyMemory<byte> wire, CancellationTokenSource timeout, CancellationToken caller)
+        UdpChannel channel, PendingQuery pending, ReadOnlyMemory<byte> wire, CancellationToken caller)
     {
         try
         {
-            await channel.Socket.SendAsync(wire, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            await channel.Socket.SendAsync(wire, SocketFlags.None, caller).ConfigureAwait(false);
             return true;
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
         {
             if (channel.Pending.TryRemove(pending))
             {
-                pending.Fail(DnsExchange.FromException(ex, caller, timeout.IsCancellationRequested));
+                pending.Fail(DnsExchange.FromException(ex, caller, timedOut: false));
             }
 
             return false;
