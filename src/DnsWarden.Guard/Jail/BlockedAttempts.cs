@@ -131,14 +131,7 @@ public sealed class BlockedAttempts : IDisposable
             return;
         }
 
-        string protocol = decoded.IpProtocol switch
-        {
-            IpProtocol.Tcp => "tcp",
-            IpProtocol.Udp => "udp",
-            IpProtocol.Icmp => "icmp",
-            IpProtocol.IcmpV6 => "icmpv6",
-            _ => ((int)decoded.IpProtocol).ToString(CultureInfo.InvariantCulture),
-        };
+        string protocol = RefusalText.ProtocolName(decoded.IpProtocol);
         var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, decoded.Destination.ToString(), decoded.HasTransportHeader ? decoded.DestinationPort : 0);
         lock (_gate)
         {

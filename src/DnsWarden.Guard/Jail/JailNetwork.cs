@@ -17,7 +17,7 @@ public sealed class JailNetwork : IDisposable
 {
     public const string NamespacePrefix = "dnsw-jail-";
     public const string JailTable = "dnsw_jail";
-    public const string OwnerDirectory = "/run/dnsw";
+    public const string OwnerDirectory = OwnerRecord.Directory;
 
     private bool _disposed;
     private Task? _linksRemoved;
@@ -95,26 +95,7 @@ public sealed class JailNetwork : IDisposable
         return removed;
     }
 
-    private static bool IsAlive(int pid, string id)
-    {
-        // The owner file says which process made the jail; a recycled pid that is not a dnsw is not the owner.
-        string owner = Path.Combine(OwnerDirectory, $"jail-{id}.pid");
-        if (!File.Exists(owner) || !Directory.Exists($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}"))
-        {
-            return false;
-        }
-
-        string start = File.ReadAllText(owner).Trim();
-        return start == ProcessStart(pid);
-    }
-
-    private static string ProcessStart(int pid)
-    {
-        // Field 22 of /proc/PID/stat: the start time, which tells a recycled pid from the original.
-        string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields[19];
-    }
+    private static bool IsAlive(int pid, string id) => OwnerRecord.LiveOwner(Path.Combine(OwnerDirectory, $"jail-{id}.pid")) == pid;
 
     private void RemoveLinks()
     {
@@ -130,8 +111,7 @@ public sealed class JailNetwork : IDisposable
 
     private void Build(int ownerPid)
     {
-        Directory.CreateDirectory(OwnerDirectory);
-        File.WriteAllText(OwnerFile, ProcessStart(ownerPid));
+        OwnerRecord.Write(OwnerFile, ownerPid);
         // In-process (rtnetlink, and the namespace made like `ip netns add` makes it) rather than `ip` processes:
         // start-up time is one of the jail's figures (~5 ms instead of ~30–50 ms, docs/BENCHMARKS.md).
         NetworkNamespace.Create(Namespace);

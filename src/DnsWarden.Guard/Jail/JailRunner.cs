@@ -243,8 +243,7 @@ public static class JailRunner
             .GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port))
             .OrderByDescending(g => g.Count())
             .Take(20)
-            .Select(g => string.Create(CultureInfo.InvariantCulture,
-                $"dnsw jail: refused {g.Key.Kind} {g.Key.Protocol} {(g.Key.Destination.Contains(':', StringComparison.Ordinal) ? "[" + g.Key.Destination + "]" : g.Key.Destination)}:{g.Key.Port} ×{g.Count()}"));
+            .Select(g => RefusalText.Line("dnsw jail: ", g.Key.Kind, g.Key.Protocol, g.Key.Destination, g.Key.Port, g.Count()));
 
     private static string Packets(string listing, string counter)
     {

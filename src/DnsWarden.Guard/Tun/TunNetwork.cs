@@ -96,8 +96,7 @@ public sealed class TunNetwork : IDisposable
         var net = new TunNetwork(netns, filter);
         try
         {
-            Directory.CreateDirectory(OwnerDirectory);
-            File.WriteAllText(net.OwnerFile, ownerPid.ToString(CultureInfo.InvariantCulture) + " " + ProcessStart(ownerPid));
+            OwnerRecord.Write(net.OwnerFile, ownerPid);
             net.Build(mode, vnetHeader);
             return net;
         }
@@ -109,34 +108,7 @@ public sealed class TunNetwork : IDisposable
     }
 
     /// <summary>The pid of the live instance serving <paramref name="netns"/>, or null (no owner file, or its process is gone or is another one).</summary>
-    public static int? LiveOwner(string netns)
-    {
-        string path = OwnerFileOf(netns);
-        if (!File.Exists(path))
-        {
-            return null;
-        }
-
-        string[] f = File.ReadAllText(path).Trim().Split(' ');
-        if (f.Length != 2 || !int.TryParse(f[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-        {
-            return null;
-        }
-
-        try
-        {
-            // A recycled pid has another start time: it is not the owner.
-            return ProcessStart(pid) == f[1] ? pid : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+    public static int? LiveOwner(string netns) => OwnerRecord.LiveOwner(OwnerFileOf(netns));
 
     /// <summary>
     /// Removes what a dead instance for <paramref name="netns"/> left: the firewall rules and table-100 routes (its
@@ -353,13 +325,5 @@ public sealed class TunNetwork : IDisposable
             {
             }
         }
-    }
-
-    private static string ProcessStart(int pid)
-    {
-        // Field 22 of /proc/PID/stat: the start time, which tells a recycled pid from the original.
-        string stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields[19];
     }
 }

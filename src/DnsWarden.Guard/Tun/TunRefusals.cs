@@ -55,8 +55,7 @@ public sealed class TunRefusals
             .OrderByDescending(g => g.Value)
             .ThenBy(g => g.Key.Destination)
             .Take(max)
-            .Select(g => string.Create(CultureInfo.InvariantCulture,
-                $"{prefix}refused {KindName(g.Key.Kind)} {ProtocolName(g.Key.Protocol)} {Endpoint(g.Key.Destination, g.Key.Port)} ×{g.Value}"))];
+            .Select(g => RefusalText.Line(prefix, KindName(g.Key.Kind), RefusalText.ProtocolName(g.Key.Protocol), g.Key.Destination.ToString(), g.Key.Port, g.Value))];
     }
 
     public static string KindName(RefusedKind kind) => kind switch
@@ -66,19 +65,4 @@ public sealed class TunRefusals
         RefusedKind.NoService => "no-service",
         _ => kind.ToString(),
     };
-
-    public static string ProtocolName(IpProtocol protocol) => protocol switch
-    {
-        IpProtocol.Tcp => "tcp",
-        IpProtocol.Udp => "udp",
-        IpProtocol.Icmp => "icmp",
-        IpProtocol.IcmpV6 => "icmpv6",
-        _ => ((int)protocol).ToString(CultureInfo.InvariantCulture),
-    };
-
-    private static string Endpoint(IpAddr address, ushort port)
-    {
-        string a = address.IsV4 ? address.ToString() : "[" + address + "]";
-        return a + ":" + port.ToString(CultureInfo.InvariantCulture);
-    }
 }

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using System.Text;
 using DnsWarden.Platform.Interop.Linux.Rtnetlink;
 using DnsWarden.Platform.Network;
 
@@ -36,26 +35,25 @@ public sealed class NftSetElements : IDisposable
     private const ushort DataValue = 1;                  // NFTA_DATA_VALUE
     private const byte FamilyInet = 1;                   // NFPROTO_INET
     private const int HeaderLength = 16;
-    private const int MaxSets = 4;
-    private const int BufferSize = 16 * 1024;
 
-    private readonly byte[] _table;
-    private readonly byte[] _buffer = new byte[BufferSize];
+    /// <summary>Elements one batch holds (an answer has a handful of addresses).</summary>
+    public const int MaxElements = 256;
+
+    private readonly string _table;
+    private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly byte[] _reply = new byte[8 * 1024];
-    private readonly byte[][] _setNames = new byte[MaxSets][];
-    private readonly int[] _setStart = new int[MaxSets];
-    private readonly int[] _elementsStart = new int[MaxSets];
+    private readonly string[] _sets = new string[MaxElements];
+    private readonly byte[] _keys = new byte[MaxElements * 16];
+    private readonly byte[] _keyLengths = new byte[MaxElements];
+    private readonly ulong[] _timeouts = new ulong[MaxElements];
+    private int _count;
     private int _fd;
-    private int _length;
-    private int _openSet = -1;
-    private int _sets;
     private uint _sequence;
-    private uint _firstSequence;
 
     private NftSetElements(int fd, string table)
     {
         _fd = fd;
-        _table = Encoding.ASCII.GetBytes(table + "\0");
+        _table = table;
     }
 
     /// <summary>Opens the socket in the calling thread's namespace (call it from a thread inside the jail) for table <c>inet <paramref name="table"/></c>.</summary>
@@ -78,37 +76,22 @@ public sealed class NftSetElements : IDisposable
     /// <returns>False when this batch is full (commit first); the element is then not queued.</returns>
     public bool Add(string set, ReadOnlySpan<byte> address, TimeSpan timeout)
     {
+        ArgumentException.ThrowIfNullOrEmpty(set);
         if (address.Length is not (4 or 16))
         {
             throw new ArgumentException("an IPv4 or IPv6 address", nameof(address));
         }
 
-        int index = SetIndex(set);
-        if (index < 0)
+        if (_count == MaxElements)
         {
             return false;
         }
 
-        // LIST_ELEM { KEY { DATA_VALUE address } TIMEOUT u64 }
-        int keyLength = address.Length;
-        int needed = 4 + 4 + 4 + NetlinkPrimitives.Align(keyLength) + 4 + 8 + HeaderLength + 64;
-        if (_length + needed > BufferSize)
-        {
-            return false;
-        }
-
-        int element = BeginAttribute(ListElement | Nested);
-        int key = BeginAttribute(ElementKey | Nested);
-        int value = BeginAttribute(DataValue);
-        address.CopyTo(_buffer.AsSpan(_length, keyLength));
-        _length += keyLength;
-        EndAttribute(value);
-        EndAttribute(key);
-        int timeoutAttribute = BeginAttribute(ElementTimeout);
-        BinaryPrimitives.WriteUInt64BigEndian(_buffer.AsSpan(_length, 8), (ulong)Math.Max(1, (long)timeout.TotalMilliseconds));
-        _length += 8;
-        EndAttribute(timeoutAttribute);
-        EndAttribute(element);
+        _sets[_count] = set;
+        address.CopyTo(_keys.AsSpan(_count * 16));
+        _keyLengths[_count] = (byte)address.Length;
+        _timeouts[_count] = (ulong)Math.Max(1, (long)timeout.TotalMilliseconds);
+        _count++;
         return true;
     }
 
@@ -117,17 +100,43 @@ public sealed class NftSetElements : IDisposable
     public unsafe bool Commit(out string? error)
     {
         error = null;
-        if (_sets == 0)
+        if (_count == 0)
         {
             return true;
         }
 
-        CloseOpenSet();
-        WriteBatchMarker(BatchEnd);
-        int length = _length;
-        int expected = _sets;
-        uint first = _firstSequence;
-        Reset();
+        int length = Marker(_buffer, BatchBegin);
+        uint first = _sequence;
+        int messages = 0;
+        Span<byte> timeout = stackalloc byte[8];
+        for (int i = 0; i < _count;)
+        {
+            // One NEWSETELEM per run of elements for the same set.
+            var w = new NetlinkRequestWriter(_buffer.AsSpan(length), (ushort)((SubsystemNftables << 8) | MessageNewSetElement), (ushort)(FlagRequest | FlagCreate | FlagAck), _sequence++);
+            w.AppendFixed(4)[0] = FamilyInet;   // nfgenmsg: family, version 0, res_id 0
+            w.AddString(ListTable, _table);
+            w.AddString(ListSet, _sets[i]);
+            int elements = w.BeginNested(ListElements | Nested);
+            string set = _sets[i];
+            for (; i < _count && _sets[i] == set; i++)
+            {
+                int element = w.BeginNested(ListElement | Nested);
+                int key = w.BeginNested(ElementKey | Nested);
+                w.AddBytes(DataValue, _keys.AsSpan(i * 16, _keyLengths[i]));
+                w.EndNested(key);
+                BinaryPrimitives.WriteUInt64BigEndian(timeout, _timeouts[i]);
+                w.AddBytes(ElementTimeout, timeout);
+                w.EndNested(element);
+            }
+
+            w.EndNested(elements);
+            length += w.Finish().Length;
+            messages++;
+        }
+
+        length += Marker(_buffer.AsSpan(length), BatchEnd);
+        _count = 0;
+        Array.Clear(_sets);
         if (_fd < 0)
         {
             error = "closed";
@@ -145,7 +154,7 @@ public sealed class NftSetElements : IDisposable
 
         // One acknowledgement (NLMSG_ERROR, 0 on success) per NEWSETELEM; a refused batch answers with the errno.
         int acknowledged = 0;
-        while (acknowledged < expected)
+        while (acknowledged < messages)
         {
             nint n;
             fixed (byte* p = _reply)
@@ -176,7 +185,7 @@ public sealed class NftSetElements : IDisposable
 
                 ushort type = BinaryPrimitives.ReadUInt16LittleEndian(rest[4..]);
                 uint sequence = BinaryPrimitives.ReadUInt32LittleEndian(rest[8..]);
-                if (type == NlmsgError && messageLength >= HeaderLength + 4 && sequence - first < (uint)expected)
+                if (type == NlmsgError && messageLength >= HeaderLength + 4 && sequence - first < (uint)messages)
                 {
                     int code = BinaryPrimitives.ReadInt32LittleEndian(rest[HeaderLength..]);
                     if (code != 0)
@@ -203,122 +212,11 @@ public sealed class NftSetElements : IDisposable
         }
     }
 
-    private int SetIndex(string set)
+    /// <summary>BATCH_BEGIN or BATCH_END: a bare header whose res_id names the nf_tables subsystem.</summary>
+    private int Marker(Span<byte> destination, ushort type)
     {
-        for (int i = 0; i < _sets; i++)
-        {
-            if (Encoding.ASCII.GetByteCount(set) + 1 == _setNames[i].Length && NameIs(_setNames[i], set))
-            {
-                if (i != _openSet)
-                {
-                    // Elements of one set are contiguous: a different set than the open one is a new message.
-                    break;
-                }
-
-                return i;
-            }
-        }
-
-        if (_sets == MaxSets || _length + 256 > BufferSize)
-        {
-            return -1;
-        }
-
-        if (_sets == 0)
-        {
-            WriteBatchMarker(BatchBegin);
-        }
-
-        CloseOpenSet();
-        int index = _sets++;
-        _setNames[index] = Encoding.ASCII.GetBytes(set + "\0");
-        _setStart[index] = _length;
-        if (index == 0)
-        {
-            _firstSequence = _sequence;
-        }
-
-        WriteHeader((ushort)((SubsystemNftables << 8) | MessageNewSetElement), (ushort)(FlagRequest | FlagCreate | FlagAck), FamilyInet, 0);
-        WriteStringAttribute(ListTable, _table);
-        WriteStringAttribute(ListSet, _setNames[index]);
-        _elementsStart[index] = BeginAttribute(ListElements | Nested);
-        _openSet = index;
-        return index;
-    }
-
-    private static bool NameIs(byte[] name, string set)
-    {
-        for (int i = 0; i < set.Length; i++)
-        {
-            if (name[i] != set[i])
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    private void CloseOpenSet()
-    {
-        if (_openSet < 0)
-        {
-            return;
-        }
-
-        EndAttribute(_elementsStart[_openSet]);
-        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_setStart[_openSet]), (uint)(_length - _setStart[_openSet]));
-        _openSet = -1;
-    }
-
-    private void WriteBatchMarker(ushort type)
-    {
-        int start = _length;
-        WriteHeader(type, FlagRequest, 0, SubsystemNftables);
-        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(start), (uint)(_length - start));
-    }
-
-    private void WriteHeader(ushort type, ushort flags, byte family, ushort resourceId)
-    {
-        Span<byte> h = _buffer.AsSpan(_length, HeaderLength + 4);
-        h.Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(h, HeaderLength + 4);
-        BinaryPrimitives.WriteUInt16LittleEndian(h[4..], type);
-        BinaryPrimitives.WriteUInt16LittleEndian(h[6..], flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[8..], _sequence++);
-        h[16] = family;                                            // nfgenmsg: family, version 0,
-        BinaryPrimitives.WriteUInt16BigEndian(h[18..], resourceId); // res_id in network order
-        _length += HeaderLength + 4;
-    }
-
-    private void WriteStringAttribute(ushort type, byte[] value)
-    {
-        int start = BeginAttribute(type);
-        value.CopyTo(_buffer.AsSpan(_length));
-        _length += value.Length;
-        EndAttribute(start);
-    }
-
-    private int BeginAttribute(ushort type)
-    {
-        int start = _length;
-        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(start + 2), type);
-        _length += 4;
-        return start;
-    }
-
-    private void EndAttribute(int start)
-    {
-        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(start), (ushort)(_length - start));
-        int aligned = NetlinkPrimitives.Align(_length);
-        _buffer.AsSpan(_length, aligned - _length).Clear();
-        _length = aligned;
-    }
-
-    private void Reset()
-    {
-        _length = 0;
-        _sets = 0;
-        _openSet = -1;
+        var w = new NetlinkRequestWriter(destination, type, FlagRequest, _sequence++);
+        BinaryPrimitives.WriteUInt16BigEndian(w.AppendFixed(4)[2..], SubsystemNftables);
+        return w.Finish().Length;
     }
 }
