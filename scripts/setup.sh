@@ -23,7 +23,8 @@ runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nf
               clang:clang zlib1g-dev:/usr/include/zlib.h)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
-           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client)
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client
+           chromium:chromium)
 
 missing=()
 check() {

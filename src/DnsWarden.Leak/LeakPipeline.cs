@@ -2,6 +2,7 @@ using DnsWarden.Indicators;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Live;
 using DnsWarden.Leak.Enrich;
+using DnsWarden.Leak.Evidence;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Rules;
 using DnsWarden.Policy;
@@ -17,12 +18,14 @@ namespace DnsWarden.Leak;
 /// <param name="Attributor">Process attribution (live capture); null for files.</param>
 /// <param name="InterfaceIndexNames">Names for the interface indexes of a Linux "any" (SLL2) capture.</param>
 /// <param name="OnObservation">Sees every observation before the rules (the <c>--observations</c> dump).</param>
+/// <param name="Evidence">Writes the packets behind each event (<c>--write-pcap</c>).</param>
 public sealed record LeakPipelineOptions(
     GeoIpLookup? GeoIp = null,
     IProcessAttributor? Attributor = null,
     Func<int, string>? InterfaceIndexNames = null,
     Action<Observation>? OnObservation = null,
-    BaseDomains? BaseDomains = null);
+    BaseDomains? BaseDomains = null,
+    EvidenceRecorder? Evidence = null);
 
 /// <summary>
 /// Frames in, leak events out: the dissector (decode, defragment, reassemble, read DNS/TLS/QUIC), the flow tracker
@@ -33,11 +36,20 @@ public sealed class LeakPipeline
 {
     private readonly FrameDissector _dissector;
     private readonly LeakDetector _detector;
+    private readonly EvidenceRecorder? _evidence;
 
     public LeakPipeline(LeakPolicy policy, Action<LeakEvent> onEvent, LeakPipelineOptions? options = null)
     {
         options ??= new LeakPipelineOptions();
-        _detector = new LeakDetector(policy, onEvent, options.GeoIp, options.Attributor, options.BaseDomains);
+        _evidence = options.Evidence;
+        Action<LeakEvent> emit = _evidence is { } evidence
+            ? e =>
+            {
+                evidence.OnEvent(e);
+                onEvent(e);
+            }
+            : onEvent;
+        _detector = new LeakDetector(policy, emit, options.GeoIp, options.Attributor, options.BaseDomains);
         Action<Observation> sink = options.OnObservation is { } tap
             ? o =>
             {
@@ -58,10 +70,30 @@ public sealed class LeakPipeline
     /// <summary>TCP connections not tracked because the flow table was full.</summary>
     public long FlowsDropped => _detector.Flows.Dropped;
 
-    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame) => _dissector.Process(in origin, frame);
+    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame)
+    {
+        if (_evidence is null)
+        {
+            _dissector.Process(in origin, frame);
+            return;
+        }
+
+        Process(in origin, frame, _dissector.Stats.Frames + 1);
+    }
 
     /// <summary>Processes a frame whose number in its file is known (a time-ordered replay of a multi-interface file).</summary>
-    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber) => _dissector.Process(in origin, frame, frameNumber);
+    public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber)
+    {
+        if (_evidence is null)
+        {
+            _dissector.Process(in origin, frame, frameNumber);
+            return;
+        }
+
+        _evidence.FrameStart(frameNumber, in origin, frame);
+        _dissector.Process(in origin, frame, frameNumber);
+        _evidence.FrameEnd(frame);
+    }
 
     // RFC 9001 Appendix A.2: a ClientHello (SNI example.com), used only to warm the TLS path.
     private const string WarmUpClientHelloHex =
@@ -118,7 +150,9 @@ public sealed class LeakPipeline
     /// <summary>Ends the input: buffered streams are read and every open flow is judged.</summary>
     public void Complete()
     {
+        _evidence?.InputEnd();
         _dissector.Complete();
         _detector.Complete();
+        _evidence?.Flush();
     }
 }

@@ -331,7 +331,10 @@ public sealed class PcapNgFileReader : CaptureStreamReaderBase
         }
 
         CaptureInterface iface = _interfaces[(int)id];
-        packet = new CapturedPacket(iface.ToNanoseconds(ts), (int)id, iface.Name, iface.LinkType, (int)Math.Min(original, int.MaxValue), Buffer.AsSpan(20, (int)captured));
+        int optionsAt = 20 + (int)((captured + 3) & ~3u);
+        ReadOnlySpan<byte> options = optionsAt < body.Length ? body[optionsAt..] : default;
+        packet = new CapturedPacket(
+            iface.ToNanoseconds(ts), (int)id, iface.Name, iface.LinkType, (int)Math.Min(original, int.MaxValue), Buffer.AsSpan(20, (int)captured), options, _bigEndian);
         PacketsRead++;
         return true;
     }

@@ -6,11 +6,14 @@ namespace DnsWarden.Capture.Files;
 
 /// <summary>
 /// A small pcapng writer: one Section Header Block, Interface Description Blocks with if_name and
-/// if_tsresol, and Enhanced Packet Blocks. Writes in either byte order (tests use both).
+/// if_tsresol, and Enhanced Packet Blocks with optional comments. Writes in either byte order (tests use both).
 /// </summary>
 public sealed class PcapNgWriter : IDisposable
 {
     private const int EpbFixedLength = 12 + 20;
+
+    /// <summary>pcapng §3.5: opt_comment, valid in every block.</summary>
+    private const ushort OptComment = 1;
 
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
@@ -88,8 +91,11 @@ public sealed class PcapNgWriter : IDisposable
         return _resolutions.Count - 1;
     }
 
-    /// <summary>Writes an EPB. The timestamp (UTC ns since epoch) is converted to the interface's resolution.</summary>
-    public void WritePacket(int interfaceId, long timestampNs, ReadOnlySpan<byte> data, int originalLength = -1)
+    /// <summary>
+    /// Writes an EPB. The timestamp (UTC ns since epoch) is converted to the interface's resolution. Each of
+    /// <paramref name="comments"/> becomes an opt_comment (pcapng §3.5; Wireshark shows it as <c>frame.comment</c>).
+    /// </summary>
+    public void WritePacket(int interfaceId, long timestampNs, ReadOnlySpan<byte> data, int originalLength = -1, IReadOnlyList<string>? comments = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if ((uint)interfaceId >= (uint)_resolutions.Count)
@@ -97,7 +103,24 @@ public sealed class PcapNgWriter : IDisposable
             throw new ArgumentOutOfRangeException(nameof(interfaceId), interfaceId, "no such interface; call AddInterface first");
         }
 
-        int total = EpbFixedLength + Pad4(data.Length);
+        int options = 0;
+        if (comments is { Count: > 0 })
+        {
+            foreach (string comment in comments)
+            {
+                int length = Encoding.UTF8.GetByteCount(comment);
+                if (length > ushort.MaxValue)
+                {
+                    throw new ArgumentException("a packet comment is longer than 65535 bytes", nameof(comments));
+                }
+
+                options += 4 + Pad4(length);
+            }
+
+            options += 4; // opt_endofopt
+        }
+
+        int total = EpbFixedLength + Pad4(data.Length) + options;
         Span<byte> b = Scratch(total);
         ulong units = ToUnits(timestampNs, _resolutions[interfaceId]);
         int p = 0;
@@ -111,6 +134,16 @@ public sealed class PcapNgWriter : IDisposable
         data.CopyTo(b.Slice(p));
         b.Slice(p + data.Length, Pad4(data.Length) - data.Length).Clear();
         p += Pad4(data.Length);
+        if (options > 0)
+        {
+            foreach (string comment in comments!)
+            {
+                p = PutStringOption(b, p, OptComment, comment, Encoding.UTF8.GetByteCount(comment));
+            }
+
+            p = PutU32(b, p, 0);
+        }
+
         PutU32(b, p, (uint)total);
         _stream.Write(b);
     }

@@ -5,6 +5,7 @@ using DnsWarden.Wire.Dns;
 using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Ip;
 using DnsWarden.Wire.Quic;
+using DnsWarden.Wire.Tests.Ip;
 using DnsWarden.Wire.Tests.Quic;
 using DnsWarden.Wire.Tests.Tls;
 using DnsWarden.Wire.Transport;
@@ -118,7 +119,7 @@ public sealed class FrameDissectorTests
         byte[] udp = new byte[8 + length];
         Assert.True(TransportHeaderWriter.TryWriteUdpHeader(udp, 53, 40003, length, out _));
         response.AsSpan(0, length).CopyTo(udp.AsSpan(8));
-        byte[][] fragments = [.. Fragments(s_server, s_client, udp, 0x77, 800)];
+        byte[][] fragments = [.. Ipv4Fragments.Split(s_server, s_client, IpProtocol.Udp, udp, 0x77, 800)];
         Assert.True(fragments.Length >= 2);
         foreach (byte[] f in fragments.Reverse())
         {
@@ -184,19 +185,5 @@ public sealed class FrameDissectorTests
         byte[] buffer = new byte[payload.Length + 80];
         Assert.True(PacketBuilder.TryWriteTcpPacket(buffer, src, dst, sport, dport, seq, 0, flags, 65535, payload, out int n));
         return buffer.AsSpan(0, n).ToArray();
-    }
-
-    /// <summary>Splits a transport segment into IPv4 fragments of at most <paramref name="size"/> payload bytes (a multiple of 8).</summary>
-    private static IEnumerable<byte[]> Fragments(IpAddr src, IpAddr dst, byte[] segment, ushort id, int size)
-    {
-        for (int offset = 0; offset < segment.Length; offset += size)
-        {
-            int length = Math.Min(size, segment.Length - offset);
-            var options = new IpHeaderOptions { Identification = id, FragmentOffset = offset, MoreFragments = offset + length < segment.Length };
-            byte[] packet = new byte[20 + length];
-            Assert.True(IpHeaderWriter.TryWriteIpv4Header(packet, src, dst, IpProtocol.Udp, length, options, out int header));
-            segment.AsSpan(offset, length).CopyTo(packet.AsSpan(header));
-            yield return packet;
-        }
     }
 }

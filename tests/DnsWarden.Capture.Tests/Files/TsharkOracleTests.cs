@@ -113,6 +113,59 @@ public sealed class TsharkOracleTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Tshark_ReadsOurPacketComments_AndSoDoesOurReader(bool bigEndian)
+    {
+        string? tshark = Find("tshark");
+        if (tshark is null)
+        {
+            Assert.Skip("tshark is not installed (apt-get install tshark)");
+        }
+
+        string path = Path.Combine(Path.GetTempPath(), $"dnsw-oracle-{Guid.NewGuid():N}.pcapng");
+        // No comment, one, two, one of every padding length, non-ASCII text.
+        string[][] comments =
+        [
+            [], ["dnsw event 1: Leak-A P1 correlation q1; query, capture frame 1"], ["first", "second"],
+            ["a"], ["ab"], ["abc"], ["abcd"], ["é – ✓"],
+        ];
+        try
+        {
+            using (var w = new PcapNgWriter(File.Create(path), bigEndian: bigEndian))
+            {
+                w.AddInterface(LinkType.Ethernet, "eth0");
+                for (int i = 0; i < comments.Length; i++)
+                {
+                    w.WritePacket(0, 1_700_000_000_000_000_000 + (i * 1_000_000L), UdpFrame(i * 3), comments: comments[i]);
+                }
+            }
+
+            var ours = new List<string>();
+            using (ICaptureFileReader r = CaptureFileReader.Open(path))
+            {
+                while (r.TryReadNext(out CapturedPacket p))
+                {
+                    ours.Add(string.Join('|', p.Comments()));
+                    Assert.Equal(UdpFrame(ours.Count * 3 - 3), p.Data.ToArray());
+                }
+
+                Assert.True(r.IsEndOfFile);
+            }
+
+            (int code, string stdout, string stderr) = Run(tshark, "-n", "-r", path, "-T", "fields", "-E", "aggregator=|", "-e", "frame.comment");
+            Assert.True(code == 0, stderr);
+            string[] expected = [.. comments.Select(c => string.Join('|', c))];
+            Assert.Equal(expected, ours);
+            Assert.Equal(expected, stdout.Split('\n')[..^1]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Tcpdump_ReadsOurPcap_AndCountsTheSamePackets()
     {

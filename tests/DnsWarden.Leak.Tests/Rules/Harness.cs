@@ -16,9 +16,13 @@ internal sealed class Harness
 {
     private long _clock = 1_700_000_000_000_000_000;
 
-    public Harness(LeakPolicy policy, LeakPipelineOptions? options = null)
+    private readonly Action<long, long, byte[]>? _onFeed;
+
+    /// <param name="onFeed">Sees each frame fed: its number, time and bytes.</param>
+    public Harness(LeakPolicy policy, LeakPipelineOptions? options = null, Action<long, long, byte[]>? onFeed = null)
     {
         Pipeline = new LeakPipeline(policy, Events.Add, options);
+        _onFeed = onFeed;
     }
 
     public LeakPipeline Pipeline { get; }
@@ -44,6 +48,7 @@ internal sealed class Harness
         }
 
         var origin = new FrameOrigin(_clock, 0, iface, link, frame.Length);
+        _onFeed?.Invoke(Frames + 1, _clock, frame);
         Pipeline.Process(in origin, frame);
         return ++Frames;
     }
