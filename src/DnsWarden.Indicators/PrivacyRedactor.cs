@@ -49,6 +49,14 @@ public sealed class PrivacyRedactor(PrivacyMode mode, BaseDomains baseDomains)
         _ => "redacted",
     };
 
+    /// <summary>A name as this mode writes it: as sent (<c>full</c>), cut to its base domain (<c>redacted</c>), or none (<c>minimal</c>).</summary>
+    public string? WriteName(string? name) => mode switch
+    {
+        PrivacyMode.Full => name,
+        PrivacyMode.Minimal => null,
+        _ => RedactName(name),
+    };
+
     /// <summary><c>a1.b.example.com</c> → <c>*.example.com</c>; a base domain stays as it is.</summary>
     public string? RedactName(string? name)
     {

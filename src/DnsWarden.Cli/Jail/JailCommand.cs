@@ -4,6 +4,8 @@ using System.Runtime.Versioning;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
+using DnsWarden.Report.Html;
+using DnsWarden.Report.Jail;
 
 namespace DnsWarden.Cli.Jail;
 
@@ -30,12 +32,13 @@ internal static class JailCommand
         var output = new Option<FileInfo?>("--out") { Description = "Write every DNS query with its verdict and exfiltration score as JSON lines to this file." };
         var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, report, cleanup, commandLine,
         };
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(mode)!,
@@ -46,11 +49,12 @@ internal static class JailCommand
             parse.GetValue(privacy)!,
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
-            parse.InvocationConfiguration.Error));
+            parse.InvocationConfiguration.Error,
+            parse.GetValue(report)));
         return command;
     }
 
-    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -64,11 +68,18 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, cleanupOnly, command, stderr).ConfigureAwait(false);
+        using FileStream? reportFile = OutputFiles.TryCreate(cleanupOnly ? null : report, "--report", OutputFiles.Shared, out string? reportError);
+        if (reportError is not null)
+        {
+            await stderr.WriteLineAsync($"dnsw jail: {reportError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, cleanupOnly, command, stderr, reportFile).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr, FileStream? reportFile)
     {
         if (cleanupOnly)
         {
@@ -113,6 +124,7 @@ internal static class JailCommand
             Command = command,
             OutPath = output?.FullName,
             Privacy = privacyMode,
+            OnReport = reportFile is null ? null : r => HtmlPage.Write(reportFile, JailHtmlReport.Render(r)),
         };
 
         try

@@ -4,6 +4,8 @@ using System.Text;
 using System.Text.Json;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Report;
+using DnsWarden.Report.Html;
+using DnsWarden.Report.Leak;
 using Spectre.Console;
 
 namespace DnsWarden.Cli.Leak;
@@ -26,17 +28,26 @@ internal static class ReportCommand
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json");
+        var html = new Option<FileInfo?>("--html") { Description = "Also write the report as one self-contained HTML page (charts, events with their evidence, filters) to this file." };
         var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts.")
         {
-            file, format,
+            file, format, html,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format) == "json"));
+        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format) == "json", parse.GetValue(html)));
         return command;
     }
 
-    private static int Run(FileInfo file, bool json)
+    private static int Run(FileInfo file, bool json, FileInfo? html)
     {
+        using FileStream? htmlFile = OutputFiles.TryCreate(html, "--html", OutputFiles.Shared, out string? htmlError);
+        if (htmlError is not null)
+        {
+            Console.Error.WriteLine($"dnsw: {htmlError}");
+            return ExitCodes.Usage;
+        }
+
         var summary = new LeakSummary();
+        LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();
         var errors = new List<string>();
         int bad = 0;
         string? policy = null;
@@ -63,6 +74,7 @@ internal static class ReportCommand
                 if (LeakEventJson.TryParse(line, out LeakEvent? e, out bool isSummary, out string? error))
                 {
                     summary.Add(e!);
+                    listed?.Add(e!);
                 }
                 else if (isSummary)
                 {
@@ -94,6 +106,12 @@ internal static class ReportCommand
         else
         {
             ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+        }
+
+        if (listed is not null)
+        {
+            HtmlPage.Write(htmlFile!, LeakHtmlReport.Render(
+                summary, listed.Listed, listed.NotListed, new LeakReportContext { Source = "events file " + file.Name, Policy = policy, Privacy = privacy }));
         }
 
         foreach (string e in errors)

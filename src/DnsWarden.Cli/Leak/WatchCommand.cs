@@ -8,11 +8,14 @@ using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
 using DnsWarden.Leak;
 using DnsWarden.Leak.Enrich;
+using DnsWarden.Leak.Evidence;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Report;
 using DnsWarden.Leak.Rules;
 using DnsWarden.Platform;
 using DnsWarden.Policy;
+using DnsWarden.Report.Html;
+using DnsWarden.Report.Leak;
 using Spectre.Console;
 
 namespace DnsWarden.Cli.Leak;
@@ -90,11 +93,13 @@ internal static class WatchCommand
         {
             Description = "List the interfaces libpcap sees, which can be opened for capture and why not, then exit.",
         };
+        var writePcap = new Option<FileInfo?>("--write-pcap") { Description = "Write the packets of every event (query and answer, a connection's first packets) to this pcapng, each with a comment naming its event." };
+        var html = new Option<FileInfo?>("--html") { Description = "Write the report as one self-contained HTML page (charts, events with their evidence, filters) to this file." };
         var policy = new PolicyOptions();
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
-            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag,
+            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, writePcap, html,
         };
         policy.AddTo(command);
         command.SetAction((parse, ct) =>
@@ -130,7 +135,11 @@ internal static class WatchCommand
                 parse.GetValue(observations),
                 parse.GetValue(geoip) ?? [],
                 leakPolicy!,
-                parse.GetValue(follow));
+                parse.GetValue(follow))
+            {
+                WritePcap = parse.GetValue(writePcap),
+                Html = parse.GetValue(html),
+            };
             return Task.FromResult(Run(options, ct));
         });
         return command;
@@ -147,7 +156,12 @@ internal static class WatchCommand
         FileInfo? Observations,
         FileInfo[] GeoIp,
         LeakPolicy Policy,
-        bool Follow);
+        bool Follow)
+    {
+        public FileInfo? WritePcap { get; init; }
+
+        public FileInfo? Html { get; init; }
+    }
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
     private const int OutputBufferSize = 1 << 16;
@@ -184,6 +198,14 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
+        using FileStream? pcapFile = OutputFiles.TryCreate(options.WritePcap, "--write-pcap", OutputFiles.Private, out string? pcapError);
+        using FileStream? htmlFile = OutputFiles.TryCreate(options.Html, "--html", OutputFiles.Shared, out string? htmlError);
+        if ((pcapError ?? htmlError) is { } outputError)
+        {
+            Console.Error.WriteLine($"dnsw: {outputError}");
+            return ExitCodes.Usage;
+        }
+
         // Files: output is buffered (a write per event would cost more than finding it). Live: every event is
         // flushed as it is found, so an interrupted or killed watch has written all it saw.
         bool live = options.Files.Length == 0;
@@ -196,6 +218,9 @@ internal static class WatchCommand
         using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
         var summary = new LeakSummary();
+        LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();
+        using PcapNgWriter? pcapWriter = pcapFile is null ? null : new PcapNgWriter(pcapFile, leaveOpen: true);
+        EvidenceRecorder? evidence = pcapWriter is null ? null : new EvidenceRecorder(pcapWriter, flushEachWrite: live);
         var traffic = new WatchSummary();
 
         var liveStatus = new LiveStatus();
@@ -203,6 +228,7 @@ internal static class WatchCommand
         {
             LeakEvent e = privacy.Apply(raw);
             summary.Add(e);
+            listed?.Add(e);
             liveStatus.Count(e);
             if (json is not null)
             {
@@ -235,6 +261,7 @@ internal static class WatchCommand
             Attributor: attributor,
             GeoIp: geo,
             InterfaceIndexNames: indexNames,
+            Evidence: evidence,
             OnObservation: obs =>
             {
                 traffic.Add(obs);
@@ -277,7 +304,24 @@ internal static class WatchCommand
         humanOut?.Flush();
         stdout.Flush();
         outFile?.Flush();
+        if (listed is not null)
+        {
+            string source = live ? "live on " + string.Join(", ", traffic.ByInterface.Keys.Order(StringComparer.Ordinal)) : "capture files " + string.Join(", ", options.Files.Select(f => f.Name));
+            HtmlPage.Write(htmlFile!, LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
+            {
+                Source = source, Policy = policyName, Privacy = privacyName, EvidenceFile = options.WritePcap?.Name, Capture = totals,
+            }));
+        }
+
         RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem);
+        if (evidence is not null)
+        {
+            pcapWriter!.Flush();
+            EvidenceStats e = evidence.Stats;
+            console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                $"evidence: {e.PacketsWritten} packets of {e.EventsComplete + e.EventsIncomplete} events in {options.WritePcap!.FullName}{(e.EventsIncomplete > 0 ? $"; {e.EventsIncomplete} events had packets no longer in the buffer" : "")}")));
+        }
+
         if (status != ExitCodes.Ok)
         {
             return status;

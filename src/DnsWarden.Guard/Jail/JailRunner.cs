@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using DnsWarden.Guard.Jail.Report;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Policy;
@@ -41,6 +42,9 @@ public sealed record JailOptions
     public string? OutPath { get; init; }
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+
+    /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
+    public Action<JailReport>? OnReport { get; init; }
 }
 
 /// <summary>
@@ -56,6 +60,8 @@ public static class JailRunner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stderr);
 
+        DateTimeOffset started = DateTimeOffset.UtcNow;
+
         // The public suffix list (~20 ms to read) is needed by the first query, not by the set-up: read it meanwhile.
         _ = Task.Run(() => BaseDomains.Default);
         foreach (string stale in JailNetwork.CleanupStale())
@@ -66,6 +72,7 @@ public static class JailRunner
         UpstreamPool? pool = null;
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+        JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;
         try
@@ -91,7 +98,7 @@ public static class JailRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = log,
+                QueryLog = (IQueryLog?)tally ?? log,
                 AnswerObserver = gate,
                 Metrics = metrics,
             });
@@ -129,6 +136,8 @@ public static class JailRunner
             {
                 await stderr.WriteLineAsync(line).ConfigureAwait(false);
             }
+
+            options.OnReport?.Invoke(JailReport.From(options, started, status, metrics, tally, blocked));
 
             if (log is not null)
             {

@@ -56,6 +56,8 @@ public sealed class EvidenceRecorder
     private FrameOrigin _currentOrigin;
     private FlowEvidence? _currentFlow;
     private RetainedFrame? _currentRetained;
+    private bool _currentFromClient;
+    private bool _currentHasPayload;
     private int _events;
 
     /// <param name="writer">Where the evidence goes; owned by the caller.</param>
@@ -87,6 +89,8 @@ public sealed class EvidenceRecorder
         _currentOrigin = origin;
         _currentFlow = null;
         _currentRetained = null;
+        _currentFromClient = true;
+        _currentHasPayload = true;
         if (!PacketDecoder.TryDecode(origin.LinkType, frame, out DecodedPacket packet) || packet.IpVersion == 0
             || packet.IpProtocol is not (IpProtocol.Udp or IpProtocol.Tcp))
         {
@@ -129,7 +133,9 @@ public sealed class EvidenceRecorder
         }
 
         _currentFlow = flow;
-        _currentRetained = Retain(flow, frameNumber, in origin, frame, fromClient);
+        _currentFromClient = fromClient;
+        _currentHasPayload = packet.PayloadLength > 0;
+        _currentRetained = Retain(flow, frameNumber, in origin, frame, fromClient, hasPayload: packet.PayloadLength > 0);
     }
 
     /// <summary>After the dissector and the rules saw the frame: writes what the events it caused named.</summary>
@@ -284,7 +290,10 @@ public sealed class EvidenceRecorder
         {
             RetainedFrame alone = _currentRetained ?? new RetainedFrame(
                 _currentFrame, _currentOrigin.TimestampNs, _currentOrigin.InterfaceName, _currentOrigin.LinkType,
-                Math.Max(_currentOrigin.OriginalLength, currentFrame.Length), currentFrame.ToArray(), FromClient: true);
+                Math.Max(_currentOrigin.OriginalLength, currentFrame.Length), currentFrame.ToArray(), _currentFromClient)
+            {
+                HasPayload = _currentHasPayload,
+            };
             Write(alone, _currentFlow, claimsOfCurrent);
         }
         else
@@ -306,7 +315,10 @@ public sealed class EvidenceRecorder
             _interfaces[(frame.Interface, frame.LinkType)] = id;
         }
 
-        string role = flow is null || flow.Orphan ? "packet" : flow.IsDns ? frame.FromClient ? "query" : "answer" : "connection";
+        // A DNS flow's packets that carry no DNS (a TCP/53 handshake, its ACKs and FINs) are its connection.
+        string role = flow is null || flow.Orphan ? "packet"
+            : !flow.IsDns || !frame.HasPayload ? "connection"
+            : frame.FromClient ? "query" : "answer";
         _comments.Clear();
         foreach (Claim c in claims)
         {
@@ -359,7 +371,7 @@ public sealed class EvidenceRecorder
         return flow;
     }
 
-    private RetainedFrame? Retain(FlowEvidence flow, long frameNumber, in FrameOrigin origin, ReadOnlySpan<byte> frame, bool fromClient)
+    private RetainedFrame? Retain(FlowEvidence flow, long frameNumber, in FrameOrigin origin, ReadOnlySpan<byte> frame, bool fromClient, bool hasPayload)
     {
         if (flow.Frames.Count >= _limits.MaxFramesPerFlow)
         {
@@ -368,7 +380,10 @@ public sealed class EvidenceRecorder
 
         ReadOnlySpan<byte> kept = flow.IsDns || frame.Length <= _limits.FlowSnapLength ? frame : frame[.._limits.FlowSnapLength];
         var retained = new RetainedFrame(
-            frameNumber, origin.TimestampNs, origin.InterfaceName, origin.LinkType, Math.Max(origin.OriginalLength, frame.Length), kept.ToArray(), fromClient);
+            frameNumber, origin.TimestampNs, origin.InterfaceName, origin.LinkType, Math.Max(origin.OriginalLength, frame.Length), kept.ToArray(), fromClient)
+        {
+            HasPayload = hasPayload,
+        };
         flow.Frames.Add(retained);
         _byFrame[frameNumber] = flow;
         Charge(flow, kept.Length + FrameOverhead);
@@ -457,7 +472,11 @@ public sealed class EvidenceRecorder
     private readonly record struct FlowSlot(FlowKey5 Flow, int Transaction);
 
     private sealed record RetainedFrame(
-        long FrameNumber, long TimestampNs, string Interface, LinkType LinkType, int OriginalLength, byte[] Data, bool FromClient);
+        long FrameNumber, long TimestampNs, string Interface, LinkType LinkType, int OriginalLength, byte[] Data, bool FromClient)
+    {
+        /// <summary>The transport carries data (a later fragment always does).</summary>
+        public bool HasPayload { get; init; } = true;
+    }
 
     /// <summary>A pool's flows in the order they were first seen, and what they hold.</summary>
     private sealed class Pool(long budget)

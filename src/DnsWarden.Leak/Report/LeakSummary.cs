@@ -5,7 +5,12 @@ using DnsWarden.Leak.Events;
 namespace DnsWarden.Leak.Report;
 
 /// <summary>One timeline bucket.</summary>
-public sealed record TimelineBucket(DateTimeOffset Start, int Events);
+public sealed record TimelineBucket(DateTimeOffset Start, int Events)
+{
+    /// <summary>The bucket's events by type (<c>A B C D exfiltration</c>; types with none left out).</summary>
+    public IReadOnlyDictionary<string, int> ByType { get; init; } = new Dictionary<string, int>(StringComparer.Ordinal);
+}
+
 
 /// <summary>A bucket that stands out from the rest, with what dominated it.</summary>
 public sealed record BurstHint(DateTimeOffset Start, double Seconds, int Events, string Hint);
@@ -22,12 +27,22 @@ public sealed class LeakSummary
     private const int MaxTimestamps = 1 << 20;
     private const int TopCount = 10;
 
+    /// <summary>Distinct process → interface → resolver paths counted one by one; later new ones are counted together.</summary>
+    public const int MaxPaths = 4096;
+
+    /// <summary>What stands for the paths past <see cref="MaxPaths"/>, and for an event no process was named for.</summary>
+    public const string OtherPaths = "(other paths)";
+
+    public const string NoProcess = "(no process)";
+
     private readonly Dictionary<string, int> _byType = new(StringComparer.Ordinal) { ["A"] = 0, ["B"] = 0, ["C"] = 0, ["D"] = 0, ["exfiltration"] = 0 };
     private readonly Dictionary<string, int> _bySeverity = new(StringComparer.Ordinal) { ["P0"] = 0, ["P1"] = 0, ["P2"] = 0, ["P3"] = 0 };
     private readonly Dictionary<string, int> _processes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _destinations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _transports = new(StringComparer.Ordinal);
-    private readonly List<(DateTimeOffset Time, string Label)> _times = [];
+    private readonly Dictionary<string, int> _interfaces = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Process, string Interface, string Destination), int> _paths = [];
+    private readonly List<(DateTimeOffset Time, string Type, string Label)> _times = [];
 
     public int Events { get; private set; }
 
@@ -36,6 +51,9 @@ public sealed class LeakSummary
     public IReadOnlyDictionary<string, int> BySeverity => _bySeverity;
 
     public IReadOnlyDictionary<string, int> ByTransport => _transports;
+
+    /// <summary>Events by the interface the DNS (or the encrypted-DNS connection) left by.</summary>
+    public IReadOnlyDictionary<string, int> ByInterface => _interfaces;
 
     public DateTimeOffset? First { get; private set; }
 
@@ -54,17 +72,31 @@ public sealed class LeakSummary
         }
 
         _destinations[e.Destination] = _destinations.GetValueOrDefault(e.Destination) + 1;
+        _interfaces[e.Interface] = _interfaces.GetValueOrDefault(e.Interface) + 1;
+        var path = (e.Process?.Name ?? NoProcess, e.Interface, e.Destination);
+        if (_paths.Count >= MaxPaths && !_paths.ContainsKey(path))
+        {
+            path = (OtherPaths, OtherPaths, OtherPaths);
+        }
+
+        _paths[path] = _paths.GetValueOrDefault(path) + 1;
         First = First is { } f && f <= e.Timestamp ? f : e.Timestamp;
         Last = Last is { } l && l >= e.Timestamp ? l : e.Timestamp;
         if (_times.Count < MaxTimestamps)
         {
-            _times.Add((e.Timestamp, (type == "exfiltration" ? "exfiltration" : "Leak-" + type) + " to " + e.Destination));
+            _times.Add((e.Timestamp, type, (type == "exfiltration" ? "exfiltration" : "Leak-" + type) + " to " + e.Destination));
         }
     }
 
     public IReadOnlyList<KeyValuePair<string, int>> TopProcesses => Top(_processes);
 
     public IReadOnlyList<KeyValuePair<string, int>> TopDestinations => Top(_destinations);
+
+    /// <summary>Every process → interface → resolver path with its count, most first.</summary>
+    public IReadOnlyList<LeakPath> Paths =>
+        [.. _paths.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Process, StringComparer.Ordinal)
+            .ThenBy(kv => kv.Key.Interface, StringComparer.Ordinal).ThenBy(kv => kv.Key.Destination, StringComparer.Ordinal)
+            .Select(kv => new LeakPath(kv.Key.Process, kv.Key.Interface, kv.Key.Destination, kv.Value))];
 
     public int BucketSeconds
     {
@@ -92,14 +124,20 @@ public sealed class LeakSummary
 
         int width = BucketSeconds;
         DateTimeOffset start = Floor(first, width);
-        var counts = new SortedDictionary<long, int>();
-        foreach ((DateTimeOffset t, _) in _times)
+        var counts = new SortedDictionary<long, Dictionary<string, int>>();
+        foreach ((DateTimeOffset t, string type, _) in _times)
         {
             long index = (long)((t - start).TotalSeconds / width);
-            counts[index] = counts.GetValueOrDefault(index) + 1;
+            if (!counts.TryGetValue(index, out Dictionary<string, int>? byType))
+            {
+                byType = new Dictionary<string, int>(StringComparer.Ordinal);
+                counts[index] = byType;
+            }
+
+            byType[type] = byType.GetValueOrDefault(type) + 1;
         }
 
-        return [.. counts.Select(kv => new TimelineBucket(start.AddSeconds(kv.Key * width), kv.Value))];
+        return [.. counts.Select(kv => new TimelineBucket(start.AddSeconds(kv.Key * width), kv.Value.Values.Sum()) { ByType = kv.Value })];
     }
 
     /// <summary>Buckets with at least 5 events and at least three times the median of the non-empty buckets.</summary>

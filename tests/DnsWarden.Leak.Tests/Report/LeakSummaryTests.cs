@@ -52,6 +52,51 @@ public sealed class LeakSummaryTests
     }
 
     [Fact]
+    public void TimelineBuckets_CountEachType()
+    {
+        LeakSummary s = Of(Ev(0, LeakType.A), Ev(0.5, LeakType.C), Ev(0.7, LeakType.A), Ev(3, null), Ev(3.2, LeakType.D));
+        IReadOnlyList<TimelineBucket> buckets = s.Timeline();
+        Assert.Equal(2, buckets.Count);
+        Assert.Equal(new Dictionary<string, int> { ["A"] = 2, ["C"] = 1 }, buckets[0].ByType);
+        Assert.Equal(new Dictionary<string, int> { ["exfiltration"] = 1, ["D"] = 1 }, buckets[1].ByType);
+        Assert.All(buckets, b => Assert.Equal(b.Events, b.ByType.Values.Sum()));
+    }
+
+    [Fact]
+    public void Paths_ProcessInterfaceResolver_MostFirst_UnattributedNamedAsSuch()
+    {
+        LeakSummary s = Of(
+            Ev(0, process: "curl", dst: "198.51.100.53:53"),
+            Ev(1, process: "curl", dst: "198.51.100.53:53"),
+            Ev(2, process: "firefox", dst: "203.0.113.53:443"),
+            Ev(3, dst: "198.51.100.53:53"));
+        Assert.Equal(
+            [
+                new LeakPath("curl", "eth0", "198.51.100.53:53", 2),
+                new LeakPath("(no process)", "eth0", "198.51.100.53:53", 1),
+                new LeakPath("firefox", "eth0", "203.0.113.53:443", 1),
+            ],
+            s.Paths);
+        Assert.Equal(new Dictionary<string, int> { ["eth0"] = 4 }, s.ByInterface);
+    }
+
+    [Fact]
+    public void Paths_AreBounded_LaterNewOnesCountedTogether()
+    {
+        var s = new LeakSummary();
+        for (int i = 0; i < LeakSummary.MaxPaths + 50; i++)
+        {
+            s.Add(Ev(i, process: "p" + i));
+        }
+
+        s.Add(Ev(0, process: "p0"));
+        Assert.Equal(LeakSummary.MaxPaths + 1, s.Paths.Count);
+        Assert.Equal(50, Assert.Single(s.Paths, p => p.Process == LeakSummary.OtherPaths).Events);
+        Assert.Equal(2, Assert.Single(s.Paths, p => p.Process == "p0").Events);
+        Assert.Equal(s.Events, s.Paths.Sum(p => p.Events));
+    }
+
+    [Fact]
     public void CountsByTypeSeverityAndTransport()
     {
         LeakSummary s = Of(
@@ -139,9 +184,7 @@ public sealed class LeakSummaryTests
         LeakSummary s = Of(Ev(3), Ev(4), Ev(5), Ev(63), Ev(4.5));
         Assert.Equal(5, s.BucketSeconds);
         IReadOnlyList<TimelineBucket> t = s.Timeline();
-        Assert.Equal(
-            [new TimelineBucket(s_t0, 3), new TimelineBucket(s_t0.AddSeconds(5), 1), new TimelineBucket(s_t0.AddSeconds(60), 1)],
-            t);
+        Assert.Equal([(s_t0, 3), (s_t0.AddSeconds(5), 1), (s_t0.AddSeconds(60), 1)], t.Select(b => (b.Start, b.Events)));
     }
 
     [Fact]
