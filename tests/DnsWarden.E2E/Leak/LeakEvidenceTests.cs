@@ -85,6 +85,40 @@ public sealed partial class LeakEvidenceTests(LeakScenarioFixture fixture)
         Assert.Equal(["eth0", "tun0"], evidence.Select(p => p.Interface).Distinct().Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData(LeakScenario.LeakA)]
+    [InlineData(LeakScenario.LeakD)]
+    public async Task LiveWatch_WritesEachEventsQueryAnswerAndConnection_WithItsComment(string phase)
+    {
+        LeakPhaseCapture capture = fixture.Capture(phase);
+        List<JsonElement> events = [.. File.ReadAllLines(capture.LiveEventsPath!).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        events.RemoveAt(events.Count - 1); // the summary
+        Assert.NotEmpty(events);
+        CommandResult r = await ProcessRunner.RunAsync("tshark",
+        [
+            "-n", "-r", capture.LiveEvidencePath!, "-T", "fields", "-E", "separator=/t", "-E", "aggregator=|", "-E", "occurrence=a",
+            "-e", "frame.interface_name", "-e", "dns.flags.response", "-e", "dns.qry.name", "-e", "tcp.flags.syn", "-e", "tcp.flags.ack", "-e", "frame.comment",
+        ], TimeSpan.FromSeconds(60));
+        r.EnsureSuccess();
+        string[][] packets = [.. r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t'))];
+        Assert.All(packets, p => Assert.Matches(CommentRegex(), p[5].Split('|')[0]));
+        for (int i = 0; i < events.Count; i++)
+        {
+            JsonElement e = events[i];
+            string prefix = $"dnsw event {(i + 1).ToString(CultureInfo.InvariantCulture)}:";
+            string[][] mine = [.. packets.Where(p => p[5].Split('|').Any(c => c.StartsWith(prefix, StringComparison.Ordinal)))];
+            string qname = Str(e, "qname")!;
+            string dnsIface = Str(e, "iface")!;
+            Assert.Contains(mine, p => p[0] == dnsIface && p[1] == "0" && string.Equals(p[2], qname, StringComparison.OrdinalIgnoreCase));
+            Assert.Contains(mine, p => p[0] == dnsIface && p[1] == "1" && string.Equals(p[2], qname, StringComparison.OrdinalIgnoreCase));
+            if (Str(e, "leak_type") == "D")
+            {
+                string connectionIface = Str(e.GetProperty("connection"), "iface")!;
+                Assert.Contains(mine, p => p[0] == connectionIface && p[3] == "1" && p[4] == "0"); // its SYN
+            }
+        }
+    }
+
     [Fact]
     public async Task HtmlReport_RenderedOffline_CardsAreTheSummary_EveryEventARow_FiltersChangeTheRows()
     {

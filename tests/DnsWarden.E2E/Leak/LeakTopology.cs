@@ -76,6 +76,7 @@ public sealed partial class LeakTopology
     {
         DumpcapCapture capture = await Net.StartCaptureAsync(Client, CapturedInterfaces, Net.TempPath($"{phase}.pcapng"));
         string? liveEvents = liveProfile is null ? null : Path.ChangeExtension(outputPcapng, ".live.jsonl");
+        string? liveEvidence = liveProfile is null ? null : Path.ChangeExtension(outputPcapng, ".live-evidence.pcapng");
         NetnsProcess? watch = null;
         if (liveEvents is not null)
         {
@@ -84,6 +85,7 @@ public sealed partial class LeakTopology
                 .. DnswProgram.Prefix, "leak", "watch",
                 "--iface", LeakNet.PhysicalInterface, "--iface", LeakNet.TunnelInterface, "--iface", LeakNet.LoopbackInterface,
                 "--duration", "0", "--format", "json", "--privacy", "full", "--profile", liveProfile!, "--out", liveEvents,
+                "--write-pcap", liveEvidence!,
             ]);
             await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
         }
@@ -123,7 +125,7 @@ public sealed partial class LeakTopology
         File.Copy(capture.OutputPath, raw, overwrite: true);
         CommandResult sorted = await ProcessRunner.RunAsync("reordercap", [raw, outputPcapng], TimeSpan.FromSeconds(30));
         sorted.EnsureSuccess();
-        return new LeakPhaseCapture(phase, outputPcapng, raw, packets, done) { LiveEventsPath = liveEvents };
+        return new LeakPhaseCapture(phase, outputPcapng, raw, packets, done) { LiveEventsPath = liveEvents, LiveEvidencePath = liveEvidence };
     }
 
     private string DescribeServers() => string.Join("\n\n", _servers.Select(s => s.Describe()));
@@ -210,4 +212,7 @@ public sealed record LeakPhaseCapture(string Phase, string PcapngPath, string Du
 {
     /// <summary>Events of the live watch that ran during the phase, when one did (JSON lines, summary last).</summary>
     public string? LiveEventsPath { get; init; }
+
+    /// <summary>The evidence pcapng the live watch wrote (<c>--write-pcap</c>), when one ran.</summary>
+    public string? LiveEvidencePath { get; init; }
 }
