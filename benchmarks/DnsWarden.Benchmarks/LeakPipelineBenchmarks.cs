@@ -2,6 +2,7 @@ using BenchmarkDotNet.Attributes;
 using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
 using DnsWarden.Leak;
+using DnsWarden.Leak.Evidence;
 using DnsWarden.Leak.Events;
 using DnsWarden.Policy;
 
@@ -33,10 +34,20 @@ public class LeakPipelineBenchmarks
         _policy = Profiles.Create(PolicyProfile.FullTunnel);
     }
 
+    [Benchmark(OperationsPerInvoke = Packets, Baseline = true)]
+    public int PipelinePerPacket() => Run(evidence: null);
+
+    /// <summary>The same with <c>--write-pcap</c>: every frame decoded once more and each flow's first packets kept; the evidence written to nowhere.</summary>
     [Benchmark(OperationsPerInvoke = Packets)]
-    public int PipelinePerPacket()
+    public int PipelineWithEvidencePerPacket()
     {
-        var pipeline = new LeakPipeline(_policy, OnEvent);
+        using var writer = new PcapNgWriter(Stream.Null);
+        return Run(new EvidenceRecorder(writer));
+    }
+
+    private int Run(EvidenceRecorder? evidence)
+    {
+        var pipeline = new LeakPipeline(_policy, OnEvent, new LeakPipelineOptions(Evidence: evidence));
         foreach ((FrameOrigin origin, byte[] data) in _frames)
         {
             pipeline.Process(in origin, data);

@@ -319,7 +319,7 @@ internal static class WatchCommand
             pcapWriter!.Flush();
             EvidenceStats e = evidence.Stats;
             console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"evidence: {e.PacketsWritten} packets of {e.EventsComplete + e.EventsIncomplete} events in {options.WritePcap!.FullName} (buffer peak {e.PeakBytes / 1048576.0:0.0} MiB){(e.EventsIncomplete > 0 ? $"; {e.EventsIncomplete} events had packets no longer in the buffer" : "")}")));
+                $"evidence: {e.PacketsWritten} packets of {e.EventsComplete + e.EventsIncomplete} events in {options.WritePcap!.FullName} (buffer peak {e.PeakBytes / 1048576.0:0.0} MiB){(e.EventsIncomplete > 0 ? $"; {e.EventsIncomplete} event(s) had packets no longer in the buffer" : "")}")));
         }
 
         if (status != ExitCodes.Ok)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
@@ -55,7 +56,7 @@ public sealed class EvidenceRecorder
     private long _currentFrame = -1;
     private FrameOrigin _currentOrigin;
     private FlowEvidence? _currentFlow;
-    private RetainedFrame? _currentRetained;
+    private int _currentIndex = -1;
     private bool _currentFromClient;
     private bool _currentHasPayload;
     private int _events;
@@ -88,7 +89,7 @@ public sealed class EvidenceRecorder
         _currentFrame = frameNumber;
         _currentOrigin = origin;
         _currentFlow = null;
-        _currentRetained = null;
+        _currentIndex = -1;
         _currentFromClient = true;
         _currentHasPayload = true;
         if (!PacketDecoder.TryDecode(origin.LinkType, frame, out DecodedPacket packet) || packet.IpVersion == 0
@@ -135,7 +136,7 @@ public sealed class EvidenceRecorder
         _currentFlow = flow;
         _currentFromClient = fromClient;
         _currentHasPayload = packet.PayloadLength > 0;
-        _currentRetained = Retain(flow, frameNumber, in origin, frame, fromClient, hasPayload: packet.PayloadLength > 0);
+        _currentIndex = Retain(flow, frameNumber, in origin, frame, fromClient, hasPayload: packet.PayloadLength > 0);
     }
 
     /// <summary>After the dissector and the rules saw the frame: writes what the events it caused named.</summary>
@@ -146,7 +147,7 @@ public sealed class EvidenceRecorder
     {
         _currentFrame = -1;
         _currentFlow = null;
-        _currentRetained = null;
+        _currentIndex = -1;
     }
 
     /// <summary>Writes what the last events named.</summary>
@@ -257,11 +258,11 @@ public sealed class EvidenceRecorder
 
                 if (written.Count > 0)
                 {
-                    foreach (RetainedFrame r in flow.Frames)
+                    for (int f = 0; f < flow.Frames.Count; f++)
                     {
-                        if (!ReferenceEquals(r, _currentRetained))
+                        if (!ReferenceEquals(flow, _currentFlow) || f != _currentIndex)
                         {
-                            Write(r, flow, written);
+                            Write(flow.Frames[f], flow, written);
                         }
                     }
                 }
@@ -281,19 +282,16 @@ public sealed class EvidenceRecorder
         }
 
         // The current frame: once, with every event that names its flow (earlier ones included) or the frame itself.
-        if (_currentRetained is { } current && _currentFlow!.Claims is { } claims)
+        if (_currentIndex >= 0 && _currentFlow!.Claims is { } claims)
         {
             claimsOfCurrent.InsertRange(0, claims);
-            Write(current, _currentFlow, claimsOfCurrent);
+            Write(_currentFlow.Frames[_currentIndex], _currentFlow, claimsOfCurrent);
         }
         else if (claimsOfCurrent.Count > 0 && _currentFrame >= 0 && !currentFrame.IsEmpty)
         {
-            RetainedFrame alone = _currentRetained ?? new RetainedFrame(
+            RetainedFrame alone = _currentIndex >= 0 ? _currentFlow!.Frames[_currentIndex] : new RetainedFrame(
                 _currentFrame, _currentOrigin.TimestampNs, _currentOrigin.InterfaceName, _currentOrigin.LinkType,
-                Math.Max(_currentOrigin.OriginalLength, currentFrame.Length), currentFrame.ToArray(), _currentFromClient)
-            {
-                HasPayload = _currentHasPayload,
-            };
+                Math.Max(_currentOrigin.OriginalLength, currentFrame.Length), currentFrame.ToArray(), currentFrame.Length, _currentFromClient, _currentHasPayload);
             Write(alone, _currentFlow, claimsOfCurrent);
         }
         else
@@ -326,7 +324,7 @@ public sealed class EvidenceRecorder
                 CultureInfo.InvariantCulture, $"{CommentPrefix(c.EventNumber)} {c.Label}; {role}, capture frame {frame.FrameNumber}"));
         }
 
-        _writer.WritePacket(id, frame.TimestampNs, frame.Data, Math.Max(frame.OriginalLength, frame.Data.Length), _comments);
+        _writer.WritePacket(id, frame.TimestampNs, frame.Data, Math.Max(frame.OriginalLength, frame.Length), _comments);
         Stats.PacketsWritten++;
     }
 
@@ -363,7 +361,8 @@ public sealed class EvidenceRecorder
 
     private FlowEvidence NewFlow(FlowKey5 client, bool isDns, bool orphan)
     {
-        var flow = new FlowEvidence(client, isDns, orphan);
+        // A DNS transaction is a query and its answer; a connection fills its ten.
+        var flow = new FlowEvidence(client, isDns, orphan, isDns ? 2 : _limits.MaxFramesPerFlow);
         Pool pool = isDns ? _dnsPool : _flowPool;
         flow.Pool = pool;
         pool.Order.Enqueue(flow);
@@ -371,23 +370,24 @@ public sealed class EvidenceRecorder
         return flow;
     }
 
-    private RetainedFrame? Retain(FlowEvidence flow, long frameNumber, in FrameOrigin origin, ReadOnlySpan<byte> frame, bool fromClient, bool hasPayload)
+    /// <summary>Keeps the frame when its flow has room; returns its index in the flow, or -1.</summary>
+    private int Retain(FlowEvidence flow, long frameNumber, in FrameOrigin origin, ReadOnlySpan<byte> frame, bool fromClient, bool hasPayload)
     {
         if (flow.Frames.Count >= _limits.MaxFramesPerFlow)
         {
-            return null;
+            return -1;
         }
 
+        // Pooled: a long watch keeps and drops millions of frames, and short-lived arrays that survive a collection or
+        // two are what costs the GC most.
         ReadOnlySpan<byte> kept = flow.IsDns || frame.Length <= _limits.FlowSnapLength ? frame : frame[.._limits.FlowSnapLength];
-        var retained = new RetainedFrame(
-            frameNumber, origin.TimestampNs, origin.InterfaceName, origin.LinkType, Math.Max(origin.OriginalLength, frame.Length), kept.ToArray(), fromClient)
-        {
-            HasPayload = hasPayload,
-        };
-        flow.Frames.Add(retained);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(kept.Length);
+        kept.CopyTo(buffer);
+        flow.Frames.Add(new RetainedFrame(
+            frameNumber, origin.TimestampNs, origin.InterfaceName, origin.LinkType, Math.Max(origin.OriginalLength, frame.Length), buffer, kept.Length, fromClient, hasPayload));
         _byFrame[frameNumber] = flow;
         Charge(flow, kept.Length + FrameOverhead);
-        return retained;
+        return flow.Frames.Count - 1;
     }
 
     private void Charge(FlowEvidence flow, long bytes)
@@ -426,6 +426,8 @@ public sealed class EvidenceRecorder
             {
                 _byFrame.Remove(r.FrameNumber);
             }
+
+            ArrayPool<byte>.Shared.Return(r.Buffer);
         }
 
         flow.Frames.Clear();
@@ -437,21 +439,26 @@ public sealed class EvidenceRecorder
     private void Adopt(FlowEvidence flow, FlowEvidence orphan)
     {
         bool fromClient = orphan.Client.Source == flow.Client.Source;
+        int moved = 0;
         foreach (RetainedFrame r in orphan.Frames)
         {
-            if (flow.Frames.Count < _limits.MaxFramesPerFlow)
+            if (flow.Frames.Count >= _limits.MaxFramesPerFlow)
             {
-                RetainedFrame adopted = r with { FromClient = fromClient };
-                flow.Frames.Add(adopted);
-                _byFrame[r.FrameNumber] = flow;
-                Charge(flow, r.Data.Length + FrameOverhead);
-                if (flow.Claims is { } claims)
-                {
-                    Write(adopted, flow, claims);
-                }
+                break;
+            }
+
+            RetainedFrame adopted = r with { FromClient = fromClient };
+            flow.Frames.Add(adopted);
+            _byFrame[r.FrameNumber] = flow;
+            Charge(flow, r.Length + FrameOverhead);
+            moved++;
+            if (flow.Claims is { } claims)
+            {
+                Write(adopted, flow, claims);
             }
         }
 
+        orphan.Frames.RemoveRange(0, moved); // their buffers now belong to the flow
         Evict(orphan);
         Stats.FlowsEvicted--; // merged, not dropped
     }
@@ -471,11 +478,12 @@ public sealed class EvidenceRecorder
     /// <summary>A flow in the buffer: both directions as one key, and for UDP DNS the transaction ID (-1 otherwise).</summary>
     private readonly record struct FlowSlot(FlowKey5 Flow, int Transaction);
 
-    private sealed record RetainedFrame(
-        long FrameNumber, long TimestampNs, string Interface, LinkType LinkType, int OriginalLength, byte[] Data, bool FromClient)
+    /// <param name="Buffer">Rented from the shared pool (longer than <paramref name="Length"/>); returned when the flow is dropped.</param>
+    /// <param name="HasPayload">The transport carries data (a later fragment always does).</param>
+    private readonly record struct RetainedFrame(
+        long FrameNumber, long TimestampNs, string Interface, LinkType LinkType, int OriginalLength, byte[] Buffer, int Length, bool FromClient, bool HasPayload)
     {
-        /// <summary>The transport carries data (a later fragment always does).</summary>
-        public bool HasPayload { get; init; } = true;
+        public ReadOnlySpan<byte> Data => Buffer.AsSpan(0, Length);
     }
 
     /// <summary>A pool's flows in the order they were first seen, and what they hold.</summary>
@@ -488,7 +496,7 @@ public sealed class EvidenceRecorder
         public Queue<FlowEvidence> Order { get; } = new();
     }
 
-    private sealed class FlowEvidence(FlowKey5 client, bool isDns, bool orphan)
+    private sealed class FlowEvidence(FlowKey5 client, bool isDns, bool orphan, int capacity)
     {
         /// <summary>The flow from its client's side (default for fragments whose first fragment is not seen yet).</summary>
         public FlowKey5 Client { get; } = client;
@@ -501,7 +509,7 @@ public sealed class EvidenceRecorder
 
         public Pool? Pool { get; set; }
 
-        public List<RetainedFrame> Frames { get; } = [];
+        public List<RetainedFrame> Frames { get; } = new(capacity);
 
         /// <summary>The events that named this flow: its later packets carry their comments.</summary>
         public List<Claim>? Claims { get; set; }
