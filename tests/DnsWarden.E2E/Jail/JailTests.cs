@@ -50,7 +50,7 @@ public sealed class JailNetFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3");
+        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3", "gtlsclient");
         if (SkipReason is not null)
         {
             return;
@@ -162,6 +162,11 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
             $"curl -s -m 3 -g --doh-url https://[{JailNetFixture.ResolverV6}]/dns-query -k https://{JailNetFixture.WebName}/ >/dev/null && echo dohv6=escaped || echo dohv6=blocked",
             $"echo quic > /dev/udp/{JailNetFixture.ResolverV6}/443 && echo quicv6=sent",
             $"curl -s -m 3 -g http://[{JailNetFixture.OtherWebV6}]/ >/dev/null && echo unresolvedv6=escaped || echo unresolvedv6=blocked",
+
+            // Real QUIC clients: a full-size Initial (≥ 1,200 bytes) is refused, and named in the log from its headers.
+            $"timeout 5 gtlsclient --handshake-timeout=1s --timeout=1s --exit-on-first-stream-close {JailNetFixture.OtherWebV4} 443 >/dev/null 2>&1; echo quic-client=done",
+            $"timeout 5 gtlsclient --handshake-timeout=1s --timeout=1s --exit-on-first-stream-close {JailNetFixture.OtherWebV6} 443 >/dev/null 2>&1; echo quic-client6=done",
+            $"kdig @{JailNetFixture.ResolverV4} +quic {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo doq=escaped || echo doq=blocked",
             burst,
             "exit 5");
         CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full"], script);
@@ -204,6 +209,10 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.Contains($"unresolved tcp {JailNetFixture.ResolverV4} 443", blocked);
         Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV4} 80", blocked);
         Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV6} 80", blocked);
+        Assert.Contains("doq=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"quic udp {JailNetFixture.OtherWebV4} 443", blocked);
+        Assert.Contains($"quic udp {JailNetFixture.OtherWebV6} 443", blocked);
+        Assert.Contains($"dot udp {JailNetFixture.ResolverV4} 853", blocked);
         Assert.Contains($"dnsw jail: refused dot tcp {JailNetFixture.ResolverV4}:853", r.StdErr, StringComparison.Ordinal);
         int maxScore = log.Where(e => e.GetProperty("qname").GetString()!.EndsWith("tunnel.jail.test", StringComparison.Ordinal))
             .Max(e => e.GetProperty("exfiltration_score").GetInt32());
