@@ -306,7 +306,9 @@ internal static class WatchCommand
         outFile?.Flush();
         if (listed is not null)
         {
-            string source = live ? "live on " + string.Join(", ", traffic.ByInterface.Keys.Order(StringComparer.Ordinal)) : "capture files " + string.Join(", ", options.Files.Select(f => f.Name));
+            string source = !live ? "capture files " + string.Join(", ", options.Files.Select(f => f.Name))
+                : options.Interfaces.Length > 0 ? "live on " + string.Join(", ", options.Interfaces)
+                : "live on every interface up";
             HtmlPage.Write(htmlFile!, LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
             {
                 Source = source, Policy = policyName, Privacy = privacyName, EvidenceFile = options.WritePcap?.Name, Capture = totals,
@@ -318,8 +320,10 @@ internal static class WatchCommand
         {
             pcapWriter!.Flush();
             EvidenceStats e = evidence.Stats;
-            console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-                $"evidence: {e.PacketsWritten} packets of {e.EventsComplete + e.EventsIncomplete} events in {options.WritePcap!.FullName} (buffer peak {e.PeakBytes / 1048576.0:0.0} MiB){(e.EventsIncomplete > 0 ? $"; {e.EventsIncomplete} event(s) had packets no longer in the buffer" : "")}")));
+            string peak = e.PeakBytes < 1 << 20 ? $"{e.PeakBytes / 1024.0:0} KiB" : $"{e.PeakBytes / 1048576.0:0.0} MiB";
+            // One line, never wrapped at the console's width: scripts read it.
+            console.Profile.Out.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"evidence: {e.PacketsWritten} packets of {e.EventsComplete + e.EventsIncomplete} events in {options.WritePcap!.FullName} (buffer peak {peak}){(e.EventsIncomplete > 0 ? $"; {e.EventsIncomplete} event(s) had packets no longer in the buffer" : "")}"));
         }
 
         if (status != ExitCodes.Ok)
