@@ -61,20 +61,48 @@ public sealed partial class HeadlessChromium
         return r;
     }
 
-    private Task<CommandResult> RunAsync(IReadOnlyList<string> args)
+    private async Task<CommandResult> RunAsync(IReadOnlyList<string> args)
     {
         int run = Interlocked.Increment(ref _runs);
         string profile = _net.TempPath("chromium-profile-" + run.ToString(CultureInfo.InvariantCulture));
         Directory.CreateDirectory(profile);
+
+        // Chromium also writes outside its profile (crash-report settings under ~/.config/chromium, GTK's dconf under
+        // ~/.cache): its home is the profile too, and the real home is checked unchanged.
+        string before = HomeState();
         string[] argv =
         [
+            "HOME=" + profile, "XDG_CONFIG_HOME=" + Path.Combine(profile, "config"), "XDG_CACHE_HOME=" + Path.Combine(profile, "cache"),
+            HostTools.Resolve("chromium"),
             "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--user-data-dir=" + profile,
             // Console messages (a Content-Security-Policy refusal among them) go to stderr, for the tests to read.
             "--enable-logging=stderr",
             .. args,
         ];
-        return _net.ExecAsync(Namespace, "chromium", argv, s_timeout);
+        CommandResult r = await _net.ExecAsync(Namespace, "env", argv, s_timeout);
+        Assert.True(before == HomeState(), "chromium wrote under the real home directory:\n" + before + "\n" + HomeState());
+        return r;
+    }
+
+    /// <summary>What chromium would leave in the real home: the paths, and every file's time and size.</summary>
+    private static string HomeState()
+    {
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var state = new List<string>();
+        foreach (string dir in new[] { Path.Combine(home, ".config", "chromium"), Path.Combine(home, ".cache", "dconf"), Path.Combine(home, ".pki") })
+        {
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            state.AddRange(Directory.EnumerateFileSystemEntries(dir, "*", SearchOption.AllDirectories)
+                .Select(f => $"{f} {File.GetLastWriteTimeUtc(f).Ticks.ToString(CultureInfo.InvariantCulture)}"));
+            state.Add(dir);
+        }
+
+        return string.Join('\n', state.Order(StringComparer.Ordinal));
     }
 
     [GeneratedRegex(@"^\d+:\s+([^:@\s]+)", RegexOptions.Multiline)]
