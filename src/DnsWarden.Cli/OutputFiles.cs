@@ -25,6 +25,22 @@ internal static class OutputFiles
         }
     }
 
+    /// <summary>Writes a finished page; false, with one line on stderr, when the disk refuses it.</summary>
+    public static bool TryWrite(FileStream file, string document, string option)
+    {
+        try
+        {
+            DnsWarden.Report.Html.HtmlPage.Write(file, document);
+            file.Flush();
+            return true;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"dnsw: {option} {file.Name}: {e.Message}");
+            return false;
+        }
+    }
+
     /// <summary>Packets keep what the privacy mode cuts from events: the owner alone reads them.</summary>
     public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 

@@ -3,32 +3,41 @@ namespace DnsWarden.Platform;
 /// <summary>
 /// Opens a file that dnsw writes for the user (evidence captures, reports) without ever writing through a link
 /// someone else left at that path. dnsw runs as root, often in a shared directory such as /tmp: a symbolic link
-/// planted at the output path would otherwise make it overwrite any file on the system.
+/// planted at the output path would otherwise make it overwrite any file on the system, and a named pipe would hand
+/// the output to whoever reads it.
 /// </summary>
-public static class OutputFile
+public static partial class OutputFile
 {
     /// <summary>
-    /// Replaces whatever directory entry is at <paramref name="path"/> with a new, empty regular file and opens it
-    /// for writing. The old entry is unlinked, never followed: a symbolic link is removed, not its target; a hard
-    /// link loses this name only. The new file is created exclusively (O_CREAT|O_EXCL, which does not follow a
-    /// symbolic link either), so a link planted between the two steps makes the open fail instead of being written
-    /// through.
+    /// Creates a new, empty regular file at <paramref name="path"/> and opens it for writing. A regular file already
+    /// there is replaced (unlinked: a hard link loses this name only, its other names keep their content); a symbolic
+    /// link, a directory, a device, a pipe or a socket is refused and left as it is (as O_NOFOLLOW would). The file is
+    /// created exclusively (O_CREAT|O_EXCL, which follows no link), so an entry planted between the check and the
+    /// creation makes the open fail instead of being written through.
     /// </summary>
     /// <param name="path">Where to write.</param>
     /// <param name="unixMode">Permissions of the new file on Unix (before the umask).</param>
     /// <param name="bufferSize">The stream's buffer.</param>
-    /// <exception cref="IOException">The path is a directory, its directory does not exist, or the file could not be created.</exception>
-    /// <exception cref="UnauthorizedAccessException">No permission to remove the old entry or create the file.</exception>
+    /// <exception cref="IOException">The path is not a regular file, its directory does not exist, or the file could not be created.</exception>
+    /// <exception cref="UnauthorizedAccessException">No permission to remove the old file or create the new one.</exception>
     public static FileStream Create(string path, UnixFileMode unixMode = UnixFileMode.UserRead | UnixFileMode.UserWrite, int bufferSize = 4096)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (Directory.Exists(path) && !IsLink(path))
+        switch (OperatingSystem.IsLinux() ? ProbeLinux(path) : ProbeOther(path))
         {
-            throw new IOException($"{path} is a directory");
+            case Entry.None:
+                break;
+            case Entry.RegularFile:
+                File.Delete(path);
+                break;
+            case Entry.SymbolicLink:
+                throw new IOException($"{path} is a symbolic link; output is never written through one (remove it, or name the file it points to)");
+            case Entry.Directory:
+                throw new IOException($"{path} is a directory");
+            default:
+                throw new IOException($"{path} is not a regular file (a device, pipe or socket)");
         }
 
-        // File.Delete is unlink(2) / DeleteFile: it removes the link itself and succeeds when nothing is there.
-        File.Delete(path);
         var options = new FileStreamOptions
         {
             Mode = FileMode.CreateNew,
@@ -44,5 +53,13 @@ public static class OutputFile
         return new FileStream(path, options);
     }
 
-    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
+    /// <summary>What a path names, without following it.</summary>
+    private enum Entry
+    {
+        None,
+        RegularFile,
+        SymbolicLink,
+        Directory,
+        Other,
+    }
 }

@@ -70,6 +70,40 @@ public sealed class ReportInjectionTests
         }
     }
 
+    [Fact]
+    public async Task OutputPathsThatAreLinksOrPipes_AreRefusedInOneLine_BeforeAnyWork()
+    {
+        string dir = Directory.CreateTempSubdirectory("dnsw-output-").FullName;
+        try
+        {
+            string capture = Path.Combine(dir, "hostile.pcapng");
+            WriteCapture(capture);
+            string precious = Path.Combine(dir, "precious");
+            await File.WriteAllTextAsync(precious, "keep me");
+            string link = Path.Combine(dir, "evidence.pcapng");
+            File.CreateSymbolicLink(link, precious);
+            string fifo = Path.Combine(dir, "report.html");
+            (await ProcessRunner.RunAsync("mkfifo", [fifo])).EnsureSuccess();
+
+            foreach (string[] flags in new[] { new[] { "--write-pcap", link }, ["--html", fifo] })
+            {
+                CommandResult r = await ProcessRunner.RunAsync(
+                    DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--pcap", capture, .. flags], TimeSpan.FromSeconds(60));
+                Assert.True(r.ExitCode == 1, r.Describe());
+                string line = Assert.Single(r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+                Assert.StartsWith($"dnsw: {flags[0]} {flags[1]}: ", line, StringComparison.Ordinal);
+                Assert.Empty(r.StdOut); // refused before the capture was read
+            }
+
+            Assert.Equal("keep me", await File.ReadAllTextAsync(precious));
+            Assert.Equal(precious, new FileInfo(link).LinkTarget);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>How Chromium serialises a text node: &amp;, &lt; and &gt; escaped.</summary>
     private static string Text(string s) =>
         s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using DnsWarden.Platform.Interop.Linux;
 
@@ -84,6 +85,8 @@ public sealed class NativeLayoutTests
                 #include <stddef.h>
                 #include <linux/netlink.h>
                 #include <linux/inet_diag.h>
+                #include <linux/stat.h>
+                #include <fcntl.h>
                 int main(void)
                 {
                     printf("%zu %zu %zu %zu %zu %zu %zu %zu\n",
@@ -91,13 +94,17 @@ public sealed class NativeLayoutTests
                         sizeof(struct inet_diag_sockid), offsetof(struct inet_diag_sockid, idiag_cookie),
                         offsetof(struct inet_diag_msg, idiag_uid), offsetof(struct inet_diag_msg, idiag_inode),
                         offsetof(struct inet_diag_req_v2, id));
+                    printf("%zu %zu %d %d %u\n", sizeof(struct statx), offsetof(struct statx, stx_mode), AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE);
                     return 0;
                 }
                 """);
             string exe = Path.Combine(dir, "layout");
             Run("gcc", $"-o {exe} {source}");
-            string output = Run(exe, "").Trim();
-            Assert.Equal("16 56 72 48 40 64 68 8", output);
+            string[] output = Run(exe, "").Trim().Split('\n');
+            Assert.Equal("16 56 72 48 40 64 68 8", output[0]);
+            Assert.Equal(
+                string.Create(CultureInfo.InvariantCulture, $"{LibC.StatxSize} {LibC.StatxModeOffset} {LibC.AtFdCwd} {LibC.AtSymlinkNoFollow} {LibC.StatxType}"),
+                output[1]);
         }
         finally
         {

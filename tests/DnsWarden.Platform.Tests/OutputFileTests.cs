@@ -8,36 +8,75 @@ public sealed class OutputFileTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Fact]
-    public void SymlinkAtThePath_IsReplaced_ItsTargetUntouched()
+    public void SymlinkAtThePath_IsRefused_TheLinkAndItsTargetUntouched()
     {
         string target = Path.Combine(_dir, "precious");
         File.WriteAllText(target, "keep me");
         string output = Path.Combine(_dir, "evidence.pcapng");
         File.CreateSymbolicLink(output, target);
 
-        using (FileStream s = OutputFile.Create(output))
-        {
-            s.Write("evidence"u8);
-        }
-
+        IOException e = Assert.Throws<IOException>(() => OutputFile.Create(output));
+        Assert.Contains("symbolic link", e.Message, StringComparison.Ordinal);
         Assert.Equal("keep me", File.ReadAllText(target));
-        Assert.Null(new FileInfo(output).LinkTarget);
-        Assert.Equal("evidence", File.ReadAllText(output));
+        Assert.Equal(target, new FileInfo(output).LinkTarget);
     }
 
     [Fact]
-    public void DanglingSymlink_IsReplaced_NothingCreatedWhereItPointed()
+    public void DanglingSymlink_IsRefused_NothingCreatedWhereItPoints()
     {
         string nowhere = Path.Combine(_dir, "created-through-link");
         string output = Path.Combine(_dir, "report.html");
         File.CreateSymbolicLink(output, nowhere);
 
-        using (OutputFile.Create(output))
+        Assert.Throws<IOException>(() => OutputFile.Create(output));
+        Assert.False(File.Exists(nowhere));
+    }
+
+    [Theory]
+    [InlineData("/dev/null")]
+    [InlineData("/dev/stdout")]
+    public void DevicesAndTheirLinks_AreRefused_AndLeftInPlace(string path)
+    {
+        if (!OperatingSystem.IsLinux())
         {
+            Assert.Skip("Linux device paths");
         }
 
-        Assert.False(File.Exists(nowhere));
-        Assert.True(File.Exists(output));
+        Assert.Throws<IOException>(() => OutputFile.Create(path));
+        Assert.True(File.Exists(path) || new FileInfo(path).LinkTarget is not null);
+    }
+
+    [Fact]
+    public void NamedPipe_IsRefused_NothingWrittenToItsReader()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Skip("mkfifo");
+        }
+
+        string fifo = Path.Combine(_dir, "report.html");
+        using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            mk.WaitForExit();
+            Assert.Equal(0, mk.ExitCode);
+        }
+
+        IOException e = Assert.Throws<IOException>(() => OutputFile.Create(fifo));
+        Assert.Contains("not a regular file", e.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(fifo));
+    }
+
+    [Fact]
+    public void ExistingRegularFile_IsReplaced()
+    {
+        string output = Path.Combine(_dir, "report.html");
+        File.WriteAllText(output, "an older report, longer than the new one");
+        using (FileStream s = OutputFile.Create(output))
+        {
+            s.Write("new"u8);
+        }
+
+        Assert.Equal("new", File.ReadAllText(output));
     }
 
     [Fact]

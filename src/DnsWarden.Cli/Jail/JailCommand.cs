@@ -4,7 +4,6 @@ using System.Runtime.Versioning;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
-using DnsWarden.Report.Html;
 using DnsWarden.Report.Jail;
 
 namespace DnsWarden.Cli.Jail;
@@ -124,7 +123,7 @@ internal static class JailCommand
             Command = command,
             OutPath = output?.FullName,
             Privacy = privacyMode,
-            OnReport = reportFile is null ? null : r => HtmlPage.Write(reportFile, JailHtmlReport.Render(r)),
+            OnReport = reportFile is null ? null : r => OutputFiles.TryWrite(reportFile, JailHtmlReport.Render(r), "--report"),
         };
 
         try

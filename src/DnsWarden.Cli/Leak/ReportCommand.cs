@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Report;
-using DnsWarden.Report.Html;
 using DnsWarden.Report.Leak;
 using Spectre.Console;
 
@@ -108,11 +107,8 @@ internal static class ReportCommand
             ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
         }
 
-        if (listed is not null)
-        {
-            HtmlPage.Write(htmlFile!, LeakHtmlReport.Render(
-                summary, listed.Listed, listed.NotListed, new LeakReportContext { Source = "events file " + file.Name, Policy = policy, Privacy = privacy }));
-        }
+        bool written = listed is null || OutputFiles.TryWrite(htmlFile!, LeakHtmlReport.Render(
+            summary, listed.Listed, listed.NotListed, new LeakReportContext { Source = "events file " + file.Name, Policy = policy, Privacy = privacy }), "--html");
 
         foreach (string e in errors)
         {
@@ -127,6 +123,11 @@ internal static class ReportCommand
             }
 
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"dnsw: {bad} line(s) skipped as malformed; the summary covers the {summary.Events} good event(s)"));
+            return ExitCodes.InputError;
+        }
+
+        if (!written)
+        {
             return ExitCodes.InputError;
         }
 

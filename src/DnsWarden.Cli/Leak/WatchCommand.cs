@@ -14,7 +14,6 @@ using DnsWarden.Leak.Report;
 using DnsWarden.Leak.Rules;
 using DnsWarden.Platform;
 using DnsWarden.Policy;
-using DnsWarden.Report.Html;
 using DnsWarden.Report.Leak;
 using Spectre.Console;
 
@@ -309,17 +308,26 @@ internal static class WatchCommand
             string source = !live ? "capture files " + string.Join(", ", options.Files.Select(f => f.Name))
                 : options.Interfaces.Length > 0 ? "live on " + string.Join(", ", options.Interfaces)
                 : "live on every interface up";
-            HtmlPage.Write(htmlFile!, LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
+            string page = LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
             {
                 Source = source, Policy = policyName, Privacy = privacyName, EvidenceFile = options.WritePcap?.Name, Capture = totals,
-            }));
+            });
+            if (!OutputFiles.TryWrite(htmlFile!, page, "--html"))
+            {
+                status = status == ExitCodes.Ok ? ExitCodes.InputError : status;
+            }
         }
 
         RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem);
         if (evidence is not null)
         {
-            pcapWriter!.Flush();
             EvidenceStats e = evidence.Stats;
+            if (evidence.WriteError is { } evidenceError)
+            {
+                Console.Error.WriteLine($"dnsw: --write-pcap {options.WritePcap!.FullName}: {evidenceError} (the evidence stops there; the events do not)");
+                status = status == ExitCodes.Ok ? ExitCodes.InputError : status;
+            }
+
             string peak = e.PeakBytes < 1 << 20 ? $"{e.PeakBytes / 1024.0:0} KiB" : $"{e.PeakBytes / 1048576.0:0.0} MiB";
             // One line, never wrapped at the console's width: scripts read it.
             console.Profile.Out.Writer.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -76,6 +76,9 @@ public sealed class EvidenceRecorder
 
     public EvidenceStats Stats { get; } = new();
 
+    /// <summary>Why the evidence file stopped being written (the disk is full, say); null while it is written.</summary>
+    public string? WriteError { get; private set; }
+
     /// <summary>What the buffer holds now, bookkeeping included.</summary>
     public long RetainedBytes => _dnsPool.Bytes + _flowPool.Bytes;
 
@@ -154,7 +157,17 @@ public sealed class EvidenceRecorder
     internal void Flush()
     {
         WritePending([]);
-        _writer.Flush();
+        if (WriteError is null)
+        {
+            try
+            {
+                _writer.Flush();
+            }
+            catch (IOException e)
+            {
+                WriteError = e.Message;
+            }
+        }
     }
 
     /// <summary>Numbers the event (its place in the output) and notes the flows whose packets it names.</summary>
@@ -299,13 +312,38 @@ public sealed class EvidenceRecorder
             return;
         }
 
-        if (_flushEachWrite)
+        if (_flushEachWrite && WriteError is null)
         {
-            _writer.Flush();
+            try
+            {
+                _writer.Flush();
+            }
+            catch (IOException e)
+            {
+                WriteError = e.Message;
+            }
         }
     }
 
     private void Write(RetainedFrame frame, FlowEvidence? flow, List<Claim> claims)
+    {
+        if (WriteError is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            WritePacket(frame, flow, claims);
+        }
+        catch (IOException e)
+        {
+            // A full disk ends the evidence, not the watch: the events go on being found and written.
+            WriteError = e.Message;
+        }
+    }
+
+    private void WritePacket(RetainedFrame frame, FlowEvidence? flow, List<Claim> claims)
     {
         if (!_interfaces.TryGetValue((frame.Interface, frame.LinkType), out int id))
         {

@@ -261,6 +261,42 @@ public sealed class EvidenceRecorderTests
         Assert.Equal(1, run.Recorder.Stats.EventsIncomplete);
     }
 
+    [Fact]
+    public void DiskFullMidway_TheEvidenceStops_TheEventsDoNot()
+    {
+        using var disk = new FullAfter(200);
+        using var writer = new PcapNgWriter(disk, leaveOpen: true);
+        var recorder = new EvidenceRecorder(writer, flushEachWrite: true);
+        var h = new Harness(Expect.FullTunnel, new LeakPipelineOptions(Evidence: recorder));
+        for (int i = 0; i < 20; i++)
+        {
+            byte[] q = Harness.Query($"n{i}.example.com", (ushort)i);
+            h.Feed("eth0", Harness.Udp(LanClient, LanResolver, (ushort)(40000 + i), 53, q));
+            h.Feed("eth0", Harness.Udp(LanResolver, LanClient, 53, (ushort)(40000 + i), Harness.Answer(q, 60, Web)));
+        }
+
+        h.Complete();
+        Assert.Equal(20, h.Events.Count);
+        Assert.Equal("No space left on device", recorder.WriteError);
+        Assert.True(recorder.Stats.PacketsWritten < 40);
+    }
+
+    /// <summary>A stream that takes a few bytes, then fails as a full disk does.</summary>
+    private sealed class FullAfter(int capacity) : MemoryStream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer) => Write(buffer.ToArray(), 0, buffer.Length);
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (Length + count > capacity)
+            {
+                throw new IOException("No space left on device");
+            }
+
+            base.Write(buffer, offset, count);
+        }
+    }
+
     private static void AssertPacket(Packet p, string iface, long frame, string comment)
     {
         Assert.Equal(iface, p.Interface);
