@@ -224,7 +224,8 @@ internal static class SeedCorpus
                     interfaces.Add(link, id);
                 }
 
-                writer.WritePacket(id, ts, frame);
+                // Every other packet with comments (as the evidence file writes them), so the option walk is fuzzed too.
+                writer.WritePacket(id, ts, frame, comments: ts % 2_000_000 == 0 ? ["dnsw event 1: Leak-A P1 correlation q1; query, capture frame 1", "x"] : null);
                 ts += 1_000_000;
             }
         }

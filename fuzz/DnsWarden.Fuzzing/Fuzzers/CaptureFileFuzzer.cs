@@ -51,6 +51,7 @@ internal abstract class CaptureFileFuzzer : IFuzzer
             FuzzAssert.True(packet.InterfaceId >= 0, $"interface {packet.InterfaceId}");
             _ = packet.Timestamp;
             _ = PacketDecoder.TryDecode(packet.LinkType, packet.Data, out _);
+            FuzzAssert.True(packet.Comments().Sum(c => c.Length) <= packet.Options.Length, "comments longer than the options they come from");
             FuzzAssert.True(reader.Interfaces.Count > 0, "a packet with no interface");
         }
 
