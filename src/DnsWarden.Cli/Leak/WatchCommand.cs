@@ -184,6 +184,15 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
+        FileStream? outFile = null;
+        FileStream? observationsFile = null;
+        if ((options.Out is { } outPath && (outFile = OutputFiles.TryOpen("--out", outPath.FullName, append: false, Console.Error, OutputBufferSize)) is null)
+            || (options.Observations is { } obsPath && (observationsFile = OutputFiles.TryOpen("--observations", obsPath.FullName, append: false, Console.Error)) is null))
+        {
+            outFile?.Dispose();
+            return ExitCodes.InputError;
+        }
+
         // Files: output is buffered (a write per event would cost more than finding it). Live: every event is
         // flushed as it is found, so an interrupted or killed watch has written all it saw.
         bool live = options.Files.Length == 0;
@@ -191,9 +200,9 @@ internal static class WatchCommand
         using var stdout = new BufferedStream(stdoutRaw, OutputBufferSize);
         using var json = options.Json ? new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions) : null;
         using TextWriter? humanOut = options.Json ? null : live ? Console.Out : new StreamWriter(stdout, new System.Text.UTF8Encoding(false), OutputBufferSize, leaveOpen: true);
-        using FileStream? outFile = options.Out is { } f ? new FileStream(f.FullName, FileMode.Create, FileAccess.Write, FileShare.Read, OutputBufferSize) : null;
+        using FileStream? outScope = outFile;
         using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
-        using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
+        using ObservationJson? observations = observationsFile is null ? null : new ObservationJson(observationsFile);
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
         var summary = new LeakSummary();
         var traffic = new WatchSummary();
