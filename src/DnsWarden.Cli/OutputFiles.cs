@@ -1,31 +1,33 @@
-using DnsWarden.Platform;
+using DnsWarden.Platform.Users;
 
 namespace DnsWarden.Cli;
 
-/// <summary>Opens the files a command writes for the user (evidence, reports) up front, so a bad path fails before any work, in one line.</summary>
+/// <summary>
+/// Every file a user names for dnsw's output is opened here: on Linux as the user who ran dnsw (sudo's user) and never
+/// through a link (<see cref="OutputFile"/>); elsewhere as a plain file. Errors are one line naming the option.
+/// </summary>
 internal static class OutputFiles
 {
-    /// <summary>A new file at <paramref name="file"/>'s path (never written through a link, <see cref="OutputFile"/>); null and a message when it cannot be made.</summary>
-    public static FileStream? TryCreate(FileInfo? file, string option, UnixFileMode mode, out string? error)
-    {
-        error = null;
-        if (file is null)
-        {
-            return null;
-        }
+    public static FileStream Open(string path, bool append, int bufferSize = 4096, bool asynchronous = false) =>
+        OperatingSystem.IsLinux()
+            ? OutputFile.Open(path, UserAccount.Invoking(), append, bufferSize, asynchronous)
+            : new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize, asynchronous);
 
+    /// <summary>Opens, or writes "dnsw: OPTION PATH: why" and returns null.</summary>
+    public static FileStream? TryOpen(string option, string path, bool append, TextWriter stderr, int bufferSize = 4096)
+    {
         try
         {
-            return OutputFile.Create(file.FullName, mode, bufferSize: 1 << 16);
+            return Open(path, append, bufferSize);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error = $"{option} {file.FullName}: {e.Message}";
+            stderr.WriteLine(e is IOException && e.Message.StartsWith(path, StringComparison.Ordinal) ? $"dnsw: {option} {e.Message}" : $"dnsw: {option} {path}: {e.Message}");
             return null;
         }
     }
 
-    /// <summary>Writes a finished page; false, with one line on stderr, when the disk refuses it.</summary>
+    /// <summary>Writes a finished page (a report) to a file opened here; false, with one line on stderr, when the disk refuses it.</summary>
     public static bool TryWrite(FileStream file, string document, string option)
     {
         try
@@ -40,10 +42,4 @@ internal static class OutputFiles
             return false;
         }
     }
-
-    /// <summary>Packets keep what the privacy mode cuts from events: the owner alone reads them.</summary>
-    public const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-
-    /// <summary>A report holds what the events file holds.</summary>
-    public const UnixFileMode Shared = Private | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 }

@@ -89,7 +89,7 @@ public sealed class ReportInjectionTests
             {
                 CommandResult r = await ProcessRunner.RunAsync(
                     DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--pcap", capture, .. flags], TimeSpan.FromSeconds(60));
-                Assert.True(r.ExitCode == 1, r.Describe());
+                Assert.True(r.ExitCode == 3, r.Describe());
                 string line = Assert.Single(r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
                 Assert.StartsWith($"dnsw: {flags[0]} {flags[1]}: ", line, StringComparison.Ordinal);
                 Assert.Empty(r.StdOut); // refused before the capture was read

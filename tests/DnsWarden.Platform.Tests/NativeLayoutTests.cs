@@ -81,6 +81,7 @@ public sealed class NativeLayoutTests
         {
             string source = Path.Combine(dir, "layout.c");
             File.WriteAllText(source, """
+                #define _GNU_SOURCE
                 #include <stdio.h>
                 #include <stddef.h>
                 #include <linux/netlink.h>
@@ -94,7 +95,7 @@ public sealed class NativeLayoutTests
                         sizeof(struct inet_diag_sockid), offsetof(struct inet_diag_sockid, idiag_cookie),
                         offsetof(struct inet_diag_msg, idiag_uid), offsetof(struct inet_diag_msg, idiag_inode),
                         offsetof(struct inet_diag_req_v2, id));
-                    printf("%zu %zu %d %d %u\n", sizeof(struct statx), offsetof(struct statx, stx_mode), AT_FDCWD, AT_SYMLINK_NOFOLLOW, STATX_TYPE);
+                    printf("%zu %zu %d %u %u\n", sizeof(struct statx), offsetof(struct statx, stx_mode), AT_EMPTY_PATH, STATX_TYPE, STATX_MODE);
                     return 0;
                 }
                 """);
@@ -103,7 +104,7 @@ public sealed class NativeLayoutTests
             string[] output = Run(exe, "").Trim().Split('\n');
             Assert.Equal("16 56 72 48 40 64 68 8", output[0]);
             Assert.Equal(
-                string.Create(CultureInfo.InvariantCulture, $"{LibC.StatxSize} {LibC.StatxModeOffset} {LibC.AtFdCwd} {LibC.AtSymlinkNoFollow} {LibC.StatxType}"),
+                string.Create(CultureInfo.InvariantCulture, $"{LibC.StatxBufferLength} 28 {LibC.AtEmptyPath} {LibC.StatxType} {LibC.StatxMode}"),
                 output[1]);
         }
         finally

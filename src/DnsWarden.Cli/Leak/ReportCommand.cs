@@ -38,11 +38,10 @@ internal static class ReportCommand
 
     private static int Run(FileInfo file, bool json, FileInfo? html)
     {
-        using FileStream? htmlFile = OutputFiles.TryCreate(html, "--html", OutputFiles.Shared, out string? htmlError);
-        if (htmlError is not null)
+        using FileStream? htmlFile = html is null ? null : OutputFiles.TryOpen("--html", html.FullName, append: false, Console.Error, 1 << 16);
+        if (html is not null && htmlFile is null)
         {
-            Console.Error.WriteLine($"dnsw: {htmlError}");
-            return ExitCodes.Usage;
+            return ExitCodes.InputError;
         }
 
         var summary = new LeakSummary();

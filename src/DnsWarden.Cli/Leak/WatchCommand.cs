@@ -197,12 +197,19 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
-        using FileStream? pcapFile = OutputFiles.TryCreate(options.WritePcap, "--write-pcap", OutputFiles.Private, out string? pcapError);
-        using FileStream? htmlFile = OutputFiles.TryCreate(options.Html, "--html", OutputFiles.Shared, out string? htmlError);
-        if ((pcapError ?? htmlError) is { } outputError)
+        FileStream? outFile = null;
+        FileStream? observationsFile = null;
+        FileStream? pcapFile = null;
+        FileStream? htmlFile = null;
+        if ((options.Out is { } outPath && (outFile = OutputFiles.TryOpen("--out", outPath.FullName, append: false, Console.Error, OutputBufferSize)) is null)
+            || (options.Observations is { } obsPath && (observationsFile = OutputFiles.TryOpen("--observations", obsPath.FullName, append: false, Console.Error)) is null)
+            || (options.WritePcap is { } pcapPath && (pcapFile = OutputFiles.TryOpen("--write-pcap", pcapPath.FullName, append: false, Console.Error, OutputBufferSize)) is null)
+            || (options.Html is { } htmlPath && (htmlFile = OutputFiles.TryOpen("--html", htmlPath.FullName, append: false, Console.Error, OutputBufferSize)) is null))
         {
-            Console.Error.WriteLine($"dnsw: {outputError}");
-            return ExitCodes.Usage;
+            outFile?.Dispose();
+            observationsFile?.Dispose();
+            pcapFile?.Dispose();
+            return ExitCodes.InputError;
         }
 
         // Files: output is buffered (a write per event would cost more than finding it). Live: every event is
@@ -212,9 +219,11 @@ internal static class WatchCommand
         using var stdout = new BufferedStream(stdoutRaw, OutputBufferSize);
         using var json = options.Json ? new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions) : null;
         using TextWriter? humanOut = options.Json ? null : live ? Console.Out : new StreamWriter(stdout, new System.Text.UTF8Encoding(false), OutputBufferSize, leaveOpen: true);
-        using FileStream? outFile = options.Out is { } f ? new FileStream(f.FullName, FileMode.Create, FileAccess.Write, FileShare.Read, OutputBufferSize) : null;
+        using FileStream? outScope = outFile;
+        using FileStream? pcapScope = pcapFile;
+        using FileStream? htmlScope = htmlFile;
         using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
-        using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
+        using ObservationJson? observations = observationsFile is null ? null : new ObservationJson(observationsFile);
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
         var summary = new LeakSummary();
         LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();

@@ -213,7 +213,8 @@ internal static class ProxyCommand
         ResolverHost host;
         try
         {
-            host = ResolverHost.Create(config, stdout);
+            // The query log is the invoking user's file: opened as that user, never through a link.
+            host = ResolverHost.Create(config, stdout, openLogFile: path => OutputFiles.Open(path, append: true, bufferSize: 64 * 1024, asynchronous: true));
         }
         catch (ArgumentException e)
         {

@@ -5,6 +5,7 @@ using System.Runtime.Versioning;
 using DnsWarden.Guard.Tun;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
+using DnsWarden.Platform.Users;
 
 namespace DnsWarden.Cli.Tun;
 
@@ -90,7 +91,16 @@ internal static class TunCommand
             }
 
             bool recorded = File.Exists(TunNetwork.OwnerFileOf(netns));
-            TunNetwork.CleanupStale(netns);
+            try
+            {
+                TunNetwork.CleanupStale(netns);
+            }
+            catch (InvalidOperationException e)
+            {
+                await stderr.WriteLineAsync($"dnsw tun: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
             await stderr.WriteLineAsync(recorded
                 ? $"dnsw tun: removed what a dead instance for '{netns}' left"
                 : $"dnsw tun: no instance for '{netns}' on record; removed whatever fail-closed rules and tables one could have left").ConfigureAwait(false);
@@ -142,6 +152,7 @@ internal static class TunCommand
             Policy = policy,
             Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
             QueryLogPath = queryLog?.FullName,
+            OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
             VnetHeader = offload,
         };

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Listeners;
@@ -29,6 +30,9 @@ public sealed record TunRunOptions
     public string? QueryLogPath { get; init; }
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+
+    /// <summary>Whose file the query log is: it is opened with that user's credentials (null: as this process).</summary>
+    public UserAccount? OutputOwner { get; init; }
 
     /// <summary>Both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): fewer, larger packets per system call.</summary>
     public bool VnetHeader { get; init; }
@@ -73,7 +77,7 @@ public static class TunRunner
         {
             if (options.QueryLogPath is not null)
             {
-                logStream = new FileStream(options.QueryLogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+                logStream = OutputFile.Open(options.QueryLogPath, options.OutputOwner, append: true);
                 log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
             }
 

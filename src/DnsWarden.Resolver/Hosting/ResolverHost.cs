@@ -62,7 +62,10 @@ public sealed class ResolverHost : IAsyncDisposable
     /// cannot run (named in the message) and <see cref="System.Net.Sockets.SocketException"/> when an address cannot
     /// be bound; nothing is left open on failure.
     /// </summary>
-    public static ResolverHost Create(ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null)
+    /// <param name="openLogFile">Opens the query log file for appending (the CLI opens it as the invoking user,
+    /// never through a link); by default a plain <see cref="FileStream"/>.</param>
+    public static ResolverHost Create(
+        ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null, Func<string, Stream>? openLogFile = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         IReadOnlyList<string> problems = config.Validate();
@@ -99,7 +102,7 @@ public sealed class ResolverHost : IAsyncDisposable
                 }
                 else
                 {
-                    logStream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+                    logStream = openLogFile?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
                     log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true);
                 }
             }
