@@ -41,6 +41,12 @@ public sealed record JailOptions
     public string? OutPath { get; init; }
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+
+    /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
+    public IQueryLog? QueryExport { get; init; }
+
+    /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
+    public Action<BlockedAttempt>? OnRefused { get; init; }
 }
 
 /// <summary>
@@ -70,7 +76,7 @@ public static class JailRunner
         BlockedAttempts? blocked = null;
         try
         {
-            blocked = new BlockedAttempts(net.Namespace);
+            blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
         }
         catch (IOException e)
         {
@@ -91,7 +97,7 @@ public static class JailRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = log,
+                QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 AnswerObserver = gate,
                 Metrics = metrics,
             });
