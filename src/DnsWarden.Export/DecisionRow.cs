@@ -5,7 +5,10 @@ namespace DnsWarden.Export;
 /// <summary>One packet the jail or the TUN filter refused, as a row of <c>guard_decisions</c> (docs/clickhouse/guard_decisions.sql).</summary>
 public sealed class DecisionRow : ExportRow
 {
-    public override ExportTable Table => ExportTable.GuardDecisions;
+    public DecisionRow()
+        : base(ExportTable.GuardDecisions)
+    {
+    }
 
     /// <summary><c>jail</c> or <c>tun</c>.</summary>
     [JsonPropertyName("source")]

@@ -37,8 +37,13 @@ public abstract class ExportRow
     [JsonInclude]
     public Guid EventId { get; internal set; }
 
+    private protected ExportRow(ExportTable table)
+    {
+        Table = table;
+    }
+
     [JsonIgnore]
-    public abstract ExportTable Table { get; }
+    public ExportTable Table { get; }
 
     /// <summary>Whole seconds, UTC: ClickHouse 18.16 has no DateTime64, so <see cref="Nanoseconds"/> keeps the rest.</summary>
     [JsonPropertyName("ts")]

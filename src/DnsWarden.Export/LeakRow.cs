@@ -9,7 +9,10 @@ namespace DnsWarden.Export;
 /// </summary>
 public sealed class LeakRow : ExportRow
 {
-    public override ExportTable Table => ExportTable.LeakEvents;
+    public LeakRow()
+        : base(ExportTable.LeakEvents)
+    {
+    }
 
     /// <summary><c>leak</c> or <c>exfiltration</c>.</summary>
     [JsonPropertyName("kind")]

@@ -8,7 +8,10 @@ namespace DnsWarden.Export;
 /// </summary>
 public sealed class QueryRow : ExportRow
 {
-    public override ExportTable Table => ExportTable.DnsQueries;
+    public QueryRow()
+        : base(ExportTable.DnsQueries)
+    {
+    }
 
     /// <summary><c>proxy</c>, <c>jail</c> or <c>tun</c>.</summary>
     [JsonPropertyName("source")]
