@@ -23,7 +23,8 @@ runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nf
               clang:clang zlib1g-dev:/usr/include/zlib.h)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
-           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client)
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client
+           clickhouse-server:clickhouse-server clickhouse-client:clickhouse-client)
 
 missing=()
 check() {
@@ -55,9 +56,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# knot-resolver ships a systemd unit; the tests start their own kresd inside namespaces.
+# knot-resolver and clickhouse-server ship services (clickhouse-server's postinst enables and starts one on
+# 127.0.0.1:8123/9000); the tests start their own kresd and ClickHouse inside namespaces, so the system ones are
+# stopped and left disabled.
 if [ $want_test -eq 1 ] && command -v systemctl >/dev/null 2>&1; then
     systemctl disable --now kresd@1.service >/dev/null 2>&1 || true
+    systemctl disable --now clickhouse-server.service >/dev/null 2>&1 || true
+fi
+if [ $want_test -eq 1 ] && [ -x /etc/init.d/clickhouse-server ] && ! command -v systemctl >/dev/null 2>&1; then
+    /etc/init.d/clickhouse-server stop >/dev/null 2>&1 || true
+    update-rc.d clickhouse-server disable >/dev/null 2>&1 || true
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

@@ -73,35 +73,35 @@ internal sealed class ExportOptions
         });
     }
 
-    public Option<string?> Url { get; } = new("--export") { Description = "Also write the rows to ClickHouse: clickhouse://HOST[:PORT]/DATABASE (PORT: the HTTP interface, default 8123; docs/EXPORT.md)." };
+    public Option<string?> Url { get; } = new("--export") { HelpName = "URL", Description = "Also write the rows to ClickHouse: clickhouse://HOST[:PORT]/DATABASE (PORT: the HTTP interface, default 8123; docs/EXPORT.md)." };
 
-    public Option<string?> User { get; } = new("--export-user") { Description = "ClickHouse user (default: the server's default user)." };
+    public Option<string?> User { get; } = new("--export-user") { HelpName = "NAME", Description = "ClickHouse user (default: the server's default user)." };
 
-    public Option<FileInfo?> PasswordFile { get; } = new("--export-password-file") { Description = $"Read the ClickHouse password from this file's first line (or set {PasswordVariable})." };
+    public Option<FileInfo?> PasswordFile { get; } = new("--export-password-file") { HelpName = "FILE", Description = $"Read the ClickHouse password from this file's first line (or set {PasswordVariable})." };
 
     public Option<string[]> Tables { get; } = new("--export-table")
-    {
+    { HelpName = "KIND=NAME",
         Description = "Use another table: leak=NAME, query=NAME or decision=NAME (repeatable; defaults leak_events, dns_queries, guard_decisions).",
         Arity = ArgumentArity.ZeroOrMore,
     };
 
-    public Option<string?> Sensor { get; } = new("--export-sensor") { Description = "Sensor id stamped on every row (default: the command, e.g. leak-watch)." };
+    public Option<string?> Sensor { get; } = new("--export-sensor") { HelpName = "ID", Description = "Sensor id stamped on every row (default: the command, e.g. leak-watch)." };
 
-    public Option<string?> Host { get; } = new("--export-host") { Description = "Host name stamped on every row (default: this machine's)." };
+    public Option<string?> Host { get; } = new("--export-host") { HelpName = "NAME", Description = "Host name stamped on every row (default: this machine's)." };
 
-    public Option<int?> Batch { get; } = new("--export-batch") { Description = $"Rows per insert at most (default {ExportSettings.DefaultBatchRows})." };
+    public Option<int?> Batch { get; } = new("--export-batch") { HelpName = "ROWS", Description = $"Rows per insert at most (default {ExportSettings.DefaultBatchRows})." };
 
-    public Option<string?> Interval { get; } = new("--export-interval") { Description = "Longest a row waits for its batch, e.g. 1s (default), 200ms." };
+    public Option<string?> Interval { get; } = new("--export-interval") { HelpName = "TIME", Description = "Longest a row waits for its batch, e.g. 1s (default), 200ms." };
 
-    public Option<int?> Queue { get; } = new("--export-queue") { Description = $"Rows held in memory for the exporter; past it rows are dropped and counted (default {ExportSettings.DefaultQueueRows})." };
+    public Option<int?> Queue { get; } = new("--export-queue") { HelpName = "ROWS", Description = $"Rows held in memory for the exporter; past it rows are dropped and counted (default {ExportSettings.DefaultQueueRows})." };
 
-    public Option<DirectoryInfo?> Spool { get; } = new("--export-spool") { Description = "Spool directory for batches not yet stored (default /var/spool/dnsw/SENSOR; made 0700)." };
+    public Option<DirectoryInfo?> Spool { get; } = new("--export-spool") { HelpName = "DIR", Description = "Spool directory for batches not yet stored (default /var/spool/dnsw/SENSOR; made 0700)." };
 
-    public Option<string?> SpoolSize { get; } = new("--export-spool-size") { Description = "Most the spool may hold, e.g. 256M (default), 1G; past it new batches are dropped and counted." };
+    public Option<string?> SpoolSize { get; } = new("--export-spool-size") { HelpName = "SIZE", Description = "Most the spool may hold, e.g. 256M (default), 1G; past it new batches are dropped and counted." };
 
     public Option<bool> CreateSchema { get; } = new("--export-create-schema") { Description = "Create the database and tables if missing (docs/clickhouse/*.sql)." };
 
-    public Option<int?> Retention { get; } = new("--export-retention") { Description = "Keep this many days: older day partitions are dropped at start and hourly (default 0: keep all)." };
+    public Option<int?> Retention { get; } = new("--export-retention") { HelpName = "DAYS", Description = "Keep this many days: older day partitions are dropped at start and hourly (default 0: keep all)." };
 
     public void AddTo(Command command)
     {
