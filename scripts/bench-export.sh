@@ -64,6 +64,21 @@ end=$(date +%s.%N)
 python3 -c "t=$end-$start; print(f'peer clickhouse-client JSONEachRow: {$rows} rows ({$bytes} bytes) in {t:.3f} s = {$rows/t:.0f} rows/s')"
 echo "stored: $(chq 'SELECT count() FROM bench.leak_events FINAL') exporter rows, $(chq 'SELECT count() FROM bench.peer') peer rows"
 
+echo "== 1b. what FINAL costs on those rows (ReplacingMergeTree folding resent batches at query time), best of 3"
+q() {
+    local best=999 t
+    for _ in 1 2 3; do
+        t=$( { /usr/bin/time -f %e ip netns exec "$ns" clickhouse-client --port 29000 --query "$1" >/dev/null; } 2>&1 | tail -1)
+        best=$(python3 -c "print(min($best, $t))")
+    done
+    echo "$best s  $1"
+}
+q "SELECT count() FROM bench.leak_events"
+q "SELECT count() FROM bench.leak_events FINAL"
+q "SELECT uniqExact(event_id) FROM bench.leak_events"
+q "SELECT host, dst, count() FROM bench.leak_events GROUP BY host, dst"
+q "SELECT host, dst, count() FROM bench.leak_events FINAL GROUP BY host, dst"
+
 echo "== 2. capture pipeline, export off vs on (2 M packets, alternating, 3 runs each)"
 pcap=/tmp/dnsw-leak-2m.pcapng
 [ -f "$pcap" ] || dotnet $B write-leak-capture "$pcap" 2000000
@@ -73,7 +88,7 @@ for i in 1 2 3; do
         [ "$mode" = on ] && extra=(--export "$url" --export-spool "$work/spool-watch" --export-create-schema)
         ip netns exec "$ns" /usr/bin/time -f "%e %U %S" -o "$work/time" "$dnsw" leak watch --pcap "$pcap" --profile full-tunnel \
             --format json "${extra[@]}" > /dev/null 2> "$work/watch.err" || true
-        read -r e u s < "$work/time"
+        read -r e u s < <(tail -1 "$work/time")
         echo "export $mode: wall $e s, user $u s, sys $s s$( [ "$mode" = on ] && grep -o '[0-9]* rows sent in [0-9]* batches' "$work/watch.err" | sed 's/^/; /')"
     done
 done

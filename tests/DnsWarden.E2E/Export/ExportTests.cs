@@ -72,6 +72,23 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
         Assert.Equal(await LocalReportAsync(bOut), await StoreReportAsync(url, "--host", "sensor-b", "--since", "2026-12-01T09:03:00Z", "--until", "2026-12-01T10:00:00Z"));
         JsonNode none = JsonNode.Parse(await StoreReportAsync(url, "--host", "sensor-a", "--since", "2026-12-01T09:03:00Z"))!;
         Assert.Equal(0, none["events"]!.GetValue<int>());
+
+        // The documented example queries run on this server, over these rows.
+        foreach (string query in ExampleQueries())
+        {
+            await fixture.Store.QueryAsync(query.Replace("dnsw.", Db + ".", StringComparison.Ordinal));
+        }
+
+        string resolvers = await fixture.Store.QueryAsync(ExampleQueries()[1].Replace("dnsw.", Db + ".", StringComparison.Ordinal).Replace("now() - 86400", "toDateTime('2026-01-01 00:00:00')", StringComparison.Ordinal));
+        Assert.Contains("sensor-a\t198.51.100.53:53\tudp53", resolvers, StringComparison.Ordinal);
+    }
+
+    /// <summary>The statements of docs/clickhouse/queries.sql.</summary>
+    private static string[] ExampleQueries([System.Runtime.CompilerServices.CallerFilePath] string source = "")
+    {
+        string file = Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "..", "docs", "clickhouse", "queries.sql");
+        string text = string.Join('\n', File.ReadLines(file).Where(l => !l.TrimStart().StartsWith("--", StringComparison.Ordinal)));
+        return [.. text.Split(';').Select(q => q.Trim()).Where(q => q.Length > 0)];
     }
 
     [Fact]
@@ -139,6 +156,31 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
         Assert.Equal(0, SpooledRows(spool));
         Assert.Equal(120, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.leak_events FINAL"));
         Assert.Equal(40, await fixture.Store.CountAsync($"SELECT uniqExact(frame) FROM {Db}.leak_events"));
+    }
+
+    [Fact]
+    public async Task AJail_ExportsItsQueriesAndRefusals_OneRowEach()
+    {
+        SkipUnlessReady();
+        Assert.SkipWhen(HostTools.MissingToolsReason("nft", "setpriv", "dig", "curl") is { } missing, missing ?? "");
+        const string Db = "jail";
+        string outFile = Net.TempPath("jail.jsonl");
+
+        // Inside the jail every name is sinkholed and the sinkhole address never opens the firewall: the queries are
+        // served by the stub, the connection is refused (NFLOG), and both are exported.
+        CommandResult jail = await Dnsw(fixture.SensorB,
+            "jail", "--out", outFile, "--export", ExportNet.Url(2, Db), "--export-create-schema", "--export-host", "jail-host",
+            "--export-spool", Spool("jail-host"), "--", "sh", "-c",
+            "dig +short +tries=1 +time=2 a.jail.test @198.51.100.1; dig +short +tries=1 +time=2 b.jail.test AAAA @198.51.100.1; curl -s -m 2 http://6.6.6.6/; true");
+        Assert.True(jail.ExitCode == 0, jail.Describe());
+        string[] lines = [.. File.ReadLines(outFile)];
+        int queries = lines.Count(l => l.Contains("\"verdict\":", StringComparison.Ordinal));
+        int refused = lines.Count(l => l.Contains("\"event\":\"blocked_connection\"", StringComparison.Ordinal));
+        Assert.True(queries >= 2, jail.Describe());
+        Assert.True(refused >= 1, jail.Describe());
+        Assert.Equal(queries, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.dns_queries FINAL WHERE host = 'jail-host' AND source = 'jail'"));
+        Assert.Equal(refused, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.guard_decisions FINAL WHERE host = 'jail-host' AND source = 'jail' AND kind = 'unresolved' AND dst = '6.6.6.6' AND port = 80"));
+        Assert.Equal("sinkholed", await fixture.Store.QueryAsync($"SELECT DISTINCT verdict FROM {Db}.dns_queries WHERE host = 'jail-host'"));
     }
 
     /// <summary>Rows the spool's batch files announce (their header lines).</summary>
