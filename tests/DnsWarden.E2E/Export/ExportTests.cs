@@ -162,7 +162,8 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
     public async Task AJail_ExportsItsQueriesAndRefusals_OneRowEach()
     {
         SkipUnlessReady();
-        Assert.SkipWhen(HostTools.MissingToolsReason("nft", "setpriv", "dig", "curl") is { } missing, missing ?? "");
+        string? missing = HostTools.MissingToolsReason("nft", "setpriv", "dig", "curl");
+        Assert.SkipWhen(missing is not null, missing ?? "");
         const string Db = "jail";
         string outFile = Net.TempPath("jail.jsonl");
 
