@@ -68,7 +68,7 @@ echo "== 1b. what FINAL costs on those rows (ReplacingMergeTree folding resent b
 q() {
     local best=999 t
     for _ in 1 2 3; do
-        t=$( { /usr/bin/time -f %e ip netns exec "$ns" clickhouse-client --port 29000 --query "$1" >/dev/null; } 2>&1 | tail -1)
+        t=$( { /usr/bin/time -f %e ip netns exec "$ns" timeout 120 clickhouse-client --port 29000 --query "$1" >/dev/null || true; } 2>&1 | tail -1)
         best=$(python3 -c "print(min($best, $t))")
     done
     echo "$best s  $1"
@@ -76,6 +76,7 @@ q() {
 q "SELECT count() FROM bench.leak_events"
 q "SELECT count() FROM bench.leak_events FINAL"
 q "SELECT uniqExact(event_id) FROM bench.leak_events"
+q "SELECT count() FROM (SELECT event_id FROM bench.leak_events GROUP BY event_id)"
 q "SELECT host, dst, count() FROM bench.leak_events GROUP BY host, dst"
 q "SELECT host, dst, count() FROM bench.leak_events FINAL GROUP BY host, dst"
 

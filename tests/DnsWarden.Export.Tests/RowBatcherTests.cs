@@ -58,8 +58,29 @@ public sealed class RowBatcherTests
         Assert.Equal("2026-12-06 10:00:00", first.RootElement.GetProperty("ts").GetString());
         Assert.Equal(0u, first.RootElement.GetProperty("ts_ns").GetUInt32());
         Assert.Equal(123456700u, second.RootElement.GetProperty("ts_ns").GetUInt32());
-        Assert.Equal("01020304-0506-0708-0000-000100000000", first.RootElement.GetProperty("event_id").GetString());
-        Assert.Equal("01020304-0506-0708-0000-000100000001", second.RootElement.GetProperty("event_id").GetString());
+        Guid id0 = first.RootElement.GetProperty("event_id").GetGuid();
+        Guid id1 = second.RootElement.GetProperty("event_id").GetGuid();
+        Assert.Equal(RowBatcher.EventId(0x0102030405060708, 1, 0), id0);
+        Assert.Equal(RowBatcher.EventId(0x0102030405060708, 1, 1), id1);
+        Assert.EndsWith("-000100000000", id0.ToString(), StringComparison.Ordinal);   // batch 1, row 0 in the low half
+        Assert.EndsWith("-000100000001", id1.ToString(), StringComparison.Ordinal);
+        Assert.NotEqual(id0.ToString()[..18], id1.ToString()[..18]);                   // the high half differs too
+    }
+
+    [Fact]
+    public void EventIds_AreDistinct_WithinARunAndAcrossRuns()
+    {
+        var seen = new HashSet<Guid>();
+        foreach (ulong run in new ulong[] { 0, 1, 0xFFFFFFFFFFFFFFFF, 0x0102030405060708 })
+        {
+            for (uint batch = 0; batch < 40; batch++)
+            {
+                for (uint row = 0; row < 40; row++)
+                {
+                    Assert.True(seen.Add(RowBatcher.EventId(run, batch, row)));
+                }
+            }
+        }
     }
 
     [Fact]

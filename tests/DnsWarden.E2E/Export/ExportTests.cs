@@ -114,7 +114,7 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
 
         Assert.Equal(SentBy(perf), served);
         Assert.Equal(served, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.dns_queries FINAL"));
-        Assert.Equal(served, await fixture.Store.CountAsync($"SELECT uniqExact(event_id) FROM {Db}.dns_queries"));
+        Assert.Equal(served, await fixture.Store.CountAsync($"SELECT count() FROM (SELECT event_id FROM {Db}.dns_queries GROUP BY event_id)"));
         Assert.Equal(0, await fixture.Store.CountAsync($"SELECT count() FROM (SELECT event_id FROM {Db}.dns_queries FINAL GROUP BY event_id HAVING count() > 1)"));
     }
 
