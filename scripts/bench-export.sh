@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-export: needs root (network namespace)" >&2; exit 1; }
 rows=${1:-1000000}
+scripts/setup.sh --test >/dev/null          # clickhouse-client, and clickhouse-server taken into .tools/bin
+export PATH="$PWD/.tools/bin:$PATH"
 ns="dnswbenchch$$"
 work="$(mktemp -d /tmp/dnsw-bench-export-XXXX)"
 server=""
