@@ -6,6 +6,8 @@ using System.Text.Json;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Leak;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
@@ -91,12 +93,14 @@ internal static class WatchCommand
             Description = "List the interfaces libpcap sees, which can be opened for capture and why not, then exit.",
         };
         var policy = new PolicyOptions();
+        var export = new ExportOptions("leak-watch");
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
             pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag,
         };
         policy.AddTo(command);
+        export.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             if (parse.GetValue(ifaceDiag))
@@ -107,6 +111,12 @@ internal static class WatchCommand
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
             {
                 Console.Error.WriteLine($"dnsw: {policyError}");
+                return Task.FromResult(ExitCodes.InputError);
+            }
+
+            if (!export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError))
+            {
+                Console.Error.WriteLine($"dnsw: {exportError}");
                 return Task.FromResult(ExitCodes.InputError);
             }
 
@@ -130,7 +140,8 @@ internal static class WatchCommand
                 parse.GetValue(observations),
                 parse.GetValue(geoip) ?? [],
                 leakPolicy!,
-                parse.GetValue(follow));
+                parse.GetValue(follow),
+                exportSettings);
             return Task.FromResult(Run(options, ct));
         });
         return command;
@@ -147,7 +158,8 @@ internal static class WatchCommand
         FileInfo? Observations,
         FileInfo[] GeoIp,
         LeakPolicy Policy,
-        bool Follow);
+        bool Follow,
+        ExportSettings? Export);
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
     private const int OutputBufferSize = 1 << 16;
@@ -184,6 +196,28 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
+        ClickHouseExporter? exporter = null;
+        if (options.Export is { } exportSettings && (exporter = ExportOptions.Start(exportSettings, Console.Error, out string? exportError)) is null)
+        {
+            Console.Error.WriteLine($"dnsw: {exportError}");
+            return ExitCodes.InputError;
+        }
+
+        try
+        {
+            return Run(options, ct, console, geo, exporter);
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, Console.Error);
+            }
+        }
+    }
+
+    private static int Run(WatchOptions options, CancellationToken ct, IAnsiConsole console, GeoIpLookup? geo, ClickHouseExporter? exporter)
+    {
         FileStream? outFile = null;
         FileStream? observationsFile = null;
         if ((options.Out is { } outPath && (outFile = OutputFiles.TryOpen("--out", outPath.FullName, append: false, Console.Error, OutputBufferSize)) is null)
@@ -228,6 +262,8 @@ internal static class WatchCommand
             {
                 WriteLine(fileJson, outFile!, e, live);
             }
+
+            exporter?.TryAdd(LeakRows.ToRow(e, BaseDomains.Default));
         }
 
         Func<int, string>? indexNames = options.IndexNames.Count == 0

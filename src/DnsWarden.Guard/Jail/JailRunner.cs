@@ -50,6 +50,11 @@ public sealed record JailOptions
 
     /// <summary>How to start this program again as the jail's init (its path, and for a framework build the assembly).</summary>
     public required IReadOnlyList<string> InitCommand { get; init; }
+    /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
+    public IQueryLog? QueryExport { get; init; }
+
+    /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
+    public Action<BlockedAttempt>? OnRefused { get; init; }
 }
 
 /// <summary>
@@ -92,7 +97,7 @@ public static class JailRunner
         BlockedAttempts? blocked = null;
         try
         {
-            blocked = new BlockedAttempts(net.Namespace);
+            blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
         }
         catch (IOException e)
         {
@@ -113,7 +118,7 @@ public static class JailRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = log,
+                QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 AnswerObserver = gate,
                 Metrics = metrics,
             });
