@@ -8,10 +8,10 @@ namespace DnsWarden.Cli;
 /// </summary>
 internal static class OutputFiles
 {
-    public static FileStream Open(string path, bool append, int bufferSize = 4096, bool asynchronous = false) =>
+    public static FileStream Open(string path, bool append, int bufferSize = 4096) =>
         OperatingSystem.IsLinux()
-            ? OutputFile.Open(path, UserAccount.Invoking(), append, bufferSize, asynchronous)
-            : new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize, asynchronous);
+            ? OutputFile.Open(path, UserAccount.Invoking(), append, bufferSize)
+            : new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize);
 
     /// <summary>Opens, or writes "dnsw: OPTION PATH: why" and returns null.</summary>
     public static FileStream? TryOpen(string option, string path, bool append, TextWriter stderr, int bufferSize = 4096)

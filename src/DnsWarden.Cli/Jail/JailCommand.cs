@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.Versioning;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Users;
@@ -37,11 +39,14 @@ internal static class JailCommand
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
+        var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
             mode, policy, upstream, user, output, privacy, writable, report, cleanup, commandLine,
         };
+        export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
+            export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? new ExportRequest(exportSettings) : new ExportRequest(null, exportError),
             parse.GetValue(mode)!,
             parse.GetValue(policy),
             parse.GetValue(upstream) ?? [],
@@ -56,7 +61,7 @@ internal static class JailCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -70,11 +75,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, writable, cleanupOnly, command, stderr, report).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, cleanupOnly, command, stderr, report).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (cleanupOnly)
         {
@@ -144,6 +149,20 @@ internal static class JailCommand
             OnReport = reportFile is null ? null : r => OutputFiles.TryWrite(reportFile, JailHtmlReport.Render(r), "--report"),
         };
 
+        if (!export.TryStart(stderr, "dnsw jail", out ClickHouseExporter? exporter))
+        {
+            return ExitCodes.InputError;
+        }
+
+        if (exporter is not null)
+        {
+            options = options with
+            {
+                QueryExport = new QueryExport(exporter, "jail", privacyMode, BaseDomains.Default),
+                OnRefused = a => exporter.TryAdd(DecisionRows.FromJail(a)),
+            };
+        }
+
         try
         {
             return await JailRunner.RunAsync(options, stderr).ConfigureAwait(false);
@@ -157,6 +176,13 @@ internal static class JailCommand
         {
             await stderr.WriteLineAsync($"dnsw jail: --out {e.Message}").ConfigureAwait(false);
             return ExitCodes.InputError;
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, stderr);
+            }
         }
     }
 

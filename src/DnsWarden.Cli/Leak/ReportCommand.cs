@@ -20,7 +20,8 @@ internal static class ReportCommand
 
     public static Command Build()
     {
-        var file = new Argument<FileInfo>("events") { Description = "Events file written by `dnsw leak watch --out` (JSON lines)." };
+        var file = new Argument<FileInfo?>("events") { Description = "Events file written by `dnsw leak watch --out` (JSON lines).", Arity = ArgumentArity.ZeroOrOne };
+        var from = new ReportFromClickHouse();
         var format = new Option<string>("--format")
         {
             Description = "human: tables; json: the summary as one JSON object.",
@@ -32,8 +33,17 @@ internal static class ReportCommand
         {
             file, format, html,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format) == "json", parse.GetValue(html)));
+        from.AddTo(command);
+        command.SetAction(parse => parse.GetValue(from.Url) is not null
+            ? parse.GetValue(file) is null ? from.Run(parse, parse.GetValue(format) == "json") : Usage("give an events file or --from, not both")
+            : parse.GetValue(file) is { } f ? Run(f, parse.GetValue(format) == "json", parse.GetValue(html)) : Usage("give an events file (dnsw leak watch --out) or --from clickhouse://…"));
         return command;
+    }
+
+    private static int Usage(string text)
+    {
+        Console.Error.WriteLine("dnsw leak report: " + text);
+        return ExitCodes.Usage;
     }
 
     private static int Run(FileInfo file, bool json, FileInfo? html)
@@ -91,20 +101,7 @@ internal static class ReportCommand
             return ExitCodes.InputError;
         }
 
-        if (json)
-        {
-            using Stream stdout = Console.OpenStandardOutput();
-            using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
-            {
-                summary.WriteJson(w, policy, privacy, capture: null);
-            }
-
-            stdout.WriteByte((byte)'\n');
-        }
-        else
-        {
-            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
-        }
+        Render(summary, json, policy, privacy);
 
         bool written = listed is null || OutputFiles.TryWrite(htmlFile!, LeakHtmlReport.Render(
             summary, listed.Listed, listed.NotListed, new LeakReportContext { Source = "events file " + file.Name, Policy = policy, Privacy = privacy }), "--html");
@@ -131,6 +128,25 @@ internal static class ReportCommand
         }
 
         return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
+    }
+
+    /// <summary>The summary as one JSON object or as tables; shared with the report from ClickHouse.</summary>
+    internal static void Render(LeakSummary summary, bool json, string? policy, string? privacy)
+    {
+        if (json)
+        {
+            using Stream stdout = Console.OpenStandardOutput();
+            using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
+            {
+                summary.WriteJson(w, policy, privacy, capture: null);
+            }
+
+            stdout.WriteByte((byte)'\n');
+        }
+        else
+        {
+            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+        }
     }
 
     private static void Note(List<string> errors, string message)

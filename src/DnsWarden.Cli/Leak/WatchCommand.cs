@@ -6,6 +6,8 @@ using System.Text.Json;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Leak;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Evidence;
@@ -95,12 +97,14 @@ internal static class WatchCommand
         var writePcap = new Option<FileInfo?>("--write-pcap") { Description = "Write the packets of every event (query and answer, a connection's first packets) to this pcapng, each with a comment naming its event." };
         var html = new Option<FileInfo?>("--html") { Description = "Write the report as one self-contained HTML page (charts, events with their evidence, filters) to this file." };
         var policy = new PolicyOptions();
+        var export = new ExportOptions("leak-watch");
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
             pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, writePcap, html,
         };
         policy.AddTo(command);
+        export.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             if (parse.GetValue(ifaceDiag))
@@ -111,6 +115,12 @@ internal static class WatchCommand
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
             {
                 Console.Error.WriteLine($"dnsw: {policyError}");
+                return Task.FromResult(ExitCodes.InputError);
+            }
+
+            if (!export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError))
+            {
+                Console.Error.WriteLine($"dnsw: {exportError}");
                 return Task.FromResult(ExitCodes.InputError);
             }
 
@@ -134,7 +144,8 @@ internal static class WatchCommand
                 parse.GetValue(observations),
                 parse.GetValue(geoip) ?? [],
                 leakPolicy!,
-                parse.GetValue(follow))
+                parse.GetValue(follow),
+                exportSettings)
             {
                 WritePcap = parse.GetValue(writePcap),
                 Html = parse.GetValue(html),
@@ -155,7 +166,8 @@ internal static class WatchCommand
         FileInfo? Observations,
         FileInfo[] GeoIp,
         LeakPolicy Policy,
-        bool Follow)
+        bool Follow,
+        ExportSettings? Export)
     {
         public FileInfo? WritePcap { get; init; }
 
@@ -197,6 +209,28 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
+        ClickHouseExporter? exporter = null;
+        if (options.Export is { } exportSettings && (exporter = ExportOptions.Start(exportSettings, Console.Error, out string? exportError)) is null)
+        {
+            Console.Error.WriteLine($"dnsw: {exportError}");
+            return ExitCodes.InputError;
+        }
+
+        try
+        {
+            return Run(options, ct, console, geo, exporter);
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, Console.Error);
+            }
+        }
+    }
+
+    private static int Run(WatchOptions options, CancellationToken ct, IAnsiConsole console, GeoIpLookup? geo, ClickHouseExporter? exporter)
+    {
         FileStream? outFile = null;
         FileStream? observationsFile = null;
         FileStream? pcapFile = null;
@@ -253,6 +287,8 @@ internal static class WatchCommand
             {
                 WriteLine(fileJson, outFile!, e, live);
             }
+
+            exporter?.TryAdd(LeakRows.ToRow(e, BaseDomains.Default));
         }
 
         Func<int, string>? indexNames = options.IndexNames.Count == 0

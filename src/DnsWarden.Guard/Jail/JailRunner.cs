@@ -52,6 +52,12 @@ public sealed record JailOptions
     /// <summary>How to start this program again as the jail's init (its path, and for a framework build the assembly).</summary>
     public required IReadOnlyList<string> InitCommand { get; init; }
 
+    /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
+    public IQueryLog? QueryExport { get; init; }
+
+    /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
+    public Action<BlockedAttempt>? OnRefused { get; init; }
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -99,7 +105,7 @@ public static class JailRunner
         BlockedAttempts? blocked = null;
         try
         {
-            blocked = new BlockedAttempts(net.Namespace);
+            blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
         }
         catch (IOException e)
         {
@@ -120,7 +126,7 @@ public static class JailRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = (IQueryLog?)tally ?? log,
+                QueryLog = TeeQueryLog.Of((IQueryLog?)tally ?? log, options.QueryExport),
                 AnswerObserver = gate,
                 Metrics = metrics,
             });

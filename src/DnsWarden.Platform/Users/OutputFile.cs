@@ -51,7 +51,7 @@ public static class OutputFile
     /// (or as this process when null or when this process is not root).
     /// </summary>
     /// <param name="append">Append to what is there (a log); otherwise truncate (a report, a capture).</param>
-    public static FileStream Open(string path, UserAccount? owner, bool append, int bufferSize = 4096, bool asynchronous = false)
+    public static FileStream Open(string path, UserAccount? owner, bool append, int bufferSize = 4096)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string full = Path.GetFullPath(path);
@@ -70,7 +70,9 @@ public static class OutputFile
 
             // Opened non-blocking so a FIFO could not stall dnsw; writes to the regular file block as usual.
             _ = LibC.Fcntl(fd, SetFlags, LibC.Fcntl(fd, GetFlags, 0) & ~NonBlock);
-            return new FileStream(handle, FileAccess.Write, bufferSize, asynchronous);
+            // A descriptor opened here is synchronous to .NET; asynchronous writes on it run on the thread pool, as
+            // FileOptions.Asynchronous does on Unix anyway.
+            return new FileStream(handle, FileAccess.Write, bufferSize, isAsync: false);
         }
         catch
         {
