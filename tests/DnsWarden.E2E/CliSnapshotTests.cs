@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Text.RegularExpressions;
 using DnsWarden.Capture.Files;
 using DnsWarden.Wire.Dns;
 using DnsWarden.Wire.Frames;
@@ -34,6 +35,38 @@ public sealed class CliSnapshotTests
             CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
             Assert.True(run.ExitCode == 2, run.Describe());
             AssertSnapshot("leak-watch-human.txt", run.StdOut);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// The same report on a terminal (a pseudo-terminal from <c>script</c>, TERM set): Spectre's breakdown charts by
+    /// type and severity and bar charts for resolvers and the timeline, in colour, instead of the <c>#</c> bars a pipe gets.
+    /// </summary>
+    [Fact]
+    public async Task HumanReport_OnATerminal_DrawsCharts()
+    {
+        HostTools.RequireTools("script");
+        string path = Path.Combine(Path.GetTempPath(), $"dnsw-terminal-{Guid.NewGuid():N}.pcapng");
+        try
+        {
+            WriteCapture(path);
+            string[] argv = [DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--pcap", path];
+            string command = string.Join(' ', argv.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
+            CommandResult run = await ProcessRunner.RunAsync(
+                "sh", ["-c", "TERM=xterm-256color COLUMNS=120 exec script -qec \"$1\" /dev/null </dev/null", "sh", command], TimeSpan.FromSeconds(60));
+            Assert.True(run.ExitCode == 2, run.Describe());
+            Assert.Contains("\u001b[38;", run.StdOut, StringComparison.Ordinal);
+            string screen = Regex.Replace(run.StdOut, @"\u001b(\[[0-9;?]*[A-Za-z]|[=>])", "").Replace("\r", "", StringComparison.Ordinal);
+            Assert.Contains("■ Leak-A 2", screen, StringComparison.Ordinal);
+            Assert.Contains("■ P1 2", screen, StringComparison.Ordinal);
+            Assert.Matches(new Regex(@"^ +203\.0\.113\.53:53 +█+ 1 *$", RegexOptions.Multiline), screen);
+            Assert.Matches(new Regex(@"^ +\[2001:db8::53\]:53 +█+ 1 *$", RegexOptions.Multiline), screen);
+            Assert.Matches(new Regex(@"^ +00:00:00 +█+ 2 *$", RegexOptions.Multiline), screen);
+            Assert.DoesNotContain("###", screen, StringComparison.Ordinal);
         }
         finally
         {

@@ -41,6 +41,19 @@ public sealed class JailHtmlReportTests
     }
 
     [Fact]
+    public void InboundRefusal_NamesItsSender_AndTheJailsOwnDoNot()
+    {
+        string html = JailHtmlReport.Render(Report(
+            [],
+            [new JailRefusal("inbound", "tcp", "10.77.0.2", 22, 2) { Source = "198.51.100.7" }, new JailRefusal("quic", "udp", "203.0.113.9", 443, 1)]));
+        Assert.Contains("data-card=\"refused\" data-value=\"3\"", html, StringComparison.Ordinal);
+        string table = html[html.IndexOf("id=\"refused-table\"", StringComparison.Ordinal)..];
+        Assert.Contains("<td class=\"mono\">198.51.100.7</td><td class=\"mono\">10.77.0.2:22</td>", table, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"mono\">the jail</td><td class=\"mono\">203.0.113.9:443</td>", table, StringComparison.Ordinal);
+        Assert.Contains("inbound tcp from 198.51.100.7 to 10.77.0.2:22", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void HostileNames_ArriveAsText()
     {
         string html = JailHtmlReport.Render(Report([.. Hostile.All.Select(h => new JailNameCount(h, "forwarded", 1))], []));

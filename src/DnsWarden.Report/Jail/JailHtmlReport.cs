@@ -30,7 +30,7 @@ public static class JailHtmlReport
         LeakHtmlReport.Card(w, "queries", "total", queries, "DNS queries");
         LeakHtmlReport.Card(w, "allowed", "k-allowed", allowed, "resolved", "forwarded, cached or local");
         LeakHtmlReport.Card(w, "denied", "k-denied", queries - allowed, "not resolved", "sinkholed, blocked, failed");
-        LeakHtmlReport.Card(w, "refused", "k-refused", refused, "refused packets", "egress without a resolved address");
+        LeakHtmlReport.Card(w, "refused", "k-refused", refused, "refused packets", "egress the policy does not allow, inbound connections");
         foreach ((string verdict, long count) in report.QueriesByVerdict.Where(kv => kv.Value > 0).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal))
         {
             LeakHtmlReport.Card(w, "verdict-" + verdict, JailReport.IsAllowed(verdict) ? "k-allowed" : "k-denied", count, verdict);
@@ -51,9 +51,9 @@ public static class JailHtmlReport
 
         w.Open("section", ("id", "refused")).Element("h2", "Refused destinations");
         SvgCharts.Bars(
-            w, "refused", [.. report.Refused.Take(TopBars).Select(r => new BarItem($"{r.Kind} {r.Protocol} {Endpoint(r)}", r.Packets, "bar-refused"))],
+            w, "refused", [.. report.Refused.Take(TopBars).Select(r => new BarItem($"{r.Kind} {r.Protocol} {(r.Source is null ? "" : "from " + r.Source + " to ")}{Endpoint(r)}", r.Packets, "bar-refused"))],
             "Nothing was refused: the command reached only what the stub resolved.");
-        Table(w, "refused-table", ["kind", "protocol", "destination", "packets"], report.Refused.Select(r => new[] { r.Kind, r.Protocol, Endpoint(r), HtmlWriter.Num(r.Packets) }));
+        Table(w, "refused-table", ["kind", "protocol", "source", "destination", "packets"], report.Refused.Select(r => new[] { r.Kind, r.Protocol, r.Source ?? "the jail", Endpoint(r), HtmlWriter.Num(r.Packets) }));
         if (report.RefusedNotListed > 0)
         {
             w.Element("p", $"{report.RefusedNotListed.ToString(CultureInfo.InvariantCulture)} more refused packets were counted, not kept one by one.", ("class", "note"));

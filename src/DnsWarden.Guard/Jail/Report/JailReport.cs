@@ -39,7 +39,7 @@ public sealed record JailReport
     /// <summary>Queries for names past <see cref="JailQueryTally.MaxNames"/>, counted only.</summary>
     public long NamesNotListed { get; init; }
 
-    /// <summary>Refused packets by kind and destination, most first.</summary>
+    /// <summary>Refused packets by kind, destination and (inbound) source, most first.</summary>
     public required IReadOnlyList<JailRefusal> Refused { get; init; }
 
     /// <summary>Refused packets past what the jail keeps one by one, counted only.</summary>
@@ -76,8 +76,8 @@ public sealed record JailReport
             NamesNotListed = names?.NotListed ?? 0,
             Refused =
             [
-                .. attempts.GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port))
-                    .Select(g => new JailRefusal(g.Key.Kind, g.Key.Protocol, g.Key.Destination, g.Key.Port, g.Count()))
+                .. attempts.GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port, a.Source))
+                    .Select(g => new JailRefusal(g.Key.Kind, g.Key.Protocol, g.Key.Destination, g.Key.Port, g.Count()) { Source = g.Key.Source })
                     .OrderByDescending(r => r.Packets).ThenBy(r => r.Destination, StringComparer.Ordinal).ThenBy(r => r.Port),
             ],
             RefusedNotListed = blocked?.NotKept ?? 0,
