@@ -30,12 +30,13 @@ internal static class JailCommand
         var output = new Option<FileInfo?>("--out") { Description = "Write every DNS query with its verdict and exfiltration score as JSON lines to this file." };
         var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> logLimit = LogLimitOption.Create("--out");
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, cleanup, commandLine,
         };
         command.SetAction((parse, _) => RunAsync(
             parse.GetValue(mode)!,
@@ -44,13 +45,14 @@ internal static class JailCommand
             parse.GetValue(user),
             parse.GetValue(output),
             parse.GetValue(privacy)!,
+            LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -64,11 +66,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, cleanupOnly, command, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, logLimit, cleanupOnly, command, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -113,6 +115,7 @@ internal static class JailCommand
             Command = command,
             OutPath = output?.FullName,
             Privacy = privacyMode,
+            LogLimit = logLimit,
         };
 
         try

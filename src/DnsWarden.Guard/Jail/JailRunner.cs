@@ -41,6 +41,9 @@ public sealed record JailOptions
     public string? OutPath { get; init; }
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+
+    /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
+    public long LogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
 }
 
 /// <summary>
@@ -71,7 +74,7 @@ public static class JailRunner
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
-        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit });
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;
         try
@@ -99,6 +102,7 @@ public static class JailRunner
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = log,
                 AnswerObserver = gate,
+                Rebinding = HostAddresses.Rebinding(IPAddress.Parse(net.JailV4), IPAddress.Parse(net.JailV6)),
                 Metrics = metrics,
             });
 

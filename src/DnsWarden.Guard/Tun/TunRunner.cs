@@ -30,6 +30,9 @@ public sealed record TunRunOptions
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
 
+    /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
+    public long QueryLogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
+
     /// <summary>Both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): fewer, larger packets per system call.</summary>
     public bool VnetHeader { get; init; }
 
@@ -74,7 +77,7 @@ public static class TunRunner
             if (options.QueryLogPath is not null)
             {
                 logStream = new FileStream(options.QueryLogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
-                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit });
             }
 
             var engine = new DnsEngine(new DnsEngineOptions
@@ -84,6 +87,7 @@ public static class TunRunner
                 Tracker = new IpTracker(new IpTrackerOptions()),
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = log,
+                Rebinding = HostAddresses.Rebinding(),
                 Metrics = metrics,
             });
             return await ServeAsync(options, filterOptions, engine, stderr).ConfigureAwait(false);
