@@ -7,8 +7,9 @@ namespace DnsWarden.Indicators;
 /// leave the host, and a 0–100 score (docs/EXFILTRATION.md has the formula and the reasons for its weights).
 /// Memory is bounded: <see cref="MaxDomains"/> base domains and <see cref="MaxSubdomainsPerDomain"/> remembered
 /// subdomains each; beyond that the unique count is approximate. When the table is full the domain with the least
-/// evidence goes (one idle for a whole window first, then the lowest score, then the fewest queries, then the least
-/// recently seen), so a flood of junk base domains cannot push a scoring tunnel out. Host-wide it counts the base
+/// evidence goes: one idle for a whole window first, else the one with the fewest score points (counted before
+/// <see cref="ExfiltrationPolicy.MinQueries"/> is reached), then the fewest queries, then the least recently seen. A
+/// flood of junk base domains then pushes out junk, not a tunnel. Host-wide it counts the base
 /// domains first seen in the window (<see cref="NewDomainsInWindow"/>): a burst of them is a signal of its own.
 /// Not thread-safe: one detector per event stream.
 /// </summary>
@@ -47,10 +48,11 @@ public sealed class ExfiltrationDetector
     private readonly BaseDomains _baseDomains;
     private readonly long _windowNs;
     private readonly long _bucketNs;
-    // Eviction ranks: a domain under MinQueries ranks by its query count (1..QueryRanks-1), a scored one above all of
-    // those by its score in steps of 5 (every weight is a multiple of 5).
+    // Eviction ranks: the evidence so far (the score's points without the MinQueries gate, in steps of 5: every weight
+    // is a multiple of 5), then the queries in the window (capped). A tunnel's first query (a long random label, TXT)
+    // already outranks a junk name; a second query outranks any junk name asked once.
     private const int QueryRanks = 16;
-    private const int RankCount = QueryRanks + (100 / 5) + 1;
+    private const int RankCount = ((100 / 5) + 1) * QueryRanks;
 
     private readonly Dictionary<string, DomainState> _domains = new(StringComparer.Ordinal);
 
@@ -282,12 +284,14 @@ public sealed class ExfiltrationDetector
         double meanEntropy = entropyCount == 0 ? 0 : entropySum / entropyCount;
         double txtShare = queries == 0 ? 0 : (double)txtNull / queries;
         double nxShare = responses == 0 ? 0 : (double)nx / responses;
-        int score = Score(_policy, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
-        return new WindowSums(score, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
+        int points = Points(_policy, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
+        int score = queries < _policy.MinQueries ? 0 : points;
+        return new WindowSums(score, points, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
     }
 
     private readonly record struct WindowSums(
         int Score,
+        int Points,
         int Queries,
         int Unique,
         double MeanEntropy,
@@ -308,11 +312,19 @@ public sealed class ExfiltrationDetector
         double nxdomainShare)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        if (queries < policy.MinQueries)
-        {
-            return 0;
-        }
+        return queries < policy.MinQueries ? 0 : Points(policy, uniqueSubdomains, meanEntropy, maxLabelLength, maxNameLength, txtNullShare, nxdomainShare);
+    }
 
+    /// <summary>The score's points without the <see cref="ExfiltrationPolicy.MinQueries"/> gate: the evidence so far.</summary>
+    private static int Points(
+        ExfiltrationPolicy policy,
+        int uniqueSubdomains,
+        double meanEntropy,
+        int maxLabelLength,
+        int maxNameLength,
+        double txtNullShare,
+        double nxdomainShare)
+    {
         bool many = uniqueSubdomains >= policy.MinUniqueSubdomains;
         bool random = meanEntropy >= policy.MinEntropy;
         int score = 0;
@@ -419,8 +431,8 @@ public sealed class ExfiltrationDetector
     }
 
     /// <summary>
-    /// The domain to drop for a new one: any idle for a whole window (the longest idle of them), else the least
-    /// recently seen of the lowest rank. Each rank's list is ordered by last sighting, so only heads are looked at.
+    /// The domain to drop for a new one: any idle for a whole window (the longest idle of them), else the least recently
+    /// seen of the lowest rank. Each rank's list is ordered by last sighting, so only heads are looked at.
     /// </summary>
     private DomainState LeastEvidence(long nowNs)
     {
@@ -461,9 +473,7 @@ public sealed class ExfiltrationDetector
     {
         state.Score = sums.Score;
         state.Queries = sums.Queries;
-        int rank = sums.Queries < _policy.MinQueries
-            ? Math.Min(sums.Queries, QueryRanks - 1)
-            : QueryRanks + (sums.Score / 5);
+        int rank = (sums.Points / 5 * QueryRanks) + Math.Min(sums.Queries, QueryRanks - 1);
         if (rank != state.Rank)
         {
             Unlink(state);
@@ -536,7 +546,7 @@ public sealed class ExfiltrationDetector
         public long? LastFiredNs;
         public int Score;
         public int Queries;
-        public int Rank = 1;
+        public int Rank;
         public DomainState? Prev;
         public DomainState? Next;
 

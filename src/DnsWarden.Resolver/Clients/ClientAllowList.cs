@@ -30,7 +30,7 @@ public sealed class ClientAllowList
     {
         foreach (ref readonly Prefix p in _prefixes.AsSpan())
         {
-            if ((client.High & p.HighMask) == p.High && (client.Low & p.LowMask) == p.Low)
+            if (client.IsV4 == p.V4 && (client.High & p.HighMask) == p.High && (client.Low & p.LowMask) == p.Low)
             {
                 return true;
             }
@@ -71,15 +71,17 @@ public sealed class ClientAllowList
         return networks;
     }
 
-    private readonly record struct Prefix(ulong High, ulong Low, ulong HighMask, ulong LowMask)
+    /// <summary>A network as masks over the 128-bit form; an IPv6 network (even ::/0) never admits an IPv4 client, nor the reverse.</summary>
+    private readonly record struct Prefix(ulong High, ulong Low, ulong HighMask, ulong LowMask, bool V4)
     {
         public static Prefix Of(IPNetwork network)
         {
             IpAddr a = IpAddr.FromIPAddress(network.BaseAddress);
-            int bits = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 96 + network.PrefixLength : network.PrefixLength;
+            bool v4 = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork;
+            int bits = v4 ? 96 + network.PrefixLength : network.PrefixLength;
             ulong highMask = bits >= 64 ? ulong.MaxValue : bits == 0 ? 0 : ulong.MaxValue << (64 - bits);
             ulong lowMask = bits <= 64 ? 0 : bits >= 128 ? ulong.MaxValue : ulong.MaxValue << (128 - bits);
-            return new Prefix(a.High & highMask, a.Low & lowMask, highMask, lowMask);
+            return new Prefix(a.High & highMask, a.Low & lowMask, highMask, lowMask, v4);
         }
     }
 }
