@@ -74,11 +74,12 @@ public sealed class ExfiltrationFloodTests
     [Fact]
     public void NamesThePolicyBlocksAreNotScoredAndCannotCrowdTheTunnelOut()
     {
-        // The junk is blocked by the policy anyway: it never enters the indicator, so even with no burst signal and
-        // junk that looks like a tunnel (long random labels over TXT) the tunnel is blocked at its tenth query.
+        // The junk is blocked by the policy anyway: it never enters the indicator, so it neither crowds the table nor
+        // counts as a burst of new base domains (which would block the tunnel from its first query on): the tunnel is
+        // blocked at its tenth query, as if alone.
         var random = new Random(1);
         (int tunnel, int junk) = Flood(
-            """{ "block": ["junk-tld"], "exfiltration": { "block_score": 60, "burst_base_domains": null } }""",
+            """{ "block": ["junk-tld"], "exfiltration": { "block_score": 60 } }""",
             (r, i) => TunnelName(random).Replace(".t.tunnel.test", $".j{r}x{i}.junk-tld", StringComparison.Ordinal));
         Assert.Equal(9, tunnel);
         Assert.Equal(0, junk);
