@@ -9,6 +9,7 @@ internal static class SecurityScripts
         ("blackhole.py", BlackHole),
         ("fatquery.py", FatQuery),
         ("holdtcp.py", HoldTcp),
+        ("flood.py", Flood),
     ];
 
     /// <summary>TCP listeners on one port at each address given; every connection is logged and answered "reached".</summary>
@@ -97,6 +98,41 @@ internal static class SecurityScripts
         data = s.recv(65535)
         rid, flags, qd, an, ns, ar = struct.unpack(">HHHHHH", data[:12])
         print(f"sent {len(message)} answer id={rid:#06x} rcode={flags & 15} ancount={an} len={len(data)}", flush=True)
+        """;
+
+    /// <summary>
+    /// Sends COUNT queries for distinct names floodN.sec.test to SERVER:PORT as fast as it can, never waiting for an
+    /// answer (as a flood does), counting the answers by RCODE on a second thread; prints "sent N" when done sending
+    /// and the counts on SIGTERM.
+    /// </summary>
+    private const string Flood = """
+        import signal, socket, struct, sys, threading
+        server, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        s.connect((server, port))
+        rcodes = {}
+
+        def receive():
+            while True:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    continue
+                if len(data) >= 4:
+                    rcodes[data[3] & 15] = rcodes.get(data[3] & 15, 0) + 1
+
+        def stop(*_):
+            print(f"received servfail={rcodes.get(2, 0)} noerror={rcodes.get(0, 0)} total={sum(rcodes.values())}", flush=True)
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop)
+        threading.Thread(target=receive, daemon=True).start()
+        for i in range(count):
+            name = b"".join(bytes([len(p)]) + p for p in f"flood{i}.sec.test".encode().split(b".")) + b"\x00"
+            s.send(struct.pack(">HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01")
+        print(f"sent {count}", flush=True)
+        signal.pause()
         """;
 
     /// <summary>Opens COUNT TCP connections to SERVER:PORT from SOURCE and holds them, idle, until killed.</summary>
