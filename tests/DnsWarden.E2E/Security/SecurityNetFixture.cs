@@ -145,12 +145,7 @@ public sealed class SecurityNetFixture : TopologyFixture
     {
         string marker = $"logmark-{label}-{Guid.NewGuid():N}.test";
         await DigAsync(Inet, ClientV4, DnsmasqV4, 53, marker);
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (QueriesSeen(marker) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"dnsmasq never logged {marker}");
-            await Task.Delay(50);
-        }
+        await Dnsmasq.WaitForOutputAsync(marker, TimeSpan.FromMinutes(5));
     }
 
     /// <summary>Connections the host's target listeners accepted, as "local from peer" lines.</summary>
