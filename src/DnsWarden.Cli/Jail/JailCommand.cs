@@ -35,6 +35,7 @@ internal static class JailCommand
         var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
         var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
+        Option<string?> logLimit = LogLimitOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
@@ -42,7 +43,7 @@ internal static class JailCommand
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, writable, report, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, writable, report, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -54,6 +55,7 @@ internal static class JailCommand
             parse.GetValue(output),
             parse.GetValue(privacy)!,
             parse.GetValue(writable) ?? [],
+            LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
@@ -61,7 +63,7 @@ internal static class JailCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -75,11 +77,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, cleanupOnly, command, stderr, report).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, cleanupOnly, command, stderr, report).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (cleanupOnly)
         {
@@ -146,6 +148,7 @@ internal static class JailCommand
             Privacy = privacyMode,
             Writable = writable.Length > 0 ? [.. writable.Select(Path.GetFullPath)] : [Environment.CurrentDirectory],
             InitCommand = JailInitCommand.SelfCommand(),
+            LogLimit = logLimit,
             OnReport = reportFile is null ? null : r => OutputFiles.TryWrite(reportFile, JailHtmlReport.Render(r), "--report"),
         };
 

@@ -58,6 +58,9 @@ public sealed record JailOptions
     /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
     public Action<BlockedAttempt>? OnRefused { get; init; }
 
+    /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
+    public long LogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -99,7 +102,7 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
-        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit });
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;
@@ -128,6 +131,7 @@ public static class JailRunner
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of((IQueryLog?)tally ?? log, options.QueryExport),
                 AnswerObserver = gate,
+                Rebinding = HostAddresses.Rebinding(IPAddress.Parse(net.JailV4), IPAddress.Parse(net.JailV6)),
                 Metrics = metrics,
             });
 
