@@ -9,11 +9,18 @@ public static class FlowOwnerProviders
     /// Linux: <see cref="SockDiagOwnerProvider"/> (which falls back to /proc/net per lookup);
     /// Windows: <see cref="IpHelperOwnerProvider"/>; elsewhere a provider that answers None.
     /// </summary>
-    public static IFlowOwnerProvider CreateDefault()
+    public static IFlowOwnerProvider CreateDefault() => CreateDefault(useBpf: false);
+
+    /// <summary>
+    /// As <see cref="CreateDefault()"/>, but on Linux a <see cref="SendTimeOwnerProvider"/>: with <paramref name="useBpf"/>
+    /// the kernel's send-time records first and sock_diag for what they do not cover; without, sock_diag alone, and
+    /// every answer that is not high says that send-time attribution was off.
+    /// </summary>
+    public static IFlowOwnerProvider CreateDefault(bool useBpf)
     {
         if (OperatingSystem.IsLinux())
         {
-            return new SockDiagOwnerProvider();
+            return SendTimeOwnerProvider.Create(useBpf);
         }
 
         if (OperatingSystem.IsWindows())
