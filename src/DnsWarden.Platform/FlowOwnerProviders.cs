@@ -9,7 +9,15 @@ public static class FlowOwnerProviders
     /// Linux: <see cref="SockDiagOwnerProvider"/> (which falls back to /proc/net per lookup);
     /// Windows: <see cref="IpHelperOwnerProvider"/>; elsewhere a provider that answers None.
     /// </summary>
-    public static IFlowOwnerProvider CreateDefault() => CreateDefault(useBpf: false);
+    public static IFlowOwnerProvider CreateDefault()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            return new SockDiagOwnerProvider();
+        }
+
+        return OperatingSystem.IsWindows() ? new IpHelperOwnerProvider() : new UnsupportedOwnerProvider();
+    }
 
     /// <summary>
     /// As <see cref="CreateDefault()"/>, but on Linux a <see cref="SendTimeOwnerProvider"/>: with <paramref name="useBpf"/>
@@ -23,12 +31,7 @@ public static class FlowOwnerProviders
             return SendTimeOwnerProvider.Create(useBpf);
         }
 
-        if (OperatingSystem.IsWindows())
-        {
-            return new IpHelperOwnerProvider();
-        }
-
-        return new UnsupportedOwnerProvider();
+        return CreateDefault();
     }
 }
 

@@ -26,16 +26,45 @@ internal static class ReportCommand
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json");
-        var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts.")
+        var list = new Option<bool>("--list") { Description = "List the events, one line each, before the summary (human format) or as JSON lines (json format)." };
+        var types = new Option<string[]>("--type")
         {
-            file, format,
+            Description = "Only events of this type: A, B, C, D or exfiltration (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
         };
-        command.SetAction(parse => Run(parse.GetValue(file)!, parse.GetValue(format) == "json"));
+        types.AcceptOnlyFromAmong("A", "B", "C", "D", "exfiltration");
+        var processes = new Option<string[]>("--process")
+        {
+            Description = "Only events sent by, or on behalf of, this process name or pid; \"unattributed\" for events no process was named for (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var since = new Option<string?>("--since")
+        {
+            Description = "Only events from this time on: an ISO 8601 time (2026-11-24T21:00:00Z) or a duration before now (10m, 2h).",
+        };
+        since.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !EventFilter.TryParseSince(text, DateTimeOffset.UtcNow, out _))
+            {
+                r.AddError($"--since: '{text}' is neither an ISO 8601 time nor a duration (expected e.g. 2026-11-24T21:00:00Z, 10m, 2h)");
+            }
+        });
+        var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts; list and filter its events.")
+        {
+            file, format, list, types, processes, since,
+        };
+        command.SetAction(parse =>
+        {
+            DateTimeOffset? from = parse.GetValue(since) is { } text && EventFilter.TryParseSince(text, DateTimeOffset.UtcNow, out DateTimeOffset t) ? t : null;
+            var filter = new EventFilter(parse.GetValue(types) ?? [], parse.GetValue(processes) ?? [], from);
+            return Run(parse.GetValue(file)!, parse.GetValue(format) == "json", parse.GetValue(list), filter);
+        });
         return command;
     }
 
-    private static int Run(FileInfo file, bool json)
+    private static int Run(FileInfo file, bool json, bool list, EventFilter filter)
     {
+        var listed = new List<LeakEvent>();
         var summary = new LeakSummary();
         var errors = new List<string>();
         int bad = 0;
@@ -62,7 +91,14 @@ internal static class ReportCommand
 
                 if (LeakEventJson.TryParse(line, out LeakEvent? e, out bool isSummary, out string? error))
                 {
-                    summary.Add(e!);
+                    if (filter.Matches(e!))
+                    {
+                        summary.Add(e!);
+                        if (list)
+                        {
+                            listed.Add(e!);
+                        }
+                    }
                 }
                 else if (isSummary)
                 {
@@ -86,6 +122,14 @@ internal static class ReportCommand
             using Stream stdout = Console.OpenStandardOutput();
             using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
             {
+                foreach (LeakEvent e in listed)
+                {
+                    LeakEventJson.Write(w, e);
+                    w.Flush();
+                    stdout.WriteByte((byte)'\n');
+                    w.Reset();
+                }
+
                 summary.WriteJson(w, policy, privacy, capture: null);
             }
 
@@ -93,6 +137,11 @@ internal static class ReportCommand
         }
         else
         {
+            foreach (LeakEvent e in listed)
+            {
+                Console.Out.WriteLine(EventLine.Format(e));
+            }
+
             ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
         }
 

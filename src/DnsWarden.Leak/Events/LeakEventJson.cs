@@ -234,7 +234,7 @@ public static class LeakEventJson
             : new Attribution(Confidence.None, null);
 
     private static int? NullableInt(JsonElement o, string name) =>
-        o.TryGetProperty(name, out JsonElement v) && v.TryGetInt32(out int i) ? i : null;
+        o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : null;
 
     private static void WriteNullable(Utf8JsonWriter w, string name, int? value)
     {
