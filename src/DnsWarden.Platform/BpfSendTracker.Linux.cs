@@ -36,6 +36,7 @@ internal sealed unsafe class BpfSendTracker : IDisposable
     private readonly Lock _lock = new();
     private readonly SendRecordTable _table;
     private readonly ProcessFactsCache _facts = new();
+    private readonly ExeLocator _exes = new();
     private readonly List<nint> _links = [];
     private readonly nint _object;
     private readonly int _cgroupFd;
@@ -214,7 +215,8 @@ internal sealed unsafe class BpfSendTracker : IDisposable
             return "libbpf could not map the ring buffer: " + ErrorText(Marshal.GetLastPInvokeError());
         }
 
-        _drain = new Thread(Drain) { IsBackground = true, Name = "dnsw bpf records" };
+        // Above the capture threads: it races a one-shot client's exit to read its /proc entry.
+        _drain = new Thread(Drain) { IsBackground = true, Name = "dnsw bpf records", Priority = ThreadPriority.Highest };
         _drain.Start();
         return null;
     }
@@ -339,7 +341,18 @@ internal sealed unsafe class BpfSendTracker : IDisposable
             moreParents = last > 1 ? _facts.Get((int)last)?.Parents : null;
         }
 
-        ProcessFacts facts = SendRecordFacts.FromRecord(in record, live, cgroup, _facts.UserName((int)record.Uid), moreParents);
+        string exeName = SendRecordFacts.Comm(record.ExeName);
+        string? exe = null;
+        if (live?.Exe is { } seen && string.Equals(live.Name, SendRecordFacts.Comm(record.Process), StringComparison.Ordinal))
+        {
+            _exes.Learn(exeName, record.ExeInode, seen);
+        }
+        else
+        {
+            exe = _exes.Find(exeName, record.ExeInode);
+        }
+
+        ProcessFacts facts = SendRecordFacts.FromRecord(in record, live, cgroup, _facts.UserName((int)record.Uid), moreParents, exe);
         if (_table.Add(key, facts, Stopwatch.GetTimestamp()))
         {
             Records++;

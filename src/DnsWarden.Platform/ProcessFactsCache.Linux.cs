@@ -33,6 +33,8 @@ internal sealed class ProcessFactsCache
             return hit.Facts;
         }
 
+        // The executable first: a one-shot client may be gone a moment later, and exe is the one fact only /proc has.
+        string? exe = ReadExe(pid);
         if (!TryGetBasics(pid, out string name, out int ppid, out int? uid))
         {
             return null;
@@ -52,7 +54,7 @@ internal sealed class ProcessFactsCache
             parent = grandParent;
         }
 
-        var facts = new ProcessFacts(pid, name, ReadExe(pid), uid, ReadCommandLine(pid), parents)
+        var facts = new ProcessFacts(pid, name, exe, uid, ReadCommandLine(pid), parents)
         {
             Gid = ReadGid(pid),
             User = _users.NameOf(uid),

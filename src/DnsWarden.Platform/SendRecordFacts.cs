@@ -12,7 +12,9 @@ internal static class SendRecordFacts
 {
     /// <param name="live">/proc facts of the record's tgid, read as the record arrived; ignored when they name another program (the pid was reused).</param>
     /// <param name="moreParents">/proc parents above the record's last ancestor, for a process that is already gone.</param>
-    public static ProcessFacts FromRecord(in DnswSendRecord record, ProcessFacts? live, CgroupFacts? cgroup, string? user, IReadOnlyList<ProcessAncestorFacts>? moreParents)
+    /// <param name="exe">The executable's path when the process was gone and <see cref="ExeLocator"/> found it from the record's name and inode.</param>
+    public static ProcessFacts FromRecord(
+        in DnswSendRecord record, ProcessFacts? live, CgroupFacts? cgroup, string? user, IReadOnlyList<ProcessAncestorFacts>? moreParents, string? exe = null)
     {
         string thread = Comm(record.Thread);
         string name = Comm(record.Process);
@@ -52,7 +54,7 @@ internal static class SendRecordFacts
             parents = list;
         }
 
-        return new ProcessFacts((int)record.Tgid, name, live?.Exe, (int)record.Uid, live?.CommandLine, parents)
+        return new ProcessFacts((int)record.Tgid, name, live?.Exe ?? exe, (int)record.Uid, live?.CommandLine, parents)
         {
             Tid = (int)record.Pid,
             Thread = thread,

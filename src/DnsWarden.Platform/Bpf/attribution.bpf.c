@@ -20,10 +20,36 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Only the fields read here; libbpf relocates them against the kernel's BTF (CO-RE), so no vmlinux.h. */
+struct qstr {
+	const unsigned char *name;
+} __attribute__((preserve_access_index));
+
+struct dentry {
+	struct qstr d_name;
+} __attribute__((preserve_access_index));
+
+struct path {
+	struct dentry *dentry;
+} __attribute__((preserve_access_index));
+
+struct inode {
+	unsigned long i_ino;
+} __attribute__((preserve_access_index));
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+} __attribute__((preserve_access_index));
+
+struct mm_struct {
+	struct file *exe_file;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int tgid;
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
+	struct mm_struct *mm;
 	char comm[16];
 } __attribute__((preserve_access_index));
 
@@ -100,6 +126,14 @@ static __always_inline void fill_sender(struct dnsw_send_record *rec)
 	/* The thread's comm is often a worker's (dig sends from "isc-net-0000"): the leader's is the process name. */
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	BPF_CORE_READ_STR_INTO(&rec->process, task, group_leader, comm);
+	/* The executable's name and inode: a client that exits before dnsw reads /proc/PID/exe is still named by them. */
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe) {
+		const unsigned char *name = BPF_CORE_READ(exe, f_path.dentry, d_name.name);
+		bpf_probe_read_kernel_str(rec->exe_name, sizeof(rec->exe_name), name);
+		rec->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	}
+
 	struct task_struct *parent = BPF_CORE_READ(task, group_leader, real_parent);
 	for (int i = 0; i < DNSW_ANCESTORS; i++) {
 		if (!parent)

@@ -5,6 +5,7 @@
 
 #define DNSW_COMM_LEN 16
 #define DNSW_ANCESTORS 4
+#define DNSW_EXE_NAME_LEN 32
 
 /* Which hook saw the send. */
 #define DNSW_HOOK_CONNECT4 1
@@ -44,6 +45,8 @@ struct dnsw_send_record {
 	__u8 pad[6];
 	char thread[DNSW_COMM_LEN];   /* comm of the sending thread */
 	char process[DNSW_COMM_LEN];  /* comm of the thread group leader: the process name */
+	char exe_name[DNSW_EXE_NAME_LEN]; /* the executable's file name (its dentry), for a process gone before /proc is read */
+	__u64 exe_ino;                    /* and its inode number, to find the path it had */
 	struct dnsw_ancestor ancestors[DNSW_ANCESTORS]; /* parent first; tgid 0 ends the list */
 };
 

@@ -39,7 +39,7 @@ public sealed class AttributionRecordLayoutTests
                     F(dnsw_send_record, key); F(dnsw_send_record, cookie); F(dnsw_send_record, boot_ns); F(dnsw_send_record, cgroup_id);
                     F(dnsw_send_record, tgid); F(dnsw_send_record, pid); F(dnsw_send_record, uid); F(dnsw_send_record, gid);
                     F(dnsw_send_record, saddr); F(dnsw_send_record, hook); F(dnsw_send_record, joined); F(dnsw_send_record, thread);
-                    F(dnsw_send_record, process); F(dnsw_send_record, ancestors);
+                    F(dnsw_send_record, process); F(dnsw_send_record, exe_name); F(dnsw_send_record, exe_ino); F(dnsw_send_record, ancestors);
                     printf("ancestors %d comm %d\n", DNSW_ANCESTORS, DNSW_COMM_LEN);
                     return 0;
                 }
@@ -77,6 +77,8 @@ public sealed class AttributionRecordLayoutTests
             Assert.Equal(c["dnsw_send_record.joined"], Offset(ref r, ref r.Joined));
             Assert.Equal(c["dnsw_send_record.thread"], Offset(ref r, ref r.Thread));
             Assert.Equal(c["dnsw_send_record.process"], Offset(ref r, ref r.Process));
+            Assert.Equal(c["dnsw_send_record.exe_name"], Offset(ref r, ref r.ExeName));
+            Assert.Equal(c["dnsw_send_record.exe_ino"], Offset(ref r, ref r.ExeInode));
             Assert.Equal(c["dnsw_send_record.ancestors"], Offset(ref r, ref r.Ancestors));
         }
         finally

@@ -10,6 +10,13 @@ internal struct Bytes16
     private byte _element0;
 }
 
+/// <summary>32 bytes: an executable's file name (DNSW_EXE_NAME_LEN).</summary>
+[InlineArray(32)]
+internal struct Bytes32
+{
+    private byte _element0;
+}
+
 /// <summary><c>struct dnsw_flow_key</c> (src/DnsWarden.Platform/Bpf/attribution.h).</summary>
 [StructLayout(LayoutKind.Sequential)]
 internal struct DnswFlowKey
@@ -62,5 +69,7 @@ internal struct DnswSendRecord
     public byte Pad5;
     public Bytes16 Thread;
     public Bytes16 Process;
+    public Bytes32 ExeName;
+    public ulong ExeInode;
     public DnswAncestors Ancestors;
 }
