@@ -32,6 +32,37 @@ internal static class ProcText
         return true;
     }
 
+    /// <summary>
+    /// The state (field 3) and start time (field 22) of /proc/[pid]/stat. The command name (field 2) is in parentheses
+    /// and may hold spaces and parentheses itself, so the fields are counted from the last ')' (fs/proc/array.c).
+    /// </summary>
+    public static bool TryParseStatStateAndStart(ReadOnlySpan<char> stat, out char state, out ulong startTime)
+    {
+        state = '\0';
+        startTime = 0;
+        int close = stat.LastIndexOf(')');
+        if (close < 0 || close + 2 >= stat.Length || stat[close + 1] != ' ')
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> rest = stat[(close + 2)..];
+        state = rest[0];
+        for (int field = 3; field < 22; field++)
+        {
+            int space = rest.IndexOf(' ');
+            if (space < 0)
+            {
+                return false;
+            }
+
+            rest = rest[(space + 1)..];
+        }
+
+        int end = rest.IndexOf(' ');
+        return ulong.TryParse(end < 0 ? rest.TrimEnd() : rest[..end], NumberStyles.None, CultureInfo.InvariantCulture, out startTime);
+    }
+
     /// <summary>"Name:", "PPid:" and the real uid of "Uid:" from /proc/[pid]/status (fs/proc/array.c).</summary>
     public static bool TryParseStatus(ReadOnlySpan<char> status, out string name, out int ppid, out int? uid)
     {

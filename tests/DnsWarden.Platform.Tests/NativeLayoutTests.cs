@@ -114,8 +114,10 @@ public sealed class NativeLayoutTests
     private static string Run(string file, string args)
     {
         using var p = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        string stdout = p.StandardOutput.ReadToEnd();
-        string stderr = p.StandardError.ReadToEnd();
+        using StreamReader stdoutReader = p.StandardOutput;
+        using StreamReader stderrReader = p.StandardError;
+        string stdout = stdoutReader.ReadToEnd();
+        string stderr = stderrReader.ReadToEnd();
         p.WaitForExit();
         Assert.True(p.ExitCode == 0, $"{file} failed: {stderr}");
         return stdout;

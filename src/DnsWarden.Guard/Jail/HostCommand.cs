@@ -23,8 +23,11 @@ internal static class HostCommand
             p.StandardInput.Close();
         }
 
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        string stderr = p.StandardError.ReadToEnd();
+        // Disposed here: Process.Dispose leaves streams read synchronously open until a finalizer runs.
+        using StreamReader stdoutReader = p.StandardOutput;
+        using StreamReader stderrReader = p.StandardError;
+        Task<string> stdout = stdoutReader.ReadToEndAsync();
+        string stderr = stderrReader.ReadToEnd();
         p.WaitForExit();
         if (p.ExitCode != 0)
         {

@@ -21,6 +21,11 @@ public sealed class JailNetwork : IDisposable
 
     private bool _disposed;
     private Task? _linksRemoved;
+    private HostForwarding? _forwarding;
+
+    // Opened at start-up and kept for the teardown: libnftables cannot run once descriptors pass 1024 (NftContext).
+    private NftContext? _hostNft;
+    private NftContext? _jailNft;
 
     private JailNetwork(string id)
     {
@@ -54,6 +59,9 @@ public sealed class JailNetwork : IDisposable
     public string JailV6 { get; }
 
     private string OwnerFile => Path.Combine(OwnerDirectory, $"jail-{Id}.pid");
+
+    /// <summary>Interfaces of the host this jail turned forwarding on for (empty when another dnsw already had).</summary>
+    public IReadOnlyList<string> ForwardingOpened => _forwarding?.Opened ?? [];
 
     /// <summary>Builds the namespace, the veth pair, routes, NAT and the jail's table; removes what it made on failure.</summary>
     public static JailNetwork Create(int ownerPid)
@@ -92,6 +100,7 @@ public sealed class JailNetwork : IDisposable
             removed.Add(id);
         }
 
+        HostForwarding.Reconcile();
         return removed;
     }
 
@@ -125,21 +134,19 @@ public sealed class JailNetwork : IDisposable
             rtnl.SetLinkUp(host);
         }
 
-        // The jail's traffic leaves through the host: forwarding on, and NAT for its two addresses only.
-        File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
-        File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1");
-        using (var nft = new NftContext())
+        // The jail's traffic leaves through the host: forwarding on for the veth and the host's other interfaces (a
+        // lease shared with every dnsw here, undone by the last), and NAT for the jail's two addresses only.
+        _forwarding = HostForwarding.Acquire(HostInterface);
+        _hostNft = new NftContext();
+        NftResult nat = _hostNft.Run($$"""
+            add table inet {{HostTable}}
+            add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
+            add rule inet {{HostTable}} post ip saddr {{JailV4}} masquerade
+            add rule inet {{HostTable}} post ip6 saddr {{JailV6}} masquerade
+            """);
+        if (!nat.Ok)
         {
-            NftResult host = nft.Run($$"""
-                add table inet {{HostTable}}
-                add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
-                add rule inet {{HostTable}} post ip saddr {{JailV4}} masquerade
-                add rule inet {{HostTable}} post ip6 saddr {{JailV6}} masquerade
-                """);
-            if (!host.Ok)
-            {
-                throw new InvalidOperationException("nftables refused the jail's NAT: " + host.Error.Trim());
-            }
+            throw new InvalidOperationException("nftables refused the jail's NAT: " + nat.Error.Trim());
         }
 
         NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
@@ -155,8 +162,9 @@ public sealed class JailNetwork : IDisposable
                 rtnl.AddRoute(RouteSpec.DefaultVia(IPAddress.Parse(HostV6)));
             }
 
-            using var nft = new NftContext();
-            return nft.Run(JailRules());
+            // Kept for the counters read at exit (its socket stays in the jail's namespace).
+            _jailNft = new NftContext();
+            return _jailNft.Run(JailRules());
         }).GetAwaiter().GetResult();
         if (!inside.Ok)
         {
@@ -193,6 +201,9 @@ public sealed class JailNetwork : IDisposable
         add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
         """;
 
+    /// <summary>The jail table's counters as nft lists them (text); empty when they cannot be read.</summary>
+    public string ListCounters() => _jailNft?.Run($"list counters table inet {JailTable}").Output ?? "";
+
     /// <summary>Starts deleting the veth pair (the jail is done with it); <see cref="Dispose"/> waits for it.</summary>
     public void RemoveLinksInBackground() => _linksRemoved ??= Task.Run(RemoveLinks);
 
@@ -204,7 +215,8 @@ public sealed class JailNetwork : IDisposable
         }
 
         _disposed = true;
-        using (var nft = new NftContext())
+        _jailNft?.Dispose();
+        using (NftContext nft = _hostNft ?? new NftContext())
         {
             nft.Run($"delete table inet {HostTable}");
         }
@@ -213,12 +225,7 @@ public sealed class JailNetwork : IDisposable
 
         // The veth would go with the namespace, but a namespace is torn down asynchronously: the host end explicitly.
         (_linksRemoved ?? Task.Run(RemoveLinks)).GetAwaiter().GetResult();
-        try
-        {
-            File.Delete(OwnerFile);
-        }
-        catch (IOException)
-        {
-        }
+        _forwarding?.Dispose();
+        OwnerRecord.Delete(OwnerFile);
     }
 }

@@ -61,7 +61,13 @@ public static class JailRunner
         foreach (string stale in JailNetwork.CleanupStale())
         {
             await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
-        } using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        }
+
+        using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        if (net.ForwardingOpened.Count > 0)
+        {
+            await stderr.WriteLineAsync($"dnsw jail: forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while jails run (only replies to the jails pass); undone when the last one ends").ConfigureAwait(false);
+        }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
         await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
@@ -228,11 +234,7 @@ public static class JailRunner
         long resolved = m.Count(QueryOutcome.Forwarded) + m.Count(QueryOutcome.Cached) + m.Count(QueryOutcome.Local);
         long sinkholed = m.Count(QueryOutcome.Sinkholed);
         long blocked = m.Count(QueryOutcome.Blocked) + m.Count(QueryOutcome.BlockedExfiltration);
-        string counters = NetworkNamespace.RunAsync(net.Namespace, () =>
-        {
-            using var nft = new NftContext();
-            return nft.Run($"list counters table inet {JailNetwork.JailTable}").Output;
-        }).GetAwaiter().GetResult();
+        string counters = net.ListCounters();
         return string.Create(CultureInfo.InvariantCulture,
             $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
     }

@@ -36,6 +36,11 @@ public sealed class TunNetwork : IDisposable
 
     private readonly Lock _gate = new();
     private RtnetlinkSocket? _insideRoutes;
+    private HostForwarding? _forwarding;
+
+    // Opened at start-up and kept for the teardown: libnftables cannot run once descriptors pass 1024 (NftContext).
+    private NftContext? _hostNft;
+    private NftContext? _insideNft;
     private bool _disposed;
 
     private TunNetwork(string netns, TunFilterOptions filter)
@@ -51,6 +56,9 @@ public sealed class TunNetwork : IDisposable
     public TunDevice Inside { get; private set; } = null!;
 
     public TunDevice Host { get; private set; } = null!;
+
+    /// <summary>Interfaces of the host this instance turned forwarding on for (empty when another dnsw already had).</summary>
+    public IReadOnlyList<string> ForwardingOpened => _forwarding?.Opened ?? [];
 
     /// <summary>Whether the firewall-mode rules are in place.</summary>
     public TunFilterMode Mode { get; private set; }
@@ -190,8 +198,8 @@ public sealed class TunNetwork : IDisposable
         _insideRoutes = routes;
         NftResult inside = NetworkNamespace.RunAsync(Namespace, () =>
         {
-            using var nft = new NftContext();
-            return nft.Run(InsideRules());
+            _insideNft = new NftContext();
+            return _insideNft.Run(InsideRules());
         }).GetAwaiter().GetResult();
         if (!inside.Ok)
         {
@@ -207,22 +215,21 @@ public sealed class TunNetwork : IDisposable
             host.AddRoute(new RouteSpec(AddressFamily.InterNetworkV6) { Destination = Filter.SubnetV6.ToIPAddress(), PrefixLength = Filter.SubnetV6Prefix, OutputInterfaceIndex = Host.Index });
         }
 
-        File.WriteAllText("/proc/sys/net/ipv4/ip_forward", "1");
-        File.WriteAllText("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+        // Forwarding for the host TUN and the host's other interfaces (a lease shared with every dnsw here, undone by
+        // the last), and masquerade for the virtual subnet only.
+        _forwarding = HostForwarding.Acquire(Host.Name);
         string v4 = Filter.SubnetV4Prefix.ToString(CultureInfo.InvariantCulture);
         string v6 = Filter.SubnetV6Prefix.ToString(CultureInfo.InvariantCulture);
-        using (var nft = new NftContext())
+        _hostNft = new NftContext();
+        NftResult nat = _hostNft.Run($$"""
+            add table inet {{HostTable}}
+            add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
+            add rule inet {{HostTable}} post ip saddr {{Filter.SubnetV4}}/{{v4}} masquerade
+            add rule inet {{HostTable}} post ip6 saddr {{Filter.SubnetV6}}/{{v6}} masquerade
+            """);
+        if (!nat.Ok)
         {
-            NftResult host = nft.Run($$"""
-                add table inet {{HostTable}}
-                add chain inet {{HostTable}} post { type nat hook postrouting priority 100; policy accept; }
-                add rule inet {{HostTable}} post ip saddr {{Filter.SubnetV4}}/{{v4}} masquerade
-                add rule inet {{HostTable}} post ip6 saddr {{Filter.SubnetV6}}/{{v6}} masquerade
-                """);
-            if (!host.Ok)
-            {
-                throw new InvalidOperationException("nftables refused the TUN's NAT: " + host.Error.Trim());
-            }
+            throw new InvalidOperationException("nftables refused the TUN's NAT: " + nat.Error.Trim());
         }
 
         Mode = TunFilterMode.DnsOnly;
@@ -299,31 +306,40 @@ public sealed class TunNetwork : IDisposable
 
             try
             {
-                NetworkNamespace.RunAsync(Namespace, () =>
+                if (_insideNft is not null)
                 {
-                    using var nft = new NftContext();
-                    return nft.Run($"delete table inet {InsideTable}");
-                }).GetAwaiter().GetResult();
+                    _insideNft.Run($"delete table inet {InsideTable}");
+                }
+                else
+                {
+                    NetworkNamespace.RunAsync(Namespace, () =>
+                    {
+                        using var nft = new NftContext();
+                        return nft.Run($"delete table inet {InsideTable}");
+                    }).GetAwaiter().GetResult();
+                }
             }
             catch (IOException)
             {
             }
         }
 
-        using (var nft = new NftContext())
+        _insideNft?.Dispose();
+        using (NftContext nft = _hostNft ?? new NftContext())
         {
             nft.Run($"delete table inet {HostTable}");
         }
 
-        foreach (string path in new[] { OwnerFile, ControlSocket })
+        _forwarding?.Dispose();
+        try
         {
-            try
-            {
-                File.Delete(path);
-            }
-            catch (IOException)
-            {
-            }
+            File.Delete(ControlSocket);
         }
+        catch (IOException)
+        {
+        }
+
+        OwnerRecord.Delete(OwnerFile);
+        HostForwarding.Reconcile();
     }
 }

@@ -153,6 +153,11 @@ public static class TunRunner
             sweep = new Timer(_ => Sweep(f, engine), null, options.SweepInterval, options.SweepInterval);
             control = new TunControlServer(net.ControlSocket, line => Control(line, f, net));
             control.Start();
+            if (net.ForwardingOpened.Count > 0)
+            {
+                await stderr.WriteLineAsync($"{Prefix}forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while it runs (only replies to the filtered namespace pass); undone when the last dnsw here ends").ConfigureAwait(false);
+            }
+
             await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{Prefix}ready: '{options.Namespace}' in {ModeName(options.Mode)} mode through {TunNetwork.InsideInterface}, out through {net.Host.Name}{(net.Inside.HasVnetHeader ? " (virtio headers, offloads on)" : "")}; virtual DNS {filterOptions.VirtualDnsV4} and {filterOptions.VirtualDnsV6}")).ConfigureAwait(false);
             await stopped.Task.ConfigureAwait(false);

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Text;
 using DnsWarden.Platform.Interop.Linux.Nftables;
+using Microsoft.Win32.SafeHandles;
 
 namespace DnsWarden.Platform.Enforcement;
 
@@ -17,6 +18,12 @@ public readonly record struct NftResult(bool Ok, string Output, string Error)
 /// no switch to stop it (NFT_CTX_INPUT_NO_DNS came later). Commands run in the network namespace of the calling thread — use
 /// <see cref="NetworkNamespace.RunAsync{T}"/> to reach another one. A batch (several commands, one per line) is
 /// applied atomically by the kernel: all of it or none. Not thread-safe: one context per thread.
+/// <para>
+/// libnftables 1.0.6 opens its netlink socket in <c>nft_ctx_new</c> and waits on it with select(2), whose fd_set
+/// holds descriptors below 1024: with a higher one glibc aborts the whole process. A context is therefore refused
+/// (with the reason) when the lowest free descriptor is already that high, and long-lived users open theirs while
+/// descriptors are few — at start-up — and keep it for their teardown.
+/// </para>
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class NftContext : IDisposable
@@ -26,6 +33,13 @@ public sealed class NftContext : IDisposable
     /// <param name="json">Listings as JSON (<c>nft -j</c>) instead of text.</param>
     public NftContext(bool json = false)
     {
+        int lowestFree = LowestFreeDescriptor();
+        if (lowestFree >= SelectLimit)
+        {
+            throw new IOException(
+                $"too many open descriptors for libnftables: its socket would be descriptor {lowestFree}, and it waits with select(2), which stops at {SelectLimit}");
+        }
+
         try
         {
             _context = LibNftables.ContextNew(LibNftables.ContextDefault);
@@ -47,6 +61,9 @@ public sealed class NftContext : IDisposable
             LibNftables.SetOutputFlags(_context, LibNftables.GetOutputFlags(_context) | LibNftables.OutputJson);
         }
     }
+
+    /// <summary>FD_SETSIZE in glibc: select(2)'s fd_set holds descriptors below it.</summary>
+    public const int SelectLimit = 1024;
 
     /// <summary>Whether libnftables can be loaded here.</summary>
     public static bool IsAvailable => NativeLibrary.TryLoad("libnftables.so.1", out nint handle) && Free(handle);
@@ -77,6 +94,13 @@ public sealed class NftContext : IDisposable
             LibNftables.ContextFree(_context);
             _context = 0;
         }
+    }
+
+    /// <summary>The descriptor the next open(2) or socket(2) gets: the lowest free one.</summary>
+    private static int LowestFreeDescriptor()
+    {
+        using SafeFileHandle probe = File.OpenHandle("/dev/null");
+        return (int)probe.DangerousGetHandle();
     }
 
     private static bool Free(nint handle)

@@ -118,8 +118,11 @@ public static class ResolvedStatus
                 },
             };
             p.Start();
-            Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-            _ = p.StandardError.ReadToEndAsync();
+            // Disposed here: Process.Dispose leaves streams read synchronously open until a finalizer runs.
+            using StreamReader stdoutReader = p.StandardOutput;
+            using StreamReader stderrReader = p.StandardError;
+            Task<string> stdout = stdoutReader.ReadToEndAsync();
+            _ = stderrReader.ReadToEndAsync();
             if (!p.WaitForExit(timeout))
             {
                 p.Kill();

@@ -24,8 +24,10 @@ public sealed class TsharkOracleTests
         }
 
         using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        using StreamReader stdoutReader = p.StandardOutput;
+        using StreamReader stderrReader = p.StandardError;
+        Task<string> stdout = stdoutReader.ReadToEndAsync();
+        Task<string> stderr = stderrReader.ReadToEndAsync();
         if (!p.WaitForExit(60_000))
         {
             p.Kill(entireProcessTree: true);

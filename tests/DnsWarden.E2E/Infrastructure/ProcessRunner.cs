@@ -63,6 +63,11 @@ public static class ProcessRunner
 
         string outText = await stdout;
         string errText = await stderr;
+
+        // Process.Dispose leaves streams the caller read synchronously open (they are "the caller's"): without
+        // these the pipes stay open until a finalizer runs, and a long test run passes 1,024 descriptors.
+        process.StandardOutput.Dispose();
+        process.StandardError.Dispose();
         cancellationToken.ThrowIfCancellationRequested();
         return new CommandResult(commandLine, timedOut ? -1 : process.ExitCode, outText, errText, timedOut, stopwatch.Elapsed);
     }

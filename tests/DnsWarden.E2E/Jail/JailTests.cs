@@ -239,7 +239,9 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
     public async Task AKilledJailIsCleanedUpByTheNextRun()
     {
         fixture.Check();
-        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "sleep", "60"]);
+        // A duration no other process on the machine uses, so the check below sees only this jail's command.
+        string sleep = "60." + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "sleep", sleep]);
         string ns = "dnsw-jail-";
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         string? made = null;
@@ -262,7 +264,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.DoesNotContain("dnswj", links.StdOut, StringComparison.Ordinal);
 
         // The sleep died with its jail (PR_SET_PDEATHSIG): no process of it is left.
-        CommandResult ps = await ProcessRunner.RunAsync("pgrep", ["-f", "^sleep 60$"]);
+        CommandResult ps = await ProcessRunner.RunAsync("pgrep", ["-f", $"^sleep {sleep}$"]);
         Assert.NotEqual(0, ps.ExitCode);
     }
 

@@ -47,14 +47,16 @@ public static class TsharkOracle
         using var process = new Process { StartInfo = psi };
         process.Start();
         process.StandardInput.Close();
-        Task<string> stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        using StreamReader stdoutReader = process.StandardOutput;
+        using StreamReader stderrReader = process.StandardError;
+        Task<string> stderr = stderrReader.ReadToEndAsync(CancellationToken.None);
         using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutCts.CancelAfter(s_timeout);
 
         IReadOnlyList<OracleFrame> frames;
         try
         {
-            using JsonDocument doc = await JsonDocument.ParseAsync(process.StandardOutput.BaseStream, default, timeoutCts.Token);
+            using JsonDocument doc = await JsonDocument.ParseAsync(stdoutReader.BaseStream, default, timeoutCts.Token);
             frames = Parse(doc.RootElement);
             await process.WaitForExitAsync(timeoutCts.Token);
         }

@@ -67,8 +67,10 @@ internal static partial class MmdbLookupOracle
         }
 
         using Process p = Process.Start(psi)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
+        using StreamReader stderrReader = p.StandardError;
+        using StreamReader stdoutReader = p.StandardOutput;
+        Task<string> err = stderrReader.ReadToEndAsync();
+        string stdout = stdoutReader.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, stdout, err.Result);
     }

@@ -84,8 +84,10 @@ internal static class HostTool
             p.StandardInput.Close();
         }
 
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        string stdout = p.StandardOutput.ReadToEnd();
+        using StreamReader stderrReader = p.StandardError;
+        using StreamReader stdoutReader = p.StandardOutput;
+        Task<string> stderr = stderrReader.ReadToEndAsync();
+        string stdout = stdoutReader.ReadToEnd();
         p.WaitForExit();
         return (p.ExitCode, stdout, stderr.GetAwaiter().GetResult());
     }

@@ -99,8 +99,9 @@ public sealed class ListenerTests
         }
 
         using (p)
+        using (StreamReader stdout = p.StandardOutput)
         {
-            string output = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+            string output = await stdout.ReadToEndAsync(TestContext.Current.CancellationToken);
             await p.WaitForExitAsync(TestContext.Current.CancellationToken);
             return output;
         }

@@ -230,7 +230,8 @@ public sealed class MetricsEndpointTests
         }
 
         using Process p = Process.Start(psi)!;
-        string body = await p.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using StreamReader stdout = p.StandardOutput;
+        string body = await stdout.ReadToEndAsync(TestContext.Current.CancellationToken);
         await p.WaitForExitAsync(TestContext.Current.CancellationToken);
         Assert.Equal(0, p.ExitCode);
         Assert.Contains("dnsw_upstream_up{upstream=\"udp://198.51.100.53\",protocol=\"udp\"} 1\n", body, StringComparison.Ordinal);

@@ -583,8 +583,10 @@ public sealed class MetricsExpositionTests
         }
 
         using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        using StreamReader stdoutReader = p.StandardOutput;
+        using StreamReader stderrReader = p.StandardError;
+        Task<string> stdout = stdoutReader.ReadToEndAsync();
+        Task<string> stderr = stderrReader.ReadToEndAsync();
         await p.StandardInput.WriteAsync(stdin);
         p.StandardInput.Close();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -175,8 +175,10 @@ public sealed class UpstreamServers : IAsyncDisposable
         }
 
         using Process p = Process.Start(info)!;
-        Task<string> err = p.StandardError.ReadToEndAsync();
-        _ = p.StandardOutput.ReadToEndAsync();
+        using StreamReader stderrReader = p.StandardError;
+        using StreamReader stdoutReader = p.StandardOutput;
+        Task<string> err = stderrReader.ReadToEndAsync();
+        Task<string> output = stdoutReader.ReadToEndAsync();
         await p.WaitForExitAsync();
         Assert.True(p.ExitCode == 0, $"{exe} {string.Join(' ', args)} failed: {await err}");
     }

@@ -1,0 +1,291 @@
+using System.Globalization;
+using System.Runtime.Versioning;
+
+namespace DnsWarden.E2E.Guard;
+
+/// <summary>
+/// "host" plays the machine dnsw runs on (eth0 to "inet", forwarding off as on a workstation), "client" the namespace
+/// <c>dnsw tun</c> filters. Every exit path of <c>dnsw jail</c> and <c>dnsw tun</c> must leave host's sysctls
+/// (every net.ipv4.* and net.ipv6.*), its nftables ruleset and dnsw's records as they were before.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed class HostStateFixture : IAsyncLifetime
+{
+    private Exception? _failure;
+
+    public TestNet Net { get; private set; } = null!;
+
+    public string Host { get; private set; } = "";
+
+    public string Client { get; private set; } = "";
+
+    public string? SkipReason { get; private set; }
+
+    public void Check()
+    {
+        if (SkipReason is not null)
+        {
+            Assert.Skip(SkipReason);
+        }
+
+        if (_failure is not null)
+        {
+            throw new InvalidOperationException("host-state topology failed to build", _failure);
+        }
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "sysctl");
+        if (SkipReason is null && !File.Exists("/dev/net/tun"))
+        {
+            SkipReason = "no /dev/net/tun in this kernel";
+        }
+
+        if (SkipReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            Net = await TestNet.CreateAsync();
+            Host = await Net.AddNamespaceAsync("host");
+            string inet = await Net.AddNamespaceAsync("inet");
+            Client = await Net.AddNamespaceAsync("client");
+            await Net.AddVethAsync(Host, inet, "eth0", "eth0");
+            await Net.AddAddressAsync(Host, "eth0", "10.61.0.1/24");
+            await Net.AddAddressAsync(Host, "eth0", "fd00:61::1/64");
+            await Net.AddAddressAsync(inet, "eth0", "10.61.0.2/24");
+            await Net.AddRouteAsync(Host, "default", via: "10.61.0.2");
+        }
+        catch (Exception e)
+        {
+            _failure = e;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Net is not null)
+        {
+            await Net.DisposeAsync();
+        }
+    }
+}
+
+[SupportedOSPlatform("linux")]
+public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<HostStateFixture>
+{
+    private static readonly TimeSpan s_runTimeout = TimeSpan.FromSeconds(60);
+
+    public static TheoryData<string> JailExits => ["normal", "command-crash", "interrupt", "kill-then-cleanup", "kill-then-next-start"];
+
+    public static TheoryData<string> TunExits => ["terminate", "interrupt", "kill-then-cleanup", "kill-then-next-start", "kill-unreaped-then-cleanup"];
+
+    [Theory]
+    [MemberData(nameof(JailExits))]
+    public async Task JailLeavesTheHostAsItFoundIt(string exit)
+    {
+        fixture.Check();
+        HostState before = await SnapshotAsync();
+        Assert.Equal(before, await SnapshotAsync()); // the snapshot itself is stable
+
+        int pid;
+        switch (exit)
+        {
+            case "normal":
+                pid = await RunJailToEndAsync("true", expectedStatus: 0);
+                break;
+            case "command-crash":
+                pid = await RunJailToEndAsync("kill -SEGV $$", expectedStatus: 128 + 11);
+                break;
+            case "interrupt":
+            {
+                (NetnsProcess jail, HostState during) = await StartJailAsync();
+                pid = jail.Pid;
+                AssertForwardingWasOn(before, during);
+                Assert.True(jail.Signal(ProcessSignal.Interrupt));
+                await jail.Exited.WaitAsync(s_runTimeout);
+                break;
+            }
+
+            default:
+            {
+                (NetnsProcess jail, HostState during) = await StartJailAsync();
+                pid = jail.Pid;
+                AssertForwardingWasOn(before, during);
+                await jail.StopAsync(ProcessSignal.Kill);
+                Assert.NotEqual(before, await SnapshotAsync()); // a SIGKILL leaves state; what follows must undo it
+                if (exit == "kill-then-cleanup")
+                {
+                    (await DnswAsync(["jail", "--cleanup"])).EnsureSuccess();
+                }
+                else
+                {
+                    await RunJailToEndAsync("true", expectedStatus: 0);
+                }
+
+                break;
+            }
+        }
+
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.False(File.Exists($"/run/netns/dnsw-jail-{pid.ToString(CultureInfo.InvariantCulture)}"), "the jail's namespace is left");
+        Assert.False(File.Exists($"/run/dnsw/jail-{pid.ToString(CultureInfo.InvariantCulture)}.pid"), "the jail's owner file is left");
+    }
+
+    [Theory]
+    [MemberData(nameof(TunExits))]
+    public async Task TunLeavesTheHostAsItFoundIt(string exit)
+    {
+        fixture.Check();
+        HostState before = await SnapshotAsync();
+        string clientRulesBefore = (await fixture.Net.ExecAsync(fixture.Client, "ip", ["rule"])).EnsureSuccess().StdOut;
+
+        if (exit == "kill-unreaped-then-cleanup")
+        {
+            await KillUnreapedTunAsync(before);
+            Assert.Equal(before, await SnapshotAsync());
+            return;
+        }
+
+        NetnsProcess tun = await StartTunAsync();
+        AssertForwardingWasOn(before, await SnapshotAsync());
+        switch (exit)
+        {
+            case "terminate":
+            case "interrupt":
+                Assert.True(tun.Signal(exit == "terminate" ? ProcessSignal.Terminate : ProcessSignal.Interrupt));
+                await tun.Exited.WaitAsync(s_runTimeout);
+                Assert.Equal(0, tun.ExitCode);
+                break;
+            default:
+                await tun.StopAsync(ProcessSignal.Kill);
+                Assert.NotEqual(before, await SnapshotAsync());
+                if (exit == "kill-then-cleanup")
+                {
+                    (await DnswAsync(["tun", "--netns", fixture.Client, "--cleanup"])).EnsureSuccess();
+                }
+                else
+                {
+                    NetnsProcess next = await StartTunAsync();
+                    Assert.Contains("removed what a dead instance", next.StdErr, StringComparison.Ordinal);
+                    Assert.True(next.Signal(ProcessSignal.Terminate));
+                    await next.Exited.WaitAsync(s_runTimeout);
+                }
+
+                break;
+        }
+
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.Equal(clientRulesBefore, (await fixture.Net.ExecAsync(fixture.Client, "ip", ["rule"])).EnsureSuccess().StdOut);
+        Assert.False(File.Exists($"/run/dnsw/tun-{fixture.Client}.pid"), "the owner file is left");
+    }
+
+    [Fact]
+    public async Task TwoJailsShareTheForwardingAndTheLastOneRestoresIt()
+    {
+        fixture.Check();
+        HostState before = await SnapshotAsync();
+        (NetnsProcess first, HostState withOne) = await StartJailAsync();
+        AssertForwardingWasOn(before, withOne);
+        (NetnsProcess second, _) = await StartJailAsync();
+        Assert.DoesNotContain("forwarding turned on", second.StdErr, StringComparison.Ordinal);
+
+        // The first one ends: the second still needs forwarding, so it stays on.
+        Assert.True(first.Signal(ProcessSignal.Interrupt));
+        await first.Exited.WaitAsync(s_runTimeout);
+        Assert.Equal("1", (await SnapshotAsync()).Sysctl("net.ipv4.conf.eth0.forwarding"));
+
+        Assert.True(second.Signal(ProcessSignal.Interrupt));
+        await second.Exited.WaitAsync(s_runTimeout);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    /// <summary>
+    /// A parent that never reaps (python keeps the Popen and waits on stdin): after SIGKILL the filter is a zombie whose
+    /// /proc entry remains. --cleanup must take it for dead.
+    /// </summary>
+    private async Task KillUnreapedTunAsync(HostState before)
+    {
+        string dnsw = DnswProgram.Program;
+        string argv = string.Join(", ", new[] { dnsw }.Concat(DnswProgram.Prefix).Concat(["tun", "--netns", fixture.Client, "--upstream", "udp://10.61.0.2"]).Select(a => "'" + a + "'"));
+        NetnsProcess parent = fixture.Net.StartProcess(fixture.Host, "unreaping-parent", "python3",
+            ["-c", $"import subprocess,sys\np=subprocess.Popen([{argv}])\nprint('child', p.pid, flush=True)\nsys.stdin.read()"]);
+        await parent.WaitForOutputAsync("ready:", s_runTimeout);
+        int pid = int.Parse(parent.StdOut.Split('\n').First(l => l.StartsWith("child ", StringComparison.Ordinal))["child ".Length..], CultureInfo.InvariantCulture);
+        AssertForwardingWasOn(before, await SnapshotAsync());
+
+        Assert.True(ProcessRunner.Signal(pid, ProcessSignal.Kill));
+        string stat = $"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat";
+        while (!(await File.ReadAllTextAsync(stat)).Contains(") Z ", StringComparison.Ordinal))
+        {
+            await Task.Yield();
+        }
+
+        CommandResult cleanup = await DnswAsync(["tun", "--netns", fixture.Client, "--cleanup"]);
+        Assert.True(File.Exists(stat), "the owner must still be an unreaped zombie when --cleanup runs");
+        cleanup.EnsureSuccess();
+        await parent.StopAsync();
+    }
+
+    private static void AssertForwardingWasOn(HostState before, HostState during)
+    {
+        // The proof that the comparison can fail: while a jail or filter runs, eth0 forwards (only for it).
+        Assert.Equal("0", before.Sysctl("net.ipv4.conf.eth0.forwarding"));
+        Assert.Equal("1", during.Sysctl("net.ipv4.conf.eth0.forwarding"));
+        Assert.Equal("1", during.Sysctl("net.ipv6.conf.eth0.force_forwarding"));
+        Assert.Equal("0", during.Sysctl("net.ipv4.ip_forward"));
+        Assert.Equal("0", during.Sysctl("net.ipv6.conf.all.forwarding"));
+        Assert.Equal("1", during.Sysctl("net.ipv6.conf.eth0.accept_ra"));
+        Assert.Contains("table inet dnsw_forward", during.Ruleset, StringComparison.Ordinal);
+    }
+
+    private async Task<int> RunJailToEndAsync(string script, int expectedStatus)
+    {
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "sh", "-c", script]);
+        await jail.Exited.WaitAsync(s_runTimeout);
+        Assert.True(jail.ExitCode == expectedStatus, jail.Describe());
+        return jail.Pid;
+    }
+
+    /// <summary>A jail whose command said it runs (so the jail is fully set up), and the host's state at that point.</summary>
+    private async Task<(NetnsProcess Jail, HostState During)> StartJailAsync()
+    {
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "jail", "--", "sh", "-c", "echo jailed-command-runs; exec sleep 60"]);
+        await jail.WaitForOutputAsync("jailed-command-runs", s_runTimeout);
+        return (jail, await SnapshotAsync());
+    }
+
+    private async Task<NetnsProcess> StartTunAsync()
+    {
+        NetnsProcess tun = fixture.Net.StartProcess(fixture.Host, "dnsw-tun", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "tun", "--netns", fixture.Client, "--upstream", "udp://10.61.0.2"]);
+        await tun.WaitForOutputAsync("ready:", s_runTimeout);
+        return tun;
+    }
+
+    private Task<CommandResult> DnswAsync(string[] args) =>
+        fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, .. args], s_runTimeout);
+
+    private async Task<HostState> SnapshotAsync()
+    {
+        CommandResult sysctls = await fixture.Net.ExecAsync(fixture.Host, "sysctl", ["-a", "-r", @"^net\.ipv[46]\."]);
+        CommandResult ruleset = (await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "ruleset"])).EnsureSuccess();
+        string inode = (await fixture.Net.ExecAsync(fixture.Host, "stat", ["-L", "-c", "%i", "/proc/self/ns/net"])).EnsureSuccess().StdOut.Trim();
+        bool lease = File.Exists("/run/dnsw/forwarding-" + inode);
+        return new HostState(
+            string.Join('\n', sysctls.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)),
+            ruleset.StdOut,
+            lease);
+    }
+
+    /// <summary>What a dnsw command could change in the namespace it runs in: sysctls, nftables, the forwarding lease record.</summary>
+    private sealed record HostState(string Sysctls, string Ruleset, bool LeaseRecord)
+    {
+        public string? Sysctl(string key) =>
+            Sysctls.Split('\n').Select(l => l.Split(" = ", 2)).FirstOrDefault(p => p[0] == key) is { Length: 2 } p ? p[1] : null;
+    }
+}
