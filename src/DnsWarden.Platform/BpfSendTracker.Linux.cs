@@ -25,6 +25,10 @@ internal sealed unsafe class BpfSendTracker : IDisposable
     private const int TableCapacity = 65536;
     private const int PollMilliseconds = 100;
 
+    // At least the program's WAKE_NS (attribution.bpf.c): a pass this long after the last finds every record written
+    // without a wake-up since.
+    private const int AfterWakeMilliseconds = 2;
+
     // asm-generic/socket.h SO_NETNS_COOKIE (Linux 5.14).
     private const int SoNetnsCookie = 71;
 
@@ -45,6 +49,7 @@ internal sealed unsafe class BpfSendTracker : IDisposable
     private GCHandle _self;
     private Thread? _drain;
     private volatile bool _stopping;
+    private long _handled;
 
     private BpfSendTracker(nint bpfObject, int cgroupFd, ulong netns, string cgroupMount)
     {
@@ -278,6 +283,11 @@ internal sealed unsafe class BpfSendTracker : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits for a wake-up, then drains the ring again every <see cref="AfterWakeMilliseconds"/> until a pass finds
+    /// nothing: the program wakes this thread at most once a millisecond (a wake-up is an interrupt on the sender's CPU)
+    /// and writes the records in between without one, so they are picked up by these passes, not by the next sender.
+    /// </summary>
     private void Drain()
     {
         int epoll = LibBpf.RingBufferEpollFd(_ring);
@@ -289,13 +299,27 @@ internal sealed unsafe class BpfSendTracker : IDisposable
                 continue;
             }
 
-            lock (_lock)
+            // Records taken by a lookup in between count too: what matters is that none came for a whole pass.
+            long mark = -1;
+            for (long handled = Consume(); handled != mark && !_stopping; handled = Consume())
             {
-                if (_ring != 0)
-                {
-                    _ = LibBpf.RingBufferConsume(_ring);
-                }
+                mark = handled;
+                Thread.Sleep(AfterWakeMilliseconds);
             }
+        }
+    }
+
+    /// <summary>Drains the ring; returns how many records have been handled so far, by this thread or a lookup.</summary>
+    private long Consume()
+    {
+        lock (_lock)
+        {
+            if (_ring != 0)
+            {
+                _ = LibBpf.RingBufferConsume(_ring);
+            }
+
+            return _handled;
         }
     }
 
@@ -320,6 +344,7 @@ internal sealed unsafe class BpfSendTracker : IDisposable
     /// <summary>Called under the lock, by whichever thread consumed the ring.</summary>
     private void OnRecord(in DnswSendRecord record)
     {
+        _handled++;
         SendFlowKey key = SendFlowKey.Of(in record);
         if (!_table.IsOwn(in key))
         {

@@ -89,8 +89,22 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* When the reader was last woken (CLOCK_MONOTONIC ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} woken SEC(".maps");
+
 /* A resend to the same flow by the same process within this long is not written again. */
 #define REWRITE_NS 1000000000ULL
+
+/* The reader is woken at most once in this long. A wake-up is an interrupt raised on the sender's CPU (irq_work), which
+ * under a hypervisor is a VM exit the sender waits for: measured at ~15 µs a TCP connect when every record woke the
+ * reader (docs/BENCHMARKS.md). The reader, once woken, drains again after this long until it finds nothing new
+ * (BpfSendTracker.Drain), so a record written without a wake-up waits at most about this long. */
+#define WAKE_NS 1000000ULL
 
 static __always_inline void count(__u32 index)
 {
@@ -99,15 +113,35 @@ static __always_inline void count(__u32 index)
 		__sync_fetch_and_add(value, 1);
 }
 
+/* Whether this process wrote this flow less than REWRITE_NS ago. */
+static __always_inline int written_lately(struct dnsw_flow_key *key, __u32 tgid, __u64 boot_ns)
+{
+	struct emitted *last = bpf_map_lookup_elem(&recent, key);
+	return last && last->tgid == tgid && boot_ns - last->boot_ns < REWRITE_NS;
+}
+
+/* 0 (libbpf's adaptive default: wake the reader if it is waiting) once per WAKE_NS, BPF_RB_NO_WAKEUP in between. Two
+ * CPUs racing here both wake, at worst. */
+static __always_inline __u64 wake_flag(void)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&woken, &zero);
+	__u64 now = bpf_ktime_get_ns();
+	if (last && now - *last < WAKE_NS)
+		return BPF_RB_NO_WAKEUP;
+	if (last)
+		*last = now;
+	return 0;
+}
+
 static __always_inline void emit(struct dnsw_send_record *rec)
 {
-	struct emitted *last = bpf_map_lookup_elem(&recent, &rec->key);
-	if (last && last->tgid == rec->tgid && rec->boot_ns - last->boot_ns < REWRITE_NS)
+	if (written_lately(&rec->key, rec->tgid, rec->boot_ns))
 		return;
 
 	struct emitted now = { .tgid = rec->tgid, .boot_ns = rec->boot_ns };
 	bpf_map_update_elem(&recent, &rec->key, &now, BPF_ANY);
-	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), 0) != 0)
+	if (bpf_ringbuf_output(&events, rec, sizeof(*rec), wake_flag()) != 0)
 		count(0);
 }
 
@@ -119,7 +153,6 @@ static __always_inline void fill_sender(struct dnsw_send_record *rec)
 	rec->pid = (__u32)pid_tgid;
 	rec->uid = (__u32)uid_gid;
 	rec->gid = uid_gid >> 32;
-	rec->boot_ns = bpf_ktime_get_boot_ns();
 	rec->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(rec->thread, sizeof(rec->thread));
 
@@ -171,23 +204,35 @@ static __always_inline int record(struct bpf_sock_addr *ctx, __u8 hook)
 	if (ctx->protocol != IPPROTO_UDP && ctx->protocol != IPPROTO_TCP)
 		return 1;
 
+	struct dnsw_flow_key key;
+	__builtin_memset(&key, 0, sizeof(key));
+	key.protocol = ctx->protocol;
+	key.netns = bpf_get_netns_cookie(ctx);
+	key.dport = bpf_ntohs((__u16)ctx->user_port);
+	if (hook == DNSW_HOOK_CONNECT4 || hook == DNSW_HOOK_SENDMSG4) {
+		set_v4(key.daddr, ctx->user_ip4);
+	} else {
+		set_v6(key.daddr, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
+	}
+
+	/* Bound already (explicit bind, or the autobind inet_sendmsg does before udp_sendmsg runs this hook). */
+	struct bpf_sock *sk = ctx->sk;
+	if (sk)
+		key.sport = (__u16)sk->src_port;
+
+	/* A busy sender (a resolver, dnsperf) sends to the same flow again and again: once it is written, each resend costs
+	 * this lookup, not the reads of the sender below (~300 ns a datagram, measured). */
+	__u64 boot_ns = bpf_ktime_get_boot_ns();
+	if (key.sport != 0 && written_lately(&key, bpf_get_current_pid_tgid() >> 32, boot_ns))
+		return 1;
+
 	struct dnsw_send_record rec;
 	__builtin_memset(&rec, 0, sizeof(rec));
 	rec.hook = hook;
-	rec.key.protocol = ctx->protocol;
-	rec.key.netns = bpf_get_netns_cookie(ctx);
-	rec.key.dport = bpf_ntohs((__u16)ctx->user_port);
-	if (hook == DNSW_HOOK_CONNECT4 || hook == DNSW_HOOK_SENDMSG4) {
-		set_v4(rec.key.daddr, ctx->user_ip4);
-	} else {
-		set_v6(rec.key.daddr, ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3]);
-	}
-
+	rec.key = key;
+	rec.boot_ns = boot_ns;
 	rec.cookie = bpf_get_socket_cookie(ctx);
-	struct bpf_sock *sk = ctx->sk;
 	if (sk) {
-		/* Bound already (explicit bind, or the autobind inet_sendmsg does before udp_sendmsg runs this hook). */
-		rec.key.sport = (__u16)sk->src_port;
 		if (sk->family == 2 /* AF_INET */) {
 			set_v4(rec.saddr, sk->src_ip4);
 		} else {
@@ -270,11 +315,11 @@ int dnsw_egress(struct __sk_buff *skb)
 	if (bpf_skb_load_bytes(skb, l4, &sport, 2) != 0)
 		return 1;
 
-	struct dnsw_send_record joined = *rec;
-	joined.key.sport = bpf_ntohs(sport);
-	joined.joined = 1;
+	/* Completed in place and written from the map, then dropped: no copy of the record on the stack. */
+	rec->key.sport = bpf_ntohs(sport);
+	rec->joined = 1;
+	emit(rec);
 	bpf_map_delete_elem(&pending, &cookie);
 	count(1);
-	emit(&joined);
 	return 1;
 }
