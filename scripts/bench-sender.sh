@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What send-time attribution costs a sender, for docs/BENCHMARKS.md: connect and sendmsg latency
-# (benchmarks/sender-cost/sender-cost.c) and dnsperf against dnsmasq, on a throwaway namespace's loopback, in three
+# (benchmarks/sender-cost/sender-cost.c) and the CPU time per query of dnsperf and dnsmasq at a fixed rate (CPU time,
+# not throughput: on a shared machine the rate a saturated pair reaches moves by ±30 % from run to run), on a
+# throwaway namespace's loopback, in three
 # states taken in turn in every round: nothing running ("none"), `dnsw leak watch --no-bpf` running ("no-bpf": the
 # watch without the program, for its share of the two cores) and `dnsw leak watch` with the program attached at the
 # cgroup root ("bpf"). The watch runs in a namespace of its own and captures its idle loopback, so what it adds to
@@ -11,6 +13,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-sender: needs root (network namespaces, BPF)" >&2; exit 1; }
 rounds=${1:-5}
 iterations=${2:-100000}
+qps=${QPS:-20000}   # below what the pair reaches here (60–120 k/s), so every mode does the same work
 dnsw="$(pwd)/out/dnsw"
 [ -x "$dnsw" ] || ./dnsw --version >/dev/null
 command -v dnsperf >/dev/null && command -v dnsmasq >/dev/null || scripts/setup.sh --test >&2
@@ -38,6 +41,9 @@ for try in $(seq 1 50); do   # dnsmasq answering is the readiness proof
     [ "$try" -lt 50 ] || { echo "bench-sender: dnsmasq did not answer" >&2; exit 1; }
 done
 
+# utime + stime of a process, in clock ticks (proc(5): fields 14 and 15 of /proc/PID/stat, after the command's parentheses).
+cpu_ticks() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+
 # Starts the watch and returns once it says it is watching (and, with BPF, that the program is attached).
 start_watch() {
     : > "$work/watch.err"
@@ -62,8 +68,14 @@ for round in $(seq 1 "$rounds"); do
                  grep -q "process attribution: bpf" "$work/watch.err" || { echo "bench-sender: BPF did not load:" >&2; cat "$work/watch.err" >&2; exit 1; } ;;
         esac
         ip netns exec "$nss" "$work/sender-cost" "$iterations" | sed "s/^/$round $mode /" >> "$work/calls"
-        ip netns exec "$nss" dnsperf -s 127.0.0.1 -d "$work/queries" -l 5 -c 4 > "$work/perf.txt" 2>&1 || true
-        awk -v r="$round" -v m="$mode" '/Queries per second/ {q=$4} /Average Latency/ {l=$4} END {printf "%s %s %d %.0f\n", r, m, q, l*1e6}' \
+        server_cpu=$(cpu_ticks "$(cat "$work/dnsmasq.pid")")
+        ip netns exec "$nss" /usr/bin/time -f '%U %S' -o "$work/perf.time" \
+            dnsperf -s 127.0.0.1 -d "$work/queries" -l 5 -Q "$qps" -c 4 > "$work/perf.txt" 2>&1 || true
+        server_cpu=$(( $(cpu_ticks "$(cat "$work/dnsmasq.pid")") - server_cpu ))
+        read -r cu cs < <(tail -1 "$work/perf.time")
+        awk -v r="$round" -v m="$mode" -v sc="$server_cpu" -v hz="$(getconf CLK_TCK)" -v cc="$cu $cs" \
+            '/Queries completed/ {n=$3} /Average Latency/ {l=$4}
+             END {split(cc, c, " "); printf "%s %s %d %.0f %.2f %.2f\n", r, m, n, l*1e6, (c[1]+c[2])*1e6/n, sc/hz*1e6/n}' \
             "$work/perf.txt" >> "$work/dnsperf"
         [ "$mode" = none ] || stop_watch
     done
@@ -118,11 +130,10 @@ for op, modes in calls.items():
           f"{p99['none']:>9.0f} {p99['no-bpf']:>11.0f} {p99['bpf']:>9.0f}")
 perf = {}
 for line in open(sys.argv[2]):
-    rnd, mode, qps, lat = line.split()
-    perf.setdefault(mode, []).append((int(qps), int(lat)))
+    rnd, mode, queries, lat, client, server = line.split()
+    perf.setdefault(mode, []).append((int(queries), int(lat), float(client), float(server)))
 print()
-print(f"{'dnsperf -c 4, 5 s':<20} " + " ".join(f"{m:>16}" for m in perf))
-print(f"{'queries/s (median)':<20} " + " ".join(f"{statistics.median(q for q, _ in v):>16.0f}" for v in perf.values()))
-print(f"{'avg latency ns':<20} " + " ".join(f"{statistics.median(l for _, l in v):>16.0f}" for v in perf.values()))
-print(f"{'rounds':<20} " + " ".join(f"{' '.join(str(q) for q, _ in v):>16}" for v in perf.values()))
+print(f"{'dnsperf, median of rounds':<28} " + " ".join(f"{m:>10}" for m in perf))
+for i, what in [(0, "queries answered"), (1, "avg latency (us)"), (2, "dnsperf CPU us/query"), (3, "dnsmasq CPU us/query")]:
+    print(f"{what:<28} " + " ".join(f"{statistics.median(v[i] for v in rows):>10.{2 if i >= 2 else 0}f}" for rows in perf.values()))
 EOF
