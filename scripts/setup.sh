@@ -25,7 +25,7 @@ runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nf
               libbpf1:/usr/lib/x86_64-linux-gnu/libbpf.so.1 libbpf-dev:/usr/include/bpf/bpf_helpers.h)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
-           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool)
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng)
 
 missing=()
 check() {
@@ -55,6 +55,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
     apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# promtool (one test checks the Prometheus text with it) without the Prometheus server: Debian ships it only in the
+# server's package, whose install adds a user and starts a service. The one binary is taken out of the package into
+# .tools/bin (scripts/test.sh puts it on PATH); nothing else of the package is installed.
+if [ $want_test -eq 1 ] && ! command -v promtool >/dev/null 2>&1 && [ ! -x .tools/bin/promtool ]; then
+    need_root
+    tmp="$(mktemp -d)"
+    if ! (cd "$tmp" && apt-get download -q prometheus >/dev/null 2>&1); then
+        apt-get update -q >/dev/null
+        (cd "$tmp" && apt-get download -q prometheus >/dev/null)
+    fi
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/pkg"
+    install -D -m 0755 "$tmp/pkg/usr/bin/promtool" .tools/bin/promtool
+    rm -rf "$tmp"
 fi
 
 # knot-resolver ships a systemd unit; the tests start their own kresd inside namespaces.

@@ -1,14 +1,54 @@
 #!/usr/bin/env bash
-# Runs every test: installs the packages the tests drive, builds, runs unit, property and
-# real-network tests (the latter need root and build throwaway network namespaces), then prints
-# the totals as its last line: "N passed, N failed, N skipped".
+# Runs every test: installs the packages the tests drive, builds, runs unit, property and real-network tests (the
+# latter need root and build throwaway network namespaces), then a fuzz pass, and prints the totals as its last line:
+# "N passed, N failed, N skipped".
+#
+#   scripts/test.sh             the whole suite
+#   scripts/test.sh --stress    the same with every core kept busy by stress-ng for the whole run (DNSW_TEST_STRESS=1
+#                               does the same): what a slow, loaded machine does to timing must not change a result
 set -uo pipefail
 cd "$(dirname "$0")/.."
+
+stress=${DNSW_TEST_STRESS:-0}
+for arg in "$@"; do
+    case "$arg" in
+        --stress) stress=1 ;;
+        *) echo "usage: scripts/test.sh [--stress]" >&2; exit 2 ;;
+    esac
+done
+
 scripts/setup.sh --test || exit 1
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# Tools setup.sh takes out of packages without installing them (promtool).
+export PATH="$PWD/.tools/bin:$PATH"
+
+results="$(mktemp -d /tmp/dnsw-test-results.XXXXXX)"
+stress_pid=""
+cleanup() {
+    if [ -n "$stress_pid" ]; then
+        kill "$stress_pid" 2>/dev/null
+        wait "$stress_pid" 2>/dev/null
+    fi
+    rm -rf "$results"
+}
+trap cleanup EXIT
+
+if [ "$stress" = 1 ]; then
+    # One CPU hog per core, at normal priority, for as long as the run lasts (killed on every way out).
+    stress-ng --cpu "$(nproc)" --cpu-method matrixprod --quiet &
+    stress_pid=$!
+    echo "stress mode: stress-ng keeps all $(nproc) cores busy for the whole run"
+fi
 
 if ! dotnet build DnsWarden.slnx -c Release -nologo -v quiet; then
     echo "build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+
+# The fuzz pass runs on a Checked build: Release optimisations with the wire readers' bounds checks on.
+if ! dotnet build fuzz/DnsWarden.Fuzzing/DnsWarden.Fuzzing.csproj -c Checked -nologo -v quiet; then
+    echo "checked build of the fuzz targets failed"
     echo "0 passed, 1 failed"
     exit 1
 fi
@@ -22,8 +62,6 @@ else
     native_failed=1
 fi
 
-results="$(mktemp -d /tmp/dnsw-test-results.XXXXXX)"
-trap 'rm -rf "$results"' EXIT
 log="$results/test.log"
 dotnet test --solution DnsWarden.slnx -c Release --no-build --results-directory "$results" \
     --report-xunit-trx 2>&1 | tee "$log"
@@ -45,10 +83,10 @@ fuzz_seed=${DNSW_FUZZ_SEED:-$(( $(date +%s) % 100000 ))}
 for seed in 1 "$fuzz_seed"; do
     echo "fuzz pass: seed $seed"
     fuzz_log="$results/fuzz-$seed.log"
-    dotnet fuzz/DnsWarden.Fuzzing/bin/Release/net10.0/DnsWarden.Fuzzing.dll all --random 200000 --seed "$seed" \
-        --crash-dir fuzz-crashes 2>&1 | tee "$fuzz_log" | grep -vE "^[0-9]+ passed" | tail -n 12
+    dotnet fuzz/DnsWarden.Fuzzing/bin/Checked/net10.0/DnsWarden.Fuzzing.dll all --random 200000 --seed "$seed" \
+        --crash-dir fuzz-crashes 2>&1 | tee "$fuzz_log" | grep -vE "^[0-9]+ passed" | tail -n 13
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -n 1)
-    if [ -z "$line" ]; then
+    if [ -z "$line" ] || ! grep -q '^wire bounds checks: on' "$fuzz_log"; then
         failed=$((failed + 1))
     else
         passed=$((passed + $(echo "$line" | cut -d' ' -f1)))

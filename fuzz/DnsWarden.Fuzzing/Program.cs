@@ -95,6 +95,10 @@ if (Option("--replay") is string replayDir)
 
 if (Option("--random") is string countText)
 {
+    // The pass scripts/test.sh runs must catch a reader that reads past its input: only a Checked build does.
+    Console.WriteLine(DnsWarden.Wire.WireBuild.BoundsChecked
+        ? "wire bounds checks: on"
+        : "wire bounds checks: off (a Release build; build with -c Checked for a pass that catches unchecked offsets)");
     long count = long.Parse(countText, CultureInfo.InvariantCulture);
     int seed = int.Parse(Option("--seed") ?? "1", CultureInfo.InvariantCulture);
     double? seconds = Option("--time") is string t ? double.Parse(t, CultureInfo.InvariantCulture) : null;

@@ -67,7 +67,8 @@ public sealed class CliLiveTests
              "--listen-address=fd00:53:a::1", "--bind-interfaces", "--user=root", "--group=root", "--pid-file=" + net.TempPath("dnsmasq.pid"),
              "--log-facility=-", "--host-record=who.dnsw.test,10.9.9.9,fd00:9::9"],
             [Listener.Udp(53, "203.0.113.1"), Listener.Tcp(53, "203.0.113.1")]);
-        await Task.Delay(1500); // IPv6 duplicate address detection on the fresh veth
+        await net.WaitForAddressesAsync(clientNs);
+        await net.WaitForAddressesAsync(serverNs);
 
         string leaks = net.TempPath("leaks.jsonl");
         NetnsProcess watch = net.StartProcess(clientNs, "dnsw", DnswProgram.Program,
@@ -80,7 +81,8 @@ public sealed class CliLiveTests
         int udpPid = await Client(net, clientNs, $"exec 3<>/dev/udp/203.0.113.1/53; printf '{Escaped(Query("who.dnsw.test", 0x1111, DnsType.A, tcp: false))}' >&3; read -t 1 -N 65535 -u 3 reply 2>/dev/null; exit 0");
         int tcpPid = await Client(net, clientNs, $"exec 3<>/dev/tcp/203.0.113.1/53; printf '{Escaped(Query("who.dnsw.test", 0x2222, DnsType.A, tcp: true))}' >&3; read -t 1 -N 65535 -u 3 reply 2>/dev/null; exit 0");
         int v6Pid = await Client(net, clientNs, $"exec 3<>/dev/udp/fd00:53:a::1/53; printf '{Escaped(Query("who.dnsw.test", 0x3333, DnsType.AAAA, tcp: false))}' >&3; read -t 1 -N 65535 -u 3 reply 2>/dev/null; exit 0");
-        await Task.Delay(500);
+
+        // Every client has finished, so its packets passed the capture; on Ctrl-C the watch reads its buffers to the end.
 
         watch.Signal(ProcessSignal.Interrupt);
         Task finished = await Task.WhenAny(watch.Exited, Task.Delay(TimeSpan.FromSeconds(15)));

@@ -172,16 +172,7 @@ public sealed class CliStatusTests
         await File.WriteAllTextAsync(Path.Combine("/etc/netns", client, "resolv.conf"), ResolvConfText);
 
         // Link-local addresses finish duplicate address detection before the snapshot, so dnsw and ip see one state.
-        for (int i = 0; i < 100; i++)
-        {
-            CommandResult tentative = await net.ExecAsync(client, "ip", ["-6", "addr", "show", "tentative"]);
-            if (tentative.Succeeded && tentative.StdOut.Trim().Length == 0)
-            {
-                break;
-            }
-
-            await Task.Delay(100);
-        }
+        await net.WaitForAddressesAsync(client);
 
         return client;
     }

@@ -122,6 +122,10 @@ public sealed class LiveCapture : IDisposable
         }
     }
 
+    /// <summary>
+    /// Stops the capture threads, then hands over what each interface's kernel buffer still holds: a packet that was
+    /// on the wire before Ctrl-C is judged, not lost with the last buffer block.
+    /// </summary>
     public void Stop()
     {
         foreach (LibPcapLiveDevice d in _devices)
@@ -129,7 +133,24 @@ public sealed class LiveCapture : IDisposable
             if (d.Started)
             {
                 d.StopCapture();
+                Drain(d);
             }
+        }
+    }
+
+    private void Drain(LibPcapLiveDevice device)
+    {
+        try
+        {
+            device.NonBlockingMode = true;
+            while (device.GetNextPacket(out PacketCapture e) == GetPacketStatus.PacketRead)
+            {
+                OnPacketArrival(device, e);
+            }
+        }
+        catch (Exception e) when (e is PcapException or DeviceNotReadyException or InvalidOperationException)
+        {
+            // The interface went away meanwhile: nothing left to read from it.
         }
     }
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.Json;
 using DnsWarden.Platform.Enforcement;
-using DnsWarden.Wire.Frames;
+using DnsWarden.Wire.Packets;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard.Jail;
@@ -28,13 +28,20 @@ public sealed class BlockedAttempts : IDisposable
     private readonly Lock _gate = new();
     private volatile bool _stopping;
     private long _notKept;
+    private long _unreadable;
 
     public BlockedAttempts(string netns)
     {
-        _socket = NetworkNamespace.RunAsync(netns, () => NflogSocket.Open(Group)).GetAwaiter().GetResult();
+        _socket = NetworkNamespace.RunAsync(netns, () => NflogSocket.Open(Group, CopyRange)).GetAwaiter().GetResult();
         _reader = new Thread(Read) { IsBackground = true, Name = "dnsw jail nflog" };
         _reader.Start();
     }
+
+    /// <summary>How many bytes of each refused packet the kernel copies: enough for IPv6 with extension headers and a TCP header with options.</summary>
+    public const int CopyRange = 256;
+
+    /// <summary>Refused packets whose headers could not be read (counted, never guessed at).</summary>
+    public long Unreadable => Interlocked.Read(ref _unreadable);
 
     /// <summary>Attempts past <see cref="MaxKept"/>, counted only.</summary>
     public long NotKept => Interlocked.Read(ref _notKept);
@@ -126,13 +133,15 @@ public sealed class BlockedAttempts : IDisposable
 
     private void Record(NflogPacket packet)
     {
-        if (!PacketDecoder.TryDecode(LinkType.Raw, packet.Payload, out DecodedPacket decoded) || decoded.IpVersion == 0)
+        // The kernel copies only the packet's start (CopyRange): its headers are read from that, whatever its length.
+        if (!IpPacket.TryReadHeaders(packet.Payload, out IpPacketInfo info, out _))
         {
+            Interlocked.Increment(ref _unreadable);
             return;
         }
 
-        string protocol = RefusalText.ProtocolName(decoded.IpProtocol);
-        var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, decoded.Destination.ToString(), decoded.HasTransportHeader ? decoded.DestinationPort : 0);
+        string protocol = RefusalText.ProtocolName(info.Protocol);
+        var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, info.Destination.ToString(), info.HasTransportHeader && !info.IsLaterFragment ? info.DestinationPort : 0);
         lock (_gate)
         {
             if (_attempts.Count < MaxKept)

@@ -19,6 +19,8 @@ public sealed class JailNetwork : IDisposable
     public const string JailTable = "dnsw_jail";
     public const string OwnerDirectory = OwnerRecord.Directory;
 
+    private static readonly TimeSpan s_addressTimeout = TimeSpan.FromSeconds(5);
+
     private bool _disposed;
     private Task? _linksRemoved;
     private HostForwarding? _forwarding;
@@ -134,6 +136,8 @@ public sealed class JailNetwork : IDisposable
             rtnl.SetLinkUp(host);
         }
 
+        LocalAddresses.WaitUntilLocal([IPAddress.Parse(HostV4), IPAddress.Parse(HostV6)], s_addressTimeout);
+
         // The jail's traffic leaves through the host: forwarding on for the veth and the host's other interfaces (a
         // lease shared with every dnsw here, undone by the last), and NAT for the jail's two addresses only.
         _forwarding = HostForwarding.Acquire(HostInterface);
@@ -161,6 +165,9 @@ public sealed class JailNetwork : IDisposable
                 rtnl.AddRoute(RouteSpec.DefaultVia(IPAddress.Parse(HostV4)));
                 rtnl.AddRoute(RouteSpec.DefaultVia(IPAddress.Parse(HostV6)));
             }
+
+            // The command's first IPv6 packet must not meet an address addrconf has not finished with.
+            LocalAddresses.WaitUntilLocal([IPAddress.Parse(JailV4), IPAddress.Parse(JailV6)], s_addressTimeout);
 
             // Kept for the counters read at exit (its socket stays in the jail's namespace).
             _jailNft = new NftContext();

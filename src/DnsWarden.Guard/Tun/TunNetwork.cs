@@ -185,6 +185,9 @@ public sealed class TunNetwork : IDisposable
                     r.AddRoute(route);
                 }
 
+                // "ready" must mean the namespace can use its addresses: IPv6 ones become local a little after link up.
+                LocalAddresses.WaitUntilLocal([InsideV4.ToIPAddress(), InsideV6.ToIPAddress()], TimeSpan.FromSeconds(5));
+
                 return (t, r);
             }
             catch

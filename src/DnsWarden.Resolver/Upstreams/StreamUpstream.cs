@@ -41,6 +41,9 @@ public abstract class StreamUpstream : IDnsUpstream
     /// <summary>Connections opened so far (one for a whole run of queries when reuse works).</summary>
     public long ConnectionsOpened => Interlocked.Read(ref _connectionsOpened);
 
+    /// <summary>Whether a connection is open now (one closed after its idle time is not).</summary>
+    public bool IsConnected => Volatile.Read(ref _connection) is { IsClosed: false };
+
     /// <summary>Replies that matched no waiting query, over all connections.</summary>
     public long UnmatchedReplies => Interlocked.Read(ref _unmatchedReplies) + (_connection?.UnmatchedReplies ?? 0);
 

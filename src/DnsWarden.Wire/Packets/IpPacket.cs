@@ -23,7 +23,20 @@ public static class IpPacket
     private const int ExtensionHeaderUnit = 8;
 
     [SkipLocalsInit]
-    public static bool TryRead(ReadOnlySpan<byte> packet, out IpPacketInfo info, out IpPacketError error)
+    public static bool TryRead(ReadOnlySpan<byte> packet, out IpPacketInfo info, out IpPacketError error) =>
+        TryRead(packet, cut: false, out info, out error);
+
+    /// <summary>
+    /// As <see cref="TryRead(ReadOnlySpan{byte}, out IpPacketInfo, out IpPacketError)"/> for a copy of a packet's
+    /// start (an NFLOG copy range, a capture's snap length): the length the header states may run past the copy, as
+    /// long as the IP header, the extension headers and the transport header are in it. <see cref="IpPacketInfo.IsCut"/>
+    /// tells when the copy ended early.
+    /// </summary>
+    [SkipLocalsInit]
+    public static bool TryReadHeaders(ReadOnlySpan<byte> copy, out IpPacketInfo info, out IpPacketError error) =>
+        TryRead(copy, cut: true, out info, out error);
+
+    private static bool TryRead(ReadOnlySpan<byte> packet, bool cut, out IpPacketInfo info, out IpPacketError error)
     {
         info = default;
 
@@ -38,15 +51,15 @@ public static class IpPacket
         int version = BigEndian.U8(packet, 0) >> 4;
         error = version switch
         {
-            4 => ReadIpv4(packet, ref f),
-            6 => ReadIpv6(packet, ref f),
+            4 => ReadIpv4(packet, cut, ref f),
+            6 => ReadIpv6(packet, cut, ref f),
             _ => IpPacketError.BadVersion,
         };
         return error == IpPacketError.None;
     }
 
     /// <summary>RFC 791 §3.1: IHL ≥ 5, IHL × 4 ≤ total length ≤ the bytes at hand (more are padding, tolerated).</summary>
-    private static IpPacketError ReadIpv4(ReadOnlySpan<byte> packet, ref IpPacketFields f)
+    private static IpPacketError ReadIpv4(ReadOnlySpan<byte> packet, bool cut, ref IpPacketFields f)
     {
         if (packet.Length < Ipv4MinHeaderLength)
         {
@@ -78,7 +91,13 @@ public static class IpPacket
 
         if (total > packet.Length)
         {
-            return IpPacketError.TruncatedPacket;
+            if (!cut)
+            {
+                return IpPacketError.TruncatedPacket;
+            }
+
+            total = packet.Length;
+            f.Flags = IpPacketFlags.Cut;
         }
 
         f.TotalLength = total;
@@ -89,14 +108,14 @@ public static class IpPacket
         bool more = (flagsOffset & 0x2000) != 0;
         if (later || more)
         {
-            f.Flags = later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
+            f.Flags |= later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
         }
 
         return ReadTransport(packet, headerLength, total - headerLength, later, more, ref f);
     }
 
     /// <summary>RFC 8200 §3: payload length within the bytes at hand; then the extension chain (§4).</summary>
-    private static IpPacketError ReadIpv6(ReadOnlySpan<byte> packet, ref IpPacketFields f)
+    private static IpPacketError ReadIpv6(ReadOnlySpan<byte> packet, bool cut, ref IpPacketFields f)
     {
         if (packet.Length < Ipv6HeaderLength)
         {
@@ -121,7 +140,13 @@ public static class IpPacket
         int end = Ipv6HeaderLength + payloadLength;
         if (end > packet.Length)
         {
-            return IpPacketError.TruncatedPacket;
+            if (!cut)
+            {
+                return IpPacketError.TruncatedPacket;
+            }
+
+            end = packet.Length;
+            f.Flags = IpPacketFlags.Cut;
         }
 
         f.TotalLength = end;
@@ -152,7 +177,7 @@ public static class IpPacket
                 nh = next;
                 if (later || more)
                 {
-                    f.Flags = later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
+                    f.Flags |= later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
                 }
 
                 // What follows a later fragment's header is the middle of a datagram, not more headers.
@@ -236,17 +261,18 @@ public static class IpPacket
                 f.SourcePort = (ushort)(ports >> 16);
                 f.DestinationPort = (ushort)ports;
 
-                // RFC 768: the length covers header and data; a first fragment holds only part of it.
+                // RFC 768: the length covers header and data; a first fragment, or a cut copy, holds only part of it.
                 int dataLength = length - UdpHeaderLength;
                 if (!moreFragments)
                 {
                     int udpLength = BigEndian.U16(packet, off + 4);
-                    if (udpLength < UdpHeaderLength || udpLength > length)
+                    bool cut = (f.Flags & IpPacketFlags.Cut) != 0;
+                    if (udpLength < UdpHeaderLength || (udpLength > length && !cut))
                     {
                         return IpPacketError.BadUdpLength;
                     }
 
-                    dataLength = udpLength - UdpHeaderLength;
+                    dataLength = Math.Min(udpLength, length) - UdpHeaderLength;
                 }
 
                 f.PayloadOffset = off + UdpHeaderLength;

@@ -61,6 +61,12 @@ public readonly struct IpPacketInfo
     /// <summary>A fragment with a non-zero offset: it starts mid-datagram, so it has no transport header.</summary>
     public bool IsLaterFragment => (_fields.Flags & IpPacketFlags.LaterFragment) != 0;
 
+    /// <summary>
+    /// Read by <see cref="IpPacket.TryReadHeaders"/> from a copy of the packet's start that ends before the packet
+    /// does: <see cref="TotalLength"/> and the payload are what the copy holds, not what the header states.
+    /// </summary>
+    public bool IsCut => (_fields.Flags & IpPacketFlags.Cut) != 0;
+
     /// <summary>The transport header was read: TCP/UDP ports (and TCP sequence/flags) or ICMP type/code are set.</summary>
     public bool HasTransportHeader => (_fields.Flags & IpPacketFlags.Transport) != 0;
 
@@ -87,6 +93,7 @@ internal enum IpPacketFlags : byte
     LaterFragment = 2,
     Transport = 4,
     IcmpError = 8,
+    Cut = 16,
 }
 
 /// <summary>The storage of <see cref="IpPacketInfo"/>, filled in place by the reader.</summary>

@@ -48,8 +48,11 @@ public sealed class ReadAheadStreamTests
     [Fact]
     public void DisposeReturnsWhileTheReadAheadThreadWaitsForRoom()
     {
-        using var stream = new ReadAheadStream(new MemoryStream(new byte[1 << 20]), chunkSize: 4096, depth: 1);
-        Thread.Sleep(50); // the thread has filled its one slot and waits
+        var inner = new MemoryStream(new byte[1 << 20]);
+        using var stream = new ReadAheadStream(inner, chunkSize: 4096, depth: 1);
+
+        // One chunk in the one slot and a second one read: the thread's next step is to wait for room.
+        Assert.True(SpinWait.SpinUntil(() => inner.Position >= 2 * 4096, TimeSpan.FromSeconds(30)));
         var clock = Stopwatch.StartNew();
         stream.Dispose();
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"dispose took {clock.Elapsed}");

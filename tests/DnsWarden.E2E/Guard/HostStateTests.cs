@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.Versioning;
 
 namespace DnsWarden.E2E.Guard;
 
@@ -8,73 +7,29 @@ namespace DnsWarden.E2E.Guard;
 /// <c>dnsw tun</c> filters. Every exit path of <c>dnsw jail</c> and <c>dnsw tun</c> must leave host's sysctls
 /// (every net.ipv4.* and net.ipv6.*), its nftables ruleset and dnsw's records as they were before.
 /// </summary>
-[SupportedOSPlatform("linux")]
-public sealed class HostStateFixture : IAsyncLifetime
+public sealed class HostStateFixture : TopologyFixture
 {
-    private Exception? _failure;
-
-    public TestNet Net { get; private set; } = null!;
-
     public string Host { get; private set; } = "";
 
     public string Client { get; private set; } = "";
 
-    public string? SkipReason { get; private set; }
+    protected override string? FindSkipReason() =>
+        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "sysctl")
+        ?? (File.Exists("/dev/net/tun") ? null : "no /dev/net/tun in this kernel");
 
-    public void Check()
+    protected override async Task BuildAsync(TestNet net)
     {
-        if (SkipReason is not null)
-        {
-            Assert.Skip(SkipReason);
-        }
-
-        if (_failure is not null)
-        {
-            throw new InvalidOperationException("host-state topology failed to build", _failure);
-        }
-    }
-
-    public async ValueTask InitializeAsync()
-    {
-        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "sysctl");
-        if (SkipReason is null && !File.Exists("/dev/net/tun"))
-        {
-            SkipReason = "no /dev/net/tun in this kernel";
-        }
-
-        if (SkipReason is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            Net = await TestNet.CreateAsync();
-            Host = await Net.AddNamespaceAsync("host");
-            string inet = await Net.AddNamespaceAsync("inet");
-            Client = await Net.AddNamespaceAsync("client");
-            await Net.AddVethAsync(Host, inet, "eth0", "eth0");
-            await Net.AddAddressAsync(Host, "eth0", "10.61.0.1/24");
-            await Net.AddAddressAsync(Host, "eth0", "fd00:61::1/64");
-            await Net.AddAddressAsync(inet, "eth0", "10.61.0.2/24");
-            await Net.AddRouteAsync(Host, "default", via: "10.61.0.2");
-        }
-        catch (Exception e)
-        {
-            _failure = e;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Net is not null)
-        {
-            await Net.DisposeAsync();
-        }
+        Host = await net.AddNamespaceAsync("host");
+        string inet = await net.AddNamespaceAsync("inet");
+        Client = await net.AddNamespaceAsync("client");
+        await net.AddVethAsync(Host, inet, "eth0", "eth0");
+        await net.AddAddressAsync(Host, "eth0", "10.61.0.1/24");
+        await net.AddAddressAsync(Host, "eth0", "fd00:61::1/64");
+        await net.AddAddressAsync(inet, "eth0", "10.61.0.2/24");
+        await net.AddRouteAsync(Host, "default", via: "10.61.0.2");
     }
 }
 
-[SupportedOSPlatform("linux")]
 public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<HostStateFixture>
 {
     private static readonly TimeSpan s_runTimeout = TimeSpan.FromSeconds(60);

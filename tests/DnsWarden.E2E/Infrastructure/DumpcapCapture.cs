@@ -1,13 +1,35 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
 using System.Text.RegularExpressions;
+using DnsWarden.Platform.Enforcement;
 
 namespace DnsWarden.E2E;
 
-/// <summary>A running <c>dumpcap</c> inside a namespace, writing pcapng (one IDB per interface, with names).</summary>
+/// <summary>
+/// A running <c>dumpcap</c> inside a namespace, writing pcapng (one IDB per interface, with names), proven to capture:
+/// it is returned only once a marker datagram sent on every interface is in its file, and <see cref="StopAsync"/>
+/// stops it only once a second round of markers is there, so every packet sent before on those interfaces is in the
+/// file too (each interface's packets reach dumpcap in order). The markers are then taken out of the file: what the
+/// tests read holds only the scenario's packets. dumpcap printing "Capturing on" is not such proof.
+/// </summary>
+[SupportedOSPlatform("linux")]
 public sealed partial class DumpcapCapture : IAsyncDisposable
 {
+    /// <summary>UDP "discard" (RFC 863): nothing listens, nothing answers a broadcast to it.</summary>
+    public const int MarkerPort = 9;
+
+    private static readonly TimeSpan s_proofTimeout = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan s_resendInterval = TimeSpan.FromMilliseconds(100);
+    private static readonly byte[] s_markerPrefix = Encoding.ASCII.GetBytes("dnsw-capture-marker ");
+
     private readonly NetnsProcess _process;
+    private readonly string _id = Guid.NewGuid().ToString("N")[..12];
+    private readonly List<(string Interface, Socket Socket)> _senders = [];
     private long? _packetsCaptured;
+    private int _markersRemoved;
 
     private DumpcapCapture(NetnsProcess process, string outputPath, IReadOnlyList<string> interfaces)
     {
@@ -15,9 +37,6 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
         OutputPath = outputPath;
         Interfaces = interfaces;
     }
-
-    /// <summary>Longer than dumpcap's 250 ms read timeout, so the kernel has handed over every packet.</summary>
-    public static readonly TimeSpan DefaultSettle = TimeSpan.FromMilliseconds(600);
 
     public string Namespace => _process.Namespace;
 
@@ -27,7 +46,7 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
 
     public bool IsStopped => _process.HasExited;
 
-    /// <summary>The "Packets captured: N" dumpcap prints at the end; null until stopped.</summary>
+    /// <summary>The packets in the file once stopped: dumpcap's "Packets captured: N" less the markers taken out; null until stopped.</summary>
     public long? PacketsCaptured => _packetsCaptured;
 
     internal static async Task<DumpcapCapture> StartAsync(
@@ -45,7 +64,7 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
             if (captureFilter is not null)
             {
                 args.Add("-f");
-                args.Add(captureFilter);
+                args.Add($"({captureFilter}) or (udp dst port {MarkerPort})");
             }
         }
 
@@ -54,13 +73,17 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
         var capture = new DumpcapCapture(process, outputPath, interfaces);
         try
         {
-            // dumpcap prints this once every interface's handle is open and activated, so packets
-            // sent from here on are seen.
             await process.WaitForOutputAsync("Capturing on", readyTimeout);
+            foreach (string iface in interfaces)
+            {
+                capture._senders.Add((iface, await OpenSenderAsync(netns, iface)));
+            }
+
+            await capture.ProveAsync("start");
         }
         catch
         {
-            await process.DisposeAsync();
+            await capture.DisposeAsync();
             throw;
         }
 
@@ -68,23 +91,30 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
     }
 
     /// <summary>
-    /// Waits <paramref name="settle"/> (default <see cref="DefaultSettle"/>), stops dumpcap with SIGINT (it then
-    /// writes what it has and closes the file) and returns the packet count it reports.
+    /// Proves every packet sent so far is in the file (a marker per interface, waited for), stops dumpcap with SIGINT
+    /// (it then closes the file), takes the markers out of the file and returns the packet count.
     /// </summary>
-    public async Task<long> StopAsync(TimeSpan? settle = null)
+    public async Task<long> StopAsync()
     {
-        // libpcap hands packets to dumpcap a ring block at a time (TPACKET_V3, retired on dumpcap's 250 ms read
-        // timeout); on SIGINT dumpcap stops reading, so packets of the last partly filled block would be lost.
-        await Task.Delay(settle ?? DefaultSettle);
+        await ProveAsync("end");
         await _process.StopAsync(ProcessSignal.Interrupt, TimeSpan.FromSeconds(10));
+        CloseSenders();
         Match m = PacketsCapturedRegex().Match(_process.StdErr);
-        _packetsCaptured = m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
-        if (!File.Exists(OutputPath))
+        if (!File.Exists(OutputPath) || !m.Success)
         {
-            throw new InvalidOperationException($"dumpcap left no file at {OutputPath}.\n{_process.Describe()}");
+            throw new InvalidOperationException($"dumpcap left no complete file at {OutputPath}.\n{_process.Describe()}");
         }
 
+        _markersRemoved = PcapNgTail.RemovePackets(OutputPath, IsMarker);
+        _packetsCaptured = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) - _markersRemoved;
         return _packetsCaptured.Value;
+    }
+
+    /// <summary>Stops dumpcap at once, without proof: for a scenario that already failed.</summary>
+    public async Task AbortAsync()
+    {
+        await _process.StopAsync(ProcessSignal.Interrupt, TimeSpan.FromSeconds(10));
+        CloseSenders();
     }
 
     public string Describe() => _process.Describe();
@@ -96,7 +126,89 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
             await _process.StopAsync(ProcessSignal.Interrupt, TimeSpan.FromSeconds(10));
         }
 
+        CloseSenders();
         await _process.DisposeAsync();
+    }
+
+    /// <summary>A marker (a marker's ICMP error on lo quotes it, and goes too).</summary>
+    private static bool IsMarker(ReadOnlySpan<byte> packet) => packet.IndexOf(s_markerPrefix) >= 0;
+
+    /// <summary>Sends "dnsw-capture-marker ID TAG IFACE" on each interface until the file holds one from each.</summary>
+    private async Task ProveAsync(string tag)
+    {
+        DateTime deadline = DateTime.UtcNow + s_proofTimeout;
+        while (!File.Exists(OutputPath))
+        {
+            // dumpcap creates its file after it says it captures.
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"dumpcap made no file at {OutputPath}.\n{_process.Describe()}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        using var tail = new PcapNgTail(OutputPath);
+        var missing = new HashSet<string>(Interfaces, StringComparer.Ordinal);
+        string prefix = $"dnsw-capture-marker {_id} {tag} ";
+        while (missing.Count > 0)
+        {
+            if (_process.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException(
+                    $"dumpcap did not record the {tag} marker on {string.Join(", ", missing)} within {s_proofTimeout.TotalSeconds:F0} s.\n{_process.Describe()}");
+            }
+
+            foreach ((string iface, Socket socket) in _senders.Where(s => missing.Contains(s.Interface)))
+            {
+                byte[] payload = Encoding.ASCII.GetBytes(prefix + iface);
+                IPAddress to = iface == "lo" ? IPAddress.Loopback : IPAddress.Broadcast;
+                await socket.SendToAsync(payload, new IPEndPoint(to, MarkerPort));
+            }
+
+            // Polling the file for what the markers prove; the resend covers an interface not yet capturing.
+            DateTime resend = DateTime.UtcNow + s_resendInterval;
+            while (missing.Count > 0 && DateTime.UtcNow < resend)
+            {
+                tail.Poll((name, packet) =>
+                {
+                    int at = packet.IndexOf(Encoding.ASCII.GetBytes(prefix));
+                    if (at >= 0 && name is not null && packet[(at + prefix.Length)..].StartsWith(Encoding.ASCII.GetBytes(name)))
+                    {
+                        missing.Remove(name);
+                    }
+                });
+                await Task.Delay(10);
+            }
+        }
+    }
+
+    /// <summary>A UDP socket made inside the namespace and bound to <paramref name="iface"/>, allowed to broadcast.</summary>
+    private static async Task<Socket> OpenSenderAsync(string netns, string iface)
+    {
+        Socket socket = await NetworkNamespace.OpenSocketAsync(netns, AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            // SOL_SOCKET, SO_BINDTODEVICE (asm-generic/socket.h): the name, NUL-terminated.
+            socket.SetRawSocketOption(1, 25, Encoding.ASCII.GetBytes(iface + "\0"));
+            socket.EnableBroadcast = true;
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private void CloseSenders()
+    {
+        foreach ((_, Socket s) in _senders)
+        {
+            s.Dispose();
+        }
+
+        _senders.Clear();
     }
 
     [GeneratedRegex(@"Packets captured: (\d+)")]

@@ -139,6 +139,33 @@ public sealed class NetnsProcess : IAsyncDisposable
         throw new InvalidOperationException($"{Label} {why} while waiting for \"{text}\".\n{Describe()}");
     }
 
+    /// <summary>How many lines of stdout and stderr so far contain <paramref name="text"/>.</summary>
+    public int CountLines(string text)
+    {
+        lock (_gate)
+        {
+            return CountIn(_stdout.ToString(), text) + CountIn(_stderr.ToString(), text);
+        }
+
+        static int CountIn(string output, string text) =>
+            output.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
+    }
+
+    /// <summary>Waits until <paramref name="count"/> lines contain <paramref name="text"/> (a line printed again, not the first one seen).</summary>
+    public async Task WaitForLinesAsync(string text, int count, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (CountLines(text) < count)
+        {
+            if (HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"{Label} printed \"{text}\" {CountLines(text)} times, not {count}.\n{Describe()}");
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
     /// <summary>Sends a signal to the process group.</summary>
     public bool Signal(ProcessSignal signal) => ProcessRunner.SignalGroup(Pid, signal);
 

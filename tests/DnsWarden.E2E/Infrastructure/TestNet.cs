@@ -130,6 +130,31 @@ public sealed partial class TestNet : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until no IPv6 address of the namespace is tentative (duplicate address detection over, link-local ones
+    /// included), so every address can be used and every listing shows its final state.
+    /// </summary>
+    public async Task WaitForAddressesAsync(string netns)
+    {
+        EnsureOwned(netns);
+        DateTime deadline = DateTime.UtcNow + s_setupTimeout;
+        while (true)
+        {
+            CommandResult tentative = (await ExecAsync(netns, "ip", ["-6", "addr", "show", "tentative"], s_setupTimeout)).EnsureSuccess();
+            if (tentative.StdOut.Trim().Length == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"IPv6 addresses still tentative in {netns} after {s_setupTimeout.TotalSeconds:F0} s:\n{tentative.StdOut}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Adds a route (<c>default</c> or a prefix) via a gateway and/or out of a device.</summary>
     public async Task AddRouteAsync(string netns, string destination, string? via = null, string? device = null)
     {

@@ -10,7 +10,7 @@ namespace DnsWarden.E2E.Jail;
 /// proves what left the jail. Nothing is joined to the root namespace.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed class JailNetFixture : IAsyncLifetime
+public sealed class JailNetFixture : TopologyFixture
 {
     public const string ResolverV4 = "203.0.113.53";
     public const string ResolverV6 = "2001:db8:53::53";
@@ -21,10 +21,6 @@ public sealed class JailNetFixture : IAsyncLifetime
     public const string HostV6 = "fd00:60::1";
     public const string WebName = "web.jail.test";
 
-    private Exception? _failure;
-
-    public TestNet Net { get; private set; } = null!;
-
     public string Host { get; private set; } = "";
 
     public string Inet { get; private set; } = "";
@@ -33,90 +29,56 @@ public sealed class JailNetFixture : IAsyncLifetime
 
     public NetnsProcess Dnsmasq { get; private set; } = null!;
 
-    public string? SkipReason { get; private set; }
+    protected override string? FindSkipReason() =>
+        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3", "gtlsclient");
 
-    public void Check()
+    protected override async Task BuildAsync(TestNet net)
     {
-        if (SkipReason is not null)
+        Host = await net.AddNamespaceAsync("host");
+        Inet = await net.AddNamespaceAsync("inet");
+        VethPair veth = await net.AddVethAsync(Host, Inet, "eth0", "eth0");
+        InetInterface = veth.InterfaceB;
+        await net.AddAddressAsync(Host, "eth0", HostV4 + "/24");
+        await net.AddAddressAsync(Host, "eth0", HostV6 + "/64");
+        await net.AddAddressAsync(Inet, "eth0", "10.60.0.2/24");
+        await net.AddAddressAsync(Inet, "eth0", "fd00:60::2/64");
+        foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherWebV4 + "/32" })
         {
-            Assert.Skip(SkipReason);
+            await net.AddAddressAsync(Inet, "eth0", a);
         }
 
-        if (_failure is not null)
-        {
-            throw new InvalidOperationException("jail topology failed to build", _failure);
-        }
-    }
-
-    public async ValueTask InitializeAsync()
-    {
-        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3");
-        if (SkipReason is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            Net = await TestNet.CreateAsync();
-            Host = await Net.AddNamespaceAsync("host");
-            Inet = await Net.AddNamespaceAsync("inet");
-            VethPair veth = await Net.AddVethAsync(Host, Inet, "eth0", "eth0");
-            InetInterface = veth.InterfaceB;
-            await Net.AddAddressAsync(Host, "eth0", HostV4 + "/24");
-            await Net.AddAddressAsync(Host, "eth0", HostV6 + "/64");
-            await Net.AddAddressAsync(Inet, "eth0", "10.60.0.2/24");
-            await Net.AddAddressAsync(Inet, "eth0", "fd00:60::2/64");
-            foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherWebV4 + "/32" })
-            {
-                await Net.AddAddressAsync(Inet, "eth0", a);
-            }
-
-            await Net.AddAddressAsync(Inet, "eth0", ResolverV6 + "/128");
-            await Net.AddAddressAsync(Inet, "eth0", OtherWebV6 + "/128");
-            await Net.AddRouteAsync(Host, "default", via: "10.60.0.2");
-            await Net.AddRouteAsync(Host, "default", via: "fd00:60::2");
-            Dnsmasq = await Net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
+        await net.AddAddressAsync(Inet, "eth0", ResolverV6 + "/128");
+        await net.AddAddressAsync(Inet, "eth0", OtherWebV6 + "/128");
+        await net.AddRouteAsync(Host, "default", via: "10.60.0.2");
+        await net.AddRouteAsync(Host, "default", via: "fd00:60::2");
+        Dnsmasq = await net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
+        [
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53", "--local-ttl=300",
+            $"--listen-address={ResolverV4},{ResolverV6}", "--bind-interfaces", "--user=root", "--group=root",
+            "--pid-file=" + net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/jail.test/",
+            $"--host-record={WebName},{WebV4}", $"--host-record=other.jail.test,{OtherWebV4}",
+        ],
+        [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
+        await net.StartServerAsync(Inet, "dnsmasq-5353", "dnsmasq",
+        [
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=5353",
+            $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
+            "--pid-file=" + net.TempPath("dnsmasq-5353.pid"), "--log-facility=-", $"--host-record={WebName},{WebV4}",
+        ],
+        [Listener.Udp(5353, ResolverV4)]);
+        await KresdServer.StartAsync(net, Inet, "kresd",
             [
-                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53", "--local-ttl=300",
-                $"--listen-address={ResolverV4},{ResolverV6}", "--bind-interfaces", "--user=root", "--group=root",
-                "--pid-file=" + Net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/jail.test/",
-                $"--host-record={WebName},{WebV4}", $"--host-record=other.jail.test,{OtherWebV4}",
+                $"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})",
+                $"net.listen('{ResolverV6}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV6}', 443, {{ kind = 'doh2' }})",
+                $"policy.add(policy.all(policy.FORWARD('{ResolverV4}@53')))",
             ],
-            [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
-            await Net.StartServerAsync(Inet, "dnsmasq-5353", "dnsmasq",
-            [
-                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=5353",
-                $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
-                "--pid-file=" + Net.TempPath("dnsmasq-5353.pid"), "--log-facility=-", $"--host-record={WebName},{WebV4}",
-            ],
-            [Listener.Udp(5353, ResolverV4)]);
-            await KresdServer.StartAsync(Net, Inet, "kresd",
-                [
-                    $"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})",
-                    $"net.listen('{ResolverV6}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV6}', 443, {{ kind = 'doh2' }})",
-                    $"policy.add(policy.all(policy.FORWARD('{ResolverV4}@53')))",
-                ],
-                [Listener.Tcp(853, ResolverV4), Listener.Tcp(443, ResolverV4), Listener.Tcp(853, ResolverV6), Listener.Tcp(443, ResolverV6)]);
-            string www = Net.TempPath("www");
-            Directory.CreateDirectory(www);
-            await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "jail web\n");
-            foreach (string a in new[] { WebV4, OtherWebV4, OtherWebV6 })
-            {
-                await Net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
-            }
-        }
-        catch (Exception e)
+            [Listener.Tcp(853, ResolverV4), Listener.Tcp(443, ResolverV4), Listener.Tcp(853, ResolverV6), Listener.Tcp(443, ResolverV6)]);
+        string www = net.TempPath("www");
+        Directory.CreateDirectory(www);
+        await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "jail web\n");
+        foreach (string a in new[] { WebV4, OtherWebV4, OtherWebV6 })
         {
-            _failure = e;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Net is not null)
-        {
-            await Net.DisposeAsync();
+            await net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
         }
     }
 }
@@ -128,7 +90,6 @@ public sealed class JailNetFixture : IAsyncLifetime
 [SupportedOSPlatform("linux")]
 public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFixture>
 {
-
     private Task<CommandResult> JailAsync(string[] jailArgs, string script, TimeSpan? timeout = null) =>
         fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", .. jailArgs, "--", "bash", "-c", script], timeout ?? TimeSpan.FromSeconds(90));
 
@@ -162,6 +123,11 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
             $"curl -s -m 3 -g --doh-url https://[{JailNetFixture.ResolverV6}]/dns-query -k https://{JailNetFixture.WebName}/ >/dev/null && echo dohv6=escaped || echo dohv6=blocked",
             $"echo quic > /dev/udp/{JailNetFixture.ResolverV6}/443 && echo quicv6=sent",
             $"curl -s -m 3 -g http://[{JailNetFixture.OtherWebV6}]/ >/dev/null && echo unresolvedv6=escaped || echo unresolvedv6=blocked",
+
+            // Real QUIC clients: a full-size Initial (≥ 1,200 bytes) is refused, and named in the log from its headers.
+            $"timeout 5 gtlsclient --handshake-timeout=1s --timeout=1s --exit-on-first-stream-close {JailNetFixture.OtherWebV4} 443 >/dev/null 2>&1; echo quic-client=done",
+            $"timeout 5 gtlsclient --handshake-timeout=1s --timeout=1s --exit-on-first-stream-close {JailNetFixture.OtherWebV6} 443 >/dev/null 2>&1; echo quic-client6=done",
+            $"kdig @{JailNetFixture.ResolverV4} +quic {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo doq=escaped || echo doq=blocked",
             burst,
             "exit 5");
         CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full"], script);
@@ -204,6 +170,10 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.Contains($"unresolved tcp {JailNetFixture.ResolverV4} 443", blocked);
         Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV4} 80", blocked);
         Assert.Contains($"unresolved tcp {JailNetFixture.OtherWebV6} 80", blocked);
+        Assert.Contains("doq=blocked", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains($"quic udp {JailNetFixture.OtherWebV4} 443", blocked);
+        Assert.Contains($"quic udp {JailNetFixture.OtherWebV6} 443", blocked);
+        Assert.Contains($"dot udp {JailNetFixture.ResolverV4} 853", blocked);
         Assert.Contains($"dnsw jail: refused dot tcp {JailNetFixture.ResolverV4}:853", r.StdErr, StringComparison.Ordinal);
         int maxScore = log.Where(e => e.GetProperty("qname").GetString()!.EndsWith("tunnel.jail.test", StringComparison.Ordinal))
             .Max(e => e.GetProperty("exfiltration_score").GetInt32());

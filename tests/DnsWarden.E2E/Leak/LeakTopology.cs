@@ -95,7 +95,7 @@ public sealed partial class LeakTopology
             string? problem = step.Check(result);
             if (problem is not null)
             {
-                await capture.StopAsync(TimeSpan.Zero);
+                await capture.AbortAsync();
                 throw new InvalidOperationException(
                     $"Phase '{phase}' step '{step.Name}' failed: {problem}\n{result.Describe()}\n\n{DescribeServers()}");
             }
@@ -103,11 +103,12 @@ public sealed partial class LeakTopology
             done.Add(new ScenarioStep(step.Name, step.Expectation, result));
         }
 
+        // Once dumpcap holds the end markers, every packet of the phase reached the interfaces' capture buffers, the
+        // live watch's too; on Ctrl-C the watch reads its buffers to the end before it stops.
         long packets = await capture.StopAsync();
         if (watch is not null)
         {
             // Ctrl-C: the watch must stop cleanly, with every event and the summary written.
-            await Task.Delay(500);
             watch.Signal(ProcessSignal.Interrupt);
             Task stopped = await Task.WhenAny(watch.Exited, Task.Delay(TimeSpan.FromSeconds(20)));
             if (stopped != watch.Exited || watch.ExitCode is not (0 or 2))

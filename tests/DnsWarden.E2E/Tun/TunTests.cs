@@ -9,7 +9,7 @@ namespace DnsWarden.E2E.Tun;
 /// a TCP echo server on .80:9000. Nothing is joined to the root namespace.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed class TunNetFixture : IAsyncLifetime
+public sealed class TunNetFixture : TopologyFixture
 {
     public const string ResolverV4 = "203.0.113.53";
     public const string WebV4 = "203.0.113.80";
@@ -21,10 +21,6 @@ public sealed class TunNetFixture : IAsyncLifetime
     public const string VirtualDnsV4 = "10.30.30.30";
     public const string VirtualDnsV6 = "fd00:7475:6e::53";
 
-    private Exception? _failure;
-
-    public TestNet Net { get; private set; } = null!;
-
     public string Host { get; private set; } = "";
 
     public string Client { get; private set; } = "";
@@ -33,108 +29,73 @@ public sealed class TunNetFixture : IAsyncLifetime
 
     public string InetInterface { get; private set; } = "";
 
-    public string? SkipReason { get; private set; }
+    protected override string? FindSkipReason() =>
+        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "dnsmasq", "dig", "curl", "dumpcap", "tshark", "python3")
+        ?? (File.Exists("/dev/net/tun") ? null : "no /dev/net/tun in this kernel");
 
-    public void Check()
+    protected override async Task BuildAsync(TestNet net)
     {
-        if (SkipReason is not null)
+        Host = await net.AddNamespaceAsync("host");
+        Client = await net.AddNamespaceAsync("client");
+        Inet = await net.AddNamespaceAsync("inet");
+        VethPair toInet = await net.AddVethAsync(Host, Inet, "eth0", "eth0");
+        InetInterface = toInet.InterfaceB;
+        await net.AddVethAsync(Host, Client, "eth1", "eth0");
+        await net.AddAddressAsync(Host, "eth0", "10.74.0.1/24");
+        await net.AddAddressAsync(Host, "eth0", "fd00:74::1/64");
+        await net.AddAddressAsync(Host, "eth1", "10.75.0.1/24");
+        await net.AddAddressAsync(Host, "eth1", "fd00:75::1/64");
+        await net.AddAddressAsync(Client, "eth0", ClientV4 + "/24");
+        await net.AddAddressAsync(Client, "eth0", "fd00:75::2/64");
+        await net.AddAddressAsync(Inet, "eth0", "10.74.0.2/24");
+        await net.AddAddressAsync(Inet, "eth0", "fd00:74::2/64");
+        foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherV4 + "/32", WebV6 + "/128", OtherV6 + "/128" })
         {
-            Assert.Skip(SkipReason);
+            await net.AddAddressAsync(Inet, "eth0", a);
         }
 
-        if (_failure is not null)
+        await net.AddRouteAsync(Host, "default", via: "10.74.0.2");
+        await net.AddRouteAsync(Host, "default", via: "fd00:74::2");
+        await net.AddRouteAsync(Client, "default", via: "10.75.0.1");
+        await net.AddRouteAsync(Client, "default", via: "fd00:75::1");
+        await net.AddRouteAsync(Inet, "10.75.0.0/24", via: "10.74.0.1");
+        await net.AddRouteAsync(Inet, "fd00:75::/64", via: "fd00:74::1");
+        await net.EnableForwardingAsync(Host);
+        await net.SetResolvConfAsync(Client, [VirtualDnsV4]);
+        await net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
+        [
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53", "--local-ttl=2",
+            $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
+            "--pid-file=" + net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/tun.test/",
+            $"--host-record={WebName},{WebV4},{WebV6}",
+        ],
+        [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
+        string www = net.TempPath("www");
+        Directory.CreateDirectory(www);
+        await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "tun web\n");
+        foreach (string a in new[] { WebV4, OtherV4, WebV6, OtherV6 })
         {
-            throw new InvalidOperationException("tun topology failed to build", _failure);
+            await net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
         }
+
+        await net.StartServerAsync(Inet, "echo", "python3",
+        [
+            "-c",
+            "import socketserver\n" +
+            "class H(socketserver.BaseRequestHandler):\n" +
+            "    def handle(self):\n" +
+            "        while (d := self.request.recv(100)): self.request.sendall(d)\n" +
+            "socketserver.ThreadingTCPServer.allow_reuse_address = True\n" +
+            $"socketserver.ThreadingTCPServer(('{WebV4}', 9000), H).serve_forever()\n",
+        ],
+        [Listener.Tcp(9000, WebV4)]);
     }
 
-    public async ValueTask InitializeAsync()
+    protected override async Task TearDownAsync()
     {
-        SkipReason = HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "dnsmasq", "dig", "curl", "dumpcap", "tshark", "python3");
-        if (SkipReason is null && !File.Exists("/dev/net/tun"))
+        if (Client.Length > 0)
         {
-            SkipReason = "no /dev/net/tun in this kernel";
-        }
-
-        if (SkipReason is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            Net = await TestNet.CreateAsync();
-            Host = await Net.AddNamespaceAsync("host");
-            Client = await Net.AddNamespaceAsync("client");
-            Inet = await Net.AddNamespaceAsync("inet");
-            VethPair toInet = await Net.AddVethAsync(Host, Inet, "eth0", "eth0");
-            InetInterface = toInet.InterfaceB;
-            await Net.AddVethAsync(Host, Client, "eth1", "eth0");
-            await Net.AddAddressAsync(Host, "eth0", "10.74.0.1/24");
-            await Net.AddAddressAsync(Host, "eth0", "fd00:74::1/64");
-            await Net.AddAddressAsync(Host, "eth1", "10.75.0.1/24");
-            await Net.AddAddressAsync(Host, "eth1", "fd00:75::1/64");
-            await Net.AddAddressAsync(Client, "eth0", ClientV4 + "/24");
-            await Net.AddAddressAsync(Client, "eth0", "fd00:75::2/64");
-            await Net.AddAddressAsync(Inet, "eth0", "10.74.0.2/24");
-            await Net.AddAddressAsync(Inet, "eth0", "fd00:74::2/64");
-            foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherV4 + "/32", WebV6 + "/128", OtherV6 + "/128" })
-            {
-                await Net.AddAddressAsync(Inet, "eth0", a);
-            }
-
-            await Net.AddRouteAsync(Host, "default", via: "10.74.0.2");
-            await Net.AddRouteAsync(Host, "default", via: "fd00:74::2");
-            await Net.AddRouteAsync(Client, "default", via: "10.75.0.1");
-            await Net.AddRouteAsync(Client, "default", via: "fd00:75::1");
-            await Net.AddRouteAsync(Inet, "10.75.0.0/24", via: "10.74.0.1");
-            await Net.AddRouteAsync(Inet, "fd00:75::/64", via: "fd00:74::1");
-            await Net.EnableForwardingAsync(Host);
-            await Net.SetResolvConfAsync(Client, [VirtualDnsV4]);
-            await Net.StartServerAsync(Inet, "dnsmasq", "dnsmasq",
-            [
-                "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53", "--local-ttl=2",
-                $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
-                "--pid-file=" + Net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/tun.test/",
-                $"--host-record={WebName},{WebV4},{WebV6}",
-            ],
-            [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
-            string www = Net.TempPath("www");
-            Directory.CreateDirectory(www);
-            await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "tun web\n");
-            foreach (string a in new[] { WebV4, OtherV4, WebV6, OtherV6 })
-            {
-                await Net.StartServerAsync(Inet, "web-" + a, "python3", ["-m", "http.server", "80", "--bind", a, "--directory", www], [Listener.Tcp(80, a)]);
-            }
-
-            await Net.StartServerAsync(Inet, "echo", "python3",
-            [
-                "-c",
-                "import socketserver\n" +
-                "class H(socketserver.BaseRequestHandler):\n" +
-                "    def handle(self):\n" +
-                "        while (d := self.request.recv(100)): self.request.sendall(d)\n" +
-                "socketserver.ThreadingTCPServer.allow_reuse_address = True\n" +
-                $"socketserver.ThreadingTCPServer(('{WebV4}', 9000), H).serve_forever()\n",
-            ],
-            [Listener.Tcp(9000, WebV4)]);
-        }
-        catch (Exception e)
-        {
-            _failure = e;
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Net is not null)
-        {
-            if (Client.Length > 0)
-            {
-                await Net.ExecAsync(Host, DnswProgram.Program, [.. DnswProgram.Prefix, "tun", "--netns", Client, "--cleanup"]);
-            }
-
-            await Net.DisposeAsync();
+            await Net.ExecAsync(Host, DnswProgram.Program, [.. DnswProgram.Prefix, "tun", "--netns", Client, "--cleanup"]);
         }
     }
 }

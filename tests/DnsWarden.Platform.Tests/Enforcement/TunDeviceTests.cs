@@ -245,6 +245,9 @@ public sealed class TunDeviceTests
                     s.SetLinkUp(tun.Index);
                 }
 
+                // The IPv6 address is local only once addrconf's work queue has run after the link came up.
+                LocalAddresses.WaitUntilLocal([s_tunV4, s_tunV6], TimeSpan.FromSeconds(10));
+
                 var udp4 = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = (int)s_watchdog.TotalMilliseconds };
                 udp4.Bind(new IPEndPoint(s_tunV4, Port));
                 var udp6 = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = (int)s_watchdog.TotalMilliseconds };

@@ -62,7 +62,7 @@ public sealed class TunFilterStressTests
     }
 
     [Fact]
-    public async Task ConcurrentOutboundInboundSweepAndModeSwitchesDoNotThrowAndCountersAddUp()
+    public void ConcurrentOutboundInboundSweepAndModeSwitchesDoNotThrowAndCountersAddUp()
     {
         var f = new TunFixture(new TunFilterOptions { MaxFlows = 500 });
         f.Resolve(4);
@@ -84,30 +84,37 @@ public sealed class TunFilterStressTests
             Tcp(UnresolvedV4, ClientV4, 443, 1, TcpFlags.Syn),
         ];
 
+        // Dedicated threads and fixed amounts of work (no thread-pool growth, no wall-clock window): the sender and
+        // the receiver make 200,000 calls each while the janitor sweeps, switches modes and moves time until both are done.
+        const int Calls = 200_000;
         long outCalls = 0;
         long inCalls = 0;
-        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-        var sender = Task.Run(() =>
+        int working = 2;
+        var sender = new Thread(() =>
         {
             var reply = new byte[2048];
-            for (int i = 0; !stop.IsCancellationRequested; i++)
+            for (int i = 0; i < Calls; i++)
             {
                 f.Filter.Outbound(outbound[i % outbound.Length], reply, out _);
                 outCalls++;
             }
+
+            Interlocked.Decrement(ref working);
         });
-        var receiver = Task.Run(() =>
+        var receiver = new Thread(() =>
         {
             var reply = new byte[2048];
-            for (int i = 0; !stop.IsCancellationRequested; i++)
+            for (int i = 0; i < Calls; i++)
             {
                 f.Filter.Inbound(inbound[i % inbound.Length], reply, out _);
                 inCalls++;
             }
+
+            Interlocked.Decrement(ref working);
         });
-        var janitor = Task.Run(() =>
+        var janitor = new Thread(() =>
         {
-            for (int i = 0; !stop.IsCancellationRequested; i++)
+            for (int i = 0; Volatile.Read(ref working) > 0; i++)
             {
                 f.Filter.Sweep();
                 f.Filter.Mode = i % 3 == 0 ? TunFilterMode.DnsOnly : TunFilterMode.Firewall;
@@ -120,7 +127,15 @@ public sealed class TunFilterStressTests
                 Thread.Sleep(1);
             }
         });
-        await Task.WhenAll(sender, receiver, janitor);
+        foreach (Thread t in new[] { sender, receiver, janitor })
+        {
+            t.IsBackground = true;
+            t.Start();
+        }
+
+        sender.Join();
+        receiver.Join();
+        janitor.Join();
 
         TunFilterCounters c = f.Filter.Counters;
         Assert.Equal(0, c.Malformed);
@@ -128,7 +143,8 @@ public sealed class TunFilterStressTests
         Assert.Equal(inCalls, c.PassedIn + c.DroppedInbound);
         Assert.Equal(c.DnsQueries, c.DnsAnswers + c.DnsDropped);
         Assert.InRange(f.Filter.FlowCount, 0, 500);
-        Assert.True(outCalls > 1000 && inCalls > 1000);
+        Assert.Equal(Calls, outCalls);
+        Assert.Equal(Calls, inCalls);
     }
 
     [Fact]

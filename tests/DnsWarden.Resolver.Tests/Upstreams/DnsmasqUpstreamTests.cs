@@ -81,7 +81,11 @@ public sealed class DnsmasqUpstreamTests(UpstreamServers servers)
         var response = new byte[1024];
 
         Assert.True((await upstream.QueryAsync(TestDns.Query("one.a.test"), response, TestContext.Current.CancellationToken)).Ok);
-        await Task.Delay(700, TestContext.Current.CancellationToken);
+        while (upstream.IsConnected)
+        {
+            await Task.Delay(20, TestContext.Current.CancellationToken); // until the idle close has happened
+        }
+
         UpstreamReply second = await upstream.QueryAsync(TestDns.Query("two.a.test"), response, TestContext.Current.CancellationToken);
 
         Assert.Equal(UpstreamError.None, second.Error);
