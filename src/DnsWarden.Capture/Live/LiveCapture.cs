@@ -1,3 +1,4 @@
+using DnsWarden.Platform;
 using DnsWarden.Wire.Frames;
 using SharpPcap;
 using SharpPcap.LibPcap;
@@ -161,6 +162,15 @@ public sealed class LiveCapture : IDisposable
         {
             try
             {
+                // On Linux libpcap is asked directly: SharpPcap's drop count is always 0 there (PcapCounters says why).
+                if (OperatingSystem.IsLinux())
+                {
+                    list.Add(PcapCounters.TryRead(d.Handle, out uint received, out uint dropped, out uint interfaceDropped)
+                        ? new CaptureDrops(d.Name, received, dropped, interfaceDropped)
+                        : new CaptureDrops(d.Name, 0, 0, 0));
+                    continue;
+                }
+
                 ICaptureStatistics s = d.Statistics;
                 list.Add(new CaptureDrops(d.Name, s.ReceivedPackets, s.DroppedPackets, s.InterfaceDroppedPackets));
             }
