@@ -25,7 +25,8 @@ runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nf
               libbpf1:/usr/lib/x86_64-linux-gnu/libbpf.so.1 libbpf-dev:/usr/include/bpf/bpf_helpers.h)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
-           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng)
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng
+           clickhouse-client:clickhouse-client)
 
 missing=()
 check() {
@@ -69,6 +70,21 @@ if [ $want_test -eq 1 ] && ! command -v promtool >/dev/null 2>&1 && [ ! -x .tool
     fi
     dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/pkg"
     install -D -m 0755 "$tmp/pkg/usr/bin/promtool" .tools/bin/promtool
+    rm -rf "$tmp"
+fi
+
+# clickhouse-server (the export tests run one in a namespace) the same way: its package's install adds a user and
+# enables and starts a service on 127.0.0.1:8123/9000. Its one program is taken into .tools/bin; it runs on the
+# library that clickhouse-client's dependency clickhouse-common installs (no maintainer scripts there).
+if [ $want_test -eq 1 ] && ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x .tools/bin/clickhouse-server ]; then
+    need_root
+    tmp="$(mktemp -d)"
+    if ! (cd "$tmp" && apt-get download -q clickhouse-server >/dev/null 2>&1); then
+        apt-get update -q >/dev/null
+        (cd "$tmp" && apt-get download -q clickhouse-server >/dev/null)
+    fi
+    dpkg-deb -x "$tmp"/clickhouse-server_*.deb "$tmp/pkg"
+    install -D -m 0755 "$tmp/pkg/usr/sbin/clickhouse-server" .tools/bin/clickhouse-server
     rm -rf "$tmp"
 fi
 

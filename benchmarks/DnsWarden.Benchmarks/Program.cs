@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using DnsWarden.Export;
 
 namespace DnsWarden.Benchmarks;
 
@@ -16,6 +17,14 @@ public static class Program
         if (args.Length >= 2 && args[0] == "time-leak")
         {
             LeakTiming.Run(args[1]);
+            return;
+        }
+
+        if (args.Length >= 3 && args[0] == "export-throughput")
+        {
+            ExportThroughput.Run(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture),
+                args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : ExportSettings.DefaultBatchRows,
+                args.Length > 4 ? args[4] : null);
             return;
         }
 

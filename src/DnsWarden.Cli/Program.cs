@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(leak);
         root.Subcommands.Add(ProxyCommand.Build());
         root.Subcommands.Add(JailCommand.Build());
+        root.Subcommands.Add(JailInitCommand.Build());
         root.Subcommands.Add(TunCommand.Build());
         return root;
     }

@@ -6,8 +6,9 @@ namespace DnsWarden.Guard;
 
 /// <summary>
 /// The owner files under <see cref="Directory"/> that let a later run tell what a dead jail or TUN filter left from
-/// what a live one holds: "PID START" (<see cref="ProcessIdentity"/>), so a recycled pid is not the owner and a
-/// zombie (killed, not yet reaped) is dead.
+/// what a live one holds: "PID START NETNS" — the owner (<see cref="ProcessIdentity"/>: a recycled pid is not the
+/// owner, a zombie is dead) and the network namespace it ran in, whose interfaces, tables and forwarding only a run in
+/// that same namespace can undo.
 /// </summary>
 [SupportedOSPlatform("linux")]
 internal static class OwnerRecord
@@ -19,7 +20,7 @@ internal static class OwnerRecord
         ProcessIdentity owner = ProcessIdentity.Of(pid) ?? throw new InvalidOperationException($"process {pid} is not running");
         using (RunDirectory.Lock())
         {
-            File.WriteAllText(path, owner.ToString());
+            File.WriteAllText(path, owner + " " + NetworkNamespace.CurrentId());
         }
     }
 
@@ -28,11 +29,26 @@ internal static class OwnerRecord
     {
         try
         {
-            return ProcessIdentity.TryParse(File.ReadAllText(path), out ProcessIdentity owner) && owner.IsAlive ? owner.Pid : null;
+            string[] f = File.ReadAllText(path).Trim().Split(' ');
+            return f.Length >= 2 && ProcessIdentity.TryParse(f[0] + " " + f[1], out ProcessIdentity owner) && owner.IsAlive ? owner.Pid : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    /// <summary>Whether the record was written in the calling thread's network namespace (a record without one counts as here).</summary>
+    public static bool IsFromHere(string path)
+    {
+        try
+        {
+            string[] f = File.ReadAllText(path).Trim().Split(' ');
+            return f.Length < 3 || f[2] == NetworkNamespace.CurrentId();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return true;
         }
     }
 

@@ -57,17 +57,6 @@ public sealed class NativeLayoutTests
         Assert.Equal(68, Offset(ref m, ref m.Inode));
     }
 
-    // pcap/pcap.h struct pcap_stat { u_int ps_recv; u_int ps_drop; u_int ps_ifdrop; } (ps_capt follows on Windows only).
-    [Fact]
-    public void PcapStat_IsThree32BitCounts()
-    {
-        Assert.Equal(12, Unsafe.SizeOf<LibPcap.PcapStat>());
-        LibPcap.PcapStat s = default;
-        Assert.Equal(0, Offset(ref s, ref s.Received));
-        Assert.Equal(4, Offset(ref s, ref s.Dropped));
-        Assert.Equal(8, Offset(ref s, ref s.InterfaceDropped));
-    }
-
     // inet_diag.h:21 "#define INET_DIAG_NOCOOKIE (~0U)"; sock_diag.h:7 SOCK_DIAG_BY_FAMILY 20; netlink.h:13 NETLINK_SOCK_DIAG 4.
     [Fact]
     public void Constants_MatchHeaders()

@@ -1,4 +1,6 @@
-using DnsWarden.Platform;
+using System.Runtime.InteropServices;
+using System.Runtime.Versioning;
+using DnsWarden.Capture.Interop.Linux;
 using DnsWarden.Wire.Frames;
 using SharpPcap;
 using SharpPcap.LibPcap;
@@ -31,7 +33,10 @@ public sealed class LiveCapture : IDisposable
     private readonly List<LibPcapLiveDevice> _devices = [];
     private readonly Dictionary<LibPcapLiveDevice, int> _ids = [];
     private readonly Lock _gate = new();
+    private readonly List<DeviceLoop> _loops = [];
     private FrameHandler? _handler;
+    private int _stopFd = -1;
+    private Exception? _failure;
 
     private LiveCapture()
     {
@@ -113,9 +118,21 @@ public sealed class LiveCapture : IDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a capture thread per interface. On Linux each thread is dnsw's own: it waits on the handle's descriptor
+    /// and a stop descriptor, reads with pcap_dispatch, and at <see cref="Stop"/> reads the kernel buffer to its end
+    /// before it returns — a packet that was on the wire before Ctrl-C is judged, not lost with the last block, and
+    /// no thread-pool thread is held by a blocking read. Elsewhere SharpPcap's own capture threads run.
+    /// </summary>
     public void Start(FrameHandler handler)
     {
         _handler = handler;
+        if (OperatingSystem.IsLinux())
+        {
+            StartLinux();
+            return;
+        }
+
         foreach (LibPcapLiveDevice d in _devices)
         {
             d.OnPacketArrival += OnPacketArrival;
@@ -123,35 +140,26 @@ public sealed class LiveCapture : IDisposable
         }
     }
 
-    /// <summary>
-    /// Stops the capture threads, then hands over what each interface's kernel buffer still holds: a packet that was
-    /// on the wire before Ctrl-C is judged, not lost with the last buffer block.
-    /// </summary>
+    /// <summary>Stops capturing; on Linux every packet already in the kernel's buffers is handed over first.</summary>
     public void Stop()
     {
+        if (OperatingSystem.IsLinux() && _loops.Count > 0)
+        {
+            StopLinux();
+            if (_failure is { } failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            return;
+        }
+
         foreach (LibPcapLiveDevice d in _devices)
         {
             if (d.Started)
             {
                 d.StopCapture();
-                Drain(d);
             }
-        }
-    }
-
-    private void Drain(LibPcapLiveDevice device)
-    {
-        try
-        {
-            device.NonBlockingMode = true;
-            while (device.GetNextPacket(out PacketCapture e) == GetPacketStatus.PacketRead)
-            {
-                OnPacketArrival(device, e);
-            }
-        }
-        catch (Exception e) when (e is PcapException or DeviceNotReadyException or InvalidOperationException)
-        {
-            // The interface went away meanwhile: nothing left to read from it.
         }
     }
 
@@ -162,12 +170,10 @@ public sealed class LiveCapture : IDisposable
         {
             try
             {
-                // On Linux libpcap is asked directly: SharpPcap's drop count is always 0 there (PcapCounters says why).
+                // On Linux libpcap is asked directly: SharpPcap's drop count is always 0 there (LibPcap.PcapStat says why).
                 if (OperatingSystem.IsLinux())
                 {
-                    list.Add(PcapCounters.TryRead(d.Handle, out uint received, out uint dropped, out uint interfaceDropped)
-                        ? new CaptureDrops(d.Name, received, dropped, interfaceDropped)
-                        : new CaptureDrops(d.Name, 0, 0, 0));
+                    list.Add(LinuxCounters(d));
                     continue;
                 }
 
@@ -183,6 +189,31 @@ public sealed class LiveCapture : IDisposable
         return list;
     }
 
+    [SupportedOSPlatform("linux")]
+    private static CaptureDrops LinuxCounters(LibPcapLiveDevice device)
+    {
+        SafeHandle handle = device.Handle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return LibPcap.Stats(handle.DangerousGetHandle(), out LibPcap.PcapStat s) == 0
+                ? new CaptureDrops(device.Name, s.Received, s.Dropped, s.InterfaceDropped)
+                : new CaptureDrops(device.Name, 0, 0, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            return new CaptureDrops(device.Name, 0, 0, 0);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     public void Dispose()
     {
         Stop();
@@ -195,15 +226,152 @@ public sealed class LiveCapture : IDisposable
         _devices.Clear();
     }
 
+    [SupportedOSPlatform("linux")]
+    private unsafe void StartLinux()
+    {
+        _stopFd = LibPcap.EventFd(0, 0x80000); // EFD_CLOEXEC
+        if (_stopFd < 0)
+        {
+            throw new CaptureOpenException("cannot make the capture's stop descriptor: " + Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
+        }
+
+        byte* error = stackalloc byte[LibPcap.ErrorBufferLength];
+        foreach (LibPcapLiveDevice d in _devices)
+        {
+            var device = new DeviceLoop(this, d.Handle.DangerousGetHandle(), _ids[d], d.Name, (LinkType)(ushort)d.LinkType);
+
+            // Non-blocking: pcap_dispatch returns with what the buffer holds; the waiting is poll's, on the stop descriptor too.
+            _ = LibPcap.SetNonBlock(device.Handle, 1, error);
+            device.Thread = new Thread(device.Run)
+            {
+                IsBackground = true,
+                Name = "dnsw capture " + d.Name,
+            };
+            _loops.Add(device);
+            device.Thread.Start();
+        }
+    }
+
+    [SupportedOSPlatform("linux")]
+    private unsafe void StopLinux()
+    {
+        ulong one = 1;
+        _ = LibPcap.Write(_stopFd, (byte*)&one, sizeof(ulong));
+        foreach (DeviceLoop loop in _loops)
+        {
+            loop.Thread!.Join();
+            loop.Dispose();
+        }
+
+        _loops.Clear();
+        _ = LibPcap.Close(_stopFd);
+        _stopFd = -1;
+    }
+
     private void OnPacketArrival(object sender, PacketCapture e)
     {
         var device = (LibPcapLiveDevice)e.Device;
         PosixTimeval tv = e.Header.Timeval;
         long ns = checked((long)tv.Seconds * 1_000_000_000L + (long)tv.MicroSeconds * 1000L);
-        var origin = new FrameOrigin(ns, _ids[device], device.Name, (LinkType)(ushort)device.LinkType, e.Data.Length);
+        Deliver(new FrameOrigin(ns, _ids[device], device.Name, (LinkType)(ushort)device.LinkType, e.Data.Length), e.Data);
+    }
+
+    private void Deliver(in FrameOrigin origin, ReadOnlySpan<byte> frame)
+    {
         lock (_gate)
         {
-            _handler?.Invoke(in origin, e.Data);
+            _handler?.Invoke(in origin, frame);
+        }
+    }
+
+    /// <summary>One interface's capture thread on Linux: poll, pcap_dispatch, and a last read of the buffer at stop.</summary>
+    private sealed unsafe class DeviceLoop : IDisposable
+    {
+        private readonly LiveCapture _owner;
+        private readonly int _id;
+        private readonly string _name;
+        private readonly LinkType _link;
+        private GCHandle _self;
+
+        public DeviceLoop(LiveCapture owner, nint handle, int id, string name, LinkType link)
+        {
+            _owner = owner;
+            Handle = handle;
+            _id = id;
+            _name = name;
+            _link = link;
+            _self = GCHandle.Alloc(this);
+        }
+
+        public nint Handle { get; }
+
+        public Thread? Thread { get; set; }
+
+        [SupportedOSPlatform("linux")]
+        public void Run()
+        {
+            LibPcap.PollFd* fds = stackalloc LibPcap.PollFd[2];
+            fds[0] = new LibPcap.PollFd { Fd = LibPcap.GetSelectableFd(Handle), Events = LibPcap.PollIn };
+            fds[1] = new LibPcap.PollFd { Fd = _owner._stopFd, Events = LibPcap.PollIn };
+            while (true)
+            {
+                fds[0].Returned = 0;
+                fds[1].Returned = 0;
+                int ready = LibPcap.Poll(fds, 2, -1);
+                if (ready < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == 4)
+                    {
+                        continue; // EINTR
+                    }
+
+                    return;
+                }
+
+                if ((fds[1].Returned & LibPcap.PollIn) != 0)
+                {
+                    // Stopping: what the kernel buffer holds now still goes through, then the thread ends.
+                    while (Dispatch() > 0)
+                    {
+                    }
+
+                    return;
+                }
+
+                if (Dispatch() < 0)
+                {
+                    return; // the interface went away
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_self.IsAllocated)
+            {
+                _self.Free();
+            }
+        }
+
+        [SupportedOSPlatform("linux")]
+        private int Dispatch() => LibPcap.Dispatch(Handle, -1, &OnPacket, GCHandle.ToIntPtr(_self));
+
+        [UnmanagedCallersOnly]
+        [SupportedOSPlatform("linux")]
+        private static void OnPacket(nint user, LibPcap.PacketHeader* header, byte* data)
+        {
+            var loop = (DeviceLoop)GCHandle.FromIntPtr(user).Target!;
+            long ns = checked((header->Seconds * 1_000_000_000L) + (header->Microseconds * 1000L));
+            var origin = new FrameOrigin(ns, loop._id, loop._name, loop._link, (int)header->Length);
+            try
+            {
+                loop._owner.Deliver(in origin, new ReadOnlySpan<byte>(data, (int)header->CapturedLength));
+            }
+            catch (Exception e)
+            {
+                // An exception must not unwind through libpcap's frames: the loop keeps going, the failure is kept.
+                loop._owner._failure ??= e;
+            }
         }
     }
 

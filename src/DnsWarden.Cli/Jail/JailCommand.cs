@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.Versioning;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
+using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 
 namespace DnsWarden.Cli.Jail;
@@ -30,27 +33,32 @@ internal static class JailCommand
         var output = new Option<FileInfo?>("--out") { Description = "Write every DNS query with its verdict and exfiltration score as JSON lines to this file." };
         var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
+        var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, writable, cleanup, commandLine,
         };
+        export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
+            export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? new ExportRequest(exportSettings) : new ExportRequest(null, exportError),
             parse.GetValue(mode)!,
             parse.GetValue(policy),
             parse.GetValue(upstream) ?? [],
             parse.GetValue(user),
             parse.GetValue(output),
             parse.GetValue(privacy)!,
+            parse.GetValue(writable) ?? [],
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static async Task<int> RunAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -64,11 +72,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(mode, policyFile, upstreams, user, output, privacy, cleanupOnly, command, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, cleanupOnly, command, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -80,6 +88,19 @@ internal static class JailCommand
         if (command.Length == 0)
         {
             await stderr.WriteLineAsync("dnsw jail: no command given (dnsw jail [options] -- CMD ARGS…)").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        // A policy mode with no policy would forward every name and open every answer: no jail at all.
+        if (mode == "policy" && (policyFile is null || upstreams.Length == 0))
+        {
+            await stderr.WriteLineAsync("dnsw jail: --mode policy needs --policy FILE (which names may resolve) and --upstream URL (where they resolve); without them the jail would let everything through").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (mode != "policy" && policyFile is not null)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --policy applies to --mode policy only (sinkhole mode resolves nothing)").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -95,8 +116,8 @@ internal static class JailCommand
             policy = loaded!;
         }
 
-        (int uid, int gid)? ids = ResolveUser(user, out string? why);
-        if (ids is null)
+        UserAccount? account = ResolveUser(user, out string? why);
+        if (account is null)
         {
             await stderr.WriteLineAsync($"dnsw jail: {why}").ConfigureAwait(false);
             return ExitCodes.Usage;
@@ -108,12 +129,28 @@ internal static class JailCommand
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
             Policy = policy,
             Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
-            Uid = ids.Value.uid,
-            Gid = ids.Value.gid,
+            User = account,
+            OutputOwner = UserAccount.Invoking(),
             Command = command,
             OutPath = output?.FullName,
             Privacy = privacyMode,
+            Writable = writable.Length > 0 ? [.. writable.Select(Path.GetFullPath)] : [Environment.CurrentDirectory],
+            InitCommand = JailInitCommand.SelfCommand(),
         };
+
+        if (!export.TryStart(stderr, "dnsw jail", out ClickHouseExporter? exporter))
+        {
+            return ExitCodes.InputError;
+        }
+
+        if (exporter is not null)
+        {
+            options = options with
+            {
+                QueryExport = new QueryExport(exporter, "jail", privacyMode, BaseDomains.Default),
+                OnRefused = a => exporter.TryAdd(DecisionRows.FromJail(a)),
+            };
+        }
 
         try
         {
@@ -124,35 +161,50 @@ internal static class JailCommand
             await stderr.WriteLineAsync($"dnsw jail: {e.Message}").ConfigureAwait(false);
             return ExitCodes.StartError;
         }
+        catch (IOException e) when (output is not null && e.Message.StartsWith(output.FullName, StringComparison.Ordinal))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --out {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, stderr);
+            }
+        }
     }
 
-    /// <summary>--user NAME, else SUDO_UID/SUDO_GID, else nobody (65534): CMD never runs as root.</summary>
-    private static (int, int)? ResolveUser(string? user, out string? why)
+    /// <summary>
+    /// --user NAME (or a uid), else the user sudo ran dnsw for, else nobody: never an account with uid 0 or gid 0, whatever
+    /// it is called — root without capabilities can still write /etc and kernel.core_pattern.
+    /// </summary>
+    [SupportedOSPlatform("linux")]
+    private static UserAccount? ResolveUser(string? user, out string? why)
     {
         why = null;
+        UserAccount? account;
         if (user is not null)
         {
-            foreach (string line in File.ReadAllLines("/etc/passwd"))
+            account = UserAccount.Find(user);
+            if (account is null)
             {
-                string[] f = line.Split(':');
-                if (f.Length > 3 && f[0] == user
-                    && int.TryParse(f[2], NumberStyles.None, CultureInfo.InvariantCulture, out int u)
-                    && int.TryParse(f[3], NumberStyles.None, CultureInfo.InvariantCulture, out int g))
-                {
-                    return (u, g);
-                }
+                why = $"--user: no user '{user}'";
+                return null;
             }
+        }
+        else
+        {
+            UserAccount invoking = UserAccount.Invoking();
+            account = invoking.IsRoot ? UserAccount.Find("nobody") ?? new UserAccount("nobody", 65534, 65534, "/nonexistent", "/usr/sbin/nologin", [65534]) : invoking;
+        }
 
-            why = $"no user '{user}' in /etc/passwd";
+        if (account.IsRoot)
+        {
+            why = $"--user: refusing to run the command as {account.Name} (uid {account.Uid}, gid {account.Gid}): the command never runs as uid 0 or gid 0";
             return null;
         }
 
-        if (int.TryParse(Environment.GetEnvironmentVariable("SUDO_UID"), NumberStyles.None, CultureInfo.InvariantCulture, out int su)
-            && int.TryParse(Environment.GetEnvironmentVariable("SUDO_GID"), NumberStyles.None, CultureInfo.InvariantCulture, out int sg) && su != 0)
-        {
-            return (su, sg);
-        }
-
-        return (65534, 65534);
+        return account;
     }
 }

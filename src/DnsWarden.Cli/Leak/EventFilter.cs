@@ -4,14 +4,14 @@ using DnsWarden.Leak.Report;
 
 namespace DnsWarden.Cli.Leak;
 
-/// <summary><c>leak report</c>'s filters: event types, process names or pids (the sender or the process behind a stub), a start time.</summary>
-internal sealed class EventFilter(IReadOnlyCollection<string> types, IReadOnlyCollection<string> processes, DateTimeOffset? since)
+/// <summary><c>leak report</c>'s filters: event types, process names or pids (the sender or the process behind a stub), a time span.</summary>
+internal sealed class EventFilter(IReadOnlyCollection<string> types, IReadOnlyCollection<string> processes, DateTimeOffset? since, DateTimeOffset? until)
 {
     private const string Unattributed = "unattributed";
 
     public bool Matches(LeakEvent e)
     {
-        if (since is { } from && e.Timestamp < from)
+        if ((since is { } from && e.Timestamp < from) || (until is { } to && e.Timestamp > to))
         {
             return false;
         }
@@ -23,19 +23,6 @@ internal sealed class EventFilter(IReadOnlyCollection<string> types, IReadOnlyCo
 
         return processes.Count == 0 || processes.Any(p => Names(e.Process, p) || Names(e.OnBehalfOf?.Process, p)
             || (e.Process is null && (p == Unattributed || p == LeakSummary.Unattributed)));
-    }
-
-    /// <summary>An ISO 8601 time, or a duration before <paramref name="now"/>.</summary>
-    public static bool TryParseSince(string text, DateTimeOffset now, out DateTimeOffset since)
-    {
-        if (DurationParser.TryParse(text, out TimeSpan ago) && ago > TimeSpan.Zero)
-        {
-            since = now - ago;
-            return true;
-        }
-
-        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out since)
-            && text.Contains('T', StringComparison.Ordinal);
     }
 
     private static bool Names(ProcessInfo? process, string wanted) =>

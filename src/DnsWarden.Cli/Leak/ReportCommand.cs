@@ -19,47 +19,57 @@ internal static class ReportCommand
 
     public static Command Build()
     {
-        var file = new Argument<FileInfo>("events") { Description = "Events file written by `dnsw leak watch --out` (JSON lines)." };
+        var file = new Argument<FileInfo?>("events") { Description = "Events file written by `dnsw leak watch --out` (JSON lines).", Arity = ArgumentArity.ZeroOrOne };
+        var from = new ReportFromClickHouse();
         var format = new Option<string>("--format")
         {
             Description = "human: tables; json: the summary as one JSON object.",
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json");
-        var list = new Option<bool>("--list") { Description = "List the events, one line each, before the summary (human format) or as JSON lines (json format)." };
+        var list = new Option<bool>("--list") { Description = "Events file: list the events, one line each, before the summary (human format) or as JSON lines (json format)." };
         var types = new Option<string[]>("--type")
         {
-            Description = "Only events of this type: A, B, C, D or exfiltration (repeatable).",
+            Description = "Events file: only events of this type: A, B, C, D or exfiltration (repeatable).",
             Arity = ArgumentArity.ZeroOrMore,
         };
         types.AcceptOnlyFromAmong("A", "B", "C", "D", "exfiltration");
         var processes = new Option<string[]>("--process")
         {
-            Description = "Only events sent by, or on behalf of, this process name or pid; \"unattributed\" for events no process was named for (repeatable).",
+            Description = "Events file: only events sent by, or on behalf of, this process name or pid; \"unattributed\" for events no process was named for (repeatable).",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var since = new Option<string?>("--since")
-        {
-            Description = "Only events from this time on: an ISO 8601 time (2026-11-24T21:00:00Z) or a duration before now (10m, 2h).",
-        };
-        since.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<string?>() is { } text && !EventFilter.TryParseSince(text, DateTimeOffset.UtcNow, out _))
-            {
-                r.AddError($"--since: '{text}' is neither an ISO 8601 time nor a duration (expected e.g. 2026-11-24T21:00:00Z, 10m, 2h)");
-            }
-        });
         var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts; list and filter its events.")
         {
-            file, format, list, types, processes, since,
+            file, format, list, types, processes,
         };
+        from.AddTo(command);
         command.SetAction(parse =>
         {
-            DateTimeOffset? from = parse.GetValue(since) is { } text && EventFilter.TryParseSince(text, DateTimeOffset.UtcNow, out DateTimeOffset t) ? t : null;
-            var filter = new EventFilter(parse.GetValue(types) ?? [], parse.GetValue(processes) ?? [], from);
-            return Run(parse.GetValue(file)!, parse.GetValue(format) == "json", parse.GetValue(list), filter);
+            bool json = parse.GetValue(format) == "json";
+            if (parse.GetValue(from.Url) is not null)
+            {
+                return parse.GetValue(file) is null ? from.Run(parse, json) : Usage("give an events file or --from, not both");
+            }
+
+            if (parse.GetValue(file) is not { } f)
+            {
+                return Usage("give an events file (dnsw leak watch --out) or --from clickhouse://…");
+            }
+
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            DateTimeOffset? since = parse.GetValue(from.Since) is { } s && ReportFromClickHouse.TryParseTime(s, now, out DateTimeOffset a) ? a : null;
+            DateTimeOffset? until = parse.GetValue(from.Until) is { } u && ReportFromClickHouse.TryParseTime(u, now, out DateTimeOffset b) ? b : null;
+            var filter = new EventFilter(parse.GetValue(types) ?? [], parse.GetValue(processes) ?? [], since, until);
+            return Run(f, json, parse.GetValue(list), filter);
         });
         return command;
+    }
+
+    private static int Usage(string text)
+    {
+        Console.Error.WriteLine("dnsw leak report: " + text);
+        return ExitCodes.Usage;
     }
 
     private static int Run(FileInfo file, bool json, bool list, EventFilter filter)
@@ -117,34 +127,8 @@ internal static class ReportCommand
             return ExitCodes.InputError;
         }
 
-        if (json)
-        {
-            using Stream stdout = Console.OpenStandardOutput();
-            using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
-            {
-                foreach (LeakEvent e in listed)
-                {
-                    LeakEventJson.Write(w, e);
-                    w.Flush();
-                    stdout.WriteByte((byte)'\n');
-                    w.Reset();
-                }
-
-                summary.WriteJson(w, policy, privacy, capture: null);
-            }
-
-            stdout.WriteByte((byte)'\n');
-        }
-        else
-        {
-            foreach (LeakEvent e in listed)
-            {
-                Console.Out.WriteLine(EventLine.Format(e));
-            }
-
-            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
-        }
-
+        List(listed, json);
+        Render(summary, json, policy, privacy);
         foreach (string e in errors)
         {
             Console.Error.WriteLine("dnsw: " + e);
@@ -162,6 +146,55 @@ internal static class ReportCommand
         }
 
         return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
+    }
+
+    /// <summary>The summary as one JSON object or as tables; shared with the report from ClickHouse.</summary>
+    internal static void Render(LeakSummary summary, bool json, string? policy, string? privacy)
+    {
+        if (json)
+        {
+            using Stream stdout = Console.OpenStandardOutput();
+            using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
+            {
+                summary.WriteJson(w, policy, privacy, capture: null);
+            }
+
+            stdout.WriteByte((byte)'\n');
+        }
+        else
+        {
+            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+        }
+    }
+
+    /// <summary>The listed events: JSON lines, or one line each (<see cref="EventLine"/>).</summary>
+    private static void List(List<LeakEvent> events, bool json)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        if (!json)
+        {
+            foreach (LeakEvent e in events)
+            {
+                Console.Out.WriteLine(EventLine.Format(e));
+            }
+
+            Console.Out.Flush();
+            return;
+        }
+
+        using Stream stdout = Console.OpenStandardOutput();
+        using var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions);
+        foreach (LeakEvent e in events)
+        {
+            LeakEventJson.Write(w, e);
+            w.Flush();
+            stdout.WriteByte((byte)'\n');
+            w.Reset();
+        }
     }
 
     private static void Note(List<string> errors, string message)

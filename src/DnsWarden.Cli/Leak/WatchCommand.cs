@@ -6,6 +6,8 @@ using System.Text.Json;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
 using DnsWarden.Capture.Live;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Leak;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
@@ -95,12 +97,14 @@ internal static class WatchCommand
             Description = "Live: do not load the send-time attribution program (BPF); name processes at packet time only (also DNSW_NO_BPF=1).",
         };
         var policy = new PolicyOptions();
+        var export = new ExportOptions("leak-watch");
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
             pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, noBpf,
         };
         policy.AddTo(command);
+        export.AddTo(command);
         command.SetAction((parse, ct) =>
         {
             if (parse.GetValue(ifaceDiag))
@@ -111,6 +115,12 @@ internal static class WatchCommand
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
             {
                 Console.Error.WriteLine($"dnsw: {policyError}");
+                return Task.FromResult(ExitCodes.InputError);
+            }
+
+            if (!export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError))
+            {
+                Console.Error.WriteLine($"dnsw: {exportError}");
                 return Task.FromResult(ExitCodes.InputError);
             }
 
@@ -135,7 +145,8 @@ internal static class WatchCommand
                 parse.GetValue(geoip) ?? [],
                 leakPolicy!,
                 parse.GetValue(follow),
-                !parse.GetValue(noBpf) && Environment.GetEnvironmentVariable("DNSW_NO_BPF") is not ("1" or "true" or "yes"));
+                !parse.GetValue(noBpf) && Environment.GetEnvironmentVariable("DNSW_NO_BPF") is not ("1" or "true" or "yes"),
+                exportSettings);
             return Task.FromResult(Run(options, ct));
         });
         return command;
@@ -153,7 +164,8 @@ internal static class WatchCommand
         FileInfo[] GeoIp,
         LeakPolicy Policy,
         bool Follow,
-        bool UseBpf);
+        bool UseBpf,
+        ExportSettings? Export);
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
     private const int OutputBufferSize = 1 << 16;
@@ -190,6 +202,37 @@ internal static class WatchCommand
         }
 
         using GeoIpLookup? geoScope = geo;
+        ClickHouseExporter? exporter = null;
+        if (options.Export is { } exportSettings && (exporter = ExportOptions.Start(exportSettings, Console.Error, out string? exportError)) is null)
+        {
+            Console.Error.WriteLine($"dnsw: {exportError}");
+            return ExitCodes.InputError;
+        }
+
+        try
+        {
+            return Run(options, ct, console, geo, exporter);
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, Console.Error);
+            }
+        }
+    }
+
+    private static int Run(WatchOptions options, CancellationToken ct, IAnsiConsole console, GeoIpLookup? geo, ClickHouseExporter? exporter)
+    {
+        FileStream? outFile = null;
+        FileStream? observationsFile = null;
+        if ((options.Out is { } outPath && (outFile = OutputFiles.TryOpen("--out", outPath.FullName, append: false, Console.Error, OutputBufferSize)) is null)
+            || (options.Observations is { } obsPath && (observationsFile = OutputFiles.TryOpen("--observations", obsPath.FullName, append: false, Console.Error)) is null))
+        {
+            outFile?.Dispose();
+            return ExitCodes.InputError;
+        }
+
         // Files: output is buffered (a write per event would cost more than finding it). Live: every event is
         // flushed as it is found, so an interrupted or killed watch has written all it saw.
         bool live = options.Files.Length == 0;
@@ -197,9 +240,9 @@ internal static class WatchCommand
         using var stdout = new BufferedStream(stdoutRaw, OutputBufferSize);
         using var json = options.Json ? new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions) : null;
         using TextWriter? humanOut = options.Json ? null : live ? Console.Out : new StreamWriter(stdout, new System.Text.UTF8Encoding(false), OutputBufferSize, leaveOpen: true);
-        using FileStream? outFile = options.Out is { } f ? new FileStream(f.FullName, FileMode.Create, FileAccess.Write, FileShare.Read, OutputBufferSize) : null;
+        using FileStream? outScope = outFile;
         using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
-        using ObservationJson? observations = options.Observations is { } o ? new ObservationJson(File.Create(o.FullName)) : null;
+        using ObservationJson? observations = observationsFile is null ? null : new ObservationJson(observationsFile);
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
         var summary = new LeakSummary();
         var traffic = new WatchSummary();
@@ -225,6 +268,8 @@ internal static class WatchCommand
             {
                 WriteLine(fileJson, outFile!, e, live);
             }
+
+            exporter?.TryAdd(LeakRows.ToRow(e, BaseDomains.Default));
         }
 
         Func<int, string>? indexNames = options.IndexNames.Count == 0

@@ -3,6 +3,9 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
+using DnsWarden.Indicators;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
@@ -84,10 +87,12 @@ internal static class ProxyCommand
             }
         });
 
+        var export = new ExportOptions("proxy");
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
             config, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics,
         };
+        export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
             new ProxyFlags(
                 parse.GetValue(config),
@@ -101,6 +106,8 @@ internal static class ProxyCommand
                 parse.GetValue(queryLog),
                 parse.GetValue(privacy),
                 parse.GetValue(metrics)),
+            export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
+            exportError,
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error));
         return command;
@@ -201,19 +208,53 @@ internal static class ProxyCommand
         return config;
     }
 
-    private static async Task<int> RunAsync(ProxyFlags flags, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunAsync(ProxyFlags flags, ExportSettings? export, string? exportError, TextWriter stdout, TextWriter stderr)
     {
         ProxyConfig? config = Resolve(flags, out string? error);
-        if (config is null)
+        if (config is null || exportError is not null)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: {error}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"dnsw proxy: {error ?? exportError}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
 
-        ResolverHost host;
+        ClickHouseExporter? exporter = null;
+        if (export is not null && (exporter = ExportOptions.Start(export, stderr, out exportError)) is null)
+        {
+            await stderr.WriteLineAsync($"dnsw proxy: {exportError}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+
         try
         {
-            host = ResolverHost.Create(config, stdout);
+            return await RunAsync(flags, config, exporter, stdout, stderr).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, stderr);
+            }
+        }
+    }
+
+    private static async Task<int> RunAsync(ProxyFlags flags, ProxyConfig config, ClickHouseExporter? exporter, TextWriter stdout, TextWriter stderr)
+    {
+        ResolverHost host;
+        // The query log is the invoking user's file: opened as that user, never through a link.
+        var hooks = new ResolverHostHooks { OpenLogFile = path => OutputFiles.Open(path, append: true, bufferSize: 64 * 1024) };
+        if (exporter is not null)
+        {
+            PrivacyRedactor.TryParse(config.QueryLogPrivacy, out PrivacyMode privacy);
+            hooks = hooks with
+            {
+                QueryLog = new QueryExport(exporter, "proxy", privacy, BaseDomains.Default),
+                Metrics = () => ExportMetrics.Families(exporter),
+            };
+        }
+
+        try
+        {
+            host = ResolverHost.Create(config, stdout, hooks: hooks);
         }
         catch (ArgumentException e)
         {

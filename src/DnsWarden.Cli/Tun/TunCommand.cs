@@ -2,9 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using DnsWarden.Cli.Export;
+using DnsWarden.Export;
 using DnsWarden.Guard.Tun;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
+using DnsWarden.Platform.Users;
 
 namespace DnsWarden.Cli.Tun;
 
@@ -36,11 +39,14 @@ internal static class TunCommand
         setMode.AcceptOnlyFromAmong("firewall", "dns-only");
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what a killed instance for --netns left (its fail-closed rules and routes, nftables tables), then exit." };
 
+        var export = new ExportOptions("tun");
         var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
         {
             netns, mode, upstream, policy, queryLog, privacy, noOffload, setMode, cleanup,
         };
+        export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
+            export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? new ExportRequest(exportSettings) : new ExportRequest(null, exportError),
             parse.GetValue(netns)!,
             parse.GetValue(mode)!,
             parse.GetValue(upstream) ?? [],
@@ -55,7 +61,7 @@ internal static class TunCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -75,11 +81,11 @@ internal static class TunCommand
             return ExitCodes.Usage;
         }
 
-        return await RunLinuxAsync(netns, mode, upstreams, policyFile, queryLog, privacy, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, netns, mode, upstreams, policyFile, queryLog, privacy, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -90,7 +96,16 @@ internal static class TunCommand
             }
 
             bool recorded = File.Exists(TunNetwork.OwnerFileOf(netns));
-            TunNetwork.CleanupStale(netns);
+            try
+            {
+                TunNetwork.CleanupStale(netns);
+            }
+            catch (InvalidOperationException e)
+            {
+                await stderr.WriteLineAsync($"dnsw tun: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.StartError;
+            }
+
             await stderr.WriteLineAsync(recorded
                 ? $"dnsw tun: removed what a dead instance for '{netns}' left"
                 : $"dnsw tun: no instance for '{netns}' on record; removed whatever fail-closed rules and tables one could have left").ConfigureAwait(false);
@@ -142,9 +157,24 @@ internal static class TunCommand
             Policy = policy,
             Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
             QueryLogPath = queryLog?.FullName,
+            OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
             VnetHeader = offload,
         };
+
+        if (!export.TryStart(stderr, "dnsw tun", out ClickHouseExporter? exporter))
+        {
+            return ExitCodes.InputError;
+        }
+
+        if (exporter is not null)
+        {
+            options = options with
+            {
+                QueryExport = new QueryExport(exporter, "tun", privacyMode, BaseDomains.Default),
+                OnRefused = p => exporter.TryAdd(DecisionRows.FromTun(p, DateTimeOffset.UtcNow)),
+            };
+        }
 
         try
         {
@@ -154,6 +184,13 @@ internal static class TunCommand
         {
             await stderr.WriteLineAsync($"dnsw tun: {e.Message}").ConfigureAwait(false);
             return ExitCodes.StartError;
+        }
+        finally
+        {
+            if (exporter is not null)
+            {
+                ExportOptions.Finish(exporter, stderr);
+            }
         }
     }
 }

@@ -26,12 +26,15 @@ public sealed class BlockedAttempts : IDisposable
     private readonly Thread _reader;
     private readonly List<BlockedAttempt> _attempts = [];
     private readonly Lock _gate = new();
+    private readonly Action<BlockedAttempt>? _onAttempt;
     private volatile bool _stopping;
     private long _notKept;
     private long _unreadable;
 
-    public BlockedAttempts(string netns)
+    /// <param name="onAttempt">Also called with every attempt, kept or not (the exporter); must not block.</param>
+    public BlockedAttempts(string netns, Action<BlockedAttempt>? onAttempt = null)
     {
+        _onAttempt = onAttempt;
         _socket = NetworkNamespace.RunAsync(netns, () => NflogSocket.Open(Group, CopyRange)).GetAwaiter().GetResult();
         _reader = new Thread(Read) { IsBackground = true, Name = "dnsw jail nflog" };
         _reader.Start();
@@ -142,6 +145,7 @@ public sealed class BlockedAttempts : IDisposable
 
         string protocol = RefusalText.ProtocolName(info.Protocol);
         var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, info.Destination.ToString(), info.HasTransportHeader && !info.IsLaterFragment ? info.DestinationPort : 0);
+        _onAttempt?.Invoke(attempt);
         lock (_gate)
         {
             if (_attempts.Count < MaxKept)

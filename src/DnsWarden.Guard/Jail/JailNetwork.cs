@@ -93,7 +93,10 @@ public sealed class JailNetwork : IDisposable
         foreach (string path in Directory.GetFiles(NetworkNamespace.RunDirectory, NamespacePrefix + "*"))
         {
             string id = Path.GetFileName(path)[NamespacePrefix.Length..];
-            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsAlive(pid, id))
+            // A jail made from another network namespace has its veth, NAT table and forwarding there: only a run
+            // there can undo them.
+            if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsAlive(pid, id)
+                || !OwnerRecord.IsFromHere(Path.Combine(OwnerDirectory, $"jail-{id}.pid")))
             {
                 continue;
             }

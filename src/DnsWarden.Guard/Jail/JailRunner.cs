@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Listeners;
@@ -31,9 +32,11 @@ public sealed record JailOptions
 
     public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
 
-    public required int Uid { get; init; }
+    /// <summary>Who the command runs as: never uid 0 or gid 0 (<see cref="JailRunner.RunAsync"/> refuses).</summary>
+    public required UserAccount User { get; init; }
 
-    public required int Gid { get; init; }
+    /// <summary>Whose file <see cref="OutPath"/> is: it is opened with that user's credentials (null: as this process).</summary>
+    public UserAccount? OutputOwner { get; init; }
 
     public required IReadOnlyList<string> Command { get; init; }
 
@@ -41,6 +44,17 @@ public sealed record JailOptions
     public string? OutPath { get; init; }
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
+
+    /// <summary>Directories the command may write beneath (Landlock); everything else it can only read.</summary>
+    public IReadOnlyList<string> Writable { get; init; } = [];
+
+    /// <summary>How to start this program again as the jail's init (its path, and for a framework build the assembly).</summary>
+    public required IReadOnlyList<string> InitCommand { get; init; }
+    /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
+    public IQueryLog? QueryExport { get; init; }
+
+    /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
+    public Action<BlockedAttempt>? OnRefused { get; init; }
 }
 
 /// <summary>
@@ -55,6 +69,14 @@ public static class JailRunner
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stderr);
+        if (options.User.IsRoot)
+        {
+            throw new InvalidOperationException($"the command may not run as uid 0 or gid 0 (user {options.User.Name}, {options.User.Uid}:{options.User.Gid}): root in the jail could undo it");
+        }
+
+        // The user's file, in a directory the jailed command may be able to write: opened as that user, never through a
+        // link, and before anything is built so a refusal leaves nothing to undo.
+        await using Stream? outStream = options.OutPath is null ? null : OutputFile.Open(options.OutPath, options.OutputOwner, append: false);
 
         // The public suffix list (~20 ms to read) is needed by the first query, not by the set-up: read it meanwhile.
         _ = Task.Run(() => BaseDomains.Default);
@@ -70,13 +92,12 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
-        await using Stream? outStream = options.OutPath is null ? null : new FileStream(options.OutPath, FileMode.Create, FileAccess.Write, FileShare.Read);
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;
         try
         {
-            blocked = new BlockedAttempts(net.Namespace);
+            blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
         }
         catch (IOException e)
         {
@@ -97,7 +118,7 @@ public static class JailRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = log,
+                QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 AnswerObserver = gate,
                 Metrics = metrics,
             });
@@ -167,66 +188,70 @@ public static class JailRunner
         return (new UdpDnsListener(engine, endpoint, socket: udp), new TcpDnsListener(engine, endpoint, 256, TimeSpan.FromSeconds(10), tcp));
     }
 
+    /// <summary>
+    /// Starts the command under the jail's init (<see cref="JailInit"/>): `ip netns exec` enters the jail's network
+    /// namespace and a mount namespace of its own (with /sys showing the jail's interfaces); `unshare` makes a PID
+    /// namespace (and a mount namespace for its /proc) whose pid 1 is dnsw's init, which makes the private mounts,
+    /// takes on Landlock and starts the command as the user. The watch pipe ends all of it if this process dies.
+    /// </summary>
     private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options)
     {
-        // setpriv: the user's ids, no supplementary groups, no capabilities (bounding and inheritable sets empty),
-        // no_new_privs, and SIGKILL when this process dies (PR_SET_PDEATHSIG).
-        // `ip netns exec` rather than a bare setns (nsenter, ~7 ms faster): it also remounts /sys in a mount namespace
-        // of its own, so the command sees the jail's interfaces there, not the host's.
+        using WatchPipe watch = WatchPipe.Create();
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
-        foreach (string a in new[]
-        {
-            "netns", "exec", net.Namespace, "setpriv",
-            "--reuid=" + options.Uid.ToString(CultureInfo.InvariantCulture), "--regid=" + options.Gid.ToString(CultureInfo.InvariantCulture),
-            "--clear-groups", "--nnp", "--bounding-set=-all", "--inh-caps=-all", "--pdeathsig=KILL", "--",
-        })
+        IEnumerable<string> args =
+        [
+            "netns", "exec", net.Namespace, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "--",
+            .. options.InitCommand, "jail-init",
+            "--uid", options.User.Uid.ToString(CultureInfo.InvariantCulture), "--gid", options.User.Gid.ToString(CultureInfo.InvariantCulture),
+            "--user-name", options.User.Name, "--home", options.User.Home, "--shell", options.User.Shell,
+            "--watch-fd", watch.ReadEnd.ToString(CultureInfo.InvariantCulture),
+            .. options.Writable.SelectMany(w => new[] { "--writable", w }),
+            "--", .. options.Command,
+        ];
+        foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
         }
 
-        foreach (string a in options.Command)
-        {
-            psi.ArgumentList.Add(a);
-        }
+        using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
+        watch.CloseReadEnd();
 
-        // PR_SET_PDEATHSIG fires when the *thread* that started the child exits, not the process: a thread-pool thread
-        // retiring after 20 s idle would SIGKILL the command. So a thread of its own starts it and waits for it.
-        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        int childPid = 0;
-        var owner = new Thread(() =>
-        {
-            try
-            {
-                using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
-                Volatile.Write(ref childPid, child.Id);
-                child.WaitForExit();
-                exited.TrySetResult(child.ExitCode);
-            }
-            catch (Exception e)
-            {
-                exited.TrySetException(e);
-            }
-        })
-        {
-            IsBackground = true,
-            Name = "dnsw jail command",
-        };
-        owner.Start();
-
+        // unshare passes no signal on: they go to the init (pid 1 inside, unshare's child outside), which passes
+        // them to the command.
         void Forward(PosixSignalContext c)
         {
             c.Cancel = true;
-            int pid = Volatile.Read(ref childPid);
-            if (pid > 0)
+            if (InitPid(child.Id) is int init)
             {
-                HostCommand.TryRun("kill", "-" + (c.Signal == PosixSignal.SIGINT ? "INT" : c.Signal == PosixSignal.SIGHUP ? "HUP" : "TERM"), pid.ToString(CultureInfo.InvariantCulture));
+                _ = ChildProcess.Signal(init, c.Signal switch
+                {
+                    PosixSignal.SIGINT => 2,
+                    PosixSignal.SIGHUP => 1,
+                    _ => 15,
+                });
             }
         }
 
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward);
-        return await exited.Task.ConfigureAwait(false);
+        await child.WaitForExitAsync().ConfigureAwait(false);
+        return child.ExitCode;
+    }
+
+    /// <summary>unshare's child (the jail's init), from /proc/PID/task/PID/children; null before it forked or after.</summary>
+    private static int? InitPid(int unsharePid)
+    {
+        string pid = unsharePid.ToString(CultureInfo.InvariantCulture);
+        try
+        {
+            string children = File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim();
+            return int.TryParse(children.Split(' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out int init) ? init : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     private static string Summary(ResolverMetrics m, JailNetwork net)

@@ -130,6 +130,13 @@ public sealed class TunNetwork : IDisposable
             return false;
         }
 
+        // Its host TUN, NAT table and forwarding are in the namespace it ran from: only a run from there can undo them.
+        if (!OwnerRecord.IsFromHere(OwnerFileOf(netns)))
+        {
+            throw new InvalidOperationException(
+                $"what a dead instance for '{netns}' left was made from another network namespace (see {OwnerFileOf(netns)}); run dnsw tun --cleanup from there");
+        }
+
         var net = new TunNetwork(netns, filter ?? new TunFilterOptions());
         net.RemoveAll();
         return true;

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Listeners;
@@ -30,8 +31,17 @@ public sealed record TunRunOptions
 
     public PrivacyMode Privacy { get; init; } = PrivacyMode.Redacted;
 
+    /// <summary>Whose file the query log is: it is opened with that user's credentials (null: as this process).</summary>
+    public UserAccount? OutputOwner { get; init; }
+
     /// <summary>Both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): fewer, larger packets per system call.</summary>
     public bool VnetHeader { get; init; }
+
+    /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
+    public IQueryLog? QueryExport { get; init; }
+
+    /// <summary>Called for every refused packet on the packet threads (the exporter); must not block.</summary>
+    public Action<RefusedPacket>? OnRefused { get; init; }
 
     /// <summary>How often idle flows and expired addresses are forgotten.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(2);
@@ -73,7 +83,7 @@ public static class TunRunner
         {
             if (options.QueryLogPath is not null)
             {
-                logStream = new FileStream(options.QueryLogPath, FileMode.Append, FileAccess.Write, FileShare.Read);
+                logStream = OutputFile.Open(options.QueryLogPath, options.OutputOwner, append: true);
                 log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
             }
 
@@ -83,7 +93,7 @@ public static class TunRunner
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Tracker = new IpTracker(new IpTrackerOptions()),
                 Exfiltration = new ExfiltrationScorer(),
-                QueryLog = log,
+                QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 Metrics = metrics,
             });
             return await ServeAsync(options, filterOptions, engine, stderr).ConfigureAwait(false);
@@ -132,6 +142,10 @@ public static class TunRunner
             var sink = new TunSink(net.Inside);
             filter = new TunFilter(filterOptions, engine, sink) { Mode = options.Mode };
             filter.Refused += refusals.Record;
+            if (options.OnRefused is { } onRefused)
+            {
+                filter.Refused += onRefused;
+            }
 
             // Made inside the namespace (its loopback is where the nat rule sends TCP/53 for the virtual address).
             // Only the sockets are made there; the listeners (and their threads) live here (docs/DECISIONS.md).

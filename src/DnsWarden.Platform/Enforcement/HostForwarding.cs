@@ -192,13 +192,7 @@ public sealed class HostForwarding : IDisposable
     }
 
     /// <summary>The record's path for the calling thread's namespace (its inode number names it).</summary>
-    internal static string RecordPath()
-    {
-        string link = new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new IOException("cannot read /proc/thread-self/ns/net");
-        int open = link.IndexOf('[', StringComparison.Ordinal);
-        string inode = open >= 0 ? link[(open + 1)..].TrimEnd(']') : link;
-        return Path.Combine(RunDirectory.Path, "forwarding-" + inode);
-    }
+    internal static string RecordPath() => Path.Combine(RunDirectory.Path, "forwarding-" + NetworkNamespace.CurrentId());
 
     // Names are written into nft commands: one with a character outside these is not opened (and so needs no guard).
     private static IEnumerable<string> UplinkInterfaces() =>

@@ -104,6 +104,14 @@ public static class NetworkNamespace
     /// <summary>True when <c>/run/netns/NAME</c> exists.</summary>
     public static bool Exists(string name) => File.Exists(PathOf(name));
 
+    /// <summary>The calling thread's network namespace as the kernel numbers it (the inode of /proc/thread-self/ns/net).</summary>
+    public static string CurrentId()
+    {
+        string link = new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new IOException("cannot read /proc/thread-self/ns/net");
+        int open = link.IndexOf('[', StringComparison.Ordinal);
+        return open >= 0 ? link[(open + 1)..].TrimEnd(']') : link;
+    }
+
     /// <summary>
     /// An open handle on namespace <paramref name="name"/>: what <see cref="RtnetlinkSocket.CreateVeth(string, string, int)"/>
     /// needs (IFLA_NET_NS_FD) to make a link directly inside it. Holding it keeps the namespace alive.

@@ -62,7 +62,8 @@ public sealed class ResolverHost : IAsyncDisposable
     /// cannot run (named in the message) and <see cref="System.Net.Sockets.SocketException"/> when an address cannot
     /// be bound; nothing is left open on failure.
     /// </summary>
-    public static ResolverHost Create(ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null)
+    /// <param name="hooks">What others add: a second query log (the exporter's) and metric families.</param>
+    public static ResolverHost Create(ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null, ResolverHostHooks? hooks = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         IReadOnlyList<string> problems = config.Validate();
@@ -99,7 +100,7 @@ public sealed class ResolverHost : IAsyncDisposable
                 }
                 else
                 {
-                    logStream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+                    logStream = hooks?.OpenLogFile?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
                     log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true);
                 }
             }
@@ -121,7 +122,7 @@ public sealed class ResolverHost : IAsyncDisposable
             });
 
             // Scoring costs a name string and a lock per query: done when something reads the score.
-            ExfiltrationScorer? scorer = config.Policy.Exfiltration.BlockScore is not null || log is not null
+            ExfiltrationScorer? scorer = config.Policy.Exfiltration.BlockScore is not null || log is not null || hooks?.QueryLog is not null
                 ? new ExfiltrationScorer(baseDomains: baseDomains, time: time)
                 : null;
 
@@ -132,7 +133,7 @@ public sealed class ResolverHost : IAsyncDisposable
                 Cache = cache,
                 Tracker = tracker,
                 Exfiltration = scorer,
-                QueryLog = log,
+                QueryLog = TeeQueryLog.Of(log, hooks?.QueryLog),
                 Metrics = metrics,
                 Time = time,
             });
@@ -146,7 +147,8 @@ public sealed class ResolverHost : IAsyncDisposable
                     cache is null ? null : () => cache.GetStatistics(),
                     () => tracker.Count,
                     () => p?.Upstreams ?? [],
-                    p is null ? null : u => p.Health.FirstOrDefault(h => h.Url == u.Config.Url)?.Up ?? true));
+                    p is null ? null : u => p.Health.FirstOrDefault(h => h.Url == u.Config.Url)?.Up ?? true,
+                    hooks?.Metrics));
             }
 
             var host = new ResolverHost(config, pool, engine, log, logStream, endpoint);

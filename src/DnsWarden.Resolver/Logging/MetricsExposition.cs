@@ -110,6 +110,23 @@ public static class MetricsExposition
             RenderUpstreams(r, source, upstreams);
         }
 
+        foreach (MetricFamily family in source.Extra())
+        {
+            r.Family(family.Name, family.Type, family.Help);
+            foreach (MetricSample sample in family.Samples)
+            {
+                string labels = sample.LabelName is null ? "" : Labels((sample.LabelName, sample.LabelValue ?? ""));
+                if (family.Type == "counter")
+                {
+                    r.Counter(labels, sample.Value, null);
+                }
+                else
+                {
+                    r.Sample("", labels, sample.Value);
+                }
+            }
+        }
+
         return r.Finish();
     }
 

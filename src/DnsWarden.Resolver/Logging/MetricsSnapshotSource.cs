@@ -17,18 +17,21 @@ public sealed class MetricsSnapshotSource
     private readonly Func<int>? _trackerCount;
     private readonly Func<IReadOnlyList<IDnsUpstream>> _upstreams;
     private readonly Func<IDnsUpstream, bool>? _isUp;
+    private readonly Func<IReadOnlyList<MetricFamily>>? _extra;
 
     /// <param name="metrics">The engine's counters.</param>
     /// <param name="cache">The cache's statistics, or null when the engine runs without a cache (the dnsw_cache_* families are then left out).</param>
     /// <param name="trackerCount">Addresses the IP tracker holds; null leaves dnsw_tracked_addresses out.</param>
     /// <param name="upstreams">The configured upstreams, in order.</param>
     /// <param name="isUp">The health check's view of an upstream; null leaves dnsw_upstream_up out.</param>
+    /// <param name="extra">Families from outside the engine (the exporter's), rendered last.</param>
     public MetricsSnapshotSource(
         ResolverMetrics metrics,
         Func<DnsCacheStatistics?>? cache = null,
         Func<int>? trackerCount = null,
         Func<IReadOnlyList<IDnsUpstream>>? upstreams = null,
-        Func<IDnsUpstream, bool>? isUp = null)
+        Func<IDnsUpstream, bool>? isUp = null,
+        Func<IReadOnlyList<MetricFamily>>? extra = null)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         Metrics = metrics;
@@ -36,6 +39,7 @@ public sealed class MetricsSnapshotSource
         _trackerCount = trackerCount;
         _upstreams = upstreams ?? s_noUpstreams;
         _isUp = isUp;
+        _extra = extra;
     }
 
     public ResolverMetrics Metrics { get; }
@@ -51,4 +55,6 @@ public sealed class MetricsSnapshotSource
     public IReadOnlyList<IDnsUpstream> Upstreams() => _upstreams();
 
     public bool IsUp(IDnsUpstream upstream) => _isUp?.Invoke(upstream) ?? true;
+
+    public IReadOnlyList<MetricFamily> Extra() => _extra?.Invoke() ?? [];
 }

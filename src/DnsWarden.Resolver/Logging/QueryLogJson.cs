@@ -108,7 +108,6 @@ public static class QueryLogJson
         ArgumentNullException.ThrowIfNull(entry);
         ArgumentNullException.ThrowIfNull(redactor);
 
-        PrivacyMode mode = redactor.Mode;
         writer.WriteStartObject();
 
         // 27 bytes for the timestamp; formatting straight to UTF-8 keeps the string out of the heap.
@@ -123,22 +122,18 @@ public static class QueryLogJson
         }
 
         writer.WriteString("protocol"u8, FormatProtocol(entry.Protocol));
-        if (mode != PrivacyMode.Minimal)
-        {
-            string? client = mode == PrivacyMode.Full ? entry.Client : PrivacyRedactor.RedactEndpoint(entry.Client);
-            WriteIfPresent(writer, "client"u8, client);
-            string? qname = mode == PrivacyMode.Full ? entry.QName : redactor.RedactName(entry.QName);
-            WriteIfPresent(writer, "qname"u8, qname);
-        }
+        WriteIfPresent(writer, "client"u8, QueryLogPrivacy.Client(entry, redactor));
+        WriteIfPresent(writer, "qname"u8, QueryLogPrivacy.QName(entry, redactor));
 
         WriteIfPresent(writer, "qtype"u8, entry.QType);
         writer.WriteString("verdict"u8, FormatVerdict(entry.Outcome));
         WriteIfPresent(writer, "reason"u8, entry.Reason);
         WriteIfPresent(writer, "rcode"u8, entry.Rcode);
-        if (mode != PrivacyMode.Minimal && entry.Answers.Count > 0)
+        IReadOnlyList<string> answers = QueryLogPrivacy.Answers(entry, redactor);
+        if (answers.Count > 0)
         {
             writer.WriteStartArray("answers"u8);
-            foreach (string answer in entry.Answers)
+            foreach (string answer in answers)
             {
                 writer.WriteStringValue(answer);
             }

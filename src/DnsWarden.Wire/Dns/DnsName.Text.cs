@@ -34,7 +34,10 @@ public readonly ref partial struct DnsName
         return length;
     }
 
-    /// <summary>Formats as dotted text without a trailing dot ("." for the root); non-printable octets as \DDD (RFC 1035 §5.1).</summary>
+    /// <summary>
+    /// Formats as dotted text without a trailing dot ("." for the root); octets other than letters, digits, '-', '_'
+    /// and '*' as \DDD (RFC 1035 §5.1), '.' and '\' inside a label as "\." and "\\".
+    /// </summary>
     public bool TryFormat(Span<char> destination, out int charsWritten) =>
         TryFormatPlain(destination, out charsWritten) || TryFormatCore(destination, out charsWritten);
 
@@ -284,13 +287,18 @@ public readonly ref partial struct DnsName
         return true;
     }
 
-    /// <summary>1 for octets printed as themselves (RFC 1035 §5.1: printable ASCII except '.' and '\\').</summary>
+    /// <summary>
+    /// 1 for octets printed as themselves: letters, digits, '-', '_' and '*' (host names, SRV labels, wildcards).
+    /// Every other octet is escaped (RFC 1035 §5.1: "\." and "\\" for the two that have meaning in the text, \DDD for
+    /// the rest), printable or not: names come from the network and end up in files, so no octet a shell, a path
+    /// or a config parser gives meaning to — '/', ':', ';', '$', quotes, spaces — is written as itself.
+    /// </summary>
     private static ReadOnlySpan<byte> PlainText =>
     [
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -300,8 +308,7 @@ public readonly ref partial struct DnsName
     private static int EscapedLength(byte b) => b switch
     {
         (byte)'.' or (byte)'\\' => 2,
-        < 0x21 or > 0x7E => 4,
-        _ => 1,
+        _ => PlainText[b] != 0 ? 1 : 4,
     };
 
     /// <summary>
@@ -348,9 +355,12 @@ public readonly ref partial struct DnsName
                 // One 16-octet load covers the label; octets past it are copied too but then
                 // overwritten or left beyond the text, inside the caller's destination.
                 Vector128<byte> v = Vector128.Create(message.Slice(position + 1, Vector128<byte>.Count));
-                Vector128<byte> escape = Vector128.GreaterThan(v - Vector128.Create((byte)0x21), Vector128.Create((byte)(0x7E - 0x21)))
-                    | Vector128.Equals(v, Vector128.Create((byte)'.'))
-                    | Vector128.Equals(v, Vector128.Create((byte)'\\'));
+                Vector128<byte> notLetter = Vector128.GreaterThan((v | Vector128.Create((byte)0x20)) - Vector128.Create((byte)'a'), Vector128.Create((byte)25));
+                Vector128<byte> notDigit = Vector128.GreaterThan(v - Vector128.Create((byte)'0'), Vector128.Create((byte)9));
+                Vector128<byte> symbol = Vector128.Equals(v, Vector128.Create((byte)'-'))
+                    | Vector128.Equals(v, Vector128.Create((byte)'_'))
+                    | Vector128.Equals(v, Vector128.Create((byte)'*'));
+                Vector128<byte> escape = Vector128.AndNot(notLetter & notDigit, symbol);
                 if ((escape.ExtractMostSignificantBits() & ((1u << b) - 1)) != 0)
                 {
                     return false;

@@ -88,7 +88,7 @@ public sealed class DnsNameFastPathTests
                 {
                     sb.Append('\\').Append((char)b);
                 }
-                else if (b is < 0x21 or > 0x7E)
+                else if (!(char.IsAsciiLetterOrDigit((char)b) || b is (byte)'-' or (byte)'_' or (byte)'*'))
                 {
                     sb.Append('\\').Append(b.ToString("D3", System.Globalization.CultureInfo.InvariantCulture));
                 }

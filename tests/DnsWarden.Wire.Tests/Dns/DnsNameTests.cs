@@ -230,6 +230,31 @@ public sealed class DnsNameTests
         Assert.Equal(DnsError.LabelTooLong, e);
     }
 
+    [Theory]
+    // Names come from the network and go into files: nothing a path, a shell or a config parser reads is left as itself
+    // (ld.so.preload splits on ':' and whitespace, a path on '/').
+    [InlineData("x.a:/path/lib:b.test", @"x.a\058\047path\047lib\058b.test")]
+    [InlineData("a b.c$d;e.f\"g'h", @"a\032b.c\036d\059e.f\034g\039h")]
+    [InlineData("_sip._tcp.*.Example-1.com", "_sip._tcp.*.Example-1.com")]
+    [InlineData("(x)@y=z+w,v|u&t<s>r`q~p!o#n%m^l{k}j[i]", @"\040x\041\064y\061z\043w\044v\124u\038t\060s\062r\096q\126p\033o\035n\037m\094l\123k\125j\091i\093")]
+    public void Format_EscapesEveryOctetButLettersDigitsHyphenUnderscoreStar(string labels, string expected)
+    {
+        // One label per dot of the input, each octet as given (no escape processing).
+        string[] parts = labels.Split('.');
+        byte[] m = [.. new byte[12], .. parts.SelectMany(p => new[] { (byte)p.Length }.Concat(System.Text.Encoding.ASCII.GetBytes(p))), 0];
+        Assert.True(DnsName.TryRead(m, 12, out DnsName name, out _, out _));
+        string text = name.ToString();
+        Assert.Equal(expected, text);
+        Assert.Equal(text.Length, name.GetFormattedLength());
+        Assert.DoesNotContain('/', text);
+        Assert.DoesNotContain(':', text);
+        Assert.True(name.EqualsAscii(text));
+
+        Span<byte> utf8 = stackalloc byte[1024];
+        Assert.True(name.TryFormatUtf8(utf8, out int n));
+        Assert.Equal(text, System.Text.Encoding.ASCII.GetString(utf8.Slice(0, n)));
+    }
+
     [Fact]
     public void Format_EscapesNonPrintables_AndDots()
     {

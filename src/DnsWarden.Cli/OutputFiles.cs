@@ -1,0 +1,29 @@
+using DnsWarden.Platform.Users;
+
+namespace DnsWarden.Cli;
+
+/// <summary>
+/// Every file a user names for dnsw's output is opened here: on Linux as the user who ran dnsw (sudo's user) and never
+/// through a link (<see cref="OutputFile"/>); elsewhere as a plain file. Errors are one line naming the option.
+/// </summary>
+internal static class OutputFiles
+{
+    public static FileStream Open(string path, bool append, int bufferSize = 4096) =>
+        OperatingSystem.IsLinux()
+            ? OutputFile.Open(path, UserAccount.Invoking(), append, bufferSize)
+            : new FileStream(path, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, bufferSize);
+
+    /// <summary>Opens, or writes "dnsw: OPTION PATH: why" and returns null.</summary>
+    public static FileStream? TryOpen(string option, string path, bool append, TextWriter stderr, int bufferSize = 4096)
+    {
+        try
+        {
+            return Open(path, append, bufferSize);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine(e is IOException && e.Message.StartsWith(path, StringComparison.Ordinal) ? $"dnsw: {option} {e.Message}" : $"dnsw: {option} {path}: {e.Message}");
+            return null;
+        }
+    }
+}
