@@ -15,8 +15,8 @@ public static class RefusalText
         _ => ((int)protocol).ToString(CultureInfo.InvariantCulture),
     };
 
-    /// <summary>One group of refusals; IPv6 destinations in brackets.</summary>
-    public static string Line(string prefix, string kind, string protocol, string destination, int port, long count) =>
+    /// <summary>One group of refusals; IPv6 destinations in brackets; an inbound one names who sent it.</summary>
+    public static string Line(string prefix, string kind, string protocol, string destination, int port, long count, string? source = null) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{prefix}refused {kind} {protocol} {(destination.Contains(':', StringComparison.Ordinal) ? "[" + destination + "]" : destination)}:{port} ×{count}");
+            $"{prefix}refused {kind} {protocol} {(source is null ? "" : "from " + source + " to ")}{(destination.Contains(':', StringComparison.Ordinal) ? "[" + destination + "]" : destination)}:{port} ×{count}");
 }

@@ -7,8 +7,15 @@ using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard.Jail;
 
-/// <summary>One connection attempt the jail refused: when, why (the rule's kind), protocol, destination and port.</summary>
-public sealed record BlockedAttempt(DateTimeOffset Timestamp, string Kind, string Protocol, string Destination, int Port);
+/// <summary>
+/// One packet the jail refused: when, why (the rule's kind: dot, quic, unresolved, multicast, routing, ipoptions,
+/// inbound), protocol, destination and port; for an inbound one also where it came from.
+/// </summary>
+public sealed record BlockedAttempt(DateTimeOffset Timestamp, string Kind, string Protocol, string Destination, int Port)
+{
+    /// <summary>The sender of a refused inbound packet (someone trying to reach the jail); null for the jail's own attempts.</summary>
+    public string? Source { get; init; }
+}
 
 /// <summary>
 /// Reads the jail's NFLOG group (every refused packet is logged there by the egress rules) on a thread of its own
@@ -70,6 +77,11 @@ public sealed class BlockedAttempts : IDisposable
                 json.WriteString("kind", a.Kind);
                 json.WriteString("protocol", a.Protocol);
                 json.WriteString("dst", a.Destination);
+                if (a.Source is not null)
+                {
+                    json.WriteString("src", a.Source);
+                }
+
                 json.WriteNumber("port", a.Port);
                 json.WriteEndObject();
             }
@@ -144,7 +156,10 @@ public sealed class BlockedAttempts : IDisposable
         }
 
         string protocol = RefusalText.ProtocolName(info.Protocol);
-        var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, info.Destination.ToString(), info.HasTransportHeader && !info.IsLaterFragment ? info.DestinationPort : 0);
+        var attempt = new BlockedAttempt(DateTimeOffset.UtcNow, packet.Prefix, protocol, info.Destination.ToString(), info.HasTransportHeader && !info.IsLaterFragment ? info.DestinationPort : 0)
+        {
+            Source = packet.Prefix == "inbound" ? info.Source.ToString() : null,
+        };
         _onAttempt?.Invoke(attempt);
         lock (_gate)
         {

@@ -183,9 +183,14 @@ public sealed class JailNetwork : IDisposable
     }
 
     /// <summary>
-    /// Inside the jail: every DNS packet to any address is rewritten to the stub on loopback (nat output), and egress is
-    /// refused unless it is loopback (DNS rewritten to the stub included), part of an established flow, neighbour discovery, or to an address the stub
-    /// answered with (the sets, filled before each answer is released). Counters name what was refused.
+    /// Inside the jail. Output: every DNS packet to any address is rewritten to the stub on loopback (nat output); egress
+    /// is refused unless it is loopback (DNS rewritten to the stub included), part of an established flow, neighbour
+    /// discovery, or to an address the stub answered with (the sets, filled before each answer is released). Always
+    /// refused: IPv6 routing headers and IPv4 options (a first hop that is allowed would carry the packet on to one
+    /// that is not), multicast (the jail needs none; a group joined by any program would otherwise announce itself in
+    /// MLD or IGMP reports, a channel out), DoT/DoQ and QUIC. Input: nothing new comes in — only loopback, replies to
+    /// the jail's own flows and neighbour discovery; a neighbour or host process opening a connection to the jail is
+    /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind.
     /// </summary>
     private static string JailRules() => $$"""
         add table inet {{JailTable}}
@@ -194,21 +199,32 @@ public sealed class JailNetwork : IDisposable
         add counter inet {{JailTable}} refused_dot
         add counter inet {{JailTable}} refused_quic
         add counter inet {{JailTable}} refused_unresolved
+        add counter inet {{JailTable}} refused_multicast
+        add counter inet {{JailTable}} refused_routing
+        add counter inet {{JailTable}} refused_ipoptions
+        add counter inet {{JailTable}} refused_inbound
         add chain inet {{JailTable}} dns_to_stub { type nat hook output priority -100; policy accept; }
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv4 meta l4proto { udp, tcp } th dport 53 dnat ip to 127.0.0.1:53
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv6 meta l4proto { udp, tcp } th dport 53 dnat ip6 to [::1]:53
         add chain inet {{JailTable}} egress { type filter hook output priority 0; policy drop; }
         add rule inet {{JailTable}} egress oifname "lo" accept
+        add rule inet {{JailTable}} egress exthdr rt exists counter name refused_routing log prefix "routing" group 7 drop
+        add rule inet {{JailTable}} egress ip hdrlength != 5 counter name refused_ipoptions log prefix "ipoptions" group 7 drop
         add rule inet {{JailTable}} egress ct status dnat accept
-        add rule inet {{JailTable}} egress ip daddr 127.0.0.0/8 accept
-        add rule inet {{JailTable}} egress ip6 daddr ::1 accept
         add rule inet {{JailTable}} egress ct state established,related accept
-        add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld2-listener-report } accept
+        add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+        add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 drop
+        add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 drop
         add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 drop
         add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 drop
         add rule inet {{JailTable}} egress ip daddr @allowed4 accept
         add rule inet {{JailTable}} egress ip6 daddr @allowed6 accept
         add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
+        add chain inet {{JailTable}} ingress { type filter hook input priority 0; policy drop; }
+        add rule inet {{JailTable}} ingress iifname "lo" accept
+        add rule inet {{JailTable}} ingress ct state established,related accept
+        add rule inet {{JailTable}} ingress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+        add rule inet {{JailTable}} ingress counter name refused_inbound log prefix "inbound" group 7 drop
         """;
 
     /// <summary>The jail table's counters as nft lists them (text); empty when they cannot be read.</summary>

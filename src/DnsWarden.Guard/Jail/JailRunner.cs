@@ -261,16 +261,22 @@ public static class JailRunner
         long blocked = m.Count(QueryOutcome.Blocked) + m.Count(QueryOutcome.BlockedExfiltration);
         string counters = net.ListCounters();
         return string.Create(CultureInfo.InvariantCulture,
-            $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}");
+            $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}, multicast {Packets(counters, "refused_multicast")}, routing headers and IP options {Sum(counters, "refused_routing", "refused_ipoptions")}; inbound connections refused {Packets(counters, "refused_inbound")}");
     }
 
     /// <summary>Refused attempts grouped by kind, protocol and destination, most frequent first (at most 20 lines).</summary>
     private static IEnumerable<string> Describe(IReadOnlyList<BlockedAttempt> attempts) =>
         attempts
-            .GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port))
+            .GroupBy(a => (a.Kind, a.Protocol, a.Destination, a.Port, a.Source))
             .OrderByDescending(g => g.Count())
             .Take(20)
-            .Select(g => RefusalText.Line("dnsw jail: ", g.Key.Kind, g.Key.Protocol, g.Key.Destination, g.Key.Port, g.Count()));
+            .Select(g => RefusalText.Line("dnsw jail: ", g.Key.Kind, g.Key.Protocol, g.Key.Destination, g.Key.Port, g.Count(), g.Key.Source));
+
+    private static string Sum(string listing, string first, string second) =>
+        long.TryParse(Packets(listing, first), NumberStyles.None, CultureInfo.InvariantCulture, out long a)
+        && long.TryParse(Packets(listing, second), NumberStyles.None, CultureInfo.InvariantCulture, out long b)
+            ? (a + b).ToString(CultureInfo.InvariantCulture)
+            : "?";
 
     private static string Packets(string listing, string counter)
     {

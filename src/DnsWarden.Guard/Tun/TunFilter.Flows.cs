@@ -250,11 +250,15 @@ public sealed partial class TunFilter
             : PairIsLive(PairKey(quoted.Source, quoted.Destination, quoted.Protocol), now);
     }
 
-    /// <summary>An ICMP error the namespace sends about a packet of a live flow it received (a port unreachable, a "too big").</summary>
+    /// <summary>
+    /// An ICMP error the namespace sends about a packet of a live flow it received (a port unreachable, a "too big"),
+    /// addressed to that flow's peer — the sender of the quoted packet — and to no one else: an error quoting a live
+    /// flow but sent anywhere would be a channel out for anything that can write raw ICMP.
+    /// </summary>
     private bool OutboundErrorBelongs(ReadOnlySpan<byte> packet, in IpPacketInfo info, long now)
     {
         if (!IsReportedError(in info) || !QuotedPacket.TryRead(packet.Slice(info.PayloadOffset, info.PayloadLength), out QuotedPacket quoted)
-            || quoted.Destination != info.Source)
+            || quoted.Destination != info.Source || quoted.Source != info.Destination)
         {
             return false;
         }

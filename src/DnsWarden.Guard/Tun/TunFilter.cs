@@ -45,6 +45,9 @@ public enum RefusedKind : byte
 
     /// <summary>To the virtual address on a port or protocol no virtual service answers.</summary>
     NoService,
+
+    /// <summary>With an IPv6 routing header or IPv4 options: an allowed first hop would carry it on anywhere.</summary>
+    SourceRouted,
 }
 
 /// <summary>One refused packet, for the log.</summary>
@@ -88,6 +91,7 @@ public sealed class TunFilterCounters
     internal long _dnsAnswers;
     internal long _refusedUnresolved;
     internal long _refusedQuic;
+    internal long _refusedSourceRouted;
     internal long _refusedNoService;
     internal long _droppedInbound;
     internal long _malformed;
@@ -108,6 +112,9 @@ public sealed class TunFilterCounters
     public long RefusedUnresolved => Interlocked.Read(ref _refusedUnresolved);
 
     public long RefusedQuic => Interlocked.Read(ref _refusedQuic);
+
+    /// <summary>Outbound packets with an IPv6 routing header or IPv4 options, dropped in firewall mode.</summary>
+    public long RefusedSourceRouted => Interlocked.Read(ref _refusedSourceRouted);
 
     public long RefusedNoService => Interlocked.Read(ref _refusedNoService);
 
@@ -251,16 +258,28 @@ public sealed partial class TunFilter
             return ToVirtual(packet, in info, reply, out replyLength);
         }
 
-        if (_mode == (int)TunFilterMode.DnsOnly || InVirtualSubnet(info.Destination))
+        if (_mode == (int)TunFilterMode.DnsOnly)
         {
             Interlocked.Increment(ref Counters._passedOut);
             return TunVerdict.Pass;
         }
 
+        // A first hop that is allowed would carry the packet on to one that is not (RFC 8200 §4.4, RFC 791 LSRR/SSRR).
+        if (info.HasRoutingHeader || (info.Version == 4 && info.IpHeaderLength > IpPacket.Ipv4MinHeaderLength))
+        {
+            Interlocked.Increment(ref Counters._refusedSourceRouted);
+            RaiseRefused(RefusedKind.SourceRouted, in info);
+            return TunVerdict.Drop;
+        }
+
         return Firewall(packet, in info, reply, out replyLength);
     }
 
-    /// <summary>A packet from the world toward the namespace: passes only when it belongs to a flow the namespace started (or is an ICMP error about one).</summary>
+    /// <summary>
+    /// A packet from the world toward the namespace: passes only when it belongs to a flow the namespace started (or is
+    /// an ICMP error about one). A source inside the virtual subnet earns nothing: anyone who can route to the host can
+    /// put one on a packet.
+    /// </summary>
     public TunVerdict Inbound(ReadOnlySpan<byte> packet, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
@@ -270,7 +289,7 @@ public sealed partial class TunFilter
             return TunVerdict.Drop;
         }
 
-        if (_mode == (int)TunFilterMode.DnsOnly || InVirtualSubnet(info.Source) || InboundBelongs(packet, in info))
+        if (_mode == (int)TunFilterMode.DnsOnly || InboundBelongs(packet, in info))
         {
             Interlocked.Increment(ref Counters._passedIn);
             return TunVerdict.Pass;
@@ -400,10 +419,6 @@ public sealed partial class TunFilter
 
     private void RaiseRefused(RefusedKind kind, in IpPacketInfo info) =>
         Refused?.Invoke(new RefusedPacket(kind, info.Protocol, info.Destination, info.DestinationPort));
-
-    private bool InVirtualSubnet(IpAddr address) => address.IsV4
-        ? (address.V4 & _maskV4) == _subnetV4
-        : (address.High & _maskV6High) == _subnetV6High && (address.Low & _maskV6Low) == _subnetV6Low;
 
     private static long ToTimestamp(TimeSpan span, long frequency)
     {

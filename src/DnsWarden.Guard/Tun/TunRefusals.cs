@@ -63,6 +63,7 @@ public sealed class TunRefusals
         RefusedKind.Unresolved => "unresolved",
         RefusedKind.Quic => "quic",
         RefusedKind.NoService => "no-service",
+        RefusedKind.SourceRouted => "source-routed",
         _ => kind.ToString(),
     };
 }

@@ -265,7 +265,7 @@ public static class TunRunner
     }
 
     private static string Counters(TunFilterCounters c) => string.Create(CultureInfo.InvariantCulture,
-        $"passed out {c.PassedOut}, in {c.PassedIn}; DNS queries {c.DnsQueries}, answers {c.DnsAnswers}; refused unresolved {c.RefusedUnresolved}, QUIC {c.RefusedQuic}, no service {c.RefusedNoService}; inbound dropped {c.DroppedInbound}; link-scoped multicast dropped {c.DroppedLinkScoped}; malformed {c.Malformed}; flows {c.FlowsCreated}");
+        $"passed out {c.PassedOut}, in {c.PassedIn}; DNS queries {c.DnsQueries}, answers {c.DnsAnswers}; refused unresolved {c.RefusedUnresolved}, QUIC {c.RefusedQuic}, source-routed {c.RefusedSourceRouted}, no service {c.RefusedNoService}; inbound dropped {c.DroppedInbound}; link-scoped multicast dropped {c.DroppedLinkScoped}; malformed {c.Malformed}; flows {c.FlowsCreated}");
 
     private static string Summary(TunFilter? filter, TunBridge? bridge, ResolverMetrics m)
     {

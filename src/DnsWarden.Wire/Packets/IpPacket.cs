@@ -189,6 +189,11 @@ public static class IpPacket
                 continue;
             }
 
+            if (nh == (int)IpProtocol.Routing)
+            {
+                f.Flags |= IpPacketFlags.RoutingHeader;
+            }
+
             int length = nh == (int)IpProtocol.Ah
                 ? (BigEndian.U8(packet, cur + 1) + 2) << 2 // RFC 4302 §2.2: 4-byte units, minus 2
                 : (BigEndian.U8(packet, cur + 1) + 1) << 3; // RFC 8200 §4.3–4.6: 8-byte units, first 8 not counted

@@ -67,6 +67,9 @@ public readonly struct IpPacketInfo
     /// </summary>
     public bool IsCut => (_fields.Flags & IpPacketFlags.Cut) != 0;
 
+    /// <summary>An IPv6 routing header (any type) is in the extension chain: the destination is only the first hop.</summary>
+    public bool HasRoutingHeader => (_fields.Flags & IpPacketFlags.RoutingHeader) != 0;
+
     /// <summary>The transport header was read: TCP/UDP ports (and TCP sequence/flags) or ICMP type/code are set.</summary>
     public bool HasTransportHeader => (_fields.Flags & IpPacketFlags.Transport) != 0;
 
@@ -94,6 +97,7 @@ internal enum IpPacketFlags : byte
     Transport = 4,
     IcmpError = 8,
     Cut = 16,
+    RoutingHeader = 32,
 }
 
 /// <summary>The storage of <see cref="IpPacketInfo"/>, filled in place by the reader.</summary>

@@ -139,7 +139,7 @@ public sealed class TunFilterStressTests
 
         TunFilterCounters c = f.Filter.Counters;
         Assert.Equal(0, c.Malformed);
-        Assert.Equal(outCalls + 2, c.PassedOut + c.DnsQueries + c.RefusedUnresolved + c.RefusedQuic + c.RefusedNoService + c.RefusedTableFull + c.DroppedFragments);
+        Assert.Equal(outCalls + 2, c.PassedOut + c.DnsQueries + c.RefusedUnresolved + c.RefusedQuic + c.RefusedSourceRouted + c.RefusedNoService + c.RefusedTableFull + c.DroppedFragments);
         Assert.Equal(inCalls, c.PassedIn + c.DroppedInbound);
         Assert.Equal(c.DnsQueries, c.DnsAnswers + c.DnsDropped);
         Assert.InRange(f.Filter.FlowCount, 0, 500);

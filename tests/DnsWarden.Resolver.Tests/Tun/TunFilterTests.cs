@@ -323,12 +323,16 @@ public sealed class TunFilterTests
         byte[] error = version == 4 ? Icmp(ClientV4, ResolvedV4, 3, 3, quote) : Icmp(ClientV6, ResolvedV6, 1, 4, quote);
         Assert.Equal(TunVerdict.Pass, f.Out(error, out _));
 
+        // The same error, quoting the same live flow, sent to anyone but that flow's peer: a channel out, refused.
+        byte[] elsewhere = version == 4 ? Icmp(ClientV4, UnresolvedV4, 3, 3, quote) : Icmp(ClientV6, UnresolvedV6, 1, 4, quote);
+        Assert.NotEqual(TunVerdict.Pass, f.Out(elsewhere, out _));
+
         byte[] stranger = Udp(Unresolved(version), Client(version), 5000, 55001, new byte[40]);
         byte[] quote2 = new byte[4 + stranger.Length];
         stranger.CopyTo(quote2, 4);
         byte[] error2 = version == 4 ? Icmp(ClientV4, UnresolvedV4, 3, 3, quote2) : Icmp(ClientV6, UnresolvedV6, 1, 4, quote2);
         Assert.Equal(TunVerdict.Drop, f.Out(error2, out _));
-        Assert.Equal(1, f.Filter.Counters.RefusedUnresolved);
+        Assert.Equal(2, f.Filter.Counters.RefusedUnresolved);
     }
 
     [Theory]
@@ -359,13 +363,40 @@ public sealed class TunFilterTests
     [Theory]
     [InlineData(4)]
     [InlineData(6)]
-    public void TheVirtualSubnetIsExempt(int version)
+    public void TheVirtualSubnetEarnsNothing_ASpoofedSourceFromOutsideIsDropped(int version)
     {
+        // Anyone who can route to the host can write a source inside the virtual subnet: it opens no way in or out.
         var f = new TunFixture();
         IpAddr neighbour = version == 4 ? IpAddr.Parse("10.30.30.31") : IpAddr.Parse("fd00:7475:6e::80");
-        Assert.Equal(TunVerdict.Pass, f.Out(Tcp(Client(version), neighbour, 50000, 8080, TcpFlags.Syn), out _));
-        Assert.Equal(TunVerdict.Pass, f.In(Tcp(neighbour, Client(version), 8080, 50000, TcpFlags.Syn | TcpFlags.Ack), out _));
+        Assert.Equal(TunVerdict.Drop, f.In(Tcp(neighbour, Client(version), 8080, 50000, TcpFlags.Syn), out _));
+        Assert.Equal(TunVerdict.Drop, f.In(Udp(neighbour, Client(version), 5000, 50000, [1, 2, 3]), out _));
+        Assert.Equal(TunVerdict.Reply, f.Out(Tcp(Client(version), neighbour, 50000, 8080, TcpFlags.Syn), out _));
+        Assert.Equal(0, f.Filter.Counters.PassedIn);
+        Assert.Equal(0, f.Filter.Counters.PassedOut);
         Assert.Equal(0, f.Filter.FlowCount);
+    }
+
+    [Fact]
+    public void SourceRoutedPacketsAreDropped_EvenToAResolvedAddress()
+    {
+        var f = new TunFixture();
+        f.Resolve(4);
+        f.Resolve(6);
+
+        // IPv6 routing header (type 4, which an unprivileged socket can set) with the resolved address as first hop.
+        byte[] segment = DnsWarden.Wire.Tests.Packets.TunPackets.Segment(Udp(ClientV6, ResolvedV6, 51000, 5000, [1]));
+        byte[] routed = DnsWarden.Wire.Tests.Packets.TunPackets.V6WithExtensions(
+            ClientV6, ResolvedV6, IpProtocol.Udp, segment, new DnsWarden.Wire.Tests.Packets.Extension(IpProtocol.Routing, 24));
+        Assert.Equal(TunVerdict.Drop, f.Out(routed, out _));
+
+        // IPv4 with an options field (LSRR and the like).
+        Assert.Equal(TunVerdict.Drop, f.Out(DnsWarden.Wire.Tests.Packets.TunPackets.WithIpv4Options(Udp(ClientV4, ResolvedV4, 51000, 5000, [1])), out _));
+        Assert.Equal(2, f.Filter.Counters.RefusedSourceRouted);
+        Assert.Equal(0, f.Filter.Counters.PassedOut);
+
+        // The same packets without them pass.
+        Assert.Equal(TunVerdict.Pass, f.Out(Udp(ClientV4, ResolvedV4, 51000, 5000, [1]), out _));
+        Assert.Equal(TunVerdict.Pass, f.Out(Udp(ClientV6, ResolvedV6, 51000, 5000, [1]), out _));
     }
 
     [Fact]
