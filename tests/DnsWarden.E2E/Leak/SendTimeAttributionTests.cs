@@ -176,6 +176,42 @@ public sealed class SendTimeAttributionTests
         await AssertGoneAsync(programs, maps);
     }
 
+    [Fact]
+    public async Task NotRoot_TheFallbackRuns_AndSaysWhy_WithNoProgramLoaded()
+    {
+        HostTools.RequireRoot();
+        HostTools.RequireTools("dnsmasq", "dig", "bpftool", "setpriv");
+        await using TestNet net = await TestNet.CreateAsync();
+        (string serverNs, string clientNs, string iface) = await PairAsync(net, "usrv", "ucli");
+        await StartResolverAsync(net, serverNs, "usrv");
+
+        // Another user keeping only what capture needs: BPF is withheld as it is from any user who is not root.
+        NetnsProcess watch = net.StartProcess(clientNs, "dnsw", "setpriv",
+            ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=+net_raw,+net_admin", "--ambient-caps=+net_raw,+net_admin", "--",
+             DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--iface", iface, "--duration", "0", "--format", "json", "--privacy", "full"]);
+        await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
+        const string Why = "send-time attribution off: not root";
+        Assert.Contains(Why, Unwrapped(watch.StdErr), StringComparison.Ordinal);
+        Assert.Empty((await OursAsync()).Programs);
+        await OneShotAsync(net, clientNs, $"exec dig +tries=1 @{Server} {Name}");
+        await watch.WaitForOutputAsync(Name, TimeSpan.FromSeconds(30));
+        watch.Signal(ProcessSignal.Interrupt);
+        await watch.Exited.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(watch.ExitCode == 2, watch.Describe());
+
+        List<JsonElement> lines = [.. watch.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        JsonElement e = Assert.Single(lines, l => l.GetProperty("kind").GetString() == "leak");
+        JsonElement a = e.GetProperty("attribution");
+        Assert.NotEqual("bpf", a.GetProperty("source").GetString());
+
+        // The dig ran as root: this user cannot read its descriptors, so no process is named, and the event says why.
+        Assert.Equal("none", a.GetProperty("confidence").GetString());
+        Assert.EndsWith(Why + " (loading BPF needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)", a.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        JsonElement summary = lines[^1].GetProperty("attribution");
+        Assert.Equal("sock_diag", summary.GetProperty("source").GetString());
+        Assert.StartsWith("not root", summary.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
     private static void AssertNamed(JsonElement e, int pid, string name)
     {
         JsonElement a = e.GetProperty("attribution");
