@@ -5,13 +5,17 @@ namespace DnsWarden.Indicators;
 /// <summary>
 /// The DNS exfiltration/tunnelling indicator: per base domain, figures over a sliding window of the queries that
 /// leave the host, and a 0–100 score (docs/EXFILTRATION.md has the formula and the reasons for its weights).
-/// Memory is bounded: <see cref="MaxDomains"/> base domains (least recently seen evicted) and
-/// <see cref="MaxSubdomainsPerDomain"/> remembered subdomains each; beyond that the unique count is approximate.
+/// Memory is bounded: <see cref="MaxDomains"/> base domains and <see cref="MaxSubdomainsPerDomain"/> remembered
+/// subdomains each; beyond that the unique count is approximate. When the table is full the domain with the least
+/// evidence goes: one idle for a whole window first, else the one with the fewest score points (counted before
+/// <see cref="ExfiltrationPolicy.MinQueries"/> is reached), then the fewest queries, then the least recently seen. A
+/// flood of junk base domains then pushes out junk, not a tunnel. Host-wide it counts the base
+/// domains first seen in the window (<see cref="NewDomainsInWindow"/>): a burst of them is a signal of its own.
 /// Not thread-safe: one detector per event stream.
 /// </summary>
 public sealed class ExfiltrationDetector
 {
-    /// <summary>Base domains tracked at once; the least recently seen is dropped for a new one.</summary>
+    /// <summary>Base domains tracked at once; the one with the least evidence is dropped for a new one.</summary>
     public const int MaxDomains = 4096;
 
     /// <summary>Subdomains remembered per base domain (as 64-bit hashes, with their last sighting).</summary>
@@ -44,14 +48,24 @@ public sealed class ExfiltrationDetector
     private readonly BaseDomains _baseDomains;
     private readonly long _windowNs;
     private readonly long _bucketNs;
+    // Eviction ranks: the evidence so far (the score's points without the MinQueries gate, in steps of 5: every weight
+    // is a multiple of 5), then the queries in the window (capped). A tunnel's first query (a long random label, TXT)
+    // already outranks a junk name; a second query outranks any junk name asked once.
+    private const int QueryRanks = 16;
+    private const int RankCount = ((100 / 5) + 1) * QueryRanks;
+
     private readonly Dictionary<string, DomainState> _domains = new(StringComparer.Ordinal);
 
     // Names repeat (a query, its answer, the next lookup of the same host): their base domain is looked up once.
     private readonly Dictionary<string, string> _baseOf = new(StringComparer.Ordinal);
 
-    // Least recently seen at the head, most recent at the tail (intrusive list through DomainState).
-    private DomainState? _lruHead;
-    private DomainState? _lruTail;
+    // One list per rank, least recently seen at the head (intrusive through DomainState).
+    private readonly DomainState?[] _rankHead = new DomainState?[RankCount];
+    private readonly DomainState?[] _rankTail = new DomainState?[RankCount];
+
+    // Base domains first seen, host-wide, per slice of the window (index, count).
+    private readonly (long Index, int Count)[] _newDomains = new (long, int)[Buckets];
+    private long _lastNs = long.MinValue;
 
     public ExfiltrationDetector(ExfiltrationPolicy policy, BaseDomains baseDomains)
     {
@@ -71,6 +85,29 @@ public sealed class ExfiltrationDetector
     public int TrackedDomains => _domains.Count;
 
     /// <summary>
+    /// Base domains first seen within the window before the latest query, over the whole host (a domain evicted and
+    /// seen again counts again). Thousands a minute is no browsing pattern: it is a flood meant to push a tunnel out
+    /// of the table, or data carried in the base domains themselves.
+    /// </summary>
+    public int NewDomainsInWindow
+    {
+        get
+        {
+            long current = _lastNs / _bucketNs;
+            int total = 0;
+            foreach ((long index, int count) in _newDomains)
+            {
+                if (index > current - Buckets && index <= current)
+                {
+                    total += count;
+                }
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>
     /// A query leaving the host. Returns the figures when the score reaches the policy's threshold for this base
     /// domain, at most once per base domain per window (again only after a full window without firing).
     /// </summary>
@@ -83,9 +120,10 @@ public sealed class ExfiltrationDetector
             return null;
         }
 
-        DomainState state = Touch(baseDomain);
+        DomainState state = Touch(baseDomain, timestampNs);
         long now = Math.Max(timestampNs, state.LastNs);
         state.LastNs = now;
+        _lastNs = Math.Max(_lastNs, now);
 
         ReadOnlySpan<char> name = qname.AsSpan().TrimEnd('.');
         ReadOnlySpan<char> sub = default;
@@ -119,12 +157,13 @@ public sealed class ExfiltrationDetector
             }
         }
 
+        WindowSums sums = Sum(state, now);
+        Rerank(state, sums);
         if (state.LastFiredNs is { } fired && now - fired < _windowNs)
         {
             return null;
         }
 
-        WindowSums sums = Sum(state, now);
         if (sums.Score < _policy.ScoreThreshold)
         {
             return null;
@@ -141,7 +180,14 @@ public sealed class ExfiltrationDetector
     public int ScoreOf(string qname)
     {
         ArgumentNullException.ThrowIfNull(qname);
-        return _domains.TryGetValue(BaseOf(qname), out DomainState? state) ? Sum(state, state.LastNs).Score : 0;
+        return _domains.TryGetValue(BaseOf(qname), out DomainState? state) ? state.Score : 0;
+    }
+
+    /// <summary>Queries for the base domain of <paramref name="qname"/> in the window as of its last query or answer; 0 when not tracked.</summary>
+    public int QueriesOf(string qname)
+    {
+        ArgumentNullException.ThrowIfNull(qname);
+        return _domains.TryGetValue(BaseOf(qname), out DomainState? state) ? state.Queries : 0;
     }
 
     /// <summary>An answer to a query for a tracked base domain; only its RCODE counts (NXDOMAIN share).</summary>
@@ -163,6 +209,8 @@ public sealed class ExfiltrationDetector
         {
             bucket.NxDomain++;
         }
+
+        Rerank(state, Sum(state, now));
     }
 
     private string BaseOf(string qname)
@@ -236,12 +284,14 @@ public sealed class ExfiltrationDetector
         double meanEntropy = entropyCount == 0 ? 0 : entropySum / entropyCount;
         double txtShare = queries == 0 ? 0 : (double)txtNull / queries;
         double nxShare = responses == 0 ? 0 : (double)nx / responses;
-        int score = Score(_policy, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
-        return new WindowSums(score, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
+        int points = Points(_policy, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
+        int score = queries < _policy.MinQueries ? 0 : points;
+        return new WindowSums(score, points, queries, unique, meanEntropy, maxLabel, maxName, txtShare, nxShare);
     }
 
     private readonly record struct WindowSums(
         int Score,
+        int Points,
         int Queries,
         int Unique,
         double MeanEntropy,
@@ -262,11 +312,19 @@ public sealed class ExfiltrationDetector
         double nxdomainShare)
     {
         ArgumentNullException.ThrowIfNull(policy);
-        if (queries < policy.MinQueries)
-        {
-            return 0;
-        }
+        return queries < policy.MinQueries ? 0 : Points(policy, uniqueSubdomains, meanEntropy, maxLabelLength, maxNameLength, txtNullShare, nxdomainShare);
+    }
 
+    /// <summary>The score's points without the <see cref="ExfiltrationPolicy.MinQueries"/> gate: the evidence so far.</summary>
+    private static int Points(
+        ExfiltrationPolicy policy,
+        int uniqueSubdomains,
+        double meanEntropy,
+        int maxLabelLength,
+        int maxNameLength,
+        double txtNullShare,
+        double nxdomainShare)
+    {
         bool many = uniqueSubdomains >= policy.MinUniqueSubdomains;
         bool random = meanEntropy >= policy.MinEntropy;
         int score = 0;
@@ -348,35 +406,96 @@ public sealed class ExfiltrationDetector
         return h;
     }
 
-    private DomainState Touch(string baseDomain)
+    private DomainState Touch(string baseDomain, long nowNs)
     {
         if (_domains.TryGetValue(baseDomain, out DomainState? state))
         {
+            // Most recently seen within its rank.
             Unlink(state);
+            Append(state);
+            return state;
+        }
+
+        if (_domains.Count >= MaxDomains)
+        {
+            DomainState victim = LeastEvidence(nowNs);
+            Unlink(victim);
+            _domains.Remove(victim.Name);
+        }
+
+        state = new DomainState(baseDomain);
+        _domains.Add(baseDomain, state);
+        Append(state);
+        CountNew(nowNs);
+        return state;
+    }
+
+    /// <summary>
+    /// The domain to drop for a new one: any idle for a whole window (the longest idle of them), else the least recently
+    /// seen of the lowest rank. Each rank's list is ordered by last sighting, so only heads are looked at.
+    /// </summary>
+    private DomainState LeastEvidence(long nowNs)
+    {
+        DomainState? idle = null;
+        DomainState? lowest = null;
+        for (int rank = 0; rank < RankCount; rank++)
+        {
+            DomainState? head = _rankHead[rank];
+            if (head is null)
+            {
+                continue;
+            }
+
+            lowest ??= head;
+            if (nowNs - head.LastNs >= _windowNs && (idle is null || head.LastNs < idle.LastNs))
+            {
+                idle = head;
+            }
+        }
+
+        return idle ?? lowest!;
+    }
+
+    private void CountNew(long nowNs)
+    {
+        long index = Math.Max(nowNs, _lastNs) / _bucketNs;
+        ref (long Index, int Count) slot = ref _newDomains[(int)(((index % Buckets) + Buckets) % Buckets)];
+        if (slot.Index != index)
+        {
+            slot = (index, 0);
+        }
+
+        slot.Count++;
+    }
+
+    /// <summary>Keeps the domain's cached score and query count, and moves it to the list of its new rank.</summary>
+    private void Rerank(DomainState state, in WindowSums sums)
+    {
+        state.Score = sums.Score;
+        state.Queries = sums.Queries;
+        int rank = (sums.Points / 5 * QueryRanks) + Math.Min(sums.Queries, QueryRanks - 1);
+        if (rank != state.Rank)
+        {
+            Unlink(state);
+            state.Rank = rank;
+            Append(state);
+        }
+    }
+
+    private void Append(DomainState s)
+    {
+        s.Prev = _rankTail[s.Rank];
+        s.Next = null;
+        if (s.Prev is not null)
+        {
+            s.Prev.Next = s;
         }
         else
         {
-            if (_domains.Count >= MaxDomains && _lruHead is { } oldest)
-            {
-                Unlink(oldest);
-                _domains.Remove(oldest.Name);
-            }
-
-            state = new DomainState(baseDomain);
-            _domains.Add(baseDomain, state);
+            _rankHead[s.Rank] = s;
         }
 
-        // Append at the tail: most recently seen.
-        state.Prev = _lruTail;
-        state.Next = null;
-        if (_lruTail is not null)
-        {
-            _lruTail.Next = state;
-        }
-
-        _lruTail = state;
-        _lruHead ??= state;
-        return state;
+        _rankTail[s.Rank] = s;
     }
 
     private void Unlink(DomainState s)
@@ -385,18 +504,18 @@ public sealed class ExfiltrationDetector
         {
             s.Prev.Next = s.Next;
         }
-        else if (_lruHead == s)
+        else if (_rankHead[s.Rank] == s)
         {
-            _lruHead = s.Next;
+            _rankHead[s.Rank] = s.Next;
         }
 
         if (s.Next is not null)
         {
             s.Next.Prev = s.Prev;
         }
-        else if (_lruTail == s)
+        else if (_rankTail[s.Rank] == s)
         {
-            _lruTail = s.Prev;
+            _rankTail[s.Rank] = s.Prev;
         }
 
         s.Prev = null;
@@ -425,6 +544,9 @@ public sealed class ExfiltrationDetector
         public readonly SubdomainSet Subdomains = new(MaxSubdomainsPerDomain);
         public long LastNs = long.MinValue;
         public long? LastFiredNs;
+        public int Score;
+        public int Queries;
+        public int Rank;
         public DomainState? Prev;
         public DomainState? Next;
 

@@ -24,6 +24,35 @@ public sealed record ProxyConfig
     public const long DefaultCacheBytes = 16L * 1024 * 1024;
     public const int DefaultMaxTcpConnections = 1024;
 
+    /// <summary>A client's share of the TCP connections: 1,024 idle connections from one address cannot lock the others out.</summary>
+    public const int DefaultMaxTcpConnectionsPerClient = 64;
+
+    /// <summary>
+    /// Forwarded queries one listener keeps waiting on upstreams at once: some 10 MB of buffers against an upstream
+    /// that never answers, while carrying a million queries a second to one answering in a millisecond.
+    /// </summary>
+    public const int DefaultInFlightPerListener = 1024;
+
+    /// <summary>Over every listener: four listeners' worth.</summary>
+    public const int DefaultInFlightTotal = 4 * DefaultInFlightPerListener;
+
+    /// <summary>
+    /// UDP answers a second per client prefix (a busy page load is a few dozen queries; loopback is exempt). Beyond it
+    /// every <see cref="DefaultRateLimitSlip"/>-th query gets a truncated answer and the rest are dropped.
+    /// </summary>
+    public const int DefaultRateLimitResponsesPerSecond = 200;
+
+    public const int DefaultRateLimitSlip = 2;
+
+    /// <summary>Per client address: the default allow list is the listeners' own subnets, where one address is one host.</summary>
+    public const int DefaultRateLimitV4Prefix = 32;
+
+    /// <summary>A /64 is one host's share of an IPv6 subnet (RFC 7934 hands hosts whole prefixes).</summary>
+    public const int DefaultRateLimitV6Prefix = 64;
+
+    /// <summary>The query log's budget: 4 MiB a minute (some 16,000 lines), a few MB a minute under any flood.</summary>
+    public const long DefaultQueryLogBytesPerMinute = 4L * 1024 * 1024;
+
     public static TimeSpan DefaultUpstreamTimeout { get; } = TimeSpan.FromSeconds(2);
 
     public static TimeSpan DefaultTcpIdleTimeout { get; } = TimeSpan.FromSeconds(10);
@@ -74,6 +103,41 @@ public sealed record ProxyConfig
     public int MaxTcpConnections { get; init; } = DefaultMaxTcpConnections;
 
     public TimeSpan TcpIdleTimeout { get; init; } = DefaultTcpIdleTimeout;
+
+    /// <summary>TCP connections one client address may hold at once.</summary>
+    public int MaxTcpConnectionsPerClient { get; init; } = DefaultMaxTcpConnectionsPerClient;
+
+    /// <summary>
+    /// The networks whose clients are answered; null for the default: loopback and each listening address's own subnet
+    /// (the subnet read from its interface, or the address alone). Others get REFUSED over UDP, a closed connection over TCP.
+    /// </summary>
+    public IReadOnlyList<IPNetwork>? AllowClients { get; init; }
+
+    /// <summary>UDP answers a second per client prefix; 0 turns response rate limiting off.</summary>
+    public int RateLimitResponsesPerSecond { get; init; } = DefaultRateLimitResponsesPerSecond;
+
+    /// <summary>Every this many queries over the rate one gets a truncated answer (0: all dropped).</summary>
+    public int RateLimitSlip { get; init; } = DefaultRateLimitSlip;
+
+    public int RateLimitV4Prefix { get; init; } = DefaultRateLimitV4Prefix;
+
+    public int RateLimitV6Prefix { get; init; } = DefaultRateLimitV6Prefix;
+
+    /// <summary>Forwarded queries waiting on upstreams at once, per listener; beyond it SERVFAIL at once.</summary>
+    public int InFlightPerListener { get; init; } = DefaultInFlightPerListener;
+
+    /// <summary>Forwarded queries waiting on upstreams at once, over every listener.</summary>
+    public int InFlightTotal { get; init; } = DefaultInFlightTotal;
+
+    /// <summary>
+    /// DNS rebinding protection: forwarded answers lose loopback, private, link-local and the host's own addresses
+    /// unless the policy's <c>private_answers</c> names the question. Off for the proxy by default: a forwarder on a
+    /// LAN serves intranet names with private addresses (docs/DECISIONS.md).
+    /// </summary>
+    public bool RebindProtection { get; init; }
+
+    /// <summary>Bytes a minute the query log may write (repeats folded first); 0 for no limit.</summary>
+    public long QueryLogBytesPerMinute { get; init; } = DefaultQueryLogBytesPerMinute;
 
     /// <summary>The policy file this configuration names (resolved against the configuration's directory), reread on reload.</summary>
     public string? PolicyPath { get; init; }
@@ -159,9 +223,24 @@ public sealed record ProxyConfig
             problems.Add("ip_tracker.max_addresses_per_name: must be at least 1");
         }
 
-        if (MaxTcpConnections < 1 || TcpIdleTimeout <= TimeSpan.Zero)
+        if (MaxTcpConnections < 1 || TcpIdleTimeout <= TimeSpan.Zero || MaxTcpConnectionsPerClient < 1)
         {
-            problems.Add("tcp: max_connections must be at least 1 and idle_timeout above zero");
+            problems.Add("tcp: max_connections and max_connections_per_client must be at least 1 and idle_timeout above zero");
+        }
+
+        if (RateLimitResponsesPerSecond < 0 || RateLimitSlip < 0 || RateLimitV4Prefix is < 1 or > 32 || RateLimitV6Prefix is < 1 or > 128)
+        {
+            problems.Add("rate_limit: responses_per_second and slip must be at least 0, ipv4_prefix 1–32, ipv6_prefix 1–128");
+        }
+
+        if (InFlightPerListener < 1 || InFlightTotal < 1)
+        {
+            problems.Add("in_flight: per_listener and total must be at least 1");
+        }
+
+        if (QueryLogBytesPerMinute < 0)
+        {
+            problems.Add("query_log.limit: must be at least 0 (0: no limit)");
         }
 
         return problems;
@@ -227,6 +306,72 @@ public sealed record ProxyConfig
         endPoint = new IPEndPoint(IPAddress.Parse(host), port);
         error = null;
         return true;
+    }
+
+    /// <summary>
+    /// Parses a client network: <c>10.0.0.0/8</c>, <c>fd00::/8</c>, or an address alone (a /32 or /128). Bits past
+    /// the prefix must be zero, so <c>10.1.2.3/8</c> is an error naming the network meant.
+    /// </summary>
+    public static bool TryParseNetwork(string text, out IPNetwork network, [NotNullWhen(false)] out string? error)
+    {
+        network = default;
+        text ??= "";
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        string host = slash < 0 ? text : text[..slash];
+        if (!Profiles.TryParseAddress(host, out IPAddress? address))
+        {
+            error = $"'{text}' is not a network (expected an address or address/prefix such as 10.0.0.0/8 or fd00::/8)";
+            return false;
+        }
+
+        int max = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32;
+        int prefix = max;
+        if (slash >= 0 && (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > max))
+        {
+            error = $"'{text}': the prefix length must be a number from 0 to {max.ToString(CultureInfo.InvariantCulture)}";
+            return false;
+        }
+
+        IPNetwork masked = Mask(address, prefix);
+        if (!masked.BaseAddress.Equals(address))
+        {
+            error = $"'{text}' has bits set past the prefix (did you mean {masked}?)";
+            return false;
+        }
+
+        network = masked;
+        error = null;
+        return true;
+    }
+
+    /// <summary>The network of <paramref name="address"/> with the bits past <paramref name="prefixLength"/> cleared.</summary>
+    public static IPNetwork Mask(IPAddress address, int prefixLength)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out int length);
+        bytes = bytes[..length];
+        for (int bit = prefixLength; bit < length * 8; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        return new IPNetwork(new IPAddress(bytes), prefixLength);
+    }
+
+    /// <summary>Parses the query log's budget: <c>0</c> (no limit), bytes, or a size with KiB, MiB or GiB, per minute.</summary>
+    public static bool TryParseLogLimit(string text, out long bytesPerMinute, [NotNullWhen(false)] out string? error)
+    {
+        text ??= "";
+        if ((long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out bytesPerMinute) && bytesPerMinute >= 0)
+            || ProxyConfigReader.TryParseSize(text, out bytesPerMinute))
+        {
+            error = null;
+            return true;
+        }
+
+        error = $"'{text}' is not a size per minute (expected 0 for no limit, or e.g. 4MiB, 512KiB)";
+        return false;
     }
 
     /// <summary>The text <see cref="TryParseEndPoint"/> reads back: <c>127.0.0.1:53</c>, <c>[::1]:53</c>.</summary>

@@ -11,6 +11,7 @@ internal ref struct ProxyConfigReader
     private static readonly string[] s_rootKeys =
     [
         "version", "listen", "upstreams", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
+        "allow_clients", "rate_limit", "in_flight", "rebind_protection",
     ];
 
     private static readonly string[] s_upstreamKeys = ["url", "bootstrap", "server_name", "pin_sha256", "ca_file", "verify_certificate"];
@@ -19,11 +20,21 @@ internal ref struct ProxyConfigReader
 
     private static readonly string[] s_trackerKeys = ["min_ttl", "max_ttl", "fixed_ttl", "max_addresses_per_name"];
 
-    private static readonly string[] s_queryLogKeys = ["path", "privacy"];
+    private static readonly string[] s_queryLogKeys = ["path", "privacy", "limit"];
 
     private static readonly string[] s_metricsKeys = ["listen"];
 
-    private static readonly string[] s_tcpKeys = ["max_connections", "idle_timeout"];
+    private static readonly string[] s_tcpKeys = ["max_connections", "idle_timeout", "max_connections_per_client"];
+
+    private static readonly string[] s_rateLimitKeys = ["responses_per_second", "slip", "ipv4_prefix", "ipv6_prefix"];
+
+    private static readonly string[] s_inFlightKeys = ["per_listener", "total"];
+
+    /// <summary>A million answers a second to one client is no limit at all: past it a typo.</summary>
+    private const int MaxResponsesPerSecond = 1_000_000;
+
+    /// <summary>Far beyond any machine's memory for waiting queries: past it a typo.</summary>
+    private const int MaxInFlight = 10_000_000;
 
     private static readonly string[] s_strategies = ["failover", "race"];
 
@@ -111,6 +122,19 @@ internal ref struct ProxyConfigReader
                     break;
                 case "tcp":
                     ok = ReadTcp(ref c);
+                    break;
+                case "allow_clients":
+                    ok = ReadAllowClients(ref c);
+                    break;
+                case "rate_limit":
+                    ok = ReadRateLimit(ref c);
+                    break;
+                case "in_flight":
+                    ok = ReadInFlight(ref c);
+                    break;
+                case "rebind_protection":
+                    ok = _json.ReadBool(key, out bool rebind);
+                    c = c with { RebindProtection = rebind };
                     break;
                 default:
                     ok = ReadPolicy(ref c);
@@ -497,6 +521,11 @@ internal ref struct ProxyConfigReader
                 ok = ReadOptionalString("query_log.path", "a file path, or \"-\" for standard output", out string? path);
                 c = c with { QueryLogPath = path };
             }
+            else if (key == "limit")
+            {
+                ok = ReadLogLimit(out long limit);
+                c = c with { QueryLogBytesPerMinute = limit };
+            }
             else
             {
                 ok = _json.ReadEnum("query_log.privacy", [.. ProxyConfig.PrivacyLevels], out int privacy);
@@ -563,6 +592,11 @@ internal ref struct ProxyConfigReader
                 ok = _json.ReadInt("tcp.max_connections", 1, MaxTcpConnections, out int max);
                 c = c with { MaxTcpConnections = max };
             }
+            else if (key == "max_connections_per_client")
+            {
+                ok = _json.ReadInt("tcp.max_connections_per_client", 1, MaxTcpConnections, out int max);
+                c = c with { MaxTcpConnectionsPerClient = max };
+            }
             else
             {
                 // RFC 7766 §6.2.3: servers close idle connections after some seconds; an hour is already generous.
@@ -577,6 +611,155 @@ internal ref struct ProxyConfigReader
         }
 
         return Error is null;
+    }
+
+    private bool ReadAllowClients(ref ProxyConfig c)
+    {
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType == JsonTokenType.Null)
+        {
+            c = c with { AllowClients = null };
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.StartArray)
+        {
+            return _json.Fail($"allow_clients: expected an array of networks such as [\"10.0.0.0/8\", \"fd00::/8\"] or null, got {_json.Describe()}");
+        }
+
+        var networks = new List<IPNetwork>();
+        for (int i = 0; ; i++)
+        {
+            if (!_json.Next())
+            {
+                return false;
+            }
+
+            if (_json.Reader.TokenType == JsonTokenType.EndArray)
+            {
+                c = c with { AllowClients = networks };
+                return true;
+            }
+
+            string path = $"allow_clients[{i}]";
+            if (_json.Reader.TokenType != JsonTokenType.String)
+            {
+                return _json.Fail($"{path}: expected a network such as \"10.0.0.0/8\", got {_json.Describe()}");
+            }
+
+            if (!_json.TryGetString(out string text))
+            {
+                return false;
+            }
+
+            if (!ProxyConfig.TryParseNetwork(text, out IPNetwork network, out string? error))
+            {
+                return _json.Fail($"{path}: {error}");
+            }
+
+            networks.Add(network);
+        }
+    }
+
+    private bool ReadRateLimit(ref ProxyConfig c)
+    {
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType == JsonTokenType.Null)
+        {
+            c = c with { RateLimitResponsesPerSecond = 0 };
+            return true;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.StartObject)
+        {
+            return _json.Fail($"rate_limit: expected an object such as {{ \"responses_per_second\": 200, \"slip\": 2 }} or null, got {_json.Describe()}");
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_rateLimitKeys, "rate_limit", out string? key))
+        {
+            string path = "rate_limit." + key;
+            int value;
+            bool ok;
+            switch (key)
+            {
+                case "responses_per_second":
+                    ok = _json.ReadInt(path, 1, MaxResponsesPerSecond, out value);
+                    c = c with { RateLimitResponsesPerSecond = value };
+                    break;
+                case "slip":
+                    ok = _json.ReadInt(path, 0, 100, out value);
+                    c = c with { RateLimitSlip = value };
+                    break;
+                case "ipv4_prefix":
+                    ok = _json.ReadInt(path, 1, 32, out value);
+                    c = c with { RateLimitV4Prefix = value };
+                    break;
+                default:
+                    ok = _json.ReadInt(path, 1, 128, out value);
+                    c = c with { RateLimitV6Prefix = value };
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadInFlight(ref ProxyConfig c)
+    {
+        if (!BeginObject("in_flight", "{ \"per_listener\": 1024, \"total\": 4096 }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_inFlightKeys, "in_flight", out string? key))
+        {
+            bool ok = _json.ReadInt("in_flight." + key, 1, MaxInFlight, out int value);
+            c = key == "per_listener" ? c with { InFlightPerListener = value } : c with { InFlightTotal = value };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return Error is null;
+    }
+
+    /// <summary><c>query_log.limit</c>: bytes a minute as a size (<c>"4MiB"</c>), a number of bytes, or 0 / null for no limit.</summary>
+    private bool ReadLogLimit(out long limit)
+    {
+        limit = 0;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        bool ok = _json.Reader.TokenType switch
+        {
+            JsonTokenType.Number => _json.Reader.TryGetInt64(out limit) && limit >= 0,
+            JsonTokenType.String => _json.TryGetString(out string text) && ProxyConfig.TryParseLogLimit(text, out limit, out _),
+            _ => false,
+        };
+        return ok || (Error is null && _json.Fail($"query_log.limit: expected bytes a minute such as \"4MiB\", or 0 or null for no limit, got {_json.Describe()}"));
     }
 
     private bool ReadPolicy(ref ProxyConfig c)

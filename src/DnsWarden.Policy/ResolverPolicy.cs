@@ -50,10 +50,19 @@ public sealed record LocalRecord(string Name, LocalRecordType Type, string Value
     public IPAddress? Address { get; init; }
 }
 
-/// <summary>The DNS exfiltration score at which the resolver stops answering a name (null: never).</summary>
+/// <summary>
+/// The DNS exfiltration score at which the resolver stops answering a name (null: never), and the number of base
+/// domains first seen within the indicator's window that counts as a burst (null: no burst signal): during a burst a
+/// base domain with too few queries to be scored on its own scores 100.
+/// </summary>
 public sealed record ResolverExfiltrationPolicy(int? BlockScore)
 {
+    /// <summary>500 new base domains a minute: browsing a busy page touches a few dozen; a flood meant to evict a tunnel thousands.</summary>
+    public const int DefaultBurstBaseDomains = 500;
+
     public static ResolverExfiltrationPolicy Default { get; } = new((int?)null);
+
+    public int? BurstBaseDomains { get; init; } = DefaultBurstBaseDomains;
 }
 
 /// <summary>
@@ -100,6 +109,12 @@ public sealed class ResolverPolicy
     public IReadOnlyList<string> Canaries { get; init; } = DefaultCanaries;
 
     public ResolverExfiltrationPolicy Exfiltration { get; init; } = ResolverExfiltrationPolicy.Default;
+
+    /// <summary>
+    /// Names whose forwarded answers may carry private, loopback, link-local or the host's own addresses (an
+    /// intranet zone, <c>*.lan</c>); every other name loses such records when rebinding protection is on.
+    /// </summary>
+    public DomainSet PrivateAnswers { get; init; } = DomainSet.Empty;
 
     /// <summary>Where the policy came from (a file path, or "default").</summary>
     public string Source { get; init; } = "default";

@@ -12,12 +12,15 @@ internal ref struct ResolverPolicyReader
     private static readonly string[] s_rootKeys =
     [
         "version", "mode", "allow", "block", "block_action", "default_action", "sinkhole_v4", "sinkhole_v6",
-        "sinkhole_ttl", "local_records", "canaries", "exfiltration",
+        "sinkhole_ttl", "local_records", "canaries", "exfiltration", "private_answers",
     ];
 
     private static readonly string[] s_recordKeys = ["name", "type", "value", "ttl"];
 
-    private static readonly string[] s_exfiltrationKeys = ["block_score"];
+    private static readonly string[] s_exfiltrationKeys = ["block_score", "burst_base_domains"];
+
+    /// <summary>More base domains first seen in one window than any host has a use for: past it a typo.</summary>
+    private const int MaxBurstBaseDomains = 1_000_000;
 
     /// <summary>RFC 1035 §3.3.14: TXT data is a series of 255-octet strings; a local note needs far less than a message.</summary>
     private const int MaxTxtBytes = 4096;
@@ -84,6 +87,7 @@ internal ref struct ResolverPolicyReader
         ResolverMode mode = ResolverMode.Forward;
         List<string> allow = [];
         List<string> block = [];
+        List<string> privateAnswers = [];
         ResolverBlockAction blockAction = ResolverBlockAction.NxDomain;
         ResolverDefaultAction defaultAction = ResolverDefaultAction.Block;
         IPAddress v4 = ResolverPolicy.DefaultSinkholeV4;
@@ -91,7 +95,7 @@ internal ref struct ResolverPolicyReader
         uint sinkholeTtl = ResolverPolicy.DefaultSinkholeTtl;
         List<LocalRecord> records = [];
         IReadOnlyList<string> canaries = ResolverPolicy.DefaultCanaries;
-        int? blockScore = null;
+        ResolverExfiltrationPolicy exfiltration = ResolverExfiltrationPolicy.Default;
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         while (_json.NextKey(seen, s_rootKeys, _within, out string? key))
@@ -137,8 +141,11 @@ internal ref struct ResolverPolicyReader
                 case "canaries":
                     ok = ReadCanaries(out canaries);
                     break;
+                case "private_answers":
+                    ok = ReadDomains(_prefix + key, privateAnswers, rulesAllowed: true);
+                    break;
                 default:
-                    ok = ReadExfiltration(out blockScore);
+                    ok = ReadExfiltration(out exfiltration);
                     break;
             }
 
@@ -165,7 +172,8 @@ internal ref struct ResolverPolicyReader
             SinkholeTtl = sinkholeTtl,
             LocalRecords = records,
             Canaries = canaries,
-            Exfiltration = new ResolverExfiltrationPolicy(blockScore),
+            Exfiltration = exfiltration,
+            PrivateAnswers = new DomainSet(privateAnswers),
             Source = _json.File,
         };
         return true;
@@ -319,9 +327,9 @@ internal ref struct ResolverPolicyReader
         return ReadDomainItems(_prefix + "canaries", list, rulesAllowed: false);
     }
 
-    private bool ReadExfiltration(out int? blockScore)
+    private bool ReadExfiltration(out ResolverExfiltrationPolicy exfiltration)
     {
-        blockScore = null;
+        exfiltration = ResolverExfiltrationPolicy.Default;
         if (!_json.Next())
         {
             return false;
@@ -333,25 +341,23 @@ internal ref struct ResolverPolicyReader
         }
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (_json.NextKey(seen, s_exfiltrationKeys, _prefix + "exfiltration", out _))
+        while (_json.NextKey(seen, s_exfiltrationKeys, _prefix + "exfiltration", out string? key))
         {
             if (!_json.Next())
             {
                 return false;
             }
 
-            if (_json.Reader.TokenType == JsonTokenType.Null)
+            bool isNull = _json.Reader.TokenType == JsonTokenType.Null;
+            int value = 0;
+            (int min, int max, string what) = key == "block_score" ? (0, 100, "between 0 and 100") : (1, MaxBurstBaseDomains, $"from 1 to {MaxBurstBaseDomains}");
+            if (!isNull && (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetInt32(out value) || value < min || value > max))
             {
-                blockScore = null;
-                continue;
+                return _json.Fail($"{_prefix}exfiltration.{key}: expected null or a whole number {what}, got {_json.Describe()}");
             }
 
-            if (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetInt32(out int score) || score is < 0 or > 100)
-            {
-                return _json.Fail($"{_prefix}exfiltration.block_score: expected null or a whole number between 0 and 100, got {_json.Describe()}");
-            }
-
-            blockScore = score;
+            int? v = isNull ? null : value;
+            exfiltration = key == "block_score" ? exfiltration with { BlockScore = v } : exfiltration with { BurstBaseDomains = v };
         }
 
         return Error is null;

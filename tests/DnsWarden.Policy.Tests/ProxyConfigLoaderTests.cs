@@ -8,10 +8,10 @@ namespace DnsWarden.Policy.Tests;
 /// <summary>The <c>dnsw proxy</c> configuration file: every key, defaults, broken files with the exact "file:line:column: message", inline and named policies.</summary>
 public sealed class ProxyConfigLoaderTests : IDisposable
 {
-    private const string RootKeys = "version, listen, upstreams, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy";
+    private const string RootKeys = "version, listen, upstreams, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
 
     private const string PolicyKeys =
-        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration";
+        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers";
 
     private const string Pin = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; // SHA-256 of the empty string: 32 bytes.
 
@@ -305,7 +305,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         },
         { "record missing value", "{ \"policy\": { \"local_records\": [\n  { \"name\": \"a.lan\", \"type\": \"A\" } ] } }", "c.json:2:3: policy.local_records[0]: missing 'value' (a local record needs name, type and value)" },
         { "duplicate key", "{ \"policy\": { \"mode\": \"forward\",\n \"mode\": \"forward\" } }", "c.json:2:2: duplicate key 'mode' (first at line 1)" },
-        { "exfiltration key", "{ \"policy\": { \"exfiltration\": { \"score\": 1 } } }", "c.json:1:33: unknown key 'score' in policy.exfiltration (expected one of: block_score)" },
+        { "exfiltration key", "{ \"policy\": { \"exfiltration\": { \"score\": 1 } } }", "c.json:1:33: unknown key 'score' in policy.exfiltration (expected one of: block_score, burst_base_domains)" },
         { "score", "{ \"policy\": { \"exfiltration\": { \"block_score\": 101 } } }", "c.json:1:48: policy.exfiltration.block_score: expected null or a whole number between 0 and 100, got the number 101" },
         { "canaries", "{ \"policy\": { \"canaries\": \"yes\" } }", "c.json:1:27: policy.canaries: expected true, false or an array of names, got a string" },
         { "forward policy without upstreams", "{ \"policy\": { \"mode\": \"forward\" } }", "c.json:1:1: upstreams: at least one upstream is needed unless the policy sinkholes everything" },

@@ -8,7 +8,7 @@ namespace DnsWarden.Policy.Tests;
 public sealed class ResolverPolicyLoaderTests
 {
     private const string RootKeys =
-        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration";
+        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers";
 
     private static ResolverPolicy Load(string json)
     {
@@ -118,7 +118,7 @@ public sealed class ResolverPolicyLoaderTests
         { "canaries wrong type", "{ \"canaries\": \"yes\" }", "r.json:1:15: canaries: expected true, false or an array of names, got a string" },
         { "canary is a rule", "{ \"canaries\": [\"=x.example\"] }", "r.json:1:16: canaries[0]: '=x.example' is a rule, not a name (expected a name such as printer.lan)" },
         { "score out of range", "{ \"exfiltration\": { \"block_score\": 101 } }", "r.json:1:36: exfiltration.block_score: expected null or a whole number between 0 and 100, got the number 101" },
-        { "exfiltration unknown key", "{ \"exfiltration\": { \"score\": 1 } }", "r.json:1:21: unknown key 'score' in exfiltration (expected one of: block_score)" },
+        { "exfiltration unknown key", "{ \"exfiltration\": { \"score\": 1 } }", "r.json:1:21: unknown key 'score' in exfiltration (expected one of: block_score, burst_base_domains)" },
         { "version 2", "{ \"version\": 2 }", "r.json:1:14: version: expected a whole number between 1 and 1, got the number 2" },
         { "truncated", "{\n  \"allow\": [\"a.example\"", "r.json:2:24: unexpected end of file (an object, array or string is not closed)" },
     };

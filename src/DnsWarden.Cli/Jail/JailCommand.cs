@@ -34,13 +34,14 @@ internal static class JailCommand
         var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
         var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
+        Option<string?> logLimit = LogLimitOption.Create("--out");
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, writable, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, writable, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -52,13 +53,14 @@ internal static class JailCommand
             parse.GetValue(output),
             parse.GetValue(privacy)!,
             parse.GetValue(writable) ?? [],
+            LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error));
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -72,11 +74,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, cleanupOnly, command, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, cleanupOnly, command, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, bool cleanupOnly, string[] command, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -136,6 +138,7 @@ internal static class JailCommand
             Privacy = privacyMode,
             Writable = writable.Length > 0 ? [.. writable.Select(Path.GetFullPath)] : [Environment.CurrentDirectory],
             InitCommand = JailInitCommand.SelfCommand(),
+            LogLimit = logLimit,
         };
 
         if (!export.TryStart(stderr, "dnsw jail", out ClickHouseExporter? exporter))

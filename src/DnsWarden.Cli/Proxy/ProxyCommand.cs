@@ -5,8 +5,10 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using DnsWarden.Cli.Export;
 using DnsWarden.Export;
+using DnsWarden.Guard;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
+using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
 
@@ -88,9 +90,26 @@ internal static class ProxyCommand
         });
 
         var export = new ExportOptions("proxy");
+        var allowClient = new Option<string[]>("--allow-client")
+        {
+            Description = "Answer clients in this network, e.g. 10.0.0.0/8 (repeatable; replaces the default: loopback and the listening addresses' own subnets).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        allowClient.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!ProxyConfig.TryParseNetwork(s, out _, out string? error))
+                {
+                    r.AddError($"--allow-client: {error}");
+                }
+            }
+        });
+        Option<string?> logLimit = LogLimitOption.Create("--query-log");
+
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics,
+            config, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
@@ -105,7 +124,9 @@ internal static class ProxyCommand
                 parse.GetValue(cacheEntries),
                 parse.GetValue(queryLog),
                 parse.GetValue(privacy),
-                parse.GetValue(metrics)),
+                parse.GetValue(metrics),
+                parse.GetValue(allowClient) ?? [],
+                parse.GetValue(logLimit)),
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
             exportError,
             parse.InvocationConfiguration.Output,
@@ -124,7 +145,9 @@ internal static class ProxyCommand
         int? CacheEntries,
         string? QueryLog,
         string? Privacy,
-        string? Metrics);
+        string? Metrics,
+        string[]? AllowClients = null,
+        string? LogLimit = null);
 
     /// <summary>The configuration file (if any) with the flags laid over it; null and a message when something is wrong.</summary>
     internal static ProxyConfig? Resolve(ProxyFlags flags, out string? error)
@@ -197,6 +220,16 @@ internal static class ProxyCommand
             config = config with { MetricsListen = m };
         }
 
+        if (flags.AllowClients is { Length: > 0 } allowClients)
+        {
+            config = config with { AllowClients = [.. allowClients.Select(s => ProxyConfig.TryParseNetwork(s, out IPNetwork n, out _) ? n : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.LogLimit is not null && ProxyConfig.TryParseLogLimit(flags.LogLimit, out long logLimit, out _))
+        {
+            config = config with { QueryLogBytesPerMinute = logLimit };
+        }
+
         IReadOnlyList<string> problems = config.Validate();
         if (problems.Count > 0)
         {
@@ -254,7 +287,9 @@ internal static class ProxyCommand
 
         try
         {
-            host = ResolverHost.Create(config, stdout, hooks: hooks);
+            // The host's addresses, read once: the default allow list's subnets, and rebinding protection's own addresses.
+            IReadOnlyList<InterfaceAddress> hostAddresses = OperatingSystem.IsLinux() ? HostAddresses.Read() : [];
+            host = ResolverHost.Create(config, stdout, hooks: hooks, hostAddresses: hostAddresses);
         }
         catch (ArgumentException e)
         {
@@ -367,7 +402,8 @@ internal static class ProxyCommand
         string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
         string policy = c.PolicyPath ?? c.Policy.Source;
         string metrics = host.MetricsEndPoint is { } m ? $"; metrics http://{m}/metrics" : "";
-        return $"dnsw proxy: serving udp+tcp {listening} → {upstreams}; {cache}; policy {policy}{metrics}";
+        string clients = string.Join(" ", host.AllowedClients.Select(n => n.ToString()));
+        return $"dnsw proxy: serving udp+tcp {listening} → {upstreams}; {cache}; policy {policy}{metrics}; clients {clients}";
     }
 
     private static string Totals(ResolverMetrics m)

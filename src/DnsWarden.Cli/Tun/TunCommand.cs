@@ -34,6 +34,7 @@ internal static class TunCommand
         var queryLog = new Option<FileInfo?>("--query-log") { Description = "Append every query as a JSON line to this file." };
         var privacy = new Option<string>("--privacy") { Description = "What --query-log keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> logLimit = LogLimitOption.Create("--query-log");
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUNs without virtio headers and offloads: one read per 1500-byte packet (by default TCP moves in 64 KiB super-packets, several times faster)." };
         var setMode = new Option<string?>("--set-mode") { Description = "Switch the running instance for --netns to firewall or dns-only, then exit." };
         setMode.AcceptOnlyFromAmong("firewall", "dns-only");
@@ -42,7 +43,7 @@ internal static class TunCommand
         var export = new ExportOptions("tun");
         var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
         {
-            netns, mode, upstream, policy, queryLog, privacy, noOffload, setMode, cleanup,
+            netns, mode, upstream, policy, queryLog, privacy, logLimit, noOffload, setMode, cleanup,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -53,6 +54,7 @@ internal static class TunCommand
             parse.GetValue(policy),
             parse.GetValue(queryLog),
             parse.GetValue(privacy)!,
+            LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
             !parse.GetValue(noOffload),
             parse.GetValue(setMode),
             parse.GetValue(cleanup),
@@ -61,7 +63,7 @@ internal static class TunCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -81,11 +83,11 @@ internal static class TunCommand
             return ExitCodes.Usage;
         }
 
-        return await RunLinuxAsync(export, netns, mode, upstreams, policyFile, queryLog, privacy, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, netns, mode, upstreams, policyFile, queryLog, privacy, logLimit, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -159,6 +161,7 @@ internal static class TunCommand
             QueryLogPath = queryLog?.FullName,
             OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
+            QueryLogLimit = logLimit,
             VnetHeader = offload,
         };
 

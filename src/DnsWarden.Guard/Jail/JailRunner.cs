@@ -50,11 +50,15 @@ public sealed record JailOptions
 
     /// <summary>How to start this program again as the jail's init (its path, and for a framework build the assembly).</summary>
     public required IReadOnlyList<string> InitCommand { get; init; }
+
     /// <summary>Also gets every query log entry (the exporter); must not block.</summary>
     public IQueryLog? QueryExport { get; init; }
 
     /// <summary>Called for every refused packet as NFLOG reports it (the exporter), on the reader's thread; must not block.</summary>
     public Action<BlockedAttempt>? OnRefused { get; init; }
+
+    /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
+    public long LogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
 }
 
 /// <summary>
@@ -92,7 +96,7 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
-        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit });
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;
         try
@@ -120,6 +124,7 @@ public static class JailRunner
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 AnswerObserver = gate,
+                Rebinding = HostAddresses.Rebinding(IPAddress.Parse(net.JailV4), IPAddress.Parse(net.JailV6)),
                 Metrics = metrics,
             });
 

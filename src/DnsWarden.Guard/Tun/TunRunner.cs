@@ -34,6 +34,9 @@ public sealed record TunRunOptions
     /// <summary>Whose file the query log is: it is opened with that user's credentials (null: as this process).</summary>
     public UserAccount? OutputOwner { get; init; }
 
+    /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
+    public long QueryLogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
+
     /// <summary>Both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): fewer, larger packets per system call.</summary>
     public bool VnetHeader { get; init; }
 
@@ -84,7 +87,7 @@ public static class TunRunner
             if (options.QueryLogPath is not null)
             {
                 logStream = OutputFile.Open(options.QueryLogPath, options.OutputOwner, append: true);
-                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true);
+                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit });
             }
 
             var engine = new DnsEngine(new DnsEngineOptions
@@ -94,6 +97,7 @@ public static class TunRunner
                 Tracker = new IpTracker(new IpTrackerOptions()),
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),
+                Rebinding = HostAddresses.Rebinding(),
                 Metrics = metrics,
             });
             return await ServeAsync(options, filterOptions, engine, stderr).ConfigureAwait(false);

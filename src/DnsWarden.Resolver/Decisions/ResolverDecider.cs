@@ -19,6 +19,7 @@ public sealed class ResolverDecider
     private readonly ResolverPolicy _policy;
     private readonly NameMatcher _allow;
     private readonly NameMatcher _block;
+    private readonly NameMatcher _privateAnswers;
     private readonly HashSet<string> _canaries = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, int> _localNames = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<LocalAnswer[]> _localGroups = [];
@@ -34,6 +35,7 @@ public sealed class ResolverDecider
         _policy = policy;
         _allow = new NameMatcher(policy.Allow);
         _block = new NameMatcher(policy.Block);
+        _privateAnswers = new NameMatcher(policy.PrivateAnswers);
         foreach (string canary in policy.Canaries)
         {
             _canaries.Add(canary.TrimEnd('.'));
@@ -156,6 +158,34 @@ public sealed class ResolverDecider
         }
 
         return _policy.DefaultAction == ResolverDefaultAction.Allow ? PolicyDecision.Forward(DecisionReason.AllowedByDefault) : _blockByDefaultDecision;
+    }
+
+    /// <summary>
+    /// The decision once the name's exfiltration score is known: a forward becomes <c>block_action</c> when the score
+    /// reached <c>exfiltration.block_score</c>; any other decision stands. The engine scores only what the policy
+    /// would forward, so it decides first and asks this after.
+    /// </summary>
+    public PolicyDecision WithExfiltrationScore(PolicyDecision decision, int exfiltrationScore) =>
+        decision.Verdict == PolicyVerdict.Forward && exfiltrationScore >= 0 && _policy.Exfiltration.BlockScore is int limit && exfiltrationScore >= limit
+            ? _blockExfiltrationDecision
+            : decision;
+
+    /// <summary>
+    /// True when <c>private_answers</c> names the query's question: its forwarded answer may keep private, loopback
+    /// and own addresses. Matches the name as asked (not a CNAME's target). Allocates nothing.
+    /// </summary>
+    public bool AllowsPrivateAnswers(ReadOnlySpan<byte> query)
+    {
+        if (_privateAnswers.IsEmpty)
+        {
+            return false;
+        }
+
+        var reader = new DnsMessageReader(query);
+        Span<char> buffer = stackalloc char[NameMatcher.MaxKeyLength];
+        return reader.TryReadQuestion(out DnsQuestion question)
+            && NameMatcher.TryGetKey(question.Name, buffer, out int length)
+            && _privateAnswers.Matches(buffer.Slice(0, length));
     }
 
     /// <summary>

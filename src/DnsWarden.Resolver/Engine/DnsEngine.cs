@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
@@ -39,6 +40,21 @@ public sealed class DnsEngineOptions
     /// </summary>
     public IAnswerObserver? AnswerObserver { get; init; }
 
+    /// <summary>
+    /// DNS rebinding protection: forwarded answers lose their loopback, private, link-local, multicast and own
+    /// addresses (<see cref="RebindingGuard"/>) before the tracker, the observer, the cache or the client see them,
+    /// unless the policy's <c>private_answers</c> names the question. On by default (the jail and the TUN filter open
+    /// their firewalls from answers); null turns it off (<c>dnsw proxy</c>'s default, docs/DECISIONS.md).
+    /// </summary>
+    public RebindingGuard? Rebinding { get; init; } = RebindingGuard.Default;
+
+    /// <summary>
+    /// Forwarded queries waiting on an upstream at once, over every listener; beyond it a query is answered SERVFAIL
+    /// at once (outcome <see cref="QueryOutcome.Overloaded"/>), so a silent upstream cannot pin memory without bound.
+    /// Each listener has a limit of its own as well.
+    /// </summary>
+    public int MaxForwardsInFlight { get; init; } = ProxyConfig.DefaultInFlightTotal;
+
     public ResolverMetrics Metrics { get; init; } = new();
 
     public TimeProvider Time { get; init; } = TimeProvider.System;
@@ -65,6 +81,8 @@ public sealed class DnsEngine
     private readonly ExfiltrationScorer? _scorer;
     private readonly IQueryLog? _log;
     private readonly IAnswerObserver? _observer;
+    private readonly RebindingGuard? _rebinding;
+    private readonly InFlightLimit _forwards;
     private readonly ResolverMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly double _ticksPerTimestamp;
@@ -80,6 +98,8 @@ public sealed class DnsEngine
         _scorer = options.Exfiltration;
         _log = options.QueryLog;
         _observer = options.AnswerObserver;
+        _rebinding = options.Rebinding;
+        _forwards = new InFlightLimit(options.MaxForwardsInFlight);
         _metrics = options.Metrics;
         _time = options.Time;
         _ticksPerTimestamp = (double)TimeSpan.TicksPerSecond / _time.TimestampFrequency;
@@ -93,14 +113,31 @@ public sealed class DnsEngine
 
     public IpTracker? Tracker => _tracker;
 
+    /// <summary>The rebinding protection in force, or null when it is off.</summary>
+    public RebindingGuard? Rebinding => _rebinding;
+
+    /// <summary>Forwarded queries waiting on an upstream now, over every listener, and their limit.</summary>
+    public InFlightLimit Forwards => _forwards;
+
     /// <summary>Whether the client's address is used (the query log names it); listeners skip building it otherwise.</summary>
     public bool WantsClientAddress => _log is not null;
 
     /// <summary>The engine's clock in <see cref="TimeSpan"/> ticks (monotonic), as the cache and the tracker take it.</summary>
     public long NowTicks => (long)(_time.GetTimestamp() * _ticksPerTimestamp);
 
-    /// <summary>Swaps the policy atomically: the next query is decided by <paramref name="policy"/>.</summary>
-    public void Reload(ResolverPolicy policy) => _decider = new ResolverDecider(policy);
+    /// <summary>
+    /// Swaps the policy atomically: the next query is decided by <paramref name="policy"/>. The cache holds answers
+    /// as rebinding protection left them, so it is emptied when <c>private_answers</c> changes.
+    /// </summary>
+    public void Reload(ResolverPolicy policy)
+    {
+        ResolverDecider old = _decider;
+        _decider = new ResolverDecider(policy);
+        if (_rebinding is not null && !old.Policy.PrivateAnswers.Rules.SequenceEqual(policy.PrivateAnswers.Rules, StringComparer.OrdinalIgnoreCase))
+        {
+            _cache?.Clear();
+        }
+    }
 
     /// <summary>Drops expired cache entries and tracked addresses; the host calls it every few seconds.</summary>
     public void Sweep()
@@ -121,6 +158,19 @@ public sealed class DnsEngine
         Memory<byte> response,
         ListenerProtocol protocol,
         EndPoint? client,
+        CancellationToken cancellationToken = default) =>
+        HandleAsync(query, response, protocol, client, null, cancellationToken);
+
+    /// <summary>
+    /// Serves one query from a listener with a limit of its own on forwarded queries in flight
+    /// (<paramref name="listenerForwards"/>, besides the engine's <see cref="DnsEngineOptions.MaxForwardsInFlight"/>).
+    /// </summary>
+    public ValueTask<int> HandleAsync(
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        InFlightLimit? listenerForwards,
         CancellationToken cancellationToken = default)
     {
         long start = Stopwatch.GetTimestamp();
@@ -130,12 +180,23 @@ public sealed class DnsEngine
         string? qname = null;
         ushort qtype = 0;
         int score = -1;
-        if ((_log is not null || _scorer is not null) && TryReadQuestion(q, out qname, out qtype) && _scorer is not null)
+        if (_log is not null || _scorer is not null)
         {
-            score = _scorer.AddQuery(qname, qtype);
+            TryReadQuestion(q, out qname, out qtype);
         }
 
-        PolicyDecision decision = decider.Decide(q, score);
+        PolicyDecision decision = decider.Decide(q);
+
+        // Only what would be forwarded is scored (docs/EXFILTRATION.md, "In the resolver"): names the policy answers
+        // anyway cannot carry data out, and must not crowd a real tunnel out of the indicator's table. Under
+        // sinkhole-everything nothing is forwarded and the log is the whole report, so every query is scored there.
+        if (_scorer is not null && qname is not null
+            && (decision.Verdict == PolicyVerdict.Forward || decision.Reason == DecisionReason.SinkholeAll))
+        {
+            score = _scorer.AddQuery(qname, qtype, decider.Policy.Exfiltration.BurstBaseDomains);
+            decision = decider.WithExfiltrationScore(decision, score);
+        }
+
         int length;
         switch (decision.Verdict)
         {
@@ -184,14 +245,35 @@ public sealed class DnsEngine
             return ValueTask.FromResult(length);
         }
 
-        return ForwardAsync(query, response, protocol, client, start, qname, qtype, score, cancellationToken);
+        if (listenerForwards is not null && !listenerForwards.TryEnter())
+        {
+            return ValueTask.FromResult(Overloaded(q, response.Span, protocol, client, start, "too many forwarded queries in flight on this listener", qname, qtype, score));
+        }
+
+        if (!_forwards.TryEnter())
+        {
+            listenerForwards?.Leave();
+            return ValueTask.FromResult(Overloaded(q, response.Span, protocol, client, start, "too many forwarded queries in flight", qname, qtype, score));
+        }
+
+        return ForwardAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, cancellationToken);
+    }
+
+    /// <summary>SERVFAIL at once for a query over the limit of forwarded queries in flight: no upstream, no waiting.</summary>
+    private int Overloaded(ReadOnlySpan<byte> query, Span<byte> response, ListenerProtocol protocol, EndPoint? client, long start, string reason, string? qname, ushort qtype, int score)
+    {
+        int length = ServFail(query, response);
+        Finish(protocol, client, start, QueryOutcome.Overloaded, reason, qname, qtype, score, response[..length], null);
+        return length;
     }
 
     private async ValueTask<int> ForwardAsync(
+        ResolverDecider decider,
         ReadOnlyMemory<byte> query,
         Memory<byte> response,
         ListenerProtocol protocol,
         EndPoint? client,
+        InFlightLimit? listenerForwards,
         long start,
         string? qname,
         ushort qtype,
@@ -200,12 +282,24 @@ public sealed class DnsEngine
     {
         _metrics.EnterQuery();
         ForwardReply reply;
+        byte[] upstreamQuery = ArrayPool<byte>.Shared.Rent(UpstreamQuery.MaxLength);
         try
         {
-            reply = await _forwarder!.ForwardAsync(query, response, cancellationToken).ConfigureAwait(false);
+            if (!UpstreamQuery.TryWrite(query.Span, upstreamQuery, out int upstreamLength))
+            {
+                // Not reached for a query the policy forwards (one readable question); never pass the client's bytes on.
+                reply = new ForwardReply(0, null, UpstreamError.BadResponse);
+            }
+            else
+            {
+                reply = await _forwarder!.ForwardAsync(upstreamQuery.AsMemory(0, upstreamLength), response, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
+            ArrayPool<byte>.Shared.Return(upstreamQuery);
+            _forwards.Leave();
+            listenerForwards?.Leave();
             _metrics.LeaveQuery();
         }
 
@@ -227,6 +321,23 @@ public sealed class DnsEngine
         }
 
         length = reply.Length;
+        string forwarded = "forwarded";
+        if (_rebinding is not null && _rebinding.HoldsForbidden(response.Span[..length]) && !decider.AllowsPrivateAnswers(query.Span))
+        {
+            length = StripForbidden(_rebinding, response.Span, length, out int removed);
+            if (length == 0)
+            {
+                length = ServFail(query.Span, response.Span);
+                Finish(protocol, client, start, QueryOutcome.ServFail, "answer held private addresses and could not be rewritten", qname, qtype, score, response.Span[..length], reply.Upstream);
+                return length;
+            }
+
+            _metrics.RecordRebindingStrip();
+            forwarded = removed == 1
+                ? "forwarded; 1 record with a private or own address removed (rebinding protection)"
+                : "forwarded; " + removed.ToString(CultureInfo.InvariantCulture) + " records with private or own addresses removed (rebinding protection)";
+        }
+
         long now = NowTicks;
 
         // Recorded before the answer leaves: whoever enforces on the tracker never sees a connection to an address
@@ -240,8 +351,29 @@ public sealed class DnsEngine
         }
 
         length = FitToClient(query.Span, response.Span, length, protocol);
-        Finish(protocol, client, start, QueryOutcome.Forwarded, "forwarded", qname, qtype, score, response.Span[..length], reply.Upstream);
+        Finish(protocol, client, start, QueryOutcome.Forwarded, forwarded, qname, qtype, score, response.Span[..length], reply.Upstream);
         return length;
+    }
+
+    /// <summary>The answer rewritten in place without its forbidden records; 0 when it could not be (then nothing of it is released).</summary>
+    private static int StripForbidden(RebindingGuard guard, Span<byte> response, int length, out int removed)
+    {
+        // Names are re-encoded and may take more room than the compressed originals: the largest message fits.
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(MaxMessageSize);
+        try
+        {
+            if (!guard.TryStrip(response[..length], scratch, out int written, out removed) || written > response.Length)
+            {
+                return 0;
+            }
+
+            scratch.AsSpan(0, written).CopyTo(response);
+            return written;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     private void Finish(
@@ -326,7 +458,8 @@ public sealed class DnsEngine
     private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response) =>
         DnsMessageWriter.TryWriteServFail(query, response, out int n) ? n : 0;
 
-    private static int Truncated(ReadOnlySpan<byte> query, Span<byte> response)
+    /// <summary>Header and question with TC set and no records (RFC 1035 §4.2.1): the client asks again over TCP.</summary>
+    internal static int Truncated(ReadOnlySpan<byte> query, Span<byte> response)
     {
         if (!DnsMessageWriter.TryWriteErrorResponse(query, response, DnsRcode.NoError, out int n))
         {

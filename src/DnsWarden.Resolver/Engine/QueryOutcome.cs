@@ -39,4 +39,13 @@ public enum QueryOutcome : byte
 
     /// <summary>Nothing was sent back (unreadable header, policy drop, shutting down).</summary>
     Dropped,
+
+    /// <summary>Too many forwarded queries were waiting on upstreams (the listener's or the engine's limit): SERVFAIL at once.</summary>
+    Overloaded,
+
+    /// <summary>The client is not on the listener's allow list: REFUSED over UDP, the connection closed over TCP.</summary>
+    ClientRefused,
+
+    /// <summary>The client's prefix was over its response rate: dropped, or answered truncated (the slip) so it can retry over TCP.</summary>
+    RateLimited,
 }

@@ -15,6 +15,7 @@ public sealed class ResolverMetrics
     private readonly LatencyHistogram _latency = new();
     private long _inFlight;
     private long _queryLogDropped;
+    private long _rebindingStrips;
 
     /// <summary>When the engine started counting (Unix seconds), for the endpoint's <c>_created</c> samples.</summary>
     public long CreatedUnixSeconds { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -40,6 +41,9 @@ public sealed class ResolverMetrics
     /// <summary>Query log lines dropped because the writer fell behind (the log is bounded so serving never waits on a disk).</summary>
     public long QueryLogDropped => Volatile.Read(ref _queryLogDropped);
 
+    /// <summary>Forwarded answers from which rebinding protection removed records (private, loopback, own addresses…).</summary>
+    public long RebindingStrips => Volatile.Read(ref _rebindingStrips);
+
     /// <summary>Total time from receipt to answer, summed, for answered queries.</summary>
     public long LatencySumMicroseconds => _latency.SumMicroseconds;
 
@@ -51,6 +55,12 @@ public sealed class ResolverMetrics
         Interlocked.Increment(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome]);
         _latency.Record(microseconds);
     }
+
+    /// <summary>Counts a query a listener dealt with before the engine (a refused client, a rate limit): no latency to record.</summary>
+    public void Increment(ListenerProtocol protocol, QueryOutcome outcome, int count = 1) =>
+        Interlocked.Add(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome], count);
+
+    public void RecordRebindingStrip() => Interlocked.Increment(ref _rebindingStrips);
 
     public void EnterQuery() => Interlocked.Increment(ref _inFlight);
 

@@ -2,6 +2,7 @@ using System.Net;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Cache;
+using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
@@ -57,13 +58,21 @@ public sealed class ResolverHost : IAsyncDisposable
 
     public IPEndPoint? MetricsEndPoint => _metricsEndpoint?.LocalEndpoint;
 
+    /// <summary>The clients the listeners answer (the configuration's <c>allow_clients</c>, or the default made from the listening addresses).</summary>
+    public IReadOnlyList<IPNetwork> AllowedClients { get; private set; } = [];
+
     /// <summary>
     /// Builds everything the configuration names. Throws <see cref="ArgumentException"/> for a configuration that
     /// cannot run (named in the message) and <see cref="System.Net.Sockets.SocketException"/> when an address cannot
     /// be bound; nothing is left open on failure.
     /// </summary>
     /// <param name="hooks">What others add: a second query log (the exporter's) and metric families.</param>
-    public static ResolverHost Create(ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null, ResolverHostHooks? hooks = null)
+    /// <param name="hostAddresses">
+    /// The addresses of the host (the namespace the proxy runs in) with their prefix lengths, read once by the caller:
+    /// the default allow list takes each listening address's subnet from them, and rebinding protection refuses answers
+    /// naming any of them. Null: the listening addresses alone.
+    /// </param>
+    public static ResolverHost Create(ProxyConfig config, TextWriter? standardOutput = null, BaseDomains? baseDomains = null, TimeProvider? time = null, ResolverHostHooks? hooks = null, IReadOnlyList<InterfaceAddress>? hostAddresses = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         IReadOnlyList<string> problems = config.Validate();
@@ -74,6 +83,8 @@ public sealed class ResolverHost : IAsyncDisposable
 
         time ??= TimeProvider.System;
         baseDomains ??= BaseDomains.Default;
+        hostAddresses ??= [];
+        var logLimits = new QueryLogLimits { BytesPerMinute = config.QueryLogBytesPerMinute };
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
         Stream? logStream = null;
@@ -96,12 +107,12 @@ public sealed class ResolverHost : IAsyncDisposable
                 PrivacyRedactor.TryParse(config.QueryLogPrivacy, out PrivacyMode privacy);
                 if (path == "-")
                 {
-                    log = new QueryLogWriter(standardOutput ?? Console.Out, privacy, baseDomains, metrics, leaveOpen: true);
+                    log = new QueryLogWriter(standardOutput ?? Console.Out, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time);
                 }
                 else
                 {
                     logStream = hooks?.OpenLogFile?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
-                    log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true);
+                    log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time);
                 }
             }
 
@@ -134,9 +145,24 @@ public sealed class ResolverHost : IAsyncDisposable
                 Tracker = tracker,
                 Exfiltration = scorer,
                 QueryLog = TeeQueryLog.Of(log, hooks?.QueryLog),
+                Rebinding = config.RebindProtection
+                    ? new RebindingGuard([.. hostAddresses.Select(a => a.Address), .. config.Listen.Select(e => e.Address)])
+                    : null,
+                MaxForwardsInFlight = config.InFlightTotal,
                 Metrics = metrics,
                 Time = time,
             });
+
+            IReadOnlyList<IPNetwork> allowed = config.AllowClients ?? ClientAllowList.DefaultFor(config.Listen.Select(e => e.Address), hostAddresses);
+            var listenerOptions = new ListenerOptions
+            {
+                AllowList = new ClientAllowList(allowed),
+                RateLimit = config.RateLimitResponsesPerSecond > 0
+                    ? new ResponseRateLimiter(config.RateLimitResponsesPerSecond, config.RateLimitSlip, config.RateLimitV4Prefix, config.RateLimitV6Prefix, time)
+                    : null,
+                MaxForwardsInFlight = config.InFlightPerListener,
+                MaxConnectionsPerClient = config.MaxTcpConnectionsPerClient,
+            };
 
             MetricsEndpoint? endpoint = null;
             if (config.MetricsListen is not null)
@@ -151,7 +177,7 @@ public sealed class ResolverHost : IAsyncDisposable
                     hooks?.Metrics));
             }
 
-            var host = new ResolverHost(config, pool, engine, log, logStream, endpoint);
+            var host = new ResolverHost(config, pool, engine, log, logStream, endpoint) { AllowedClients = allowed };
             pool = null;
             log = null;
             logStream = null;
@@ -159,11 +185,11 @@ public sealed class ResolverHost : IAsyncDisposable
             {
                 foreach (IPEndPoint ep in config.Listen)
                 {
-                    var udp = new UdpDnsListener(engine, ep);
+                    var udp = new UdpDnsListener(engine, ep, options: listenerOptions);
                     host._udp.Add(udp);
 
                     // TCP on the port UDP got (they differ only when port 0 asked the kernel for one).
-                    host._tcp.Add(new TcpDnsListener(engine, new IPEndPoint(ep.Address, udp.LocalEndPoint.Port), config.MaxTcpConnections, config.TcpIdleTimeout));
+                    host._tcp.Add(new TcpDnsListener(engine, new IPEndPoint(ep.Address, udp.LocalEndPoint.Port), config.MaxTcpConnections, config.TcpIdleTimeout, options: listenerOptions));
                 }
             }
             catch

@@ -2,15 +2,18 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
+using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Resolver.Listeners;
 
 /// <summary>
 /// Serves DNS over TCP on one address (RFC 1035 §4.2.2 framing, RFC 7766 behaviour): connections are kept open for
 /// more queries until idle, pipelined queries are served concurrently and answered as they complete (in any order,
-/// matched by ID, §6.2.1.1), at most <see cref="MaxPipelined"/> at once per connection. Connections beyond the limit
-/// are closed at once rather than queued.
+/// matched by ID, §6.2.1.1), at most <see cref="MaxPipelined"/> at once per connection. Connections beyond the limit,
+/// beyond a client's share (<see cref="ListenerOptions.MaxConnectionsPerClient"/>: one client's idle connections
+/// cannot lock the others out) or from a client off the allow list are closed at once rather than queued.
 /// </summary>
 public sealed class TcpDnsListener : IAsyncDisposable
 {
@@ -24,6 +27,10 @@ public sealed class TcpDnsListener : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly HashSet<Connection> _connections = [];
+    private readonly Dictionary<IpAddr, int> _perClient = [];
+    private readonly ClientAllowList? _allow;
+    private readonly int _maxPerClient;
+    private readonly InFlightLimit _forwards;
     private Task? _acceptLoop;
     private long _refused;
 
@@ -31,12 +38,18 @@ public sealed class TcpDnsListener : IAsyncDisposable
     /// An unbound TCP socket of the endpoint's family to listen on instead of a new one: a socket made inside another
     /// network namespace (the jail's) belongs to it wherever it is used from.
     /// </param>
-    public TcpDnsListener(DnsEngine engine, IPEndPoint endpoint, int maxConnections, TimeSpan idleTimeout, Socket? socket = null)
+    /// <param name="options">Allow list, connections per client and in-flight limit (<see cref="ListenerOptions.Default"/> when null).</param>
+    public TcpDnsListener(DnsEngine engine, IPEndPoint endpoint, int maxConnections, TimeSpan idleTimeout, Socket? socket = null, ListenerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConnections, 1);
         ListenerAddress.EnsureSpecific(endpoint);
+        options ??= ListenerOptions.Default;
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxConnectionsPerClient, 1);
+        _allow = options.AllowList;
+        _maxPerClient = options.MaxConnectionsPerClient;
+        _forwards = new InFlightLimit(options.MaxForwardsInFlight);
         _engine = engine;
         _maxConnections = maxConnections;
         _idleTimeout = idleTimeout;
@@ -63,8 +76,11 @@ public sealed class TcpDnsListener : IAsyncDisposable
 
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>Connections closed on arrival because <c>max_connections</c> were open.</summary>
+    /// <summary>Connections closed on arrival because <c>max_connections</c> were open, or the client's share was.</summary>
     public long RefusedConnections => Interlocked.Read(ref _refused);
+
+    /// <summary>This listener's forwarded queries waiting on upstreams, and their limit.</summary>
+    public InFlightLimit Forwards => _forwards;
 
     public int OpenConnections
     {
@@ -134,10 +150,19 @@ public sealed class TcpDnsListener : IAsyncDisposable
                 continue; // A connection reset before it was accepted; the next is unaffected.
             }
 
-            var connection = new Connection(this, client);
+            IpAddr address = client.RemoteEndPoint is IPEndPoint remote ? IpAddr.FromIPAddress(remote.Address) : default;
+            if (_allow is not null && !_allow.IsAllowed(address))
+            {
+                _engine.Metrics.Increment(ListenerProtocol.Tcp, QueryOutcome.ClientRefused);
+                client.Dispose();
+                continue;
+            }
+
+            var connection = new Connection(this, client, address);
             lock (_gate)
             {
-                if (_connections.Count >= _maxConnections)
+                _perClient.TryGetValue(address, out int held);
+                if (_connections.Count >= _maxConnections || held >= _maxPerClient)
                 {
                     Interlocked.Increment(ref _refused);
                     client.Dispose();
@@ -145,6 +170,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
                 }
 
                 _connections.Add(connection);
+                _perClient[address] = held + 1;
             }
 
             connection.Start();
@@ -155,11 +181,22 @@ public sealed class TcpDnsListener : IAsyncDisposable
     {
         lock (_gate)
         {
-            _connections.Remove(connection);
+            if (_connections.Remove(connection))
+            {
+                int held = _perClient[connection.Client] - 1;
+                if (held == 0)
+                {
+                    _perClient.Remove(connection.Client);
+                }
+                else
+                {
+                    _perClient[connection.Client] = held;
+                }
+            }
         }
     }
 
-    private sealed class Connection(TcpDnsListener owner, Socket socket)
+    private sealed class Connection(TcpDnsListener owner, Socket socket, IpAddr client)
     {
         private readonly SemaphoreSlim _writeGate = new(1, 1);
         private readonly SemaphoreSlim _slots = new(MaxPipelined, MaxPipelined);
@@ -167,6 +204,8 @@ public sealed class TcpDnsListener : IAsyncDisposable
         private readonly EndPoint? _remote = owner._engine.WantsClientAddress ? socket.RemoteEndPoint : null;
 
         public Task Completion { get; private set; } = Task.CompletedTask;
+
+        public IpAddr Client => client;
 
         public void Start() => Completion = Task.Run(RunAsync);
 
@@ -247,7 +286,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
             byte[] response = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize + 2);
             try
             {
-                int n = await owner._engine.HandleAsync(query.AsMemory(0, length), response.AsMemory(2, DnsEngine.MaxMessageSize), ListenerProtocol.Tcp, _remote, _abort.Token).ConfigureAwait(false);
+                int n = await owner._engine.HandleAsync(query.AsMemory(0, length), response.AsMemory(2, DnsEngine.MaxMessageSize), ListenerProtocol.Tcp, _remote, owner._forwards, _abort.Token).ConfigureAwait(false);
                 if (n > 0)
                 {
                     BinaryPrimitives.WriteUInt16BigEndian(response, (ushort)n);

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
+using DnsWarden.Wire.Dns;
+using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Resolver.Listeners;
 
@@ -30,6 +33,9 @@ public sealed class UdpDnsListener : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private readonly int _loopCount;
     private readonly IPEndPoint _anyEndPoint;
+    private readonly ClientAllowList? _allow;
+    private readonly ResponseRateLimiter? _rate;
+    private readonly InFlightLimit _forwards;
     private int _inFlight;
     private long _receiveErrors;
     private TaskCompletionSource? _drained;
@@ -38,11 +44,16 @@ public sealed class UdpDnsListener : IAsyncDisposable
     /// An unbound UDP socket of the endpoint's family to use instead of a new one: a socket made inside another network
     /// namespace (the jail's) belongs to it wherever it is used from.
     /// </param>
-    public UdpDnsListener(DnsEngine engine, IPEndPoint endpoint, int receiveLoops = 0, Socket? socket = null)
+    /// <param name="options">Allow list, rate limit and in-flight limit (<see cref="ListenerOptions.Default"/> when null).</param>
+    public UdpDnsListener(DnsEngine engine, IPEndPoint endpoint, int receiveLoops = 0, Socket? socket = null, ListenerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(endpoint);
         ListenerAddress.EnsureSpecific(endpoint);
+        options ??= ListenerOptions.Default;
+        _allow = options.AllowList;
+        _rate = options.RateLimit;
+        _forwards = new InFlightLimit(options.MaxForwardsInFlight);
         _engine = engine;
         _loopCount = receiveLoops > 0 ? receiveLoops : Math.Max(2, Environment.ProcessorCount);
         _socket = socket ?? new Socket(endpoint.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
@@ -70,6 +81,9 @@ public sealed class UdpDnsListener : IAsyncDisposable
 
     /// <summary>The bound address and port (the real port when 0 was asked for).</summary>
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>This listener's forwarded queries waiting on upstreams, and their limit.</summary>
+    public InFlightLimit Forwards => _forwards;
 
     /// <summary>Datagrams the socket refused to give (ICMP errors reported on the socket, and the like); they are skipped.</summary>
     public long ReceiveErrors => Interlocked.Read(ref _receiveErrors);
@@ -151,8 +165,13 @@ public sealed class UdpDnsListener : IAsyncDisposable
                     break;
                 }
 
+                if ((_allow is not null || _rate is not null) && !Admit(query.AsSpan(0, received), response, from))
+                {
+                    continue;
+                }
+
                 Interlocked.Increment(ref _inFlight);
-                ValueTask<int> pending = _engine.HandleAsync(query.AsMemory(0, received), response.AsMemory(0, DatagramBufferSize), ListenerProtocol.Udp, _engine.WantsClientAddress ? _anyEndPoint.Create(from) : null);
+                ValueTask<int> pending = _engine.HandleAsync(query.AsMemory(0, received), response.AsMemory(0, DatagramBufferSize), ListenerProtocol.Udp, _engine.WantsClientAddress ? _anyEndPoint.Create(from) : null, _forwards);
                 if (pending.IsCompletedSuccessfully)
                 {
                     Send(response, pending.Result, from);
@@ -173,6 +192,48 @@ public sealed class UdpDnsListener : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(response);
             done.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// The allow list and the rate limit, before the engine sees the query: false when this listener has dealt with
+    /// it (REFUSED, a truncated answer or nothing), counted in the engine's metrics. Allocates nothing.
+    /// </summary>
+    private bool Admit(ReadOnlySpan<byte> query, byte[] response, SocketAddress from)
+    {
+        IpAddr client = ClientOf(from);
+        RateVerdict rate = _rate?.Check(client) ?? RateVerdict.Answer;
+        if (_allow is not null && !_allow.IsAllowed(client))
+        {
+            // REFUSED is no larger than the query (no amplification), tells a misconfigured client at once, and is
+            // itself rate limited; a dropped or slipped one over the rate gets nothing.
+            if (rate == RateVerdict.Answer && DnsMessageWriter.TryWriteRefused(query, response.AsSpan(0, DatagramBufferSize), out int refused))
+            {
+                Send(response, refused, from);
+            }
+
+            _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.ClientRefused);
+            return false;
+        }
+
+        if (rate == RateVerdict.Answer)
+        {
+            return true;
+        }
+
+        if (rate == RateVerdict.Slip)
+        {
+            Send(response, DnsEngine.Truncated(query, response.AsSpan(0, DatagramBufferSize)), from);
+        }
+
+        _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.RateLimited);
+        return false;
+    }
+
+    /// <summary>The sender's address from the kernel's sockaddr (sockaddr_in: address at 4; sockaddr_in6: at 8).</summary>
+    private static IpAddr ClientOf(SocketAddress from)
+    {
+        ReadOnlySpan<byte> b = from.Buffer.Span;
+        return from.Family == AddressFamily.InterNetworkV6 ? IpAddr.FromV6(b.Slice(8, 16)) : IpAddr.FromV4(b.Slice(4, 4));
     }
 
     private async Task CompleteLaterAsync(ValueTask<int> pending, byte[] query, byte[] response, SocketAddress to)

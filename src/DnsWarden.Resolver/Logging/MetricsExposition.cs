@@ -90,8 +90,11 @@ public static class MetricsExposition
         r.Family("dnsw_queries_in_flight", "gauge", "Queries being served right now.");
         r.Sample("", "", m.InFlight);
 
-        r.Family("dnsw_query_log_dropped_total", "counter", "Query log entries dropped because the writer fell behind.");
+        r.Family("dnsw_query_log_dropped_total", "counter", "Query log entries not written: the writer fell behind, or the log's byte budget was spent.");
         r.Counter("", m.QueryLogDropped, created);
+
+        r.Family("dnsw_rebinding_stripped_total", "counter", "Forwarded answers from which rebinding protection removed private, loopback or own addresses.");
+        r.Counter("", m.RebindingStrips, created);
 
         if (source.CacheStatistics() is { } cache)
         {

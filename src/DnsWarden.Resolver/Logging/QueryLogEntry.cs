@@ -40,6 +40,12 @@ public sealed record QueryLogEntry
 
     /// <summary>The exfiltration indicator's score for the name's base domain (0–100), or null when not scored.</summary>
     public int? ExfiltrationScore { get; init; }
+
+    /// <summary>
+    /// How many queries this line stands for: 1, or the repeats the writer folded into it (same client address, name,
+    /// type and verdict within the aggregation window after the line written for the first of them).
+    /// </summary>
+    public int Count { get; init; } = 1;
 }
 
 /// <summary>Where the engine hands finished entries; must not block (a slow sink drops and counts).</summary>

@@ -56,6 +56,9 @@ public static class QueryLogJson
         QueryOutcome.ServFail => "servfail",
         QueryOutcome.Malformed => "malformed",
         QueryOutcome.Dropped => "dropped",
+        QueryOutcome.Overloaded => "overloaded",
+        QueryOutcome.ClientRefused => "client_refused",
+        QueryOutcome.RateLimited => "rate_limited",
         _ => "unknown",
     };
 
@@ -148,6 +151,26 @@ public static class QueryLogJson
             writer.WriteNumber("exfiltration_score"u8, score);
         }
 
+        if (entry.Count > 1)
+        {
+            writer.WriteNumber("count"u8, entry.Count);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// The line the writer puts where its budget left queries out: <c>{"ts":…,"event":"log_suppressed",
+    /// "suppressed":N,"since":…}</c> — N queries between <c>since</c> and <c>ts</c> are not in the log.
+    /// </summary>
+    public static void WriteSuppressed(Utf8JsonWriter writer, DateTimeOffset now, DateTimeOffset since, long suppressed)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        writer.WriteString("ts"u8, FormatTimestamp(now));
+        writer.WriteString("event"u8, "log_suppressed"u8);
+        writer.WriteNumber("suppressed"u8, suppressed);
+        writer.WriteString("since"u8, FormatTimestamp(since));
         writer.WriteEndObject();
     }
 
@@ -217,6 +240,7 @@ public static class QueryLogJson
         List<string> answers = [];
         long elapsed = 0;
         int? score = null;
+        int count = 1;
 
         while (true)
         {
@@ -366,6 +390,14 @@ public static class QueryLogJson
 
                     score = s;
                     break;
+                case "count":
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out count) || count < 1)
+                    {
+                        error = QueryLogReadError.WrongType;
+                        return false;
+                    }
+
+                    break;
                 default:
                     if (!reader.TrySkip())
                     {
@@ -404,6 +436,7 @@ public static class QueryLogJson
             Upstream = upstream,
             ElapsedMicroseconds = elapsed,
             ExfiltrationScore = score,
+            Count = count,
         };
         error = QueryLogReadError.None;
         return true;

@@ -336,7 +336,7 @@ public sealed class ExfiltrationDetectorTests
     // ---- Bounds ----
 
     [Fact]
-    public void Domains_are_bounded_and_the_least_recently_seen_goes()
+    public void Domains_are_bounded_and_the_least_evidence_goes()
     {
         ExfiltrationDetector d = NewDetector();
         _ = d.AddQuery(0, "www.first-example.com", A);
@@ -345,7 +345,7 @@ public sealed class ExfiltrationDetectorTests
             _ = d.AddQuery(Second, $"www.site{i}.com", A);
         }
 
-        // Seen again: now the most recent, so site0 is the oldest.
+        // Seen again: two queries outrank every single sighting.
         _ = d.AddQuery(2 * Second, "www.first-example.com", A);
         Assert.Equal(ExfiltrationDetector.MaxDomains, d.TrackedDomains);
         _ = d.AddQuery(3 * Second, "www.newcomer.com", A);

@@ -40,7 +40,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task BlockedNameNeverReachesTheForwarder()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "10.1.1.1"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "198.51.100.11"));
         var engine = new DnsEngine(new DnsEngineOptions { Policy = Policy("""{ "block": ["bad.test"], "default_action": "allow" }"""), Forwarder = upstream });
 
         byte[] r = await Ask(engine, DnsCacheTests.Query("x.bad.test"));
@@ -55,13 +55,13 @@ public sealed class DnsEngineTests
         var tracker = new IpTracker();
         var cache = new DnsCache();
         bool trackedWhenForwarderReturned = false;
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 300, "10.1.2.3", "fd00::5"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 300, "198.51.100.23", "2001:db8::5"));
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, Tracker = tracker, Cache = cache });
 
         byte[] r = await Ask(engine, DnsCacheTests.Query("www.example.test", id: 7));
-        trackedWhenForwarderReturned = tracker.Contains(IpAddr.Parse("10.1.2.3"), engine.NowTicks);
+        trackedWhenForwarderReturned = tracker.Contains(IpAddr.Parse("198.51.100.23"), engine.NowTicks);
         Assert.True(trackedWhenForwarderReturned);
-        Assert.True(tracker.Contains(IpAddr.Parse("fd00::5"), engine.NowTicks));
+        Assert.True(tracker.Contains(IpAddr.Parse("2001:db8::5"), engine.NowTicks));
         Assert.Equal(7, r[0] << 8 | r[1]);
 
         byte[] again = await Ask(engine, DnsCacheTests.Query("WWW.example.test", id: 9));
@@ -90,7 +90,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task AReplyToAnotherQuestionIsNotPassedOn()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(DnsCacheTests.Query("other.test", id: (ushort)(q[0] << 8 | q[1])), 60, "10.9.9.9"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(DnsCacheTests.Query("other.test", id: (ushort)(q[0] << 8 | q[1])), 60, "198.51.100.99"));
         var tracker = new IpTracker();
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, Tracker = tracker });
         Assert.Equal(DnsRcode.ServFail, Rcode(await Ask(engine, DnsCacheTests.Query("a.test"))));
@@ -100,7 +100,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task LargeAnswerIsTruncatedForUdpButWholeOverTcp()
     {
-        string[] many = [.. Enumerable.Range(1, 60).Select(i => "10.0.1." + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+        string[] many = [.. Enumerable.Range(1, 60).Select(i => "203.0.113." + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
         var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, many));
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream });
         byte[] q = QueryNoEdns("big.test");
@@ -126,7 +126,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task ReloadTakesEffectOnTheNextQuery()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "10.1.1.1"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "198.51.100.11"));
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream });
         Assert.Equal(DnsRcode.NoError, Rcode(await Ask(engine, DnsCacheTests.Query("a.test"))));
         engine.Reload(Policy("""{ "block": ["a.test"], "block_action": "refused", "default_action": "allow" }"""));
@@ -154,7 +154,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task ExfiltrationBurstIsBlockedOnceTheScoreReachesTheThreshold()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "10.1.1.1"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "198.51.100.11"));
         var log = new ListLog();
         var engine = new DnsEngine(new DnsEngineOptions
         {
@@ -186,7 +186,7 @@ public sealed class DnsEngineTests
     public async Task QueryLogEntryCarriesWhatHappened()
     {
         var log = new ListLog();
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "10.1.2.3"), url: "udp://10.0.0.1");
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "198.51.100.23"), url: "udp://10.0.0.1");
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, QueryLog = log });
         await engine.HandleAsync(DnsCacheTests.Query("www.example.test", DnsType.A), new byte[DnsEngine.MaxMessageSize], ListenerProtocol.Tcp,
             new System.Net.IPEndPoint(System.Net.IPAddress.Parse("10.0.0.9"), 4000), TestContext.Current.CancellationToken);
@@ -195,7 +195,7 @@ public sealed class DnsEngineTests
         Assert.Equal("A", e.QType);
         Assert.Equal(QueryOutcome.Forwarded, e.Outcome);
         Assert.Equal("NOERROR", e.Rcode);
-        Assert.Equal(["10.1.2.3"], e.Answers);
+        Assert.Equal(["198.51.100.23"], e.Answers);
         Assert.Equal("udp://10.0.0.1", e.Upstream);
         Assert.Equal("10.0.0.9:4000", e.Client);
         Assert.Equal(ListenerProtocol.Tcp, e.Protocol);
@@ -204,10 +204,10 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task ResponsesAndRuntsGetNothingBrokenQueriesGetFormErr()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "10.1.1.1"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 60, "198.51.100.11"));
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream });
         byte[] q = DnsCacheTests.Query("a.test");
-        byte[] asResponse = DnsCacheTests.AnswerA(q, 60, "10.1.1.1");
+        byte[] asResponse = DnsCacheTests.AnswerA(q, 60, "198.51.100.11");
         Assert.Empty(await Ask(engine, asResponse));
         Assert.Empty(await Ask(engine, [1, 2, 3]));
         byte[] cut = q[..(q.Length - 3)];
@@ -218,7 +218,7 @@ public sealed class DnsEngineTests
     [Fact]
     public async Task CacheHitAllocatesNothing()
     {
-        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 300, "10.1.2.3"));
+        var upstream = new FakeForwarder((q, _) => DnsCacheTests.AnswerA(q, 300, "198.51.100.23"));
         var engine = new DnsEngine(new DnsEngineOptions { Forwarder = upstream, Cache = new DnsCache(), Tracker = new IpTracker() });
         byte[] q = DnsCacheTests.Query("hot.test");
         var response = new byte[DnsEngine.MaxMessageSize];

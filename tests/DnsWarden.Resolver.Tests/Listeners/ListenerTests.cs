@@ -27,7 +27,7 @@ public sealed class ListenerTests
         }
         """;
 
-    private static readonly string[] s_many = [.. Enumerable.Range(1, 60).Select(i => "10.0.1." + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] s_many = [.. Enumerable.Range(1, 60).Select(i => "203.0.113." + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
 
     private static DnsEngine NewEngine(IDnsForwarder? forwarder = null)
     {
@@ -398,7 +398,7 @@ public sealed class ListenerTests
         {
             Interlocked.Increment(ref _started);
             await gate;
-            byte[] r = DnsCacheTests.AnswerA(query.ToArray(), 60, "10.3.3.3");
+            byte[] r = DnsCacheTests.AnswerA(query.ToArray(), 60, "198.51.100.33");
             r.CopyTo(response);
             return new ForwardReply(r.Length, "gated://", DnsWarden.Resolver.Upstreams.UpstreamError.None);
         }

@@ -21,6 +21,9 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="udp",outcome="servfail"} 0
         dnsw_queries_total{protocol="udp",outcome="malformed"} 0
         dnsw_queries_total{protocol="udp",outcome="dropped"} 0
+        dnsw_queries_total{protocol="udp",outcome="overloaded"} 0
+        dnsw_queries_total{protocol="udp",outcome="client_refused"} 0
+        dnsw_queries_total{protocol="udp",outcome="rate_limited"} 0
         dnsw_queries_total{protocol="tcp",outcome="forwarded"} 0
         dnsw_queries_total{protocol="tcp",outcome="cached"} 0
         dnsw_queries_total{protocol="tcp",outcome="local"} 0
@@ -30,6 +33,9 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="tcp",outcome="servfail"} 0
         dnsw_queries_total{protocol="tcp",outcome="malformed"} 0
         dnsw_queries_total{protocol="tcp",outcome="dropped"} 0
+        dnsw_queries_total{protocol="tcp",outcome="overloaded"} 0
+        dnsw_queries_total{protocol="tcp",outcome="client_refused"} 0
+        dnsw_queries_total{protocol="tcp",outcome="rate_limited"} 0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0
         dnsw_queries_total{protocol="packet",outcome="local"} 0
@@ -39,6 +45,9 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="packet",outcome="servfail"} 0
         dnsw_queries_total{protocol="packet",outcome="malformed"} 0
         dnsw_queries_total{protocol="packet",outcome="dropped"} 0
+        dnsw_queries_total{protocol="packet",outcome="overloaded"} 0
+        dnsw_queries_total{protocol="packet",outcome="client_refused"} 0
+        dnsw_queries_total{protocol="packet",outcome="rate_limited"} 0
         # HELP dnsw_query_duration_seconds Time from receipt to answer.
         # TYPE dnsw_query_duration_seconds histogram
         dnsw_query_duration_seconds_bucket{le="0.0001"} 2
@@ -61,9 +70,12 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_queries_in_flight Queries being served right now.
         # TYPE dnsw_queries_in_flight gauge
         dnsw_queries_in_flight 1
-        # HELP dnsw_query_log_dropped_total Query log entries dropped because the writer fell behind.
+        # HELP dnsw_query_log_dropped_total Query log entries not written: the writer fell behind, or the log's byte budget was spent.
         # TYPE dnsw_query_log_dropped_total counter
         dnsw_query_log_dropped_total 1
+        # HELP dnsw_rebinding_stripped_total Forwarded answers from which rebinding protection removed private, loopback or own addresses.
+        # TYPE dnsw_rebinding_stripped_total counter
+        dnsw_rebinding_stripped_total 0
         # HELP dnsw_cache_hits_total Cache lookups answered from the cache.
         # TYPE dnsw_cache_hits_total counter
         dnsw_cache_hits_total 3
@@ -188,6 +200,12 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="udp",outcome="malformed"} {CREATED}.0
         dnsw_queries_total{protocol="udp",outcome="dropped"} 0
         dnsw_queries_created{protocol="udp",outcome="dropped"} {CREATED}.0
+        dnsw_queries_total{protocol="udp",outcome="overloaded"} 0
+        dnsw_queries_created{protocol="udp",outcome="overloaded"} {CREATED}.0
+        dnsw_queries_total{protocol="udp",outcome="client_refused"} 0
+        dnsw_queries_created{protocol="udp",outcome="client_refused"} {CREATED}.0
+        dnsw_queries_total{protocol="udp",outcome="rate_limited"} 0
+        dnsw_queries_created{protocol="udp",outcome="rate_limited"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="forwarded"} 0
         dnsw_queries_created{protocol="tcp",outcome="forwarded"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="cached"} 0
@@ -206,6 +224,12 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="tcp",outcome="malformed"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="dropped"} 0
         dnsw_queries_created{protocol="tcp",outcome="dropped"} {CREATED}.0
+        dnsw_queries_total{protocol="tcp",outcome="overloaded"} 0
+        dnsw_queries_created{protocol="tcp",outcome="overloaded"} {CREATED}.0
+        dnsw_queries_total{protocol="tcp",outcome="client_refused"} 0
+        dnsw_queries_created{protocol="tcp",outcome="client_refused"} {CREATED}.0
+        dnsw_queries_total{protocol="tcp",outcome="rate_limited"} 0
+        dnsw_queries_created{protocol="tcp",outcome="rate_limited"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_created{protocol="packet",outcome="forwarded"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0
@@ -224,6 +248,12 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="packet",outcome="malformed"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="dropped"} 0
         dnsw_queries_created{protocol="packet",outcome="dropped"} {CREATED}.0
+        dnsw_queries_total{protocol="packet",outcome="overloaded"} 0
+        dnsw_queries_created{protocol="packet",outcome="overloaded"} {CREATED}.0
+        dnsw_queries_total{protocol="packet",outcome="client_refused"} 0
+        dnsw_queries_created{protocol="packet",outcome="client_refused"} {CREATED}.0
+        dnsw_queries_total{protocol="packet",outcome="rate_limited"} 0
+        dnsw_queries_created{protocol="packet",outcome="rate_limited"} {CREATED}.0
         # HELP dnsw_query_duration_seconds Time from receipt to answer.
         # TYPE dnsw_query_duration_seconds histogram
         # UNIT dnsw_query_duration_seconds seconds
@@ -248,10 +278,14 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_queries_in_flight Queries being served right now.
         # TYPE dnsw_queries_in_flight gauge
         dnsw_queries_in_flight 1
-        # HELP dnsw_query_log_dropped Query log entries dropped because the writer fell behind.
+        # HELP dnsw_query_log_dropped Query log entries not written: the writer fell behind, or the log's byte budget was spent.
         # TYPE dnsw_query_log_dropped counter
         dnsw_query_log_dropped_total 1
         dnsw_query_log_dropped_created {CREATED}.0
+        # HELP dnsw_rebinding_stripped Forwarded answers from which rebinding protection removed private, loopback or own addresses.
+        # TYPE dnsw_rebinding_stripped counter
+        dnsw_rebinding_stripped_total 0
+        dnsw_rebinding_stripped_created {CREATED}.0
         # HELP dnsw_cache_hits Cache lookups answered from the cache.
         # TYPE dnsw_cache_hits counter
         dnsw_cache_hits_total 3
@@ -542,10 +576,10 @@ public sealed class MetricsExpositionTests
             """;
         (int exit, string output) = await RunAsync(python, ["-c", Script, "om"], MetricsExposition.Render(source, MetricsFormat.OpenMetrics));
         Assert.True(exit == 0, output);
-        Assert.Equal("19", output.Trim());
+        Assert.Equal("20", output.Trim());
         (exit, output) = await RunAsync(python, ["-c", Script, "prom"], MetricsExposition.Render(source, MetricsFormat.Prometheus));
         Assert.True(exit == 0, output);
-        Assert.Equal("19", output.Trim());
+        Assert.Equal("20", output.Trim());
     }
 
     internal static IEnumerable<(string Labels, string Value)> Samples(string text, string name)

@@ -107,7 +107,7 @@ public sealed class QueryLogJsonTests
     [Fact]
     public void VerdictsAreDistinctSnakeCaseAndRoundTrip()
     {
-        string[] expected = ["forwarded", "cached", "local", "blocked", "sinkholed", "blocked_exfiltration", "servfail", "malformed", "dropped"];
+        string[] expected = ["forwarded", "cached", "local", "blocked", "sinkholed", "blocked_exfiltration", "servfail", "malformed", "dropped", "overloaded", "client_refused", "rate_limited"];
         Assert.Equal(expected, Enum.GetValues<QueryOutcome>().Select(QueryLogJson.FormatVerdict));
         foreach (QueryOutcome o in Enum.GetValues<QueryOutcome>())
         {

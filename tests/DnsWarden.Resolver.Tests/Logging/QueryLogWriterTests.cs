@@ -18,7 +18,7 @@ public sealed class QueryLogWriterTests
     {
         var metrics = new ResolverMetrics();
         var target = new MemoryStream();
-        var log = new QueryLogWriter(target, PrivacyMode.Full, QueryLogJsonTests.Domains, metrics, leaveOpen: true);
+        var log = new QueryLogWriter(target, PrivacyMode.Full, QueryLogJsonTests.Domains, metrics, leaveOpen: true, limits: QueryLogLimits.None);
         for (int i = 0; i < 5_000; i++)
         {
             log.Write(QueryLogJsonTests.FullEntry(i));
@@ -55,7 +55,7 @@ public sealed class QueryLogWriterTests
     {
         var metrics = new ResolverMetrics();
         using var target = new GatedStream();
-        var log = new QueryLogWriter(target, PrivacyMode.Minimal, QueryLogJsonTests.Domains, metrics, capacity: 4, leaveOpen: true);
+        var log = new QueryLogWriter(target, PrivacyMode.Minimal, QueryLogJsonTests.Domains, metrics, capacity: 4, leaveOpen: true, limits: QueryLogLimits.None);
 
         // The first entry is taken by the writer, which then waits inside the stream's Write.
         log.Write(QueryLogJsonTests.FullEntry(0));
@@ -74,13 +74,20 @@ public sealed class QueryLogWriterTests
         target.Gate.Release(int.MaxValue / 2);
         await log.DisposeAsync();
         string[] lines = Lines(target.Inner.ToArray());
-        Assert.Equal(5, lines.Length);
+        Assert.Equal(6, lines.Length);
         Assert.Equal(
             [1503, 1504, 1505, 1506, 1507],
-            lines.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("elapsed_us").GetInt64()));
+            lines[..5].Select(l => JsonDocument.Parse(l).RootElement.GetProperty("elapsed_us").GetInt64()));
 
-        // One flush for the first batch, one for the four queued behind it: not one per line.
-        Assert.Equal(2, target.Flushes);
+        // The three the full queue refused are said to be missing, at the end.
+        using (var report = JsonDocument.Parse(lines[5]))
+        {
+            Assert.Equal("log_suppressed", report.RootElement.GetProperty("event").GetString());
+            Assert.Equal(3, report.RootElement.GetProperty("suppressed").GetInt64());
+        }
+
+        // One flush for the first batch, one for the four queued behind it, one for the closing report: not one per line.
+        Assert.Equal(3, target.Flushes);
         Assert.Equal(3, metrics.QueryLogDropped);
     }
 
@@ -113,7 +120,7 @@ public sealed class QueryLogWriterTests
     {
         var metrics = new ResolverMetrics();
         var target = new MemoryStream();
-        var log = new QueryLogWriter(target, PrivacyMode.Redacted, QueryLogJsonTests.Domains, metrics, leaveOpen: true);
+        var log = new QueryLogWriter(target, PrivacyMode.Redacted, QueryLogJsonTests.Domains, metrics, leaveOpen: true, limits: QueryLogLimits.None);
         await Task.WhenAll(Enumerable.Range(0, 4).Select(t => Task.Run(() =>
         {
             for (int i = 0; i < 2_000; i++)
