@@ -21,6 +21,9 @@ public sealed class TunNetwork : IDisposable
 {
     public const string InsideInterface = "dnswt0";
     public const string InsideTable = "dnsw_tun";
+
+    /// <summary>Firewall mode's backstop inside the namespace: only loopback and the TUN may send (routing alone is not a filter).</summary>
+    public const string BackstopTable = "dnsw_tun_backstop";
     public const string HostInterfacePattern = "dnswh%d";
     public const string OwnerDirectory = JailNetwork.OwnerDirectory;
 
@@ -153,6 +156,12 @@ public sealed class TunNetwork : IDisposable
                 return;
             }
 
+            // The backstop goes in before the FIB rules and out after them, so no moment of firewall mode is without it.
+            if (mode == TunFilterMode.Firewall)
+            {
+                RunInside(BackstopRules(), "the firewall backstop");
+            }
+
             foreach (AddressFamily family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
             {
                 if (mode == TunFilterMode.Firewall)
@@ -163,6 +172,11 @@ public sealed class TunNetwork : IDisposable
                 {
                     _insideRoutes!.DeleteRule(family, RulePriority, RouteTable);
                 }
+            }
+
+            if (mode != TunFilterMode.Firewall)
+            {
+                RunInside($"delete table inet {BackstopTable}", "removing the firewall backstop");
             }
 
             Mode = mode;
@@ -246,6 +260,31 @@ public sealed class TunNetwork : IDisposable
         SetMode(mode);
     }
 
+    /// <summary>
+    /// Firewall mode's backstop: a program in the namespace can pick its interface (SO_BINDTODEVICE, an IPv6
+    /// link-local address with a scope, a route of its own) and the FIB rule does not apply to it, so the namespace's
+    /// output hook lets only loopback and the TUN send. It is not removed when dnsw dies: with the TUN gone only
+    /// loopback is left (fail closed) until <c>--cleanup</c> or a new instance. The TUN's name is matched as a string,
+    /// so the rule holds whether or not the device exists. Refusals are counted in <c>refused_interface</c>.
+    /// </summary>
+    private static string BackstopRules() => $$"""
+        add table inet {{BackstopTable}}
+        add counter inet {{BackstopTable}} refused_interface
+        add chain inet {{BackstopTable}} out { type filter hook output priority 0; policy drop; }
+        flush chain inet {{BackstopTable}} out
+        add rule inet {{BackstopTable}} out oifname { "lo", "{{InsideInterface}}" } accept
+        add rule inet {{BackstopTable}} out counter name refused_interface drop
+        """;
+
+    private void RunInside(string commands, string what)
+    {
+        NftResult result = _insideNft!.Run(commands);
+        if (!result.Ok)
+        {
+            throw new InvalidOperationException($"nftables refused {what} inside the namespace: " + result.Error.Trim());
+        }
+    }
+
     /// <summary>TCP/53 to the virtual DNS addresses goes to the engine's TCP listener on loopback (nat output, before routing into the TUN).</summary>
     private string InsideRules() => $$"""
         add table inet {{InsideTable}}
@@ -314,18 +353,21 @@ public sealed class TunNetwork : IDisposable
             {
             }
 
+            // The backstop last: it keeps the namespace closed until the routes are gone.
             try
             {
                 if (_insideNft is not null)
                 {
                     _insideNft.Run($"delete table inet {InsideTable}");
+                    _insideNft.Run($"delete table inet {BackstopTable}");
                 }
                 else
                 {
                     NetworkNamespace.RunAsync(Namespace, () =>
                     {
                         using var nft = new NftContext();
-                        return nft.Run($"delete table inet {InsideTable}");
+                        nft.Run($"delete table inet {InsideTable}");
+                        return nft.Run($"delete table inet {BackstopTable}");
                     }).GetAwaiter().GetResult();
                 }
             }

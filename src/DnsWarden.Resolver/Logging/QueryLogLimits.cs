@@ -18,7 +18,7 @@ public sealed record QueryLogLimits
     public long BytesPerMinute { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
 
     /// <summary>
-    /// Queries with the same client address, name, type and verdict within this time of the first are one more line
+    /// Queries with the same client address, name, type, verdict and upstream within this time of the first are one more line
     /// with a <c>count</c>, written when the window closes; zero writes every query.
     /// </summary>
     public TimeSpan AggregationWindow { get; init; } = TimeSpan.FromSeconds(1);

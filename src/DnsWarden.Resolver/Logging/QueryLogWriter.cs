@@ -203,7 +203,7 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
             return Emit(json, buffer, entry) ? 1 : 0;
         }
 
-        var key = new SeriesKey(ClientAddress(entry.Client), entry.QName, entry.QType, entry.Outcome);
+        var key = new SeriesKey(ClientAddress(entry.Client), entry.QName, entry.QType, entry.Outcome, entry.Upstream);
         if (_series.TryGetValue(key, out Series? series) && entry.Timestamp < series.Ends)
         {
             series.Last = entry;
@@ -392,7 +392,8 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
         }
     }
 
-    private readonly record struct SeriesKey(string? Client, string? QName, string? QType, QueryOutcome Outcome);
+    // The upstream is part of the key: a folded line names the one upstream all its repeats went to.
+    private readonly record struct SeriesKey(string? Client, string? QName, string? QType, QueryOutcome Outcome, string? Upstream);
 
     /// <summary>Repeats of one line since it was written, until <see cref="Ends"/>.</summary>
     private sealed class Series(DateTimeOffset ends)

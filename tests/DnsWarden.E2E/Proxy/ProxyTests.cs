@@ -174,7 +174,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         Assert.True(await ProxyNet.WaitForQueriesAsync(n.Unbound, ProxyNet.WwwName, before + 20, TimeSpan.FromSeconds(5)) - before >= 20, n.Unbound.StdErr);
         await StopAsync(proxy);
         Assert.All(proxy.LogLines(), e => Assert.Equal("forwarded", e.GetProperty("verdict").GetString()));
-        Assert.Equal(20, proxy.LogLines().Count(e => e.GetProperty("upstream").GetString() == "udp://10.53.0.12"));
+        // Repeats of one query are folded into a line with their count.
+        Assert.Equal(20, proxy.LogLines().Where(e => e.GetProperty("upstream").GetString() == "udp://10.53.0.12").Sum(e => e.TryGetProperty("count", out JsonElement c) ? c.GetInt32() : 1));
     }
 
     [Fact]
