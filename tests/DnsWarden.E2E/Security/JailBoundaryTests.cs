@@ -5,7 +5,7 @@ using System.Text.Json;
 namespace DnsWarden.E2E.Security;
 
 /// <summary>
-/// The jail as a security boundary (issue 14, items 1, 3, 4, 5 and 8): what a hostile jailed command tries, run for
+/// The jail as a security boundary (issue 14, items 1, 3, 4, 5, 8, 14 and 15): what a hostile jailed command tries, run for
 /// real through <c>dnsw jail</c> in the fixture's "host" namespace as the unprivileged user a sudo caller would be
 /// (SUDO_UID 65534), with the result read where it would land — the file system, a listener's log, the host's
 /// process table. Programs run as that user are named by their full path: the test runner's PATH may hold
@@ -311,6 +311,98 @@ public sealed class JailBoundaryTests(SecurityNetFixture fixture) : IClassFixtur
         // only replies through towards dnsw's interfaces; the host's own processes reach the jail's input chain.)
         Assert.Contains(inbound, e => e.GetProperty("protocol").GetString() == "udp" && e.GetProperty("port").GetInt32() == 9001);
         Assert.Contains(inbound, e => e.GetProperty("dst").GetString() == jailV6);
+    }
+
+    [Fact]
+    public async Task MulticastAndRoutingHeadersNeverLeaveTheJail()
+    {
+        fixture.Check();
+        using JailDirectory dir = JailDirectory.Create("covert");
+        string policy = dir.Combine("policy.json");
+        // web6.sec.test answers with a unique-local address, which rebinding protection would strip otherwise.
+        await File.WriteAllTextAsync(policy, """{ "allow": ["sec.test"], "default_action": "block", "private_answers": ["web6.sec.test"] }""");
+        string trigger = dir.Combine("go");
+        string script = dir.Combine("covert.py");
+        await File.WriteAllTextAsync(script, """
+            import os, socket, struct, sys, time
+            trigger = sys.argv[1]
+            ifindex, ifname = next((i, n) for i, n in socket.if_nameindex() if n != "lo")
+            def attempt(send):
+                # A refused packet may fail the call itself (EPERM from the jail's rules): that is the point.
+                try:
+                    send()
+                except OSError as e:
+                    print(f"refused locally: {e}", flush=True)
+            print("jail-ready", flush=True)
+            while not os.path.exists(trigger):
+                time.sleep(0.05)
+            web4 = socket.getaddrinfo("web.sec.test", 7777, socket.AF_INET, socket.SOCK_DGRAM)[0][4][0]
+            web6 = socket.getaddrinfo("web6.sec.test", 7777, socket.AF_INET6, socket.SOCK_DGRAM)[0][4][0]
+            u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            # The control: plain datagrams to the allowed addresses leave.
+            u4.sendto(b"control-4", (web4, 7777))
+            u6.sendto(b"control-6", (web6, 7777))
+            # Joining groups makes the kernel announce them (MLD, IGMP reports): a channel out with chosen addresses.
+            m6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            m6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, "ff05::7:7") + struct.pack("@I", ifindex))
+            attempt(lambda: m6.sendto(b"covert-mcast6", ("ff05::7:7", 7777, 0, ifindex)))
+            m4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            m4.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("@4s4si", socket.inet_aton("239.7.7.7"), socket.inet_aton("0.0.0.0"), ifindex))
+            attempt(lambda: m4.sendto(b"covert-mcast4", ("239.7.7.7", 7777)))
+            # A segment routing header (type 4, no privilege needed): first hop the allowed address, then one never resolved.
+            r6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+            srh = struct.pack("!BBBBBBH", 0, 4, 4, 1, 1, 0, 0) + bytes(16) + socket.inet_pton(socket.AF_INET6, web6)
+            r6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RTHDR, srh)
+            attempt(lambda: r6.sendto(b"covert-rthdr", ("2001:db8:77::1", 7777)))
+            # IPv4 options (record route) ride the same way.
+            o4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            o4.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, bytes([7, 7, 4, 0, 0, 0, 0, 0]))
+            attempt(lambda: o4.sendto(b"covert-ipopt", (web4, 7777)))
+            print("sent", flush=True)
+            # The jail's link stays up until the captures have proven they hold everything.
+            while not os.path.exists(trigger + ".done"):
+                time.sleep(0.05)
+            """);
+        NetnsProcess jail = StartJail("covert",
+            ["--mode", "policy", "--policy", policy, "--upstream", "udp://" + SecurityNetFixture.DnsmasqV4, "--writable", dir.Path],
+            "/usr/bin/python3", "-u", script, trigger);
+        await jail.WaitForOutputAsync("jail-ready", TimeSpan.FromSeconds(60));
+        CommandResult links = await fixture.Net.ExecAsync(fixture.Host, "ip", ["-o", "link", "show"]);
+        string veth = links.StdOut.Split('\n').Select(l => l.Split(':', 3)).Where(f => f.Length == 3).Select(f => f[1].Trim().Split('@')[0])
+            .Single(n => n.StartsWith("dnswj", StringComparison.Ordinal) && n.EndsWith('h'));
+
+        // Both sides watched: the jail's own link on the host, and the LAN where the allowed addresses live.
+        DumpcapCapture near = await fixture.Net.StartCaptureAsync(fixture.Host, [veth]);
+        DumpcapCapture far = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface]);
+        await File.WriteAllTextAsync(trigger, "");
+        await jail.WaitForOutputAsync("sent", TimeSpan.FromSeconds(60));
+        await near.StopAsync();
+        await far.StopAsync();
+        await File.WriteAllTextAsync(trigger + ".done", "");
+        await jail.StopAsync(ProcessSignal.Terminate, TimeSpan.FromSeconds(30));
+
+        foreach (DumpcapCapture c in new[] { near, far })
+        {
+            // (Not counting the port-unreachable errors that quote them on the way back.)
+            Assert.Equal(1, await CountFramesAsync(c, "not icmp and not icmpv6 and frame contains \"control-4\""));
+            Assert.Equal(1, await CountFramesAsync(c, "not icmp and not icmpv6 and frame contains \"control-6\""));
+            Assert.Equal(0, await CountFramesAsync(c, "frame contains \"covert\""));
+            // The groups the command joined appear nowhere: not as a destination, not inside an MLD or IGMP report.
+            Assert.Equal(0, await CountFramesAsync(c, "frame contains ff:05:00:00:00:00:00:00:00:00:00:00:00:07:00:07 or frame contains ef:07:07:07"));
+            Assert.Equal(0, await CountFramesAsync(c, "ipv6.routing or ip.opt.type"));
+        }
+
+        string summary = Line(jail.StdErr, "dnsw jail: DNS queries");
+        Assert.Matches(@"multicast [1-9]\d*,", summary);
+        Assert.Matches(@"routing headers and IP options [2-9]\d*;", summary);
+    }
+
+    private async Task<int> CountFramesAsync(DumpcapCapture capture, string displayFilter)
+    {
+        CommandResult r = await ProcessRunner.RunAsync("tshark", ["-n", "-r", capture.OutputPath, "-Y", displayFilter, "-T", "fields", "-e", "frame.number"]);
+        Assert.True(r.ExitCode == 0, r.Describe());
+        return r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
     }
 
     private static string Line(string text, string prefix) =>
