@@ -52,6 +52,52 @@ internal static class OwnerRecord
         }
     }
 
+    /// <summary>
+    /// Forgets what dead owners left in network namespaces that no longer exist: a jail or TUN record whose owner is
+    /// dead, whose namespace of origin is gone (its veth, NAT table and forwarding went with it) and whose own
+    /// namespace (<c>dnsw-jail-ID</c>, or the TUN's target) is gone too, and forwarding leases of gone namespaces.
+    /// Such records could never be undone by any run (a run can only undo what was made from its own namespace), so
+    /// without this they would stay in /run/dnsw for good after, say, a test's namespace was removed under a killed
+    /// jail. Records of a live namespace are left to <c>--cleanup</c> there.
+    /// </summary>
+    public static void SweepOrphans()
+    {
+        IReadOnlySet<string> live = NetworkNamespace.LiveIds();
+        using (RunDirectory.Lock())
+        {
+            foreach (string path in System.IO.Directory.GetFiles(Directory, "*.pid"))
+            {
+                string name = Path.GetFileNameWithoutExtension(path);
+                string? ownNamespace = name.StartsWith("jail-", StringComparison.Ordinal) ? "dnsw-jail-" + name["jail-".Length..]
+                    : name.StartsWith("tun-", StringComparison.Ordinal) ? name["tun-".Length..]
+                    : null;
+                if (ownNamespace is null || LiveOwner(path) is not null || NetworkNamespace.Exists(ownNamespace) || !OriginGone(path, live))
+                {
+                    continue;
+                }
+
+                File.Delete(path);
+                File.Delete(Path.ChangeExtension(path, ".sock"));
+            }
+
+            HostForwarding.ForgetGoneNamespaces(live);
+            RunDirectory.RemoveIfEmpty();
+        }
+    }
+
+    private static bool OriginGone(string path, IReadOnlySet<string> live)
+    {
+        try
+        {
+            string[] f = File.ReadAllText(path).Trim().Split(' ');
+            return f.Length >= 3 && !live.Contains(f[2]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Removes an owner file, and the directory with the last one.</summary>
     public static void Delete(string path)
     {

@@ -87,6 +87,7 @@ public sealed class JailNetwork : IDisposable
         var removed = new List<string>();
         if (!Directory.Exists(NetworkNamespace.RunDirectory))
         {
+            OwnerRecord.SweepOrphans();
             return removed;
         }
 
@@ -105,6 +106,7 @@ public sealed class JailNetwork : IDisposable
             removed.Add(id);
         }
 
+        OwnerRecord.SweepOrphans();
         HostForwarding.Reconcile();
         return removed;
     }

@@ -128,6 +128,7 @@ public sealed class TunNetwork : IDisposable
     /// </summary>
     public static bool CleanupStale(string netns, TunFilterOptions? filter = null)
     {
+        OwnerRecord.SweepOrphans();
         if (LiveOwner(netns) is not null)
         {
             return false;

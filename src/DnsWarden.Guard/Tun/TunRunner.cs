@@ -66,6 +66,7 @@ public static class TunRunner
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(stderr);
         string ns = options.Namespace;
+        OwnerRecord.SweepOrphans();
         if (TunNetwork.LiveOwner(ns) is int owner)
         {
             throw new InvalidOperationException($"namespace '{ns}' is already served by dnsw tun (pid {owner.ToString(CultureInfo.InvariantCulture)})");

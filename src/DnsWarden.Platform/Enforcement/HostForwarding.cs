@@ -192,7 +192,31 @@ public sealed class HostForwarding : IDisposable
     }
 
     /// <summary>The record's path for the calling thread's namespace (its inode number names it).</summary>
-    internal static string RecordPath() => Path.Combine(RunDirectory.Path, "forwarding-" + NetworkNamespace.CurrentId());
+    internal static string RecordPath() => Path.Combine(RunDirectory.Path, RecordPrefix + NetworkNamespace.CurrentId());
+
+    private const string RecordPrefix = "forwarding-";
+
+    /// <summary>
+    /// Removes the lease records of network namespaces that no longer exist (<paramref name="liveNamespaces"/>, from
+    /// <see cref="NetworkNamespace.LiveIds"/>): their sysctls and guard table went with them, and no run can ever be in
+    /// them again to undo anything. Call with <see cref="RunDirectory.Lock"/> held.
+    /// </summary>
+    public static void ForgetGoneNamespaces(IReadOnlySet<string> liveNamespaces)
+    {
+        ArgumentNullException.ThrowIfNull(liveNamespaces);
+        if (!Directory.Exists(RunDirectory.Path))
+        {
+            return;
+        }
+
+        foreach (string path in Directory.GetFiles(RunDirectory.Path, RecordPrefix + "*"))
+        {
+            if (!liveNamespaces.Contains(Path.GetFileName(path)[RecordPrefix.Length..]))
+            {
+                File.Delete(path);
+            }
+        }
+    }
 
     // Names are written into nft commands: one with a character outside these is not opened (and so needs no guard).
     private static IEnumerable<string> UplinkInterfaces() =>

@@ -104,6 +104,70 @@ public static class NetworkNamespace
     /// <summary>True when <c>/run/netns/NAME</c> exists.</summary>
     public static bool Exists(string name) => File.Exists(PathOf(name));
 
+    /// <summary>
+    /// The ids (nsfs inode numbers, as <see cref="CurrentId"/> gives them) of every network namespace that still exists:
+    /// the namespace of any thread of any process, and every one kept by a bind mount (the names under <see cref="RunDirectory"/>). A namespace not
+    /// in the set is gone, and with it everything made inside it (interfaces, nftables tables, its sysctls).
+    /// </summary>
+    public static IReadOnlySet<string> LiveIds()
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string task in Entries("/proc", directories: true).Where(IsPid).SelectMany(p => Entries(p + "/task", directories: true)))
+        {
+            AddId(ids, new FileInfo(task + "/ns/net"));
+        }
+
+        // Named namespaces (and any other kept by a bind mount) are nsfs mounts: /proc/self/mountinfo gives each one's
+        // root as "net:[ID]" (a descriptor opened on the mount point would only name the path).
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/mountinfo"))
+            {
+                string[] f = line.Split(' ', 6);
+                if (f.Length > 4 && f[3].StartsWith("net:[", StringComparison.Ordinal))
+                {
+                    ids.Add(f[3]["net:[".Length..].TrimEnd(']'));
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return ids;
+    }
+
+    private static void AddId(HashSet<string> ids, FileInfo link)
+    {
+        try
+        {
+            string? target = link.LinkTarget;
+            int open = target?.IndexOf('[', StringComparison.Ordinal) ?? -1;
+            if (target is not null && open >= 0 && target.StartsWith("net:", StringComparison.Ordinal))
+            {
+                ids.Add(target[(open + 1)..].TrimEnd(']'));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A process that ended while we looked.
+        }
+    }
+
+    private static bool IsPid(string path) => char.IsAsciiDigit(path[^1]) && path[(path.LastIndexOf('/') + 1)..].All(char.IsAsciiDigit);
+
+    private static string[] Entries(string directory, bool directories)
+    {
+        try
+        {
+            return directories ? Directory.GetDirectories(directory) : Directory.GetFiles(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>The calling thread's network namespace as the kernel numbers it (the inode of /proc/thread-self/ns/net).</summary>
     public static string CurrentId()
     {

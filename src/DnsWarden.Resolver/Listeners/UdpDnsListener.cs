@@ -206,12 +206,13 @@ public sealed class UdpDnsListener : IAsyncDisposable
         {
             // REFUSED is no larger than the query (no amplification), tells a misconfigured client at once, and is
             // itself rate limited; a dropped or slipped one over the rate gets nothing.
+            // Counted before the answer leaves: whoever reads the metrics after the client got its REFUSED sees it.
+            _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.ClientRefused);
             if (rate == RateVerdict.Answer && DnsMessageWriter.TryWriteRefused(query, response.AsSpan(0, DatagramBufferSize), out int refused))
             {
                 Send(response, refused, from);
             }
 
-            _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.ClientRefused);
             return false;
         }
 

@@ -82,6 +82,11 @@ public sealed class NetnsProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        // A test runner started in the background (`cmd &` in a script, nohup, some CI agents) ignores SIGINT and
+        // SIGHUP, and an ignored signal stays ignored across exec: the Ctrl-C, reload and stop the tests send would
+        // then never arrive. Each process starts with the default action for them, as from a terminal.
+        psi.ArgumentList.Add(HostTools.Resolve("env"));
+        psi.ArgumentList.Add("--default-signal=INT,HUP,QUIT,TERM");
         psi.ArgumentList.Add(HostTools.Resolve("ip"));
         psi.ArgumentList.Add("netns");
         psi.ArgumentList.Add("exec");

@@ -143,6 +143,22 @@ public sealed class NetworkNamespaceTests
     }
 
     [Fact]
+    public async Task LiveIds_HoldThisNamespaceAndANamedOne_UntilItIsDeleted()
+    {
+        Assert.SkipWhen(HostTool.SkipReason() is not null, HostTool.SkipReason() ?? "");
+        Assert.Contains(NetworkNamespace.CurrentId(), NetworkNamespace.LiveIds());
+        string id;
+        using (ScratchNamespace ns = ScratchNamespace.Create("live"))
+        {
+            id = await NetworkNamespace.RunAsync(ns.Name, NetworkNamespace.CurrentId);
+            Assert.NotEqual(NetworkNamespace.CurrentId(), id);
+            Assert.Contains(id, NetworkNamespace.LiveIds());
+        }
+
+        Assert.DoesNotContain(id, NetworkNamespace.LiveIds());
+    }
+
+    [Fact]
     public void Names_ThatAreNotPlainFileNames_AreRefused()
     {
         Assert.Throws<ArgumentException>(() => NetworkNamespace.PathOf("../etc"));
