@@ -49,6 +49,9 @@ public sealed class TunBypassNetFixture : TopologyFixture
     /// <summary>The host's link-local address on <see cref="HostClientInterface"/> (fe80::…, reached as fe80::…%eth0 from the client).</summary>
     public string HostLinkLocal { get; private set; } = "";
 
+    /// <summary>The MAC address of <see cref="HostClientInterface"/>, where a frame from the client's eth0 goes.</summary>
+    public string HostClientMac { get; private set; } = "";
+
     public NetnsProcess HostListener { get; private set; } = null!;
 
     public NetnsProcess InetListener { get; private set; } = null!;
@@ -102,6 +105,9 @@ public sealed class TunBypassNetFixture : TopologyFixture
         await net.WaitForAddressesAsync(Inet);
         CommandResult linkLocal = (await net.ExecAsync(Host, "ip", ["-6", "-o", "addr", "show", "dev", HostClientInterface, "scope", "link"])).EnsureSuccess();
         HostLinkLocal = linkLocal.StdOut.Split(' ', StringSplitOptions.RemoveEmptyEntries).SkipWhile(w => w != "inet6").Skip(1).First().Split('/')[0];
+
+        CommandResult link = (await net.ExecAsync(Host, "ip", ["-o", "link", "show", "dev", HostClientInterface])).EnsureSuccess();
+        HostClientMac = link.StdOut.Split(' ', StringSplitOptions.RemoveEmptyEntries).SkipWhile(w => w != "link/ether").Skip(1).First();
 
         Scripts = net.TempPath("scripts");
         Directory.CreateDirectory(Scripts);

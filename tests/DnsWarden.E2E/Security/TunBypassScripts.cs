@@ -9,6 +9,7 @@ internal static class TunBypassScripts
         ("icmplog.py", IcmpLog),
         ("send.py", Send),
         ("icmperror.py", IcmpError),
+        ("frame.py", Frame),
     ];
 
     /// <summary>A dual-stack UDP listener on [::]:PORT: every datagram is logged as "got PAYLOAD from SOURCE".</summary>
@@ -111,5 +112,34 @@ internal static class TunBypassScripts
             print(f"sent {a.tag}", flush=True)
         except OSError as e:
             print(f"error {a.tag} {e.errno}", flush=True)
+        """;
+
+    /// <summary>
+    /// A whole IPv4/UDP packet SOURCE → DESTINATION:PORT carrying TAG, handed to IFACE for MAC through a packet socket
+    /// (AF_PACKET, CAP_NET_RAW): below IP, so no route and no IP hook of the namespace sees it; with a seventh argument
+    /// "bypass", past the queueing discipline too (PACKET_QDISC_BYPASS). Prints "sent TAG" or "error TAG ERRNO".
+    /// </summary>
+    private const string Frame = """
+        import socket, struct, sys
+        iface, mac, source, destination, port, tag = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+
+        def checksum(b):
+            b += b"\0" * (len(b) & 1)
+            t = sum(struct.unpack(f">{len(b) // 2}H", b))
+            t = (t >> 16) + (t & 0xFFFF)
+            return ~(t + (t >> 16)) & 0xFFFF
+
+        payload = tag.encode()
+        udp = struct.pack(">HHHH", 40000, port, 8 + len(payload), 0) + payload
+        h = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 9, 0, 64, 17, 0, socket.inet_aton(source), socket.inet_aton(destination))
+        packet = h[:10] + struct.pack(">H", checksum(h)) + h[12:] + udp
+        try:
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+            if sys.argv[7:] == ["bypass"]:
+                s.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS (linux/if_packet.h)
+            s.sendto(packet, (iface, 0x0800, 0, 0, bytes.fromhex(mac.replace(":", ""))))
+            print(f"sent {tag}", flush=True)
+        except OSError as e:
+            print(f"error {tag} {e.errno}", flush=True)
         """;
 }

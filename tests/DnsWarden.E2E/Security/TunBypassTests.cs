@@ -297,4 +297,44 @@ public sealed class TunBypassTests(TunBypassNetFixture fixture) : IClassFixture<
         Assert.DoesNotContain("tag=tunsec-forged", icmpLog.StdOut, StringComparison.Ordinal);
         Assert.Contains($"from {TunBypassNetFixture.WebV4} tag=tunsec-closed-port", icmpLog.StdOut, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task APacketSocketOnTheVethGetsNothingOutWhileTheFilterRunsNorAfterItIsKilled()
+    {
+        fixture.Check();
+        DumpcapCapture leftClient = await fixture.Net.StartCaptureAsync(fixture.Host, [fixture.HostClientInterface], fixture.Net.TempPath("frame-host.pcapng"));
+        DumpcapCapture reachedInet = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface], fixture.Net.TempPath("frame-inet.pcapng"));
+        NetnsProcess tun = await StartTunAsync();
+        string sends = "";
+        string[] frame = ["eth0", fixture.HostClientMac, "10.75.0.2", TunBypassNetFixture.OtherV4, Port];
+        string[] attacks = ["tunsec-frame-live", "tunsec-frame-live-bypass", "tunsec-frame-dead"];
+        try
+        {
+            // CAP_NET_RAW only, as a container gets it: whole frames written below IP, through the queueing discipline and past it.
+            sends += (await InClientAsync(s_nobodyWithRaw, "frame.py", [.. frame, attacks[0]])).StdOut;
+            sends += (await InClientAsync(s_nobodyWithRaw, "frame.py", [.. frame, attacks[1], "bypass"])).StdOut;
+            await tun.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(10));
+            sends += (await InClientAsync(s_nobodyWithRaw, "frame.py", [.. frame, attacks[2]])).StdOut;
+            (await DnswAsync("--cleanup")).EnsureSuccess();
+
+            // The control: the same frame once the namespace is cleaned up reaches the same listener.
+            sends += (await InClientAsync(s_nobodyWithRaw, "frame.py", [.. frame, "tunsec-frame-clean"])).StdOut;
+            await WaitGotAsync(fixture.InetListener, "tunsec-frame-clean");
+        }
+        finally
+        {
+            await tun.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(10));
+            await leftClient.StopAsync();
+            await reachedInet.StopAsync();
+        }
+
+        foreach (string tag in attacks)
+        {
+            Assert.False(Got(fixture.InetListener, tag), $"{tag} reached its listener:\n{fixture.InetListener.StdOut}\n{sends}");
+            Assert.Equal(0, await CapturedAsync(leftClient.OutputPath, tag));
+            Assert.Equal(0, await CapturedAsync(reachedInet.OutputPath, tag));
+        }
+
+        Assert.True(await CapturedAsync(leftClient.OutputPath, "tunsec-frame-clean") > 0, sends);
+    }
 }
