@@ -6,8 +6,8 @@ namespace DnsWarden.E2E.Security;
 /// The topology of the TUN bypass tests, joined to nothing but itself:
 /// <list type="bullet">
 /// <item>"host" runs <c>dnsw tun --netns CLIENT</c>: eth0 10.74.0.1/24, fd00:74::1/64 towards "inet", eth1 10.75.0.1/24,
-/// fd00:75::1/64 (and its link-local address) towards "client", forwarding on, and a UDP listener on [::]:7000 logging
-/// every datagram;</item>
+/// fd00:75::1/64 (and its link-local address) towards "client", forwarding on, IPv4 source routes accepted, and a UDP
+/// listener on [::]:7000 logging every datagram;</item>
 /// <item>"client" is the namespace behind the filter, and also joined to "host" by a plain veth (eth0, its main
 /// table's default route): the second interface a program inside would use to get round the filter;</item>
 /// <item>"inet" has dnsmasq on 203.0.113.53 (one name, <see cref="WebName"/>, for <see cref="WebV4"/> and
@@ -93,10 +93,16 @@ public sealed class TunBypassNetFixture : TopologyFixture
         await net.AddRouteAsync(Inet, "10.30.30.0/24", via: "10.74.0.1");
         await net.EnableForwardingAsync(Host);
 
-        // What a careless far side accepts: a source-routed packet that reached it would go on to its final hop.
+        // What a careless path accepts: a source-routed packet that got past the filter would go on to its final hop
+        // (the host's TUN is made later, so it takes the default).
         foreach (string key in new[] { "net.ipv6.conf.all.seg6_enabled", "net.ipv6.conf.eth0.seg6_enabled", "net.ipv4.conf.all.accept_source_route", "net.ipv4.conf.eth0.accept_source_route" })
         {
             await net.SetSysctlAsync(Inet, key, "1");
+        }
+
+        foreach (string key in new[] { "net.ipv4.conf.all.accept_source_route", "net.ipv4.conf.default.accept_source_route" })
+        {
+            await net.SetSysctlAsync(Host, key, "1");
         }
 
         await net.SetResolvConfAsync(Client, [VirtualDnsV4]);
