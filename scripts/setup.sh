@@ -17,13 +17,15 @@ need_root() {
 }
 
 # package:command pairs — a package is installed only when its command is missing. clang and zlib1g-dev are
-# the native (ahead-of-time) build's linker and its one library header: ./dnsw ships that build.
+# the native (ahead-of-time) build's linker and its one library header: ./dnsw ships that build. clang also
+# compiles the send-time attribution program (BPF) against libbpf-dev's headers; libbpf1 loads it at run time.
 runtime_pkgs=(libpcap0.8:/usr/lib/x86_64-linux-gnu/libpcap.so.0.8 iproute2:ip nftables:nft
               publicsuffix:/usr/share/publicsuffix/public_suffix_list.dat
-              clang:clang zlib1g-dev:/usr/include/zlib.h)
+              clang:clang zlib1g-dev:/usr/include/zlib.h
+              libbpf1:/usr/lib/x86_64-linux-gnu/libbpf.so.1 libbpf-dev:/usr/include/bpf/bpf_helpers.h)
 test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig knot-resolver:kresd
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
-           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client stress-ng:stress-ng
+           python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng
            clickhouse-client:clickhouse-client)
 
 missing=()

@@ -22,11 +22,27 @@ public enum OwnerConfidence
 public sealed record ProcessAncestorFacts(int Pid, string Name);
 
 /// <summary>What is known about the process holding a socket; <paramref name="Parents"/> nearest first, up to pid 1.</summary>
-public sealed record ProcessFacts(int Pid, string Name, string? Exe, int? Uid, string? CommandLine, IReadOnlyList<ProcessAncestorFacts> Parents);
+public sealed record ProcessFacts(int Pid, string Name, string? Exe, int? Uid, string? CommandLine, IReadOnlyList<ProcessAncestorFacts> Parents)
+{
+    /// <summary>The thread that sent (send-time attribution only): its id and name, which may differ from the process's.</summary>
+    public int? Tid { get; init; }
+
+    public string? Thread { get; init; }
+
+    public int? Gid { get; init; }
+
+    /// <summary>The user name of <see cref="Uid"/> (/etc/passwd).</summary>
+    public string? User { get; init; }
+
+    public CgroupFacts? Cgroup { get; init; }
+}
 
 /// <summary>The answer to "who owns this flow's socket"; <paramref name="Reason"/> is null only when the confidence is High.</summary>
 public sealed record OwnerLookup(ProcessFacts? Process, OwnerConfidence Confidence, string? Reason)
 {
+    /// <summary>Which source named the process; <see cref="AttributionSource.None"/> when none did.</summary>
+    public AttributionSource Source { get; init; }
+
     public static OwnerLookup Unknown(string reason) => new(null, OwnerConfidence.None, reason);
 }
 

@@ -16,12 +16,22 @@ public static class FlowOwnerProviders
             return new SockDiagOwnerProvider();
         }
 
-        if (OperatingSystem.IsWindows())
+        return OperatingSystem.IsWindows() ? new IpHelperOwnerProvider() : new UnsupportedOwnerProvider();
+    }
+
+    /// <summary>
+    /// As <see cref="CreateDefault()"/>, but on Linux a <see cref="SendTimeOwnerProvider"/>: with <paramref name="useBpf"/>
+    /// the kernel's send-time records first and sock_diag for what they do not cover; without, sock_diag alone, and
+    /// every answer that is not high says that send-time attribution was off.
+    /// </summary>
+    public static IFlowOwnerProvider CreateDefault(bool useBpf)
+    {
+        if (OperatingSystem.IsLinux())
         {
-            return new IpHelperOwnerProvider();
+            return SendTimeOwnerProvider.Create(useBpf);
         }
 
-        return new UnsupportedOwnerProvider();
+        return CreateDefault();
     }
 }
 

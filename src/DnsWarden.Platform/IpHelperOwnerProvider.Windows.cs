@@ -64,7 +64,7 @@ public sealed class IpHelperOwnerProvider : IFlowOwnerProvider
         ProcessFacts? facts = Facts(pid);
         return facts is null
             ? OwnerLookup.Unknown(OwnerReasons.SocketGone)
-            : new OwnerLookup(facts, match.Confidence, match.Reason);
+            : new OwnerLookup(facts, match.Confidence, match.Reason) { Source = AttributionSource.IpHelper };
     }
 
     private unsafe string? Fetch(IpHelperTableKind kind)

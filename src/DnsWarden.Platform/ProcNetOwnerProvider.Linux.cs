@@ -30,7 +30,8 @@ public sealed class ProcNetOwnerProvider : IFlowOwnerProvider
         {
             lock (_lock)
             {
-                return LookupCore(protocol, localAddress, localPort, remoteAddress, remotePort);
+                OwnerLookup answer = LookupCore(protocol, localAddress, localPort, remoteAddress, remotePort);
+                return answer with { Source = answer.Process is null ? AttributionSource.None : AttributionSource.Proc };
             }
         }
         catch (Exception ex)

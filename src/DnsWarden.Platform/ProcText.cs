@@ -112,4 +112,128 @@ internal static class ProcText
         string text = Encoding.UTF8.GetString(cmdline);
         return text.Replace('\0', ' ');
     }
+
+    /// <summary>The real gid of "Gid:" in /proc/[pid]/status.</summary>
+    public static int? ParseStatusGid(ReadOnlySpan<char> status)
+    {
+        foreach (ReadOnlySpan<char> line in status.EnumerateLines())
+        {
+            if (line.StartsWith("Gid:"))
+            {
+                ReadOnlySpan<char> value = line[4..].TrimStart(" \t");
+                int end = value.IndexOfAny(" \t");
+                return int.TryParse(end < 0 ? value : value[..end], NumberStyles.None, CultureInfo.InvariantCulture, out int gid) ? gid : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The cgroup v2 path of /proc/[pid]/cgroup: the "0::PATH" line (cgroups(7)); null when there is none.</summary>
+    public static string? ParseCgroupV2Path(ReadOnlySpan<char> text)
+    {
+        foreach (ReadOnlySpan<char> line in text.EnumerateLines())
+        {
+            if (line.StartsWith("0::") && line.Length > 3)
+            {
+                return line[3..].ToString();
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The mount point of the cgroup2 file system in /proc/self/mountinfo (proc(5): field 5 is the mount point, the
+    /// file system type follows the " - " separator; spaces and other bytes in paths are written as \ooo).
+    /// </summary>
+    public static string? FindCgroup2Mount(ReadOnlySpan<char> mountinfo)
+    {
+        foreach (ReadOnlySpan<char> line in mountinfo.EnumerateLines())
+        {
+            int separator = line.IndexOf(" - ");
+            if (separator < 0 || !line[(separator + 3)..].StartsWith("cgroup2 "))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<char> fields = line[..separator];
+            for (int i = 0; i < 4; i++)
+            {
+                int space = fields.IndexOf(' ');
+                if (space < 0)
+                {
+                    fields = default;
+                    break;
+                }
+
+                fields = fields[(space + 1)..];
+            }
+
+            int end = fields.IndexOf(' ');
+            ReadOnlySpan<char> mountPoint = end < 0 ? fields : fields[..end];
+            if (!mountPoint.IsEmpty)
+            {
+                return UnescapeOctal(mountPoint);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>User names by uid from passwd(5) text ("name:password:uid:gid:…"); the first line for a uid wins.</summary>
+    public static Dictionary<int, string> ParsePasswd(ReadOnlySpan<char> passwd)
+    {
+        var names = new Dictionary<int, string>();
+        foreach (ReadOnlySpan<char> line in passwd.EnumerateLines())
+        {
+            int first = line.IndexOf(':');
+            if (first <= 0 || line.StartsWith("#"))
+            {
+                continue;
+            }
+
+            ReadOnlySpan<char> rest = line[(first + 1)..];
+            int second = rest.IndexOf(':');
+            if (second < 0)
+            {
+                continue;
+            }
+
+            rest = rest[(second + 1)..];
+            int third = rest.IndexOf(':');
+            if (third >= 0 && int.TryParse(rest[..third], NumberStyles.None, CultureInfo.InvariantCulture, out int uid))
+            {
+                names.TryAdd(uid, line[..first].ToString());
+            }
+        }
+
+        return names;
+    }
+
+    private static string UnescapeOctal(ReadOnlySpan<char> text)
+    {
+        if (text.IndexOf('\\') < 0)
+        {
+            return text.ToString();
+        }
+
+        var sb = new StringBuilder(text.Length);
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i] == '\\' && i + 3 < text.Length && IsOctal(text[i + 1]) && IsOctal(text[i + 2]) && IsOctal(text[i + 3]))
+            {
+                sb.Append((char)(((text[i + 1] - '0') * 64) + ((text[i + 2] - '0') * 8) + (text[i + 3] - '0')));
+                i += 3;
+            }
+            else
+            {
+                sb.Append(text[i]);
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    private static bool IsOctal(char c) => c is >= '0' and <= '7';
 }

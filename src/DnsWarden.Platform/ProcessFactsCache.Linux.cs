@@ -17,6 +17,13 @@ internal sealed class ProcessFactsCache
 
     private readonly Dictionary<int, (ProcessFacts Facts, long Stamp)> _facts = [];
     private readonly Dictionary<int, (string Name, int PPid, int? Uid, long Stamp)> _basics = [];
+    private readonly UserNames _users = new();
+    private readonly Lazy<CgroupDirectory?> _cgroups = new(CgroupDirectory.Open, LazyThreadSafetyMode.None);
+
+    /// <summary>The cgroup v2 tree, or null when none is mounted.</summary>
+    public CgroupDirectory? Cgroups => _cgroups.Value;
+
+    public string? UserName(int? uid) => _users.NameOf(uid);
 
     /// <summary>Null when the process is gone and was not cached.</summary>
     public ProcessFacts? Get(int pid)
@@ -26,6 +33,8 @@ internal sealed class ProcessFactsCache
             return hit.Facts;
         }
 
+        // The executable first: a one-shot client may be gone a moment later, and exe is the one fact only /proc has.
+        string? exe = ReadExe(pid);
         if (!TryGetBasics(pid, out string name, out int ppid, out int? uid))
         {
             return null;
@@ -45,7 +54,12 @@ internal sealed class ProcessFactsCache
             parent = grandParent;
         }
 
-        var facts = new ProcessFacts(pid, name, ReadExe(pid), uid, ReadCommandLine(pid), parents);
+        var facts = new ProcessFacts(pid, name, exe, uid, ReadCommandLine(pid), parents)
+        {
+            Gid = ReadGid(pid),
+            User = _users.NameOf(uid),
+            Cgroup = ReadCgroup(pid),
+        };
         Trim();
         _facts[pid] = (facts, Stopwatch.GetTimestamp());
         return facts;
@@ -83,6 +97,44 @@ internal sealed class ProcessFactsCache
 
         _basics[pid] = (name, ppid, uid, Stopwatch.GetTimestamp());
         return true;
+    }
+
+    /// <summary>The process's cgroup v2 group from /proc/[pid]/cgroup, with its id and what its path names.</summary>
+    public CgroupFacts? ReadCgroup(int pid)
+    {
+        try
+        {
+            string? path = ProcText.ParseCgroupV2Path(File.ReadAllText($"/proc/{pid}/cgroup"));
+            if (path is null)
+            {
+                return null;
+            }
+
+            CgroupDirectory? cgroups = _cgroups.Value;
+            if (cgroups is not null)
+            {
+                return cgroups.Facts(cgroups.IdOf(path), path);
+            }
+
+            (string? unit, ContainerFacts? container) = CgroupClassifier.Classify(path);
+            return new CgroupFacts(0, path, unit, container);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static int? ReadGid(int pid)
+    {
+        try
+        {
+            return ProcText.ParseStatusGid(File.ReadAllText($"/proc/{pid}/status"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     private static string? ReadComm(int pid)

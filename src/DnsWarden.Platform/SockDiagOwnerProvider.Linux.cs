@@ -59,13 +59,15 @@ public sealed class SockDiagOwnerProvider : IFlowOwnerProvider
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
                 OwnerLookup? answer = _fd >= 0 ? LookupCore(protocol, localAddress, localPort, remoteAddress, remotePort) : null;
+                AttributionSource source = AttributionSource.SockDiag;
                 if (answer is null)
                 {
                     FallbackLookups++;
                     answer = _fallback.LookupCore(protocol, localAddress, localPort, remoteAddress, remotePort);
+                    source = AttributionSource.Proc;
                 }
 
-                return answer;
+                return answer with { Source = answer.Process is null ? AttributionSource.None : source };
             }
         }
         catch (Exception ex)

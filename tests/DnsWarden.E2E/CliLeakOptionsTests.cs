@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using DnsWarden.Capture.Files;
 using DnsWarden.Leak.Tests.GeoIp;
 using DnsWarden.Wire.Dns;
@@ -161,6 +162,61 @@ public sealed class CliLeakOptionsTests : IDisposable
         CommandResult missing = await Dnsw(["leak", "report", Path.Combine(_dir, "nope.jsonl")]);
         Assert.NotEqual(0, missing.ExitCode);
         Assert.DoesNotContain("Exception", missing.StdOut + missing.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Report_ListsAndFilters_ByType_Process_AndTime()
+    {
+        string pcap = PcapNg(("eth0", LinkType.Raw,
+        [
+            Udp(s_client, IpAddr.Parse("198.51.100.53"), 40000, 53, Query("a.example.com", 1)),
+            Udp(s_client, IpAddr.Parse("198.51.100.53"), 40001, 53, Query("b.example.com", 1)),
+            Udp(s_client, IpAddr.Parse("198.51.100.53"), 40002, 53, Query("c.example.com", 1)),
+        ]));
+        string events = Path.Combine(_dir, "events.jsonl");
+        CommandResult watch = await Dnsw(["leak", "watch", "--pcap", pcap, "--profile", "full-tunnel", "--privacy", "full", "--out", events]);
+        Assert.True(watch.ExitCode == 2, watch.Describe());
+
+        // A capture file names no process: the first event is given a sender, the second a stub with the asker behind it.
+        string[] lines = await File.ReadAllLinesAsync(events);
+        Assert.Equal(4, lines.Length);
+        JsonNode first = JsonNode.Parse(lines[0])!;
+        first["process"] = JsonNode.Parse("""{"pid":4242,"name":"dig","exe":null,"uid":0,"cmdline":null,"parents":[]}""");
+        JsonNode second = JsonNode.Parse(lines[1])!;
+        second["process"] = JsonNode.Parse("""{"pid":881,"name":"dnsmasq","exe":null,"uid":0,"cmdline":null,"parents":[]}""");
+        second["on_behalf_of"] = JsonNode.Parse("""{"process":{"pid":4343,"name":"curl","exe":null,"uid":0,"cmdline":null,"parents":[]},"attribution":{"confidence":"high","reason":null,"source":"bpf"},"frame":1}""");
+        await File.WriteAllLinesAsync(events, [first.ToJsonString(), second.ToJsonString(), lines[2], lines[3]]);
+
+        Assert.Equal(["a.example.com"], await ListedNames(events, "--process", "dig"));
+        Assert.Equal(["b.example.com"], await ListedNames(events, "--process", "4343"));
+        Assert.Equal(["c.example.com"], await ListedNames(events, "--process", "unattributed"));
+        Assert.Equal(["a.example.com", "c.example.com"], await ListedNames(events, "--process", "dig", "--process", "unattributed"));
+        Assert.Empty(await ListedNames(events, "--type", "C"));
+        Assert.Equal(["a.example.com", "b.example.com", "c.example.com"], await ListedNames(events, "--type", "A"));
+        Assert.Equal(["b.example.com"], await ListedNames(events, "--since", "2026-01-01T00:00:00.0015Z", "--until", "2026-01-01T00:00:00.0025Z"));
+
+        CommandResult human = await Dnsw(["leak", "report", events, "--list"]);
+        Assert.True(human.ExitCode == 2, human.Describe());
+        string[] listed = human.StdOut.Split('\n').Where(l => l.Contains("example.com", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(3, listed.Length);
+        Assert.EndsWith("dig[4242]", listed[0].TrimEnd(), StringComparison.Ordinal);
+        Assert.EndsWith("dnsmasq[881] for curl[4343]", listed[1].TrimEnd(), StringComparison.Ordinal);
+        Assert.Contains("(no process: capture file: no socket to ask)", listed[2], StringComparison.Ordinal);
+
+        CommandResult badTime = await Dnsw(["leak", "report", events, "--since", "yesterday"]);
+        Assert.True(badTime.ExitCode == 1, badTime.Describe());
+        Assert.Contains("--since: 'yesterday' is not a time", badTime.StdErr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The query names of the events <c>leak report --list --format json</c> keeps under the given filters.</summary>
+    private static async Task<List<string>> ListedNames(string events, params string[] filters)
+    {
+        CommandResult run = await Dnsw(["leak", "report", events, "--list", "--format", "json", .. filters]);
+        Assert.True(run.ExitCode is 0 or 2, run.Describe());
+        List<JsonElement> lines = [.. run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        Assert.Equal("summary", lines[^1].GetProperty("kind").GetString());
+        Assert.Equal(lines.Count - 1, lines[^1].GetProperty("events").GetInt32());
+        return [.. lines[..^1].Select(e => e.GetProperty("qname").GetString()!)];
     }
 
     private async Task<(int Exit, List<JsonElement> Events, JsonElement Summary)> Watch(string[] args)

@@ -44,4 +44,39 @@ public sealed class ProcTextTests
         Assert.Null(ProcText.FormatCommandLine(""u8));
         Assert.Null(ProcText.FormatCommandLine("\0\0"u8));
     }
+
+    // proc(5) mountinfo of a hybrid host (v1 controllers beside the unified tree) and of a unified one.
+    [Theory]
+    [InlineData("31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n", "/sys/fs/cgroup/unified")]
+    [InlineData("35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n", "/sys/fs/cgroup")]
+    [InlineData("41 31 0:38 / /mnt/cg\\040two rw - cgroup2 none rw\n", "/mnt/cg two")]
+    [InlineData("32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n", null)]
+    [InlineData("", null)]
+    [InlineData("garbage - cgroup2", null)]
+    [InlineData("1 2 - cgroup2 x\n", null)]
+    public void FindCgroup2Mount(string mountinfo, string? expected) => Assert.Equal(expected, ProcText.FindCgroup2Mount(mountinfo));
+
+    [Fact]
+    public void CgroupV2Path_IsTheZeroLine_OfAHybridFile()
+    {
+        Assert.Equal("/user.slice/session-2.scope", ProcText.ParseCgroupV2Path("12:pids:/user.slice\n1:name=systemd:/user.slice/session-2.scope\n0::/user.slice/session-2.scope\n"));
+        Assert.Equal("/", ProcText.ParseCgroupV2Path("0::/\n"));
+        Assert.Null(ProcText.ParseCgroupV2Path("1:name=systemd:/x\n"));
+        Assert.Null(ProcText.ParseCgroupV2Path("0::"));
+    }
+
+    [Fact]
+    public void Passwd_NamesByUid_FirstLineWins_BadLinesSkipped()
+    {
+        Dictionary<int, string> names = ProcText.ParsePasswd("root:x:0:0:root:/root:/bin/bash\n#comment:x:5:5\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\nshadow:x:1000:9::/:/bin/false\nnouid:x::1\n");
+        Assert.Equal(new Dictionary<int, string> { [0] = "root", [1000] = "alice" }, names);
+    }
+
+    [Fact]
+    public void StatusGid_IsTheRealGid()
+    {
+        Assert.Equal(1001, ProcText.ParseStatusGid("Name:\tdig\nUid:\t1000\t1000\t1000\t1000\nGid:\t1001\t0\t0\t0\n"));
+        Assert.Null(ProcText.ParseStatusGid("Name:\tdig\n"));
+        Assert.Null(ProcText.ParseStatusGid("Gid:\tx\n"));
+    }
 }

@@ -170,6 +170,13 @@ public sealed class LiveCapture : IDisposable
         {
             try
             {
+                // On Linux libpcap is asked directly: SharpPcap's drop count is always 0 there (LibPcap.PcapStat says why).
+                if (OperatingSystem.IsLinux())
+                {
+                    list.Add(LinuxCounters(d));
+                    continue;
+                }
+
                 ICaptureStatistics s = d.Statistics;
                 list.Add(new CaptureDrops(d.Name, s.ReceivedPackets, s.DroppedPackets, s.InterfaceDroppedPackets));
             }
@@ -180,6 +187,31 @@ public sealed class LiveCapture : IDisposable
         }
 
         return list;
+    }
+
+    [SupportedOSPlatform("linux")]
+    private static CaptureDrops LinuxCounters(LibPcapLiveDevice device)
+    {
+        SafeHandle handle = device.Handle;
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return LibPcap.Stats(handle.DangerousGetHandle(), out LibPcap.PcapStat s) == 0
+                ? new CaptureDrops(device.Name, s.Received, s.Dropped, s.InterfaceDropped)
+                : new CaptureDrops(device.Name, 0, 0, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            return new CaptureDrops(device.Name, 0, 0, 0);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     public void Dispose()

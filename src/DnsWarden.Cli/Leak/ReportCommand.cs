@@ -27,14 +27,42 @@ internal static class ReportCommand
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json");
-        var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts.")
+        var list = new Option<bool>("--list") { Description = "Events file: list the events, one line each, before the summary (human format) or as JSON lines (json format)." };
+        var types = new Option<string[]>("--type")
         {
-            file, format,
+            Description = "Events file: only events of this type: A, B, C, D or exfiltration (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        types.AcceptOnlyFromAmong("A", "B", "C", "D", "exfiltration");
+        var processes = new Option<string[]>("--process")
+        {
+            Description = "Events file: only events sent by, or on behalf of, this process name or pid; \"unattributed\" for events no process was named for (repeatable).",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("report", "Summarise a saved events file: counts by type, top processes and resolvers, timeline and bursts; list and filter its events.")
+        {
+            file, format, list, types, processes,
         };
         from.AddTo(command);
-        command.SetAction(parse => parse.GetValue(from.Url) is not null
-            ? parse.GetValue(file) is null ? from.Run(parse, parse.GetValue(format) == "json") : Usage("give an events file or --from, not both")
-            : parse.GetValue(file) is { } f ? Run(f, parse.GetValue(format) == "json") : Usage("give an events file (dnsw leak watch --out) or --from clickhouse://…"));
+        command.SetAction(parse =>
+        {
+            bool json = parse.GetValue(format) == "json";
+            if (parse.GetValue(from.Url) is not null)
+            {
+                return parse.GetValue(file) is null ? from.Run(parse, json) : Usage("give an events file or --from, not both");
+            }
+
+            if (parse.GetValue(file) is not { } f)
+            {
+                return Usage("give an events file (dnsw leak watch --out) or --from clickhouse://…");
+            }
+
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            DateTimeOffset? since = parse.GetValue(from.Since) is { } s && ReportFromClickHouse.TryParseTime(s, now, out DateTimeOffset a) ? a : null;
+            DateTimeOffset? until = parse.GetValue(from.Until) is { } u && ReportFromClickHouse.TryParseTime(u, now, out DateTimeOffset b) ? b : null;
+            var filter = new EventFilter(parse.GetValue(types) ?? [], parse.GetValue(processes) ?? [], since, until);
+            return Run(f, json, parse.GetValue(list), filter);
+        });
         return command;
     }
 
@@ -44,8 +72,9 @@ internal static class ReportCommand
         return ExitCodes.Usage;
     }
 
-    private static int Run(FileInfo file, bool json)
+    private static int Run(FileInfo file, bool json, bool list, EventFilter filter)
     {
+        var listed = new List<LeakEvent>();
         var summary = new LeakSummary();
         var errors = new List<string>();
         int bad = 0;
@@ -72,7 +101,14 @@ internal static class ReportCommand
 
                 if (LeakEventJson.TryParse(line, out LeakEvent? e, out bool isSummary, out string? error))
                 {
-                    summary.Add(e!);
+                    if (filter.Matches(e!))
+                    {
+                        summary.Add(e!);
+                        if (list)
+                        {
+                            listed.Add(e!);
+                        }
+                    }
                 }
                 else if (isSummary)
                 {
@@ -91,6 +127,7 @@ internal static class ReportCommand
             return ExitCodes.InputError;
         }
 
+        List(listed, json);
         Render(summary, json, policy, privacy);
         foreach (string e in errors)
         {
@@ -127,6 +164,36 @@ internal static class ReportCommand
         else
         {
             ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+        }
+    }
+
+    /// <summary>The listed events: JSON lines, or one line each (<see cref="EventLine"/>).</summary>
+    private static void List(List<LeakEvent> events, bool json)
+    {
+        if (events.Count == 0)
+        {
+            return;
+        }
+
+        if (!json)
+        {
+            foreach (LeakEvent e in events)
+            {
+                Console.Out.WriteLine(EventLine.Format(e));
+            }
+
+            Console.Out.Flush();
+            return;
+        }
+
+        using Stream stdout = Console.OpenStandardOutput();
+        using var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions);
+        foreach (LeakEvent e in events)
+        {
+            LeakEventJson.Write(w, e);
+            w.Flush();
+            stdout.WriteByte((byte)'\n');
+            w.Reset();
         }
     }
 

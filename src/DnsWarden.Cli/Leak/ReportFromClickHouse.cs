@@ -17,9 +17,9 @@ internal sealed class ReportFromClickHouse
 
     public Option<string[]> Hosts { get; } = new("--host") { Description = "--from: only these hosts (repeatable; default all).", Arity = ArgumentArity.ZeroOrMore };
 
-    public Option<string?> Since { get; } = new("--since") { Description = "--from: events at or after this time: 2026-12-06T10:00:00Z, or a span back from now (24h, 30m)." };
+    public Option<string?> Since { get; } = new("--since") { Description = "Only events at or after this time (an events file or --from): 2026-12-06T10:00:00Z, or a span back from now (24h, 30m)." };
 
-    public Option<string?> Until { get; } = new("--until") { Description = "--from: events at or before this time (same forms as --since)." };
+    public Option<string?> Until { get; } = new("--until") { Description = "Only events at or before this time (same forms as --since)." };
 
     public Option<string?> User { get; } = new("--user") { Description = "--from: ClickHouse user." };
 

@@ -92,12 +92,16 @@ internal static class WatchCommand
         {
             Description = "List the interfaces libpcap sees, which can be opened for capture and why not, then exit.",
         };
+        var noBpf = new Option<bool>("--no-bpf")
+        {
+            Description = "Live: do not load the send-time attribution program (BPF); name processes at packet time only (also DNSW_NO_BPF=1).",
+        };
         var policy = new PolicyOptions();
         var export = new ExportOptions("leak-watch");
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
-            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag,
+            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, noBpf,
         };
         policy.AddTo(command);
         export.AddTo(command);
@@ -141,6 +145,7 @@ internal static class WatchCommand
                 parse.GetValue(geoip) ?? [],
                 leakPolicy!,
                 parse.GetValue(follow),
+                !parse.GetValue(noBpf) && Environment.GetEnvironmentVariable("DNSW_NO_BPF") is not ("1" or "true" or "yes"),
                 exportSettings);
             return Task.FromResult(Run(options, ct));
         });
@@ -159,6 +164,7 @@ internal static class WatchCommand
         FileInfo[] GeoIp,
         LeakPolicy Policy,
         bool Follow,
+        bool UseBpf,
         ExportSettings? Export);
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
@@ -255,7 +261,7 @@ internal static class WatchCommand
             else if (!live || options.Follow)
             {
                 liveStatus.ClearLine();
-                humanOut!.WriteLine(HumanLine(e));
+                humanOut!.WriteLine(EventLine.Format(e));
             }
 
             if (fileJson is not null)
@@ -269,10 +275,15 @@ internal static class WatchCommand
         Func<int, string>? indexNames = options.IndexNames.Count == 0
             ? null
             : i => options.IndexNames.TryGetValue(i, out string? n) ? n : "ifindex" + i.ToString(CultureInfo.InvariantCulture);
-        // Live: every event names the process that owns the packet's socket (sock_diag, /proc, or IP Helper).
-        using PlatformAttributor? attributor = live ? new PlatformAttributor(FlowOwnerProviders.CreateDefault()) : null;
+        // Live: every event names the process that sent it: the kernel's send-time record (BPF) where it can be loaded,
+        // else the socket's owner at packet time (sock_diag, /proc, or IP Helper).
+        IFlowOwnerProvider? owners = live ? FlowOwnerProviders.CreateDefault(options.UseBpf) : null;
+        using PlatformAttributor? attributor = owners is null ? null : new PlatformAttributor(owners);
+        (string Source, string Words, string? Reason)? attribution = null;
         if (live)
         {
+            attribution = AttributionMode(owners!);
+            console.MarkupLine($"[grey]process attribution: {Markup.Escape(attribution.Value.Words)}{(attribution.Value.Reason is { } why ? "; send-time attribution off: " + Markup.Escape(why) : "")}[/]");
             attributor!.WarmUp();
             LeakPipeline.WarmUp(options.Policy);
         }
@@ -301,7 +312,13 @@ internal static class WatchCommand
         var totals = new CaptureTotals(
             pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, pipeline.Dissector.TlsClientHellos, pipeline.Dissector.QuicInitials,
             pipeline.FlowsDropped, pipeline.Dissector.Malformed,
-            [.. drops.Select(d => (d.Interface, (long)d.Dropped, (long)d.InterfaceDropped))]);
+            [.. drops.Select(d => (d.Interface, (long)d.Dropped, (long)d.InterfaceDropped))])
+        {
+            AttributionSource = attribution?.Source,
+            AttributionReason = attribution?.Reason,
+            SendRecords = OperatingSystem.IsLinux() && owners is SendTimeOwnerProvider { UnavailableReason: null } records ? records.Records : null,
+            SendRecordsLost = OperatingSystem.IsLinux() && owners is SendTimeOwnerProvider { UnavailableReason: null } lost ? lost.LostRecords : null,
+        };
         string policyName = options.Policy.Source;
         string privacyName = PrivacyFilter.Name(options.Privacy);
         if (json is not null)
@@ -463,6 +480,19 @@ internal static class WatchCommand
         return ExitCodes.Ok;
     }
 
+    /// <summary>How processes are named in this run (the summary's <c>attribution.source</c>), in words, and why not at send time when they are not.</summary>
+    private static (string Source, string Words, string? Reason) AttributionMode(IFlowOwnerProvider owners)
+    {
+        if (OperatingSystem.IsLinux() && owners is SendTimeOwnerProvider p)
+        {
+            return p.UnavailableReason is null
+                ? ("bpf", $"bpf at send time (attached at {p.AttachedAt}), sock_diag for sockets older than the watch", null)
+                : ("sock_diag", "sock_diag at packet time", p.UnavailableReason);
+        }
+
+        return OperatingSystem.IsWindows() ? ("iphelper", "IP Helper tables at packet time", null) : ("none", "none on this OS", null);
+    }
+
     /// <summary><c>--iface-diag</c>: every interface libpcap lists, and whether it can be opened (and why not).</summary>
     private static int InterfaceDiagnosis(IAnsiConsole console)
     {
@@ -492,22 +522,6 @@ internal static class WatchCommand
         console.Write(table);
         return probes.Any(p => p.Error is null) ? ExitCodes.Ok : ExitCodes.CaptureError;
     }
-
-    private static string HumanLine(LeakEvent e)
-    {
-        string time = e.Timestamp.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
-        string type = e.Kind == "exfiltration" ? "EXFIL " : "Leak-" + e.LeakType;
-        string what = e.Kind == "exfiltration" && e.Exfiltration is { } x
-            ? $"{x.BaseDomain} score {x.Score}, {x.UniqueSubdomains} names"
-            : e.LeakType == LeakType.D && e.Connection is { } c
-                ? $"{e.QName ?? "-"} via {e.Interface}, then {c.Destination} via {c.Interface}"
-                : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : e.Kind == "leak" && e.LeakType == LeakType.C ? "no SNI" : "";
-        return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {e.Interface}({e.RouteClass}) {e.Source ?? "-"} > {e.Destination}  {what}");
-    }
-
-    /// <summary>Names and TXT data come from the network: control characters must not reach the terminal.</summary>
-    private static string Printable(string text) =>
-        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())) : text;
 
     private static void RenderSummary(
         IAnsiConsole console, DissectorStats stats, WatchSummary traffic, LeakSummary leaks, string policy, string privacy,

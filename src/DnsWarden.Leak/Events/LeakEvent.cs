@@ -43,7 +43,33 @@ public sealed record ProcessInfo(
     string? Exe,
     int? Uid,
     string? CommandLine,
-    IReadOnlyList<ProcessAncestor> Parents);
+    IReadOnlyList<ProcessAncestor> Parents)
+{
+    /// <summary>The thread that sent, when the kernel said (send-time attribution): its id and name.</summary>
+    public int? Tid { get; init; }
+
+    public string? Thread { get; init; }
+
+    public int? Gid { get; init; }
+
+    /// <summary>The user name of <see cref="Uid"/>.</summary>
+    public string? User { get; init; }
+
+    public CgroupInfo? Cgroup { get; init; }
+}
+
+/// <summary>The process's cgroup v2 group: the kernel's id, the path under the cgroup2 mount, the systemd unit and container it names.</summary>
+public sealed record CgroupInfo(ulong Id, string? Path, string? Unit, ContainerInfo? Container);
+
+/// <summary>A container named by a cgroup path: runtime (<c>docker</c>, <c>podman</c>, <c>containerd</c>, <c>crio</c>, <c>kubernetes</c>), id, Kubernetes pod uid.</summary>
+public sealed record ContainerInfo(string Runtime, string Id, string? Pod);
+
+/// <summary>
+/// The process that asked a local stub resolver (dnsmasq, systemd-resolved, unbound, dnsw proxy …) for the name the
+/// stub then sent upstream: matched by name, type and time to a query seen on loopback.
+/// </summary>
+/// <param name="Frame">The frame of the loopback query it was matched to; 0 when none was found.</param>
+public sealed record OnBehalfOf(ProcessInfo? Process, Attribution Attribution, long Frame);
 
 /// <summary>One step of the parent chain, nearest first, up to init.</summary>
 public sealed record ProcessAncestor(int Pid, string Name);
@@ -52,6 +78,9 @@ public sealed record ProcessAncestor(int Pid, string Name);
 public sealed record Attribution(Confidence Confidence, string? Reason)
 {
     public static Attribution FromFile { get; } = new(Confidence.None, "capture file: no socket to ask");
+
+    /// <summary>What named the process: <c>bpf</c> (the kernel at send time), <c>sock_diag</c> or <c>proc</c> (at packet time), <c>iphelper</c> (Windows), <c>none</c>.</summary>
+    public string Source { get; init; } = "none";
 }
 
 /// <summary>GeoIP facts of the destination, from a MaxMind-format database the user supplied.</summary>
@@ -127,4 +156,7 @@ public sealed record LeakEvent
 
     /// <summary>Exfiltration only: the indicator's figures.</summary>
     public ExfiltrationFigures? Exfiltration { get; init; }
+
+    /// <summary>When <see cref="Process"/> is a local stub resolver: the process that asked it, if a loopback query shows who.</summary>
+    public OnBehalfOf? OnBehalfOf { get; init; }
 }

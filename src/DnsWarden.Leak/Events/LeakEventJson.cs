@@ -42,43 +42,8 @@ public static class LeakEventJson
         w.WriteString("route_class", e.RouteClass);
         WriteNullable(w, "src", e.Source);
         w.WriteString("dst", e.Destination);
-        if (e.Process is { } p)
-        {
-            w.WriteStartObject("process");
-            w.WriteNumber("pid", p.Pid);
-            w.WriteString("name", p.Name);
-            WriteNullable(w, "exe", p.Exe);
-            if (p.Uid is { } uid)
-            {
-                w.WriteNumber("uid", uid);
-            }
-            else
-            {
-                w.WriteNull("uid");
-            }
-
-            WriteNullable(w, "cmdline", p.CommandLine);
-            w.WriteStartArray("parents");
-            foreach (ProcessAncestor a in p.Parents)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("pid", a.Pid);
-                w.WriteString("name", a.Name);
-                w.WriteEndObject();
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        else
-        {
-            w.WriteNull("process");
-        }
-
-        w.WriteStartObject("attribution");
-        w.WriteString("confidence", Name(e.Attribution.Confidence));
-        WriteNullable(w, "reason", e.Attribution.Reason);
-        w.WriteEndObject();
+        WriteProcess(w, "process", e.Process);
+        WriteAttribution(w, e.Attribution);
         w.WriteStartArray("evidence");
         foreach (string s in e.Evidence)
         {
@@ -148,7 +113,139 @@ public static class LeakEventJson
             w.WriteNull("exfiltration");
         }
 
+        if (e.OnBehalfOf is { } o)
+        {
+            w.WriteStartObject("on_behalf_of");
+            WriteProcess(w, "process", o.Process);
+            WriteAttribution(w, o.Attribution);
+            w.WriteNumber("frame", o.Frame);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("on_behalf_of");
+        }
+
         w.WriteEndObject();
+    }
+
+    private static void WriteAttribution(Utf8JsonWriter w, Attribution a)
+    {
+        w.WriteStartObject("attribution");
+        w.WriteString("confidence", Name(a.Confidence));
+        WriteNullable(w, "reason", a.Reason);
+        w.WriteString("source", a.Source);
+        w.WriteEndObject();
+    }
+
+    private static void WriteProcess(Utf8JsonWriter w, string name, ProcessInfo? process)
+    {
+        if (process is not { } p)
+        {
+            w.WriteNull(name);
+            return;
+        }
+
+        w.WriteStartObject(name);
+        w.WriteNumber("pid", p.Pid);
+        w.WriteString("name", p.Name);
+        WriteNullable(w, "exe", p.Exe);
+        WriteNullable(w, "uid", p.Uid);
+        WriteNullable(w, "cmdline", p.CommandLine);
+        w.WriteStartArray("parents");
+        foreach (ProcessAncestor a in p.Parents)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", a.Pid);
+            w.WriteString("name", a.Name);
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+        WriteNullable(w, "tid", p.Tid);
+        WriteNullable(w, "thread", p.Thread);
+        WriteNullable(w, "gid", p.Gid);
+        WriteNullable(w, "user", p.User);
+        if (p.Cgroup is { } c)
+        {
+            w.WriteStartObject("cgroup");
+            w.WriteNumber("id", c.Id);
+            WriteNullable(w, "path", c.Path);
+            WriteNullable(w, "unit", c.Unit);
+            if (c.Container is { } k)
+            {
+                w.WriteStartObject("container");
+                w.WriteString("runtime", k.Runtime);
+                w.WriteString("id", k.Id);
+                WriteNullable(w, "pod", k.Pod);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WriteNull("container");
+            }
+
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("cgroup");
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static ProcessInfo? ReadProcess(JsonElement r, string name)
+    {
+        if (!r.TryGetProperty(name, out JsonElement pe) || pe.ValueKind != JsonValueKind.Object)
+        {
+            return null;
+        }
+
+        CgroupInfo? cgroup = null;
+        if (pe.TryGetProperty("cgroup", out JsonElement ce) && ce.ValueKind == JsonValueKind.Object)
+        {
+            ContainerInfo? container = ce.TryGetProperty("container", out JsonElement ke) && ke.ValueKind == JsonValueKind.Object
+                ? new ContainerInfo(Str(ke, "runtime") ?? "", Str(ke, "id") ?? "", Str(ke, "pod"))
+                : null;
+            cgroup = new CgroupInfo(
+                ce.TryGetProperty("id", out JsonElement id) && id.TryGetUInt64(out ulong idValue) ? idValue : 0,
+                Str(ce, "path"), Str(ce, "unit"), container);
+        }
+
+        return new ProcessInfo(
+            pe.TryGetProperty("pid", out JsonElement pid) && pid.TryGetInt32(out int pidValue) ? pidValue : 0,
+            Str(pe, "name") ?? "?", Str(pe, "exe"), NullableInt(pe, "uid"), Str(pe, "cmdline"),
+            pe.TryGetProperty("parents", out JsonElement parents) && parents.ValueKind == JsonValueKind.Array
+                ? [.. parents.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.Object).Select(a => new ProcessAncestor(Int(a, "pid"), Str(a, "name") ?? "?"))]
+                : [])
+        {
+            Tid = NullableInt(pe, "tid"),
+            Thread = Str(pe, "thread"),
+            Gid = NullableInt(pe, "gid"),
+            User = Str(pe, "user"),
+            Cgroup = cgroup,
+        };
+    }
+
+    private static Attribution ReadAttribution(JsonElement r) =>
+        r.TryGetProperty("attribution", out JsonElement ae) && ae.ValueKind == JsonValueKind.Object
+            ? new Attribution(ParseConfidence(Str(ae, "confidence")), Str(ae, "reason")) { Source = Str(ae, "source") ?? "none" }
+            : new Attribution(Confidence.None, null);
+
+    private static int? NullableInt(JsonElement o, string name) =>
+        o.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int i) ? i : null;
+
+    private static void WriteNullable(Utf8JsonWriter w, string name, int? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 
     /// <summary>Reads one event line; false with a reason for anything that is not an event (a summary line is not an error: <paramref name="isSummary"/>).</summary>
@@ -210,17 +307,12 @@ public static class LeakEventJson
                 return false;
             }
 
-            ProcessInfo? process = null;
-            if (r.TryGetProperty("process", out JsonElement pe) && pe.ValueKind == JsonValueKind.Object)
+            ProcessInfo? process = ReadProcess(r, "process");
+            OnBehalfOf? onBehalfOf = null;
+            if (r.TryGetProperty("on_behalf_of", out JsonElement oe) && oe.ValueKind == JsonValueKind.Object)
             {
-                process = new ProcessInfo(
-                    pe.TryGetProperty("pid", out JsonElement pid) && pid.TryGetInt32(out int pidValue) ? pidValue : 0,
-                    Str(pe, "name") ?? "?", Str(pe, "exe"),
-                    pe.TryGetProperty("uid", out JsonElement uid) && uid.TryGetInt32(out int uidValue) ? uidValue : null,
-                    Str(pe, "cmdline"),
-                    pe.TryGetProperty("parents", out JsonElement parents) && parents.ValueKind == JsonValueKind.Array
-                        ? [.. parents.EnumerateArray().Where(a => a.ValueKind == JsonValueKind.Object).Select(a => new ProcessAncestor(Int(a, "pid"), Str(a, "name") ?? "?"))]
-                        : []);
+                onBehalfOf = new OnBehalfOf(ReadProcess(oe, "process"), ReadAttribution(oe),
+                    oe.TryGetProperty("frame", out JsonElement of) && of.TryGetInt64(out long oframe) ? oframe : 0);
             }
 
             GeoInfo? geo = null;
@@ -264,9 +356,7 @@ public static class LeakEventJson
                 Source = Str(r, "src"),
                 Destination = Str(r, "dst") ?? "",
                 Process = process,
-                Attribution = r.TryGetProperty("attribution", out JsonElement ae) && ae.ValueKind == JsonValueKind.Object
-                    ? new Attribution(ParseConfidence(Str(ae, "confidence")), Str(ae, "reason"))
-                    : new Attribution(Confidence.None, null),
+                Attribution = ReadAttribution(r),
                 Evidence = r.TryGetProperty("evidence", out JsonElement ev) && ev.ValueKind == JsonValueKind.Array
                     ? [.. ev.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
                     : [],
@@ -277,6 +367,7 @@ public static class LeakEventJson
                 CorrelationId = Str(r, "correlation_id"),
                 Connection = connection,
                 Exfiltration = figures,
+                OnBehalfOf = onBehalfOf,
             };
             return true;
         }

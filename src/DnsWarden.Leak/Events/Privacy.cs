@@ -21,6 +21,7 @@ public sealed class PrivacyFilter(PrivacyMode mode, BaseDomains baseDomains)
             QName = RedactName(e.QName),
             Source = RedactEndpoint(e.Source),
             Process = e.Process is { } p ? p with { CommandLine = null } : null,
+            OnBehalfOf = e.OnBehalfOf is { } o ? o with { Process = o.Process is { } q ? q with { CommandLine = null } : null } : null,
             Connection = e.Connection is { } c ? c with { ServerName = RedactName(c.ServerName) } : null,
         },
         _ => e with
@@ -28,6 +29,7 @@ public sealed class PrivacyFilter(PrivacyMode mode, BaseDomains baseDomains)
             QName = null,
             Source = null,
             Process = e.Process is { } p ? new ProcessInfo(p.Pid, p.Name, null, null, null, []) : null,
+            OnBehalfOf = e.OnBehalfOf is { } o ? o with { Process = o.Process is { } q ? new ProcessInfo(q.Pid, q.Name, null, null, null, []) : null } : null,
             Connection = e.Connection is { } c ? c with { ServerName = null } : null,
             GeoIp = e.GeoIp is { } g ? new GeoInfo(g.CountryCode, null, null, null) : null,
             ServerName = e.Provider is null ? null : e.ServerName,

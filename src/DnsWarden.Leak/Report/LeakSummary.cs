@@ -19,6 +19,9 @@ public sealed class LeakSummary
     /// <summary>Bucket widths the timeline picks from: the smallest that gives at most 30 buckets.</summary>
     private static readonly int[] s_bucketSeconds = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400];
 
+    /// <summary>The top-process entry of the events no process was named for.</summary>
+    public const string Unattributed = "(unattributed)";
+
     private const int MaxTimestamps = 1 << 20;
     private const int TopCount = 10;
 
@@ -30,6 +33,9 @@ public sealed class LeakSummary
     private readonly List<(DateTimeOffset Time, string Label)> _times = [];
 
     public int Events { get; private set; }
+
+    /// <summary>Events no process was named for (capture files, sockets gone, no permission).</summary>
+    public int UnattributedEvents { get; private set; }
 
     public IReadOnlyDictionary<string, int> ByType => _byType;
 
@@ -48,9 +54,11 @@ public sealed class LeakSummary
         _byType[type] = _byType.GetValueOrDefault(type) + 1;
         _bySeverity[e.Severity.ToString()] = _bySeverity.GetValueOrDefault(e.Severity.ToString()) + 1;
         _transports[e.Transport] = _transports.GetValueOrDefault(e.Transport) + 1;
-        if (e.Process is { } p)
+        string process = e.Process?.Name ?? Unattributed;
+        _processes[process] = _processes.GetValueOrDefault(process) + 1;
+        if (e.Process is null)
         {
-            _processes[p.Name] = _processes.GetValueOrDefault(p.Name) + 1;
+            UnattributedEvents++;
         }
 
         _destinations[e.Destination] = _destinations.GetValueOrDefault(e.Destination) + 1;
@@ -161,6 +169,7 @@ public sealed class LeakSummary
         WriteCounts(w, "by_severity", _bySeverity);
         WriteCounts(w, "by_transport", _transports);
         WriteTop(w, "top_processes", "name", TopProcesses);
+        w.WriteNumber("unattributed", UnattributedEvents);
         WriteTop(w, "top_destinations", "destination", TopDestinations);
         w.WriteStartObject("timeline");
         if (First is { } f && Last is { } l)
@@ -208,6 +217,27 @@ public sealed class LeakSummary
             }
 
             w.WriteEndArray();
+            if (capture.AttributionSource is { } source)
+            {
+                w.WriteStartObject("attribution");
+                w.WriteString("source", source);
+                if (capture.AttributionReason is { } reason)
+                {
+                    w.WriteString("reason", reason);
+                }
+                else
+                {
+                    w.WriteNull("reason");
+                }
+
+                if (capture.SendRecords is { } records)
+                {
+                    w.WriteNumber("send_records", records);
+                    w.WriteNumber("send_records_lost", capture.SendRecordsLost ?? 0);
+                }
+
+                w.WriteEndObject();
+            }
         }
 
         w.WriteEndObject();
@@ -254,4 +284,16 @@ public sealed record CaptureTotals(
     long QuicInitials,
     long FlowsDropped,
     IReadOnlyDictionary<string, long> Malformed,
-    IReadOnlyList<(string Interface, long Kernel, long Pcap)> Drops);
+    IReadOnlyList<(string Interface, long Kernel, long Pcap)> Drops)
+{
+    /// <summary>Live: how processes were named (<c>bpf</c>, <c>sock_diag</c>, <c>iphelper</c>, <c>none</c>); null for files.</summary>
+    public string? AttributionSource { get; init; }
+
+    /// <summary>Why send-time attribution was off, when it was.</summary>
+    public string? AttributionReason { get; init; }
+
+    /// <summary>Send-time records kept, and lost in the kernel (ring buffer full), when send-time attribution ran.</summary>
+    public long? SendRecords { get; init; }
+
+    public long? SendRecordsLost { get; init; }
+}

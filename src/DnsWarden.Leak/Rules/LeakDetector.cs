@@ -52,6 +52,12 @@ public sealed class LeakDetector : IFlowSink
     /// <summary>How far (packet time) a connection may have been processed ahead of the answer it used.</summary>
     private static readonly long s_lateAnswerNs = TimeSpan.FromSeconds(2).Ticks * 100;
 
+    /// <summary>
+    /// How long (packet time) a stub's upstream event waits for the loopback query that caused it: live capture runs a
+    /// thread per interface, so the loopback packet can be processed after the upstream one it caused.
+    /// </summary>
+    private static readonly long s_askerWaitNs = TimeSpan.FromMilliseconds(500).Ticks * 100;
+
     private readonly LeakPolicy _policy;
     private readonly RouteClassifier _routes;
     private readonly TransportClassifier _classifier;
@@ -66,6 +72,8 @@ public sealed class LeakDetector : IFlowSink
     private readonly Dictionary<IpAddr, AnswerRecord> _answers = [];
     private readonly HashSet<FlowKey5> _connectionsChecked = [];
     private readonly Dictionary<IpAddr, RecentConnection> _recentConnections = [];
+    private readonly Dictionary<(string Name, ushort Type), LoopbackAsk> _loopbackAsks = [];
+    private readonly List<HeldEvent> _held = [];
     private bool _stubSeen;
 
     public LeakDetector(
@@ -90,6 +98,11 @@ public sealed class LeakDetector : IFlowSink
 
     public void OnObservation(Observation o)
     {
+        if (_held.Count > 0)
+        {
+            ReleaseHeld(o.Origin.TimestampNs - s_askerWaitNs);
+        }
+
         switch (o.Kind)
         {
             case ObservationKind.Dns when o.Dns is not null && o.Transport is "udp53" or "tcp53":
@@ -112,8 +125,12 @@ public sealed class LeakDetector : IFlowSink
         }
     }
 
-    /// <summary>Ends the run: every tracked flow is judged.</summary>
-    public void Complete() => _flows.Complete();
+    /// <summary>Ends the run: every tracked flow is judged, and every event still waiting for its asker is written.</summary>
+    public void Complete()
+    {
+        _flows.Complete();
+        ReleaseHeld(long.MaxValue);
+    }
 
     private void OnDnsQuery(Observation o, DnsFacts dns)
     {
@@ -132,6 +149,10 @@ public sealed class LeakDetector : IFlowSink
         {
             // A local stub is in use: from now on its upstream queries are remembered by name (see OnDnsResponse).
             _stubSeen = true;
+            if (dns.QName is { } asked)
+            {
+                RememberAsk(asked, dns.QType, new LoopbackAsk(o.Origin.TimestampNs, o.FrameNumber, process, attribution));
+            }
         }
         else if (_stubSeen && dns.QName is not null)
         {
@@ -454,7 +475,7 @@ public sealed class LeakDetector : IFlowSink
         (ProcessInfo? Process, Attribution Attribution)? attributed = null)
     {
         (ProcessInfo? process, Attribution attribution) = attributed ?? Attribute(flow, o.Origin.TimestampNs);
-        _emit(new LeakEvent
+        EmitForAsker(new LeakEvent
         {
             Kind = "leak",
             Timestamp = ToTime(o.Origin.TimestampNs),
@@ -476,13 +497,13 @@ public sealed class LeakDetector : IFlowSink
             Provider = provider,
             GeoIp = Geo(flow.Destination),
             CorrelationId = correlation,
-        });
+        }, dns?.QName, dns?.QType ?? 0, o.Origin.TimestampNs);
     }
 
     private void EmitExfiltration(Observation o, DnsFacts dns, RouteClassResult route, string correlation, ExfiltrationFigures figures)
     {
         (ProcessInfo? process, Attribution attribution) = Attribute(o.Flow, o.Origin.TimestampNs);
-        _emit(new LeakEvent
+        EmitForAsker(new LeakEvent
         {
             Kind = "exfiltration",
             Timestamp = ToTime(o.Origin.TimestampNs),
@@ -506,7 +527,97 @@ public sealed class LeakDetector : IFlowSink
             GeoIp = Geo(o.Flow.Destination),
             CorrelationId = correlation,
             Exfiltration = figures,
-        });
+        }, dns.QName, dns.QType, o.Origin.TimestampNs);
+    }
+
+    /// <summary>
+    /// Writes an event, naming the process behind a local stub when the event's sender is one: the loopback query for
+    /// the same name and type that came before it. When that query has not been processed yet, the event waits for it
+    /// (at most <see cref="s_askerWaitNs"/> of packet time, or the end of the run).
+    /// </summary>
+    private void EmitForAsker(LeakEvent e, string? qname, ushort qtype, long ns)
+    {
+        if (e.Process is not { } sender || qname is null || !LocalResolvers.IsLocalResolver(sender))
+        {
+            _emit(e);
+            return;
+        }
+
+        if (FindAsker(qname, qtype, ns) is { } asker)
+        {
+            _emit(e with { OnBehalfOf = asker });
+            return;
+        }
+
+        if (_held.Count >= MaxTableEntries)
+        {
+            ReleaseHeld(long.MaxValue);
+        }
+
+        _held.Add(new HeldEvent(e, qname, qtype, ns));
+    }
+
+    private OnBehalfOf? FindAsker(string qname, ushort qtype, long ns)
+    {
+        if (!_loopbackAsks.TryGetValue((qname.ToLowerInvariant(), qtype), out LoopbackAsk ask)
+            || ask.Ns > ns + s_askerWaitNs || ns - ask.Ns > s_stubLinkNs)
+        {
+            return null;
+        }
+
+        Attribution attribution = ask.Attribution;
+        if (ask.OtherAskers > 0)
+        {
+            string why = $"{ask.OtherAskers + 1} processes asked the stub for this name and type within {s_stubLinkNs / 1_000_000_000} s: the latest before the upstream query is named";
+            attribution = attribution with
+            {
+                Confidence = attribution.Confidence > Confidence.Medium ? Confidence.Medium : attribution.Confidence,
+                Reason = attribution.Reason is null ? why : attribution.Reason + "; " + why,
+            };
+        }
+
+        return new OnBehalfOf(ask.Process, attribution, ask.Frame);
+    }
+
+    private void RememberAsk(string qname, ushort qtype, LoopbackAsk ask)
+    {
+        (string, ushort) key = (qname.ToLowerInvariant(), qtype);
+        if (_loopbackAsks.TryGetValue(key, out LoopbackAsk previous) && ask.Ns - previous.Ns <= s_stubLinkNs
+            && previous.Process?.Pid != ask.Process?.Pid)
+        {
+            ask = ask with { OtherAskers = previous.OtherAskers + 1 };
+        }
+
+        if (_loopbackAsks.Count >= MaxTableEntries && !_loopbackAsks.ContainsKey(key))
+        {
+            _loopbackAsks.Clear();
+        }
+
+        _loopbackAsks[key] = ask;
+        for (int i = 0; i < _held.Count; i++)
+        {
+            HeldEvent held = _held[i];
+            if (string.Equals(held.QName, qname, StringComparison.OrdinalIgnoreCase) && held.QType == qtype && FindAsker(qname, qtype, held.Ns) is { } asker)
+            {
+                _held.RemoveAt(i--);
+                _emit(held.Event with { OnBehalfOf = asker });
+            }
+        }
+    }
+
+    /// <summary>Writes the waiting events older than <paramref name="beforeNs"/>, saying that no loopback query named their asker.</summary>
+    private void ReleaseHeld(long beforeNs)
+    {
+        while (_held.Count > 0 && _held[0].Ns < beforeNs)
+        {
+            HeldEvent held = _held[0];
+            _held.RemoveAt(0);
+            _emit(held.Event with
+            {
+                OnBehalfOf = new OnBehalfOf(null, new Attribution(Confidence.None,
+                    "no query for this name and type was seen on loopback before the stub sent it (capture lo to see who asked; or the stub asked on its own)"), 0),
+            });
+        }
     }
 
     private (ProcessInfo?, Attribution) Attribute(in FlowKey5 flow, long timestampNs) =>
@@ -587,4 +698,9 @@ public sealed class LeakDetector : IFlowSink
     }
 
     private readonly record struct RecentConnection(long Frame, FrameOrigin Origin, FlowKey5 Flow, string Kind, string? ServerName);
+
+    /// <summary>A query seen on loopback: who asked a local stub for a name. <paramref name="OtherAskers"/> counts other processes that asked the same shortly before.</summary>
+    private readonly record struct LoopbackAsk(long Ns, long Frame, ProcessInfo? Process, Attribution Attribution, int OtherAskers = 0);
+
+    private readonly record struct HeldEvent(LeakEvent Event, string QName, ushort QType, long Ns);
 }

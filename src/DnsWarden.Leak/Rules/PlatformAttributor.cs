@@ -17,6 +17,10 @@ public sealed class PlatformAttributor(IFlowOwnerProvider provider) : IProcessAt
 
     private readonly Dictionary<FlowKey5, (long Ns, ProcessInfo? Process, Attribution Attribution)> _cache = [];
 
+    // The platform hands out one facts object per process and record: its event form is built once.
+    private ProcessFacts? _lastFacts;
+    private ProcessInfo? _lastInfo;
+
     public long Lookups { get; private set; }
 
     /// <summary>
@@ -66,10 +70,8 @@ public sealed class PlatformAttributor(IFlowOwnerProvider provider) : IProcessAt
             OwnerLookup r = provider.Lookup(
                 flow.Protocol == IpProtocol.Tcp ? SocketProtocol.Tcp : SocketProtocol.Udp,
                 flow.Source.ToIPAddress(), flow.SourcePort, flow.Destination.ToIPAddress(), flow.DestinationPort);
-            ProcessInfo? process = r.Process is { } p
-                ? new ProcessInfo(p.Pid, p.Name, p.Exe, p.Uid, p.CommandLine, [.. p.Parents.Select(a => new ProcessAncestor(a.Pid, a.Name))])
-                : null;
-            result = (process, new Attribution(Map(r.Confidence), r.Reason));
+            ProcessInfo? process = r.Process is { } p ? ToInfo(p) : null;
+            result = (process, new Attribution(Map(r.Confidence), r.Reason) { Source = SourceName(r.Source) });
         }
 
         if (_cache.Count >= MaxCachedFlows)
@@ -82,6 +84,37 @@ public sealed class PlatformAttributor(IFlowOwnerProvider provider) : IProcessAt
     }
 
     public void Dispose() => provider.Dispose();
+
+    /// <summary>The words <c>attribution.source</c> uses (docs/EVENTS.md).</summary>
+    public static string SourceName(AttributionSource source) => source switch
+    {
+        AttributionSource.Bpf => "bpf",
+        AttributionSource.SockDiag => "sock_diag",
+        AttributionSource.Proc => "proc",
+        AttributionSource.IpHelper => "iphelper",
+        _ => "none",
+    };
+
+    private ProcessInfo ToInfo(ProcessFacts p)
+    {
+        if (ReferenceEquals(p, _lastFacts))
+        {
+            return _lastInfo!;
+        }
+
+        _lastInfo = new ProcessInfo(p.Pid, p.Name, p.Exe, p.Uid, p.CommandLine, [.. p.Parents.Select(a => new ProcessAncestor(a.Pid, a.Name))])
+        {
+            Tid = p.Tid,
+            Thread = p.Thread,
+            Gid = p.Gid,
+            User = p.User,
+            Cgroup = p.Cgroup is { } c
+                ? new CgroupInfo(c.Id, c.Path, c.Unit, c.Container is { } k ? new ContainerInfo(k.Runtime, k.Id, k.Pod) : null)
+                : null,
+        };
+        _lastFacts = p;
+        return _lastInfo;
+    }
 
     private static Confidence Map(OwnerConfidence c) => c switch
     {

@@ -11,6 +11,8 @@ public enum ProcessSignal
     Interrupt = 2,
     Kill = 9,
     Terminate = 15,
+    Continue = 18,
+    Stop = 19,
 }
 
 /// <summary>Runs host commands with a timeout and collects their output.</summary>

@@ -39,6 +39,11 @@ public sealed class SecurityNetFixture : TopologyFixture
     /// <summary>A name every dnsmasq answers with a public address (the web server), for the positive cases.</summary>
     public const string WebName = "web.sec.test";
 
+    /// <summary>"inet"'s own IPv6 address on the LAN, and a name dnsmasq answers with it.</summary>
+    public const string InetV6 = "fd00:64::2";
+
+    public const string Web6Name = "web6.sec.test";
+
     public string Host { get; private set; } = "";
 
     public string Inet { get; private set; } = "";
@@ -76,7 +81,7 @@ public sealed class SecurityNetFixture : TopologyFixture
             await net.AddAddressAsync(Inet, "eth0", a + "/24");
         }
 
-        await net.AddAddressAsync(Inet, "eth0", "fd00:64::2/64");
+        await net.AddAddressAsync(Inet, "eth0", InetV6 + "/64");
         foreach (string a in new[] { DnsmasqV4, WebV4, BlackHoleV4 })
         {
             await net.AddAddressAsync(Inet, "eth0", a + "/32");
@@ -116,6 +121,7 @@ public sealed class SecurityNetFixture : TopologyFixture
             $"--listen-address={DnsmasqV4}", "--bind-interfaces", "--user=root", "--group=root", "--cache-size=0",
             "--pid-file=" + net.TempPath("dnsmasq.pid"), "--log-facility=-", "--log-queries", "--local=/test/",
             $"--host-record={WebName},{WebV4}",
+            $"--host-record={Web6Name},{InetV6}",
             "--host-record=public.rebind.test," + WebV4,
             "--host-record=private.rebind.test," + PrivateTarget,
             "--host-record=own.rebind.test," + OwnTarget,

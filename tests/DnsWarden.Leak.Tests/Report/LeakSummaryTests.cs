@@ -106,7 +106,9 @@ public sealed class LeakSummaryTests
         events.Add(Ev(0, dst: "198.51.100.11:53"));
         LeakSummary s = Of([.. events]);
 
-        Assert.Equal([new("c", 5), new("a", 3), new("b", 3), new KeyValuePair<string, int>("d", 1)], s.TopProcesses);
+        // The 13 events without a process are counted too, under their own name.
+        Assert.Equal([new(LeakSummary.Unattributed, 13), new("c", 5), new("a", 3), new("b", 3), new KeyValuePair<string, int>("d", 1)], s.TopProcesses);
+        Assert.Equal(13, s.UnattributedEvents);
         Assert.Equal(10, s.TopDestinations.Count);
         Assert.Equal(new KeyValuePair<string, int>("10.0.0.1:53", 12), s.TopDestinations[0]);
         Assert.Equal(new KeyValuePair<string, int>("198.51.100.11:53", 2), s.TopDestinations[1]);
@@ -231,7 +233,10 @@ public sealed class LeakSummaryTests
         Assert.Equal(1, r.GetProperty("by_type").GetProperty("exfiltration").GetInt32());
         Assert.Equal(1, r.GetProperty("by_severity").GetProperty("P3").GetInt32());
         Assert.Equal(1, r.GetProperty("by_transport").GetProperty("doh").GetInt32());
-        Assert.Equal("curl", r.GetProperty("top_processes")[0].GetProperty("name").GetString());
+        Assert.Contains(r.GetProperty("top_processes").EnumerateArray(), p => p.GetProperty("name").GetString() == "curl");
+        Assert.Equal(
+            r.GetProperty("unattributed").GetInt32(),
+            r.GetProperty("top_processes").EnumerateArray().Single(p => p.GetProperty("name").GetString() == LeakSummary.Unattributed).GetProperty("events").GetInt32());
         Assert.Equal("192.168.1.1:53", r.GetProperty("top_destinations")[0].GetProperty("destination").GetString());
         Assert.Equal(5, r.GetProperty("top_destinations")[0].GetProperty("events").GetInt32());
         JsonElement timeline = r.GetProperty("timeline");

@@ -31,6 +31,22 @@ internal static unsafe partial class LibPcap
     public const short PollIn = 0x1;
     public const int ErrorBufferLength = 256;
 
+    /// <summary>
+    /// pcap/pcap.h struct pcap_stat outside Windows: three u_int, 12 bytes. SharpPcap declares them pointer-sized, so on
+    /// a 64-bit system its drop count is ps_ifdrop, which Linux never sets: a watch that fell behind reported no drops.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PcapStat
+    {
+        public uint Received;
+        public uint Dropped;
+        public uint InterfaceDropped;
+    }
+
+    /// <summary>pcap_stats(3PCAP): 0, or PCAP_ERROR.</summary>
+    [LibraryImport(Pcap, EntryPoint = "pcap_stats")]
+    public static partial int Stats(nint handle, out PcapStat stats);
+
     [LibraryImport(Pcap, EntryPoint = "pcap_get_selectable_fd")]
     public static partial int GetSelectableFd(nint handle);
 

@@ -1,0 +1,41 @@
+using System.Globalization;
+using DnsWarden.Leak.Events;
+
+namespace DnsWarden.Cli.Leak;
+
+/// <summary>One event as one human line (<c>leak watch</c>, <c>leak report --list</c>): what leaked, where, and which process sent it.</summary>
+internal static class EventLine
+{
+    public static string Format(LeakEvent e)
+    {
+        string time = e.Timestamp.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        string type = e.Kind == "exfiltration" ? "EXFIL " : "Leak-" + e.LeakType;
+        string what = e.Kind == "exfiltration" && e.Exfiltration is { } x
+            ? $"{x.BaseDomain} score {x.Score}, {x.UniqueSubdomains} names"
+            : e.LeakType == LeakType.D && e.Connection is { } c
+                ? $"{e.QName ?? "-"} via {e.Interface}, then {c.Destination} via {c.Interface}"
+                : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : e.Kind == "leak" && e.LeakType == LeakType.C ? "no SNI" : "";
+        return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {e.Interface}({e.RouteClass}) {e.Source ?? "-"} > {e.Destination}  {what}  {Sender(e)}");
+    }
+
+    /// <summary><c>name[pid]</c>, with <c>for name[pid]</c> behind a local stub, or why no process is named.</summary>
+    public static string Sender(LeakEvent e)
+    {
+        if (e.Process is not { } p)
+        {
+            return $"(no process: {e.Attribution.Reason ?? "unknown"})";
+        }
+
+        string sender = string.Create(CultureInfo.InvariantCulture, $"{p.Name}[{p.Pid}]");
+        return e.OnBehalfOf switch
+        {
+            { Process: { } asker } => string.Create(CultureInfo.InvariantCulture, $"{sender} for {asker.Name}[{asker.Pid}]"),
+            { } => sender + " for ?",
+            null => sender,
+        };
+    }
+
+    /// <summary>Names and TXT data come from the network: control characters must not reach the terminal.</summary>
+    private static string Printable(string text) =>
+        text.Any(char.IsControl) ? string.Concat(text.Select(c => char.IsControl(c) ? "\\x" + ((int)c).ToString("x2", CultureInfo.InvariantCulture) : c.ToString())) : text;
+}
