@@ -188,7 +188,9 @@ public sealed class JailNetwork : IDisposable
     /// discovery, or to an address the stub answered with (the sets, filled before each answer is released). Always
     /// refused: IPv6 routing headers and IPv4 options (a first hop that is allowed would carry the packet on to one
     /// that is not), multicast (the jail needs none; a group joined by any program would otherwise announce itself in
-    /// MLD or IGMP reports, a channel out), DoT/DoQ and QUIC. Input: nothing new comes in — only loopback, replies to
+    /// MLD or IGMP reports, a channel out), DoT/DoQ and QUIC. Group reports and router solicitations are dropped
+    /// without a log line (counter dropped_kernel): the kernel sends them for every jail, and a refusal list full of
+    /// them would bury what the command tried. Input: nothing new comes in — only loopback, replies to
     /// the jail's own flows and neighbour discovery; a neighbour or host process opening a connection to the jail is
     /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind.
     /// </summary>
@@ -203,6 +205,7 @@ public sealed class JailNetwork : IDisposable
         add counter inet {{JailTable}} refused_routing
         add counter inet {{JailTable}} refused_ipoptions
         add counter inet {{JailTable}} refused_inbound
+        add counter inet {{JailTable}} dropped_kernel
         add chain inet {{JailTable}} dns_to_stub { type nat hook output priority -100; policy accept; }
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv4 meta l4proto { udp, tcp } th dport 53 dnat ip to 127.0.0.1:53
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv6 meta l4proto { udp, tcp } th dport 53 dnat ip6 to [::1]:53
@@ -213,6 +216,8 @@ public sealed class JailNetwork : IDisposable
         add rule inet {{JailTable}} egress ct status dnat accept
         add rule inet {{JailTable}} egress ct state established,related accept
         add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
+        add rule inet {{JailTable}} egress icmpv6 type { mld-listener-report, mld2-listener-report, mld-listener-done, nd-router-solicit } counter name dropped_kernel drop
+        add rule inet {{JailTable}} egress ip protocol igmp counter name dropped_kernel drop
         add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 drop
         add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 drop
         add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 drop
