@@ -4,6 +4,7 @@ using System.Runtime.Versioning;
 using System.Text;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Platform.Network;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard.Tun;
@@ -36,6 +37,8 @@ public sealed class TunNetwork : IDisposable
 
     public static readonly IpAddr InsideV4 = IpAddr.Parse("10.30.30.2");
     public static readonly IpAddr InsideV6 = IpAddr.Parse("fd00:7475:6e::2");
+
+    private const string RemoveBackstop = $"delete table inet {BackstopTable}\ndelete table netdev {BackstopTable}";
 
     private readonly Lock _gate = new();
     private RtnetlinkSocket? _insideRoutes;
@@ -160,7 +163,7 @@ public sealed class TunNetwork : IDisposable
             // The backstop goes in before the FIB rules and out after them, so no moment of firewall mode is without it.
             if (mode == TunFilterMode.Firewall)
             {
-                RunInside(BackstopRules(), "the firewall backstop");
+                RunInside(BackstopRules(OtherLinks()), "the firewall backstop");
             }
 
             foreach (AddressFamily family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
@@ -177,7 +180,7 @@ public sealed class TunNetwork : IDisposable
 
             if (mode != TunFilterMode.Firewall)
             {
-                RunInside($"delete table inet {BackstopTable}", "removing the firewall backstop");
+                RunInside(RemoveBackstop, "removing the firewall backstop");
             }
 
             Mode = mode;
@@ -264,18 +267,58 @@ public sealed class TunNetwork : IDisposable
     /// <summary>
     /// Firewall mode's backstop: a program in the namespace can pick its interface (SO_BINDTODEVICE, an IPv6
     /// link-local address with a scope, a route of its own) and the FIB rule does not apply to it, so the namespace's
-    /// output hook lets only loopback and the TUN send. It is not removed when dnsw dies: with the TUN gone only
-    /// loopback is left (fail closed) until <c>--cleanup</c> or a new instance. The TUN's name is matched as a string,
-    /// so the rule holds whether or not the device exists. Refusals are counted in <c>refused_interface</c>.
+    /// output hook lets only loopback and the TUN send. A packet socket (AF_PACKET, CAP_NET_RAW, which container
+    /// runtimes grant) writes frames below IP, where no route and no output hook sees them: every other interface of
+    /// the namespace also gets an egress hook that drops everything. None of it is removed when dnsw dies: with the
+    /// TUN gone only loopback is left (fail closed) until <c>--cleanup</c> or a new instance. The TUN's name is matched
+    /// as a string, so the rule holds whether or not the device exists. Refusals are counted in
+    /// <c>refused_interface</c> and <c>refused_frames</c>. An interface made later (only root in the namespace can)
+    /// has no egress hook.
     /// </summary>
-    private static string BackstopRules() => $$"""
-        add table inet {{BackstopTable}}
-        add counter inet {{BackstopTable}} refused_interface
-        add chain inet {{BackstopTable}} out { type filter hook output priority 0; policy drop; }
-        flush chain inet {{BackstopTable}} out
-        add rule inet {{BackstopTable}} out oifname { "lo", "{{InsideInterface}}" } accept
-        add rule inet {{BackstopTable}} out counter name refused_interface drop
-        """;
+    private static string BackstopRules(IReadOnlyList<string> otherLinks)
+    {
+        var rules = new StringBuilder($$"""
+            add table inet {{BackstopTable}}
+            add counter inet {{BackstopTable}} refused_interface
+            add chain inet {{BackstopTable}} out { type filter hook output priority 0; policy drop; }
+            flush chain inet {{BackstopTable}} out
+            add rule inet {{BackstopTable}} out oifname { "lo", "{{InsideInterface}}" } accept
+            add rule inet {{BackstopTable}} out counter name refused_interface drop
+            add table netdev {{BackstopTable}}
+            delete table netdev {{BackstopTable}}
+            add table netdev {{BackstopTable}}
+
+            """);
+        if (otherLinks.Count > 0)
+        {
+            string devices = string.Join(", ", otherLinks.Select(l => "\"" + l + "\""));
+            rules.Append(CultureInfo.InvariantCulture, $$"""
+                add counter netdev {{BackstopTable}} refused_frames
+                add chain netdev {{BackstopTable}} out { type filter hook egress devices = { {{devices}} } priority 0; policy drop; }
+                add rule netdev {{BackstopTable}} out counter name refused_frames drop
+
+                """);
+        }
+
+        return rules.ToString();
+    }
+
+    /// <summary>The namespace's links but loopback and the TUN: the ones the backstop's egress hook closes.</summary>
+    private string[] OtherLinks() => NetworkNamespace.RunAsync(Namespace, () =>
+    {
+        if (!RtnetlinkClient.TryReadState(out NetworkState? state, out string? error))
+        {
+            throw new IOException($"cannot list the links of namespace '{Namespace}': {error}");
+        }
+
+        string[] names = [.. state!.Links.Select(l => l.Name).Where(n => n is not ("lo" or InsideInterface))];
+        if (names.FirstOrDefault(n => n.Contains('"', StringComparison.Ordinal) || n.Contains('\\', StringComparison.Ordinal)) is { } odd)
+        {
+            throw new InvalidOperationException($"namespace '{Namespace}' has a link named {odd}, which nftables cannot be given safely; rename it");
+        }
+
+        return names;
+    }).GetAwaiter().GetResult();
 
     private void RunInside(string commands, string what)
     {
@@ -361,6 +404,7 @@ public sealed class TunNetwork : IDisposable
                 {
                     _insideNft.Run($"delete table inet {InsideTable}");
                     _insideNft.Run($"delete table inet {BackstopTable}");
+                    _insideNft.Run($"delete table netdev {BackstopTable}");
                 }
                 else
                 {
@@ -368,7 +412,8 @@ public sealed class TunNetwork : IDisposable
                     {
                         using var nft = new NftContext();
                         nft.Run($"delete table inet {InsideTable}");
-                        return nft.Run($"delete table inet {BackstopTable}");
+                        nft.Run($"delete table inet {BackstopTable}");
+                        return nft.Run($"delete table netdev {BackstopTable}");
                     }).GetAwaiter().GetResult();
                 }
             }
