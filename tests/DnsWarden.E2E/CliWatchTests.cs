@@ -112,6 +112,103 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
     }
 
     [Fact]
+    public async Task StandardInput_APipe_AndGzip_GiveTheSameEventsAsTheFile()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
+        try
+        {
+            string gz = Path.Combine(dir, "capture.pcapng.gz");
+            (await ProcessRunner.RunAsync("sh", ["-c", $"gzip -c '{result.PcapngPath}' > '{gz}'"])).EnsureSuccess();
+            string[] argv = [DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--format", "json", "--profile", "full-tunnel", "--privacy", "full"];
+            string watch = string.Join(' ', argv.Select(a => $"'{a}'"));
+            CommandResult file = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--format", "json", "--profile", "full-tunnel", "--privacy", "full"]);
+            Assert.True(file.ExitCode == 2, file.Describe());
+            List<string> expected = EventLines(file.StdOut);
+            Assert.NotEmpty(expected);
+
+            // tcpdump -w - | dnsw leak watch --pcap -, a process substitution (a pipe that cannot seek), and gzip read through.
+            foreach (string how in new[] { $"cat '{result.PcapngPath}' | {watch} --pcap -", $"{watch} --pcap <(cat '{result.PcapngPath}')", $"{watch} --pcap '{gz}'", $"{watch} --pcap <(cat '{gz}')" })
+            {
+                CommandResult r = await ProcessRunner.RunAsync("bash", ["-c", how], TimeSpan.FromSeconds(60));
+                Assert.True(r.ExitCode == 2, how + "\n" + r.Describe());
+                Assert.Equal(expected, EventLines(r.StdOut));
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task SeveralFilesAfterOnePcap_OneBadAmongThem_IsNamed_AndTheRestAreRead()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
+        try
+        {
+            string bad = Path.Combine(dir, "bad.pcap");
+            await File.WriteAllBytesAsync(bad, "not a capture\n"u8.ToArray());
+            string[] common = ["--format", "json", "--profile", "full-tunnel", "--privacy", "full"];
+            CommandResult repeated = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--pcap", result.PcapngPath, .. common]);
+            Assert.True(repeated.ExitCode == 2, repeated.Describe());
+
+            // Names after one --pcap are the same files as --pcap repeated; the bad one between them changes nothing else.
+            CommandResult r = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, bad, result.PcapngPath, .. common]);
+            Assert.True(r.ExitCode == 3, r.Describe());
+            Assert.Equal(EventLines(repeated.StdOut), EventLines(r.StdOut));
+            Assert.Single((r.StdOut + r.StdErr).Split('\n'), l => l.Contains(bad, StringComparison.Ordinal));
+            Assert.DoesNotContain("Exception", r.StdOut + r.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ABarePcap_IsAUsageError_NotALiveCapture()
+    {
+        CommandResult run = await Dnsw(["leak", "watch", "--pcap"]);
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--pcap", run.StdErr + run.StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("watching", run.StdErr + run.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ACorruptGzip_IsOneLineWithTheOffset()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
+        try
+        {
+            string gz = Path.Combine(dir, "capture.pcapng.gz");
+            (await ProcessRunner.RunAsync("sh", ["-c", $"gzip -c '{result.PcapngPath}' > '{gz}'"])).EnsureSuccess();
+            byte[] bytes = await File.ReadAllBytesAsync(gz);
+            for (int i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++)
+            {
+                bytes[i] ^= 0x5a;
+            }
+
+            await File.WriteAllBytesAsync(gz, bytes);
+            CommandResult r = await Dnsw(["leak", "watch", "--pcap", gz]);
+            Assert.True(r.ExitCode == 3, r.Describe());
+            // Depending on where the damage falls, gzip notices it or the capture reader does: one line with the offset either way.
+            Assert.Single((r.StdOut + r.StdErr).Split('\n'), l => l.Contains(gz, StringComparison.Ordinal) && l.Contains("at byte", StringComparison.Ordinal));
+            Assert.DoesNotContain("Exception", r.StdOut + r.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The leak events of a JSON-lines run (the summary and its counts of files left out).</summary>
+    private static List<string> EventLines(string stdout) =>
+        [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith("{\"kind\":\"leak\"", StringComparison.Ordinal))];
+
+    [Fact]
     public async Task BadDuration_IsAUsageError()
     {
         CommandResult run = await Dnsw(["leak", "watch", "--duration", "soon"]);

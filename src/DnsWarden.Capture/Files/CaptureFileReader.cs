@@ -1,12 +1,21 @@
+using System.IO.Compression;
+
 namespace DnsWarden.Capture.Files;
 
-/// <summary>Opens a pcap or pcapng file by sniffing its first four bytes.</summary>
+/// <summary>
+/// Opens a pcap or pcapng file by sniffing its first four bytes: from a path, from standard input (<c>-</c>), from a
+/// pipe (<c>&lt;(zcat x)</c>, which cannot seek), and through gzip (<c>.pcap.gz</c>, found by its magic, not its
+/// name), as tcpdump and Wireshark read them. For a gzip file the offsets in errors are in the decompressed capture.
+/// </summary>
 public static class CaptureFileReader
 {
     /// <summary>Default bound on one block or record (16 MiB): far above any real packet, far below a garbage length.</summary>
     public const int DefaultMaxBlockLength = 16 * 1024 * 1024;
 
     private const int FileBufferSize = 64 * 1024;
+
+    /// <summary>The path that means standard input, as for tcpdump -r.</summary>
+    public const string StandardInput = "-";
 
     /// <summary>Opens a capture file. Throws <see cref="CaptureFileException"/> (with path and offset) if it is not a readable capture.</summary>
     public static ICaptureFileReader Open(string path, int maxBlockLength = DefaultMaxBlockLength)
@@ -71,11 +80,24 @@ public static class CaptureFileReader
                 error = new CaptureFileError(CaptureFileErrorKind.IoError, 0, "read failed: " + ex.Message);
                 return null;
             }
+            catch (InvalidDataException ex)
+            {
+                error = new CaptureFileError(CaptureFileErrorKind.IoError, 0, "the gzip data is corrupt: " + ex.Message);
+                return null;
+            }
 
             if (n < 4)
             {
                 error = new CaptureFileError(CaptureFileErrorKind.Truncated, 0, $"file has {n} bytes: too short for a pcap or pcapng header");
                 return null;
+            }
+
+            if (magic[0] == 0x1f && magic[1] == 0x8b)
+            {
+                // gzip: the capture is inside. The four bytes read go back in front of the rest of the stream.
+                var gzip = new GZipStream(new PrefixedStream(magic.ToArray(), stream, leaveOpen), CompressionMode.Decompress);
+                reader = TryOpen(gzip, leaveOpen: false, out error, maxBlockLength);
+                return reader;
             }
 
             if (PcapNgFileReader.IsMagic(magic))
@@ -110,12 +132,18 @@ public static class CaptureFileReader
 
     private static Stream OpenFile(string path)
     {
+        if (path == StandardInput)
+        {
+            return new BufferedStream(Console.OpenStandardInput(), FileBufferSize);
+        }
+
         var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileBufferSize, FileOptions.SequentialScan);
         try
         {
-            return file.Length >= ReadAheadFromBytes ? new ReadAheadStream(file) : file;
+            // A pipe or a character device has no length: read as it comes.
+            return file.CanSeek && file.Length >= ReadAheadFromBytes ? new ReadAheadStream(file) : file;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or NotSupportedException)
         {
             return file;
         }

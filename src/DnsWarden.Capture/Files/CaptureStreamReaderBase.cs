@@ -146,6 +146,13 @@ public abstract class CaptureStreamReaderBase : ICaptureFileReader
             Fail(CaptureFileErrorKind.IoError, Position, "read failed: " + ex.Message);
             return -1;
         }
+        catch (InvalidDataException ex)
+        {
+            // A corrupt gzip stream around the capture.
+            Position += total;
+            Fail(CaptureFileErrorKind.IoError, Position, "the gzip data is corrupt: " + ex.Message);
+            return -1;
+        }
         catch (ObjectDisposedException ex)
         {
             Position += total;

@@ -31,8 +31,9 @@ internal static class WatchCommand
     {
         var pcap = new Option<FileInfo[]>("--pcap")
         {
-            Description = "Read a pcap or pcapng file instead of capturing live (repeatable; files are read in order).",
-            Arity = ArgumentArity.ZeroOrMore,
+            Description = "Read pcap or pcapng files instead of capturing live (several after one --pcap, or repeated; read in order; - is standard input; gzip is read through).",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
         };
         var iface = new Option<string[]>("--iface")
         {
@@ -420,13 +421,18 @@ internal static class WatchCommand
     {
         drops = [];
         problem = null;
+        var problems = new List<string>();
         string? fallbackName = options.Interfaces.FirstOrDefault();
         foreach (FileInfo fileInfo in options.Files)
         {
-            if (!CaptureFileReader.TryOpen(fileInfo.FullName, out ICaptureFileReader? reader, out CaptureFileError openError))
+            // "-" is standard input, as for tcpdump -r; every other name is a path.
+            string path = fileInfo.ToString() == CaptureFileReader.StandardInput ? CaptureFileReader.StandardInput : fileInfo.FullName;
+            string shown = path == CaptureFileReader.StandardInput ? "standard input" : path;
+            if (!CaptureFileReader.TryOpen(path, out ICaptureFileReader? reader, out CaptureFileError openError))
             {
-                problem = $"{fileInfo.FullName}: {openError.Message}";
-                return ExitCodes.InputError;
+                // One bad file among several is named, and the rest are read.
+                problems.Add(openError.Message.StartsWith(path, StringComparison.Ordinal) ? openError.Message : $"{shown}: {openError.Message}");
+                continue;
             }
 
             using (reader)
@@ -465,13 +471,14 @@ internal static class WatchCommand
 
                 if (reader.Error.IsError)
                 {
-                    problem = string.Create(CultureInfo.InvariantCulture, $"{fileInfo.FullName}: at byte {reader.Error.Offset}: {reader.Error.Message} ({reader.PacketsRead} packets before it were processed)");
-                    return ExitCodes.InputError;
+                    problems.Add(string.Create(CultureInfo.InvariantCulture, $"{shown}: at byte {reader.Error.Offset}: {reader.Error.Message} ({reader.PacketsRead} packets before it were processed)"));
                 }
             }
         }
 
-        return ExitCodes.Ok;
+        // Every file that could not be read (or read to its end) is one line; the others' events stand.
+        problem = problems.Count > 0 ? string.Join('\n', problems) : null;
+        return problems.Count > 0 ? ExitCodes.InputError : ExitCodes.Ok;
     }
 
     private static int RunLive(
@@ -619,9 +626,10 @@ internal static class WatchCommand
             console.MarkupLine(dropped ? $"[bold red]DROPS: {Markup.Escape(line)}[/]" : $"[grey]{Markup.Escape(line)}[/]");
         }
 
-        if (problem is not null)
+        // One line each, never wrapped at the console's width: the file, the offset and what was expected stay together.
+        foreach (string line in problem?.Split('\n') ?? [])
         {
-            console.MarkupLine($"[bold red]error:[/] {Markup.Escape(problem)}");
+            console.Profile.Out.Writer.WriteLine("error: " + line);
         }
     }
 }
