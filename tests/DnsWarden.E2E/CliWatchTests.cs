@@ -118,8 +118,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
         try
         {
-            string gz = Path.Combine(dir, "capture.pcapng.gz");
-            (await ProcessRunner.RunAsync("sh", ["-c", $"gzip -c '{result.PcapngPath}' > '{gz}'"])).EnsureSuccess();
+            string gz = await GzipAsync(result.PcapngPath, dir);
             string[] argv = [DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--format", "json", "--profile", "full-tunnel", "--privacy", "full"];
             string watch = string.Join(' ', argv.Select(a => $"'{a}'"));
             CommandResult file = await Dnsw(["leak", "watch", "--pcap", result.PcapngPath, "--format", "json", "--profile", "full-tunnel", "--privacy", "full"]);
@@ -183,8 +182,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
         try
         {
-            string gz = Path.Combine(dir, "capture.pcapng.gz");
-            (await ProcessRunner.RunAsync("sh", ["-c", $"gzip -c '{result.PcapngPath}' > '{gz}'"])).EnsureSuccess();
+            string gz = await GzipAsync(result.PcapngPath, dir);
             byte[] bytes = await File.ReadAllBytesAsync(gz);
             for (int i = bytes.Length / 2; i < bytes.Length / 2 + 64; i++)
             {
@@ -202,6 +200,14 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    /// <summary>The capture compressed by gzip itself, as a user's .pcapng.gz is.</summary>
+    private static async Task<string> GzipAsync(string capture, string dir)
+    {
+        string gz = Path.Combine(dir, "capture.pcapng.gz");
+        (await ProcessRunner.RunAsync("sh", ["-c", $"gzip -c '{capture}' > '{gz}'"])).EnsureSuccess();
+        return gz;
     }
 
     /// <summary>The leak events of a JSON-lines run (the summary and its counts of files left out).</summary>
