@@ -68,7 +68,9 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
             }
         }
 
-        args.AddRange(["-w", outputPath, "-q"]);
+        // A kernel buffer of 32 MiB per interface (dumpcap's default is 2): a busy phase on a loaded machine would
+        // otherwise lose packets before dumpcap reads them, which no marker can prove absent.
+        args.AddRange(["-B", "32", "-w", outputPath, "-q"]);
         NetnsProcess process = NetnsProcess.Start(netns, "dumpcap", "dumpcap", args);
         var capture = new DumpcapCapture(process, outputPath, interfaces);
         try

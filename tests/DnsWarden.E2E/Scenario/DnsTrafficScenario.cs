@@ -247,7 +247,7 @@ public static partial class DnsTrafficScenario
         yield return new ClientStep(
             "dnsperf-load",
             "dnsperf",
-            ["-s", ServerV4, "-d", loadQueries, "-n", "1", "-c", "1", "-Q", "2000", "-t", "2"],
+            ["-s", ServerV4, "-d", loadQueries, "-n", "1", "-c", "1", "-Q", "1000", "-t", "2"],
             $"{LoadQueryCount} queries answered, none lost",
             r =>
             {
