@@ -167,6 +167,27 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
     }
 
     [Fact]
+    public async Task AClassicPcapWithoutIface_GetsOneHint_AndWithIfaceNone()
+    {
+        (DnsTrafficScenarioResult result, _) = fixture.Get();
+        string dir = Directory.CreateTempSubdirectory("dnsw-cli-").FullName;
+        try
+        {
+            // A classic pcap keeps no interface names: the kind of capture tcpdump -w writes by default.
+            string classic = Path.Combine(dir, "classic.pcap");
+            (await ProcessRunner.RunAsync("tshark", ["-r", result.PcapngPath, "-F", "pcap", "-w", classic])).EnsureSuccess();
+            CommandResult bare = await Dnsw(["leak", "watch", "--pcap", classic]);
+            Assert.Single(bare.StdErr.Split('\n'), l => l.Contains("does not name its interface", StringComparison.Ordinal) && l.Contains(classic, StringComparison.Ordinal) && l.Contains("--iface", StringComparison.Ordinal));
+            CommandResult named = await Dnsw(["leak", "watch", "--pcap", classic, "--iface", "eth0"]);
+            Assert.DoesNotContain("does not name its interface", named.StdErr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ABarePcap_IsAUsageError_NotALiveCapture()
     {
         CommandResult run = await Dnsw(["leak", "watch", "--pcap"]);

@@ -440,12 +440,22 @@ internal static class WatchCommand
                 // A file with several interfaces (dumpcap -i a -i b) is written in per-interface blocks: replay it by time.
                 TimeOrderBuffer? ordered = null;
                 long frame = 0;
+                bool hinted = false;
                 try
                 {
                     while (reader!.TryReadNext(out CapturedPacket p))
                     {
                         frame++;
-                        string name = p.InterfaceName ?? fallbackName ?? $"if{p.InterfaceId}";
+                        string? recorded = p.InterfaceName ?? fallbackName;
+                        if (recorded is null && !hinted)
+                        {
+                            // A classic pcap does not record its interface: say so once, since the route class (and
+                            // with it a Leak-A's severity) depends on knowing it.
+                            hinted = true;
+                            Console.Error.WriteLine($"dnsw: {shown} does not name its interface (a classic pcap); its packets are on if{p.InterfaceId} of unknown kind: give --iface NAME for the interface it was captured on");
+                        }
+
+                        string name = recorded ?? $"if{p.InterfaceId}";
                         var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
                         if (ordered is null && reader.Interfaces.Count > 1)
                         {
