@@ -61,6 +61,12 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
         {
             args.Add("-i");
             args.Add(iface);
+
+            // A kernel buffer of 32 MiB for each interface (dumpcap's default is 2; -B applies to the -i before it): a
+            // busy phase on a loaded machine would otherwise lose packets before dumpcap reads them, which no marker
+            // can prove absent.
+            args.Add("-B");
+            args.Add("32");
             if (captureFilter is not null)
             {
                 args.Add("-f");
@@ -68,9 +74,7 @@ public sealed partial class DumpcapCapture : IAsyncDisposable
             }
         }
 
-        // A kernel buffer of 32 MiB per interface (dumpcap's default is 2): a busy phase on a loaded machine would
-        // otherwise lose packets before dumpcap reads them, which no marker can prove absent.
-        args.AddRange(["-B", "32", "-w", outputPath, "-q"]);
+        args.AddRange(["-w", outputPath, "-q"]);
         NetnsProcess process = NetnsProcess.Start(netns, "dumpcap", "dumpcap", args);
         var capture = new DumpcapCapture(process, outputPath, interfaces);
         try
