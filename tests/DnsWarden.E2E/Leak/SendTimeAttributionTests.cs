@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace DnsWarden.E2E.Leak;
 
@@ -49,7 +50,7 @@ public sealed class SendTimeAttributionTests
             [.. DnswProgram.Prefix, "leak", "watch", "--iface", iface, "--iface", "lo", "--duration", "0", "--format", "json", "--privacy", "full", "--out", events]);
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
         Assert.Contains("process attribution: bpf", Unwrapped(watch.StdErr), StringComparison.Ordinal);
-        (HashSet<int> programs, HashSet<int> maps) = await OursAsync();
+        (HashSet<int> programs, HashSet<int> maps) = await OursAsync(watch.Pid);
         Assert.Equal(5, programs.Count);
 
         // 20 one-shot clients: 5 each of dig, kdig, host, curl (DoH to a listed name, the TLS server next door).
@@ -148,7 +149,7 @@ public sealed class SendTimeAttributionTests
             [.. DnswProgram.Prefix, "leak", "watch", "--iface", iface, "--duration", "0", "--format", "json", "--no-bpf", "--out", events]);
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
         Assert.Contains("send-time attribution off: disabled", Unwrapped(watch.StdErr), StringComparison.Ordinal);
-        Assert.Empty((await OursAsync()).Programs);
+        Assert.Empty((await OursAsync(watch.Pid)).Programs);
         await OneShotAsync(net, clientNs, $"exec dig +tries=1 @{Server} {Name}");
         watch.Signal(ProcessSignal.Interrupt);
         await watch.Exited.WaitAsync(TimeSpan.FromSeconds(30));
@@ -169,7 +170,7 @@ public sealed class SendTimeAttributionTests
         NetnsProcess killed = net.StartProcess(clientNs, "dnsw", DnswProgram.Program,
             [.. DnswProgram.Prefix, "leak", "watch", "--iface", iface, "--duration", "0", "--format", "json"]);
         await killed.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
-        (HashSet<int> programs, HashSet<int> maps) = await OursAsync();
+        (HashSet<int> programs, HashSet<int> maps) = await OursAsync(killed.Pid);
         Assert.Equal(5, programs.Count);
         killed.Signal(ProcessSignal.Kill);
         await killed.Exited.WaitAsync(TimeSpan.FromSeconds(30));
@@ -192,7 +193,7 @@ public sealed class SendTimeAttributionTests
         await watch.WaitForOutputAsync("watching", TimeSpan.FromSeconds(30));
         const string Why = "send-time attribution off: not root";
         Assert.Contains(Why, Unwrapped(watch.StdErr), StringComparison.Ordinal);
-        Assert.Empty((await OursAsync()).Programs);
+        Assert.Empty((await OursAsync(watch.Pid)).Programs);
         await OneShotAsync(net, clientNs, $"exec dig +tries=1 @{Server} {Name}");
         await watch.WaitForOutputAsync(Name, TimeSpan.FromSeconds(30));
         watch.Signal(ProcessSignal.Interrupt);
@@ -264,21 +265,41 @@ public sealed class SendTimeAttributionTests
     }
 
     /// <summary>The BPF programs named dnsw_* now loaded, and the maps they use (bpftool's JSON).</summary>
-    private static async Task<(HashSet<int> Programs, HashSet<int> Maps)> OursAsync()
+    /// <summary>
+    /// The BPF programs (and their maps) one watch holds, read from its descriptors' fdinfo (a link's or program's
+    /// <c>prog_id</c>, a map's <c>map_id</c>): other tests' watches may be running at the same time, so a count of every
+    /// dnsw program on the machine would not be this watch's.
+    /// </summary>
+    private static async Task<(HashSet<int> Programs, HashSet<int> Maps)> OursAsync(int pid)
     {
-        CommandResult run = await ProcessRunner.RunAsync("bpftool", ["-j", "prog", "show"]);
         var programs = new HashSet<int>();
         var maps = new HashSet<int>();
+        foreach (string info in Directory.GetFiles($"/proc/{pid}/fdinfo"))
+        {
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(info);
+            }
+            catch (IOException)
+            {
+                continue; // closed meanwhile
+            }
+
+            foreach (Match m in Regex.Matches(text, @"^(prog_id|map_id):\s+(\d+)$", RegexOptions.Multiline))
+            {
+                (m.Groups[1].Value == "prog_id" ? programs : maps).Add(int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture));
+            }
+        }
+
+        // A program's maps, as the kernel lists them (the ring buffer and the flow table are held through it).
+        CommandResult run = await ProcessRunner.RunAsync("bpftool", ["-j", "prog", "show"]);
         using JsonDocument doc = JsonDocument.Parse(string.IsNullOrWhiteSpace(run.StdOut) ? "[]" : run.StdOut);
         foreach (JsonElement p in doc.RootElement.EnumerateArray())
         {
-            if (p.TryGetProperty("name", out JsonElement name) && name.GetString()!.StartsWith("dnsw_", StringComparison.Ordinal))
+            if (programs.Contains(p.GetProperty("id").GetInt32()) && p.TryGetProperty("map_ids", out JsonElement ids))
             {
-                programs.Add(p.GetProperty("id").GetInt32());
-                if (p.TryGetProperty("map_ids", out JsonElement ids))
-                {
-                    maps.UnionWith(ids.EnumerateArray().Select(i => i.GetInt32()));
-                }
+                maps.UnionWith(ids.EnumerateArray().Select(i => i.GetInt32()));
             }
         }
 
