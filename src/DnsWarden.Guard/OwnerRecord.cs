@@ -27,29 +27,15 @@ internal static class OwnerRecord
     /// <summary>The pid in <paramref name="path"/> while that very process lives; null when the file is missing or malformed, or the process is gone, a zombie or another one.</summary>
     public static int? LiveOwner(string path)
     {
-        try
-        {
-            string[] f = File.ReadAllText(path).Trim().Split(' ');
-            return f.Length >= 2 && ProcessIdentity.TryParse(f[0] + " " + f[1], out ProcessIdentity owner) && owner.IsAlive ? owner.Pid : null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        string[]? f = Fields(path);
+        return f is { Length: >= 2 } && ProcessIdentity.TryParse(f[0] + " " + f[1], out ProcessIdentity owner) && owner.IsAlive ? owner.Pid : null;
     }
 
     /// <summary>Whether the record was written in the calling thread's network namespace (a record without one counts as here).</summary>
     public static bool IsFromHere(string path)
     {
-        try
-        {
-            string[] f = File.ReadAllText(path).Trim().Split(' ');
-            return f.Length < 3 || f[2] == NetworkNamespace.CurrentId();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return true;
-        }
+        string[]? f = Fields(path);
+        return f is null || f.Length < 3 || f[2] == NetworkNamespace.CurrentId();
     }
 
     /// <summary>
@@ -87,14 +73,20 @@ internal static class OwnerRecord
 
     private static bool OriginGone(string path, IReadOnlySet<string> live)
     {
+        string[]? f = Fields(path);
+        return f is not null && f.Length >= 3 && !live.Contains(f[2]);
+    }
+
+    /// <summary>The record's fields ("PID START NETNS"); null when it cannot be read.</summary>
+    private static string[]? Fields(string path)
+    {
         try
         {
-            string[] f = File.ReadAllText(path).Trim().Split(' ');
-            return f.Length >= 3 && !live.Contains(f[2]);
+            return File.ReadAllText(path).Trim().Split(' ');
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
     }
 

@@ -124,9 +124,9 @@ public static class NetworkNamespace
             foreach (string line in File.ReadLines("/proc/self/mountinfo"))
             {
                 string[] f = line.Split(' ', 6);
-                if (f.Length > 4 && f[3].StartsWith("net:[", StringComparison.Ordinal))
+                if (f.Length > 4 && IdOf(f[3]) is { } id)
                 {
-                    ids.Add(f[3]["net:[".Length..].TrimEnd(']'));
+                    ids.Add(id);
                 }
             }
         }
@@ -137,15 +137,17 @@ public static class NetworkNamespace
         return ids;
     }
 
+    /// <summary>The id in an nsfs name such as "net:[4026531833]"; null for anything else.</summary>
+    private static string? IdOf(string nsfsName) =>
+        nsfsName.StartsWith("net:[", StringComparison.Ordinal) && nsfsName.EndsWith(']') ? nsfsName["net:[".Length..^1] : null;
+
     private static void AddId(HashSet<string> ids, FileInfo link)
     {
         try
         {
-            string? target = link.LinkTarget;
-            int open = target?.IndexOf('[', StringComparison.Ordinal) ?? -1;
-            if (target is not null && open >= 0 && target.StartsWith("net:", StringComparison.Ordinal))
+            if (link.LinkTarget is { } target && IdOf(target) is { } id)
             {
-                ids.Add(target[(open + 1)..].TrimEnd(']'));
+                ids.Add(id);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -172,8 +174,7 @@ public static class NetworkNamespace
     public static string CurrentId()
     {
         string link = new FileInfo("/proc/thread-self/ns/net").LinkTarget ?? throw new IOException("cannot read /proc/thread-self/ns/net");
-        int open = link.IndexOf('[', StringComparison.Ordinal);
-        return open >= 0 ? link[(open + 1)..].TrimEnd(']') : link;
+        return IdOf(link) ?? link;
     }
 
     /// <summary>
