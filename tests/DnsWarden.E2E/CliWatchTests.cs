@@ -74,7 +74,11 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         {
             byte[] whole = await File.ReadAllBytesAsync(result.PcapngPath);
             string cut = Path.Combine(dir, "cut.pcapng");
-            await File.WriteAllBytesAsync(cut, whole.AsSpan(0, whole.Length * 2 / 3 + 3).ToArray());
+            // pcapng blocks start on 4-byte boundaries, so an offset that is not a multiple of 4 always cuts one in two
+            // (a cut that happens to fall between two blocks is a whole file, not a truncated one).
+            int cutAt = whole.Length * 2 / 3;
+            cutAt += cutAt % 4 == 0 ? 2 : 0;
+            await File.WriteAllBytesAsync(cut, whole.AsSpan(0, cutAt).ToArray());
             string events = Path.Combine(dir, "events.jsonl");
 
             CommandResult run = await Dnsw(["leak", "watch", "--pcap", cut, "--observations", events]);

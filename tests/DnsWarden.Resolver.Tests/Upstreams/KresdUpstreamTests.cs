@@ -16,6 +16,20 @@ public sealed class KresdUpstreamTests(UpstreamServers servers)
 
     private UpstreamConfig Doh => TestDns.Config($"https://{UpstreamServers.ServerName}:{servers.DohPort}/dns-query", IPAddress.Loopback) with { CaFile = servers.CaFile };
 
+    /// <summary>The query (ending in an OPT record with no options) with an EDNS padding option (RFC 7830) of <paramref name="length"/> zero bytes.</summary>
+    private static byte[] WithPadding(byte[] query, int length)
+    {
+        var padded = new byte[query.Length + 4 + length];
+        query.CopyTo(padded, 0);
+        int rdLength = query.Length - 2;
+        padded[rdLength] = (byte)((4 + length) >> 8);
+        padded[rdLength + 1] = (byte)(4 + length);
+        padded[query.Length + 1] = 12;
+        padded[query.Length + 2] = (byte)(length >> 8);
+        padded[query.Length + 3] = (byte)length;
+        return padded;
+    }
+
     private byte[] LeafPin()
     {
         using X509Certificate2 leaf = X509Certificate2.CreateFromPem(File.ReadAllText(servers.LeafFile));
@@ -134,29 +148,38 @@ public sealed class KresdUpstreamTests(UpstreamServers servers)
     [Fact]
     public async Task DohCarriesFiftyConcurrentQueriesOnOneConnection()
     {
-        // A kresd of its own: the burst can leave kresd's DoH service broken (see below), which must not fail other tests.
-        (ServerProcess server, _, int dohPort) = await servers.StartPrivateKresdAsync("kresd-burst");
-        using ServerProcess owned = server;
-        UpstreamConfig config = TestDns.Config($"https://{UpstreamServers.ServerName}:{dohPort}/dns-query", IPAddress.Loopback) with { CaFile = servers.CaFile };
-        await using var upstream = new HttpsUpstream(config, TimeSpan.FromSeconds(1));
+        await servers.EnsureKresdAsync();
+        await using var upstream = new HttpsUpstream(Doh, TestDns.Timeout);
 
         (UpstreamReply Reply, byte[] Response)[] all = await Task.WhenAll(
             Enumerable.Range(0, 50).Select(i => AskAsync(upstream, $"d{i}.test", (ushort)(1000 + i))));
 
-        // kresd 5.6 answers some POSTs of a concurrent burst with 400, resets them or never answers (seen here, and
-        // the connection can stay broken afterwards; sequential POSTs on a fresh connection always succeed, see
-        // DohAnswersAndRestoresTheId). So only this is asserted: one connection, and every answer passed on carries
-        // its own ID and question.
+        // Each query is a GET (one HEADERS frame): kresd 5.6 answered part of such a burst of POSTs with 400, because
+        // it loses a POST's body when its frames arrive in two reads (see HttpsUpstream).
         Assert.Equal(1, upstream.ConnectionsOpened);
         for (int i = 0; i < all.Length; i++)
         {
-            Assert.NotEqual(UpstreamError.BadResponse, all[i].Reply.Error);
-            if (all[i].Reply.Ok)
-            {
-                Assert.Equal(1000 + i, TestDns.Id(all[i].Response));
-                Assert.Equal($"d{i}.test", TestDns.QuestionName(all[i].Response));
-            }
+            Assert.Equal(UpstreamError.None, all[i].Reply.Error);
+            Assert.Equal(1000 + i, TestDns.Id(all[i].Response));
+            Assert.Equal($"d{i}.test", TestDns.QuestionName(all[i].Response));
         }
+    }
+
+    [Fact]
+    public async Task DohCarriesALargeQueryInItsUri()
+    {
+        await servers.EnsureKresdAsync();
+        await using var upstream = new HttpsUpstream(Doh, TestDns.Timeout);
+
+        // 3,000 bytes (an EDNS padding option fills it): 4,000 characters of base64url in the URI.
+        byte[] query = TestDns.Query("big.test", id: 0x4242, edns: true);
+        byte[] padded = WithPadding(query, 3000 - query.Length - 4);
+        var response = new byte[4096];
+        UpstreamReply reply = await upstream.QueryAsync(padded, response, _ct);
+
+        Assert.Equal(UpstreamError.None, reply.Error);
+        Assert.Equal(0x4242, TestDns.Id(response));
+        Assert.Equal([UpstreamServers.KresdAddress], TestDns.Addresses(response.AsSpan(0, reply.Length)));
     }
 
     [Fact]
