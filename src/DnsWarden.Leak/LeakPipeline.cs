@@ -19,13 +19,18 @@ namespace DnsWarden.Leak;
 /// <param name="InterfaceIndexNames">Names for the interface indexes of a Linux "any" (SLL2) capture.</param>
 /// <param name="OnObservation">Sees every observation before the rules (the <c>--observations</c> dump).</param>
 /// <param name="Evidence">Writes the packets behind each event (<c>--write-pcap</c>).</param>
+/// <param name="Interfaces">The live host's interfaces: names for a Linux "any" capture's indexes (unless
+/// <paramref name="InterfaceIndexNames"/> names them) and the kernel's facts behind route classes.</param>
+/// <param name="ExcludeInterfaces">Interface names or globs whose frames are left out (<c>--exclude-iface</c>).</param>
 public sealed record LeakPipelineOptions(
     GeoIpLookup? GeoIp = null,
     IProcessAttributor? Attributor = null,
     Func<int, string>? InterfaceIndexNames = null,
     Action<Observation>? OnObservation = null,
     BaseDomains? BaseDomains = null,
-    EvidenceRecorder? Evidence = null);
+    EvidenceRecorder? Evidence = null,
+    IInterfaceTable? Interfaces = null,
+    IReadOnlyList<string>? ExcludeInterfaces = null);
 
 /// <summary>
 /// Frames in, leak events out: the dissector (decode, defragment, reassemble, read DNS/TLS/QUIC), the flow tracker
@@ -49,7 +54,7 @@ public sealed class LeakPipeline
                 onEvent(e);
             }
             : onEvent;
-        _detector = new LeakDetector(policy, emit, options.GeoIp, options.Attributor, options.BaseDomains);
+        _detector = new LeakDetector(policy, emit, options.GeoIp, options.Attributor, options.BaseDomains, options.Interfaces);
         Action<Observation> sink = options.OnObservation is { } tap
             ? o =>
             {
@@ -57,11 +62,41 @@ public sealed class LeakPipeline
                 _detector.OnObservation(o);
             }
             : _detector.OnObservation;
-        _dissector = new FrameDissector(sink, _detector.Flows) { InterfaceIndexNames = options.InterfaceIndexNames };
+        Func<int, string>? indexNames = options.InterfaceIndexNames;
+        if (indexNames is null && options.Interfaces is { } table)
+        {
+            indexNames = i => table.NameOf(i) ?? "ifindex" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        _dissector = new FrameDissector(sink, _detector.Flows)
+        {
+            InterfaceIndexNames = indexNames,
+            ExcludedInterface = options.ExcludeInterfaces is { Count: > 0 } excluded ? ExclusionOf(excluded) : null,
+        };
         Policy = policy;
     }
 
     public LeakPolicy Policy { get; }
+
+    /// <summary>Whether an interface is left out by <c>--exclude-iface</c> (names or globs as in a policy), decided once per name.</summary>
+    public static Func<string, bool> ExclusionOf(IReadOnlyList<string> patterns)
+    {
+        InterfacePattern[] globs = [.. patterns.Select(p => new InterfacePattern(p))];
+        var decided = new Dictionary<string, bool>(StringComparer.Ordinal);
+        return name =>
+        {
+            if (!decided.TryGetValue(name, out bool excluded))
+            {
+                excluded = globs.Any(g => g.Matches(name));
+                if (decided.Count < 4096)
+                {
+                    decided[name] = excluded;
+                }
+            }
+
+            return excluded;
+        };
+    }
 
     public DissectorStats Dissector => _dissector.Stats;
 

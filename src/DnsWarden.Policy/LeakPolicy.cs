@@ -9,6 +9,12 @@ public enum RouteClass
     Loopback,
     Tunnel,
     Physical,
+
+    /// <summary>
+    /// A host-internal hop (veth, bridge, a VM's tap): a packet here is on its way through the host, not yet out
+    /// (docs/DECISIONS.md, virtual interfaces).
+    /// </summary>
+    Virtual,
 }
 
 /// <summary>The built-in starting points (docs/POLICY.md).</summary>

@@ -31,7 +31,7 @@ internal ref struct PolicyReader
         "txt_null_share", "nxdomain_share", "score_threshold",
     ];
 
-    private const string RouteClassNames = "loopback, tunnel, physical, unknown";
+    private const string RouteClassNames = "loopback, tunnel, physical, virtual, unknown";
 
     private PolicyJsonCursor _json;
 
@@ -617,6 +617,9 @@ internal ref struct PolicyReader
                 return true;
             case "physical":
                 rc = RouteClass.Physical;
+                return true;
+            case "virtual":
+                rc = RouteClass.Virtual;
                 return true;
             case "unknown":
                 rc = RouteClass.Unknown;

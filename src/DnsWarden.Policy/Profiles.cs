@@ -9,6 +9,14 @@ public static class Profiles
     public static IReadOnlyList<string> TunnelNameGlobs { get; } =
         ["tun*", "tap*", "wg*", "utun*", "ppp*", "ipsec*", "vti*", "xfrm*", "tailscale*", "zt*", "nordlynx*", "proton*", "mullvad*", "gpd*", "cscotun*"];
 
+    /// <summary>
+    /// Interface-name globs of host-internal devices, for captures whose kernel facts are unknown (files): veth pairs,
+    /// Docker/podman/libvirt/CNI bridges and libvirt's VM taps. <c>tap*</c> stays a tunnel name (OpenVPN's tap mode);
+    /// live, a tap enslaved to a bridge is judged virtual from the kernel's facts.
+    /// </summary>
+    public static IReadOnlyList<string> VirtualNameGlobs { get; } =
+        ["veth*", "docker*", "br-*", "virbr*", "cni*", "podman*", "vnet*", "cali*", "flannel*", "kube-bridge*", "lxcbr*", "lxdbr*"];
+
     public static string Name(PolicyProfile profile) => profile switch
     {
         PolicyProfile.FullTunnel => "full-tunnel",

@@ -1,6 +1,6 @@
 namespace DnsWarden.Capture.Dissect;
 
-/// <summary>Counters of a dissection run; every frame lands in exactly one of decoded / not IP / malformed.</summary>
+/// <summary>Counters of a dissection run; every frame lands in exactly one of decoded / not IP / malformed / excluded.</summary>
 public sealed class DissectorStats
 {
     private readonly Dictionary<string, long> _malformed = new(StringComparer.Ordinal);
@@ -10,6 +10,9 @@ public sealed class DissectorStats
     public long Decoded { get; internal set; }
 
     public long NotIp { get; internal set; }
+
+    /// <summary>Frames on an interface the watch was told to leave out (<c>--exclude-iface</c>), not read further.</summary>
+    public long Excluded { get; internal set; }
 
     public long Fragments { get; internal set; }
 

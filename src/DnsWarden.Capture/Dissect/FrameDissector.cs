@@ -64,6 +64,9 @@ public sealed class FrameDissector
     /// </summary>
     public Func<int, string>? InterfaceIndexNames { get; init; }
 
+    /// <summary>Interfaces whose frames are left out (counted as excluded), by the name a frame is attributed to.</summary>
+    public Func<string, bool>? ExcludedInterface { get; init; }
+
     /// <summary>Processes one frame. Frame numbers start at 1, as in tshark.</summary>
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame) => Process(in origin, frame, Stats.Frames + 1);
 
@@ -81,6 +84,12 @@ public sealed class FrameDissector
             _tlsStreams.ExpireIdle(origin.TimestampNs);
         }
 
+        if (ExcludedInterface is { } excluded && origin.LinkType != LinkType.LinuxSll2 && excluded(origin.InterfaceName))
+        {
+            Stats.Excluded++;
+            return;
+        }
+
         if (!PacketDecoder.TryDecode(origin.LinkType, frame, out DecodedPacket packet))
         {
             if (packet.Error == DecodeError.NotIp)
@@ -95,12 +104,18 @@ public sealed class FrameDissector
             return;
         }
 
-        Stats.Decoded++;
         if (packet.InterfaceIndex >= 0 && InterfaceIndexNames is { } names)
         {
             _origin = _origin with { InterfaceName = names(packet.InterfaceIndex) };
         }
 
+        if (origin.LinkType == LinkType.LinuxSll2 && ExcludedInterface is { } leftOut && leftOut(_origin.InterfaceName))
+        {
+            Stats.Excluded++;
+            return;
+        }
+
+        Stats.Decoded++;
         if (packet.IsFragment)
         {
             ProcessFragment(in packet, frame);

@@ -30,6 +30,10 @@ public sealed class LiveCapture : IDisposable
         "port 53 or port 853 or port 443 or port 5353 or port 5355 or (tcp[tcpflags] & tcp-syn != 0) or udp " +
         "or (ip6 and ip6[6] == 6 and (ip6[53] & 0x02 != 0)) or (ip[6:2] & 0x3fff != 0) or (ip6 and ip6[6] == 44)";
 
+    /// <summary>The live filter with the user's expression: what the watch needs, narrowed by what the user asked for.</summary>
+    public static string FilterWith(string? userExpression) =>
+        string.IsNullOrWhiteSpace(userExpression) ? DefaultFilter : "(" + DefaultFilter + ") and (" + userExpression + ")";
+
     private readonly List<LibPcapLiveDevice> _devices = [];
     private readonly Dictionary<LibPcapLiveDevice, int> _ids = [];
     private readonly Lock _gate = new();
@@ -68,10 +72,13 @@ public sealed class LiveCapture : IDisposable
     }
 
     /// <summary>
-    /// Opens the named interfaces, or every interface that is up when none is named. Throws
-    /// <see cref="CaptureOpenException"/> with a one-line reason when an interface cannot be opened.
+    /// Opens the named interfaces, or every interface that is up when none is named (but those
+    /// <paramref name="excluded"/> names). Linux's "any" device is opened with the SLL2 header, which carries each
+    /// packet's interface index. Throws <see cref="CaptureOpenException"/> with a one-line reason when an interface
+    /// cannot be opened or the filter does not compile for it.
     /// </summary>
-    public static LiveCapture Open(IReadOnlyCollection<string> interfaces, string filter = DefaultFilter, int snapLength = 65535)
+    public static LiveCapture Open(
+        IReadOnlyCollection<string> interfaces, string filter = DefaultFilter, int snapLength = 65535, Func<string, bool>? excluded = null)
     {
         var capture = new LiveCapture();
         try
@@ -79,7 +86,7 @@ public sealed class LiveCapture : IDisposable
             var all = LibPcapLiveDeviceList.New();
             IEnumerable<LibPcapLiveDevice> chosen = interfaces.Count > 0
                 ? interfaces.Select(n => all.FirstOrDefault(d => d.Name == n) ?? throw new CaptureOpenException($"no such interface: {n}"))
-                : all.Where(d => IsUp(d) && d.Name != "any" && !d.Name.StartsWith("nf", StringComparison.Ordinal)
+                : all.Where(d => IsUp(d) && d.Name != "any" && excluded?.Invoke(d.Name) != true && !d.Name.StartsWith("nf", StringComparison.Ordinal)
                                  && !d.Name.StartsWith("bluetooth", StringComparison.Ordinal) && !d.Name.StartsWith("dbus", StringComparison.Ordinal));
             foreach (LibPcapLiveDevice d in chosen)
             {
@@ -93,6 +100,13 @@ public sealed class LiveCapture : IDisposable
                         Immediate = true,
                         BufferSize = 32 * 1024 * 1024,
                     });
+                    if (d.Name == "any" && OperatingSystem.IsLinux())
+                    {
+                        // Before the filter: libpcap compiles it for the link type in force. A libpcap older than
+                        // 1.10 has no SLL2 and keeps SLL, without the index; packets are then named "any".
+                        _ = LibPcap.SetDatalink(d.Handle.DangerousGetHandle(), LibPcap.DltLinuxSll2);
+                    }
+
                     d.Filter = filter;
                 }
                 catch (Exception e) when (e is PcapException or DeviceNotReadyException or InvalidOperationException)
@@ -238,7 +252,9 @@ public sealed class LiveCapture : IDisposable
         byte* error = stackalloc byte[LibPcap.ErrorBufferLength];
         foreach (LibPcapLiveDevice d in _devices)
         {
-            var device = new DeviceLoop(this, d.Handle.DangerousGetHandle(), _ids[d], d.Name, (LinkType)(ushort)d.LinkType);
+            nint handle = d.Handle.DangerousGetHandle();
+            // libpcap's own answer: the "any" device's link type was changed to SLL2 after SharpPcap opened it.
+            var device = new DeviceLoop(this, handle, _ids[d], d.Name, (LinkType)(ushort)LibPcap.Datalink(handle));
 
             // Non-blocking: pcap_dispatch returns with what the buffer holds; the waiting is poll's, on the stop descriptor too.
             _ = LibPcap.SetNonBlock(device.Handle, 1, error);

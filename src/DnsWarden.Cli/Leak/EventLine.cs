@@ -15,7 +15,11 @@ internal static class EventLine
             : e.LeakType == LeakType.D && e.Connection is { } c
                 ? $"{e.QName ?? "-"} via {e.Interface}, then {c.Destination} via {c.Interface}"
                 : e.QName is { } q ? $"{q} {e.QType}" : e.ServerName is { } sni ? "sni " + sni : e.Kind == "leak" && e.LeakType == LeakType.C ? "no SNI" : "";
-        return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {e.Interface}({e.RouteClass}) {e.Source ?? "-"} > {e.Destination}  {what}  {Sender(e)}");
+        // A query seen along a host-internal path: the interfaces it crossed, the judged one with its route class.
+        string where = e.Path is { Count: > 1 } path
+            ? string.Join(">", path.Select(p => p == e.Interface ? $"{p}({e.RouteClass})" : p))
+            : $"{e.Interface}({e.RouteClass})";
+        return Printable($"{time} {type} {e.Severity} {e.Transport,-5} {e.Confidence.ToString().ToLowerInvariant(),-6} {where} {e.Source ?? "-"} > {e.Destination}  {what}  {Sender(e)}");
     }
 
     /// <summary><c>name[pid]</c>, with <c>for name[pid]</c> behind a local stub, or why no process is named.</summary>

@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Files;
+using DnsWarden.Capture.Filtering;
 using DnsWarden.Capture.Live;
 using DnsWarden.Cli.Export;
 using DnsWarden.Export;
@@ -17,6 +18,7 @@ using DnsWarden.Leak.Rules;
 using DnsWarden.Platform;
 using DnsWarden.Policy;
 using DnsWarden.Report.Leak;
+using DnsWarden.Wire.Frames;
 using Spectre.Console;
 
 namespace DnsWarden.Cli.Leak;
@@ -39,6 +41,15 @@ internal static class WatchCommand
         {
             Description = "Live: capture on this interface (repeatable; default every interface that is up). Files: the name of the interface a classic pcap recorded (pcapng names its own).",
             Arity = ArgumentArity.ZeroOrMore,
+        };
+        var excludeIface = new Option<string[]>("--exclude-iface")
+        {
+            Description = "Leave out this interface (repeatable; a glob such as veth* is allowed): live it is not opened, and its packets in an \"any\" capture or a file are not read.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var filter = new Option<string?>("--filter")
+        {
+            Description = "Read only the packets this capture filter matches (tcpdump syntax, compiled by libpcap), e.g. 'udp port 53' or 'not host 10.0.0.5'; live and files.",
         };
         var ifaceIndex = new Option<string[]>("--iface-index")
         {
@@ -106,7 +117,7 @@ internal static class WatchCommand
 
         var command = new Command("watch", "Detect DNS leaks (Leak-A/B/C/D, exfiltration) live or in capture files.")
         {
-            pcap, iface, ifaceIndex, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, noBpf, writePcap, html,
+            pcap, iface, excludeIface, ifaceIndex, filter, duration, format, privacy, output, observations, geoip, follow, ifaceDiag, noBpf, writePcap, html,
         };
         policy.AddTo(command);
         export.AddTo(command);
@@ -115,6 +126,14 @@ internal static class WatchCommand
             if (parse.GetValue(ifaceDiag))
             {
                 return Task.FromResult(InterfaceDiagnosis(AnsiConsole.Console));
+            }
+
+            // A filter that does not compile is a bad command line: one line, before any input is opened.
+            string? expression = parse.GetValue(filter);
+            if (expression is not null && !CheckFilter(expression, out string? filterError))
+            {
+                Console.Error.WriteLine($"dnsw: --filter '{expression}': {filterError}");
+                return Task.FromResult(ExitCodes.Usage);
             }
 
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
@@ -155,6 +174,8 @@ internal static class WatchCommand
             {
                 WritePcap = parse.GetValue(writePcap),
                 Html = parse.GetValue(html),
+                Filter = expression,
+                ExcludeInterfaces = parse.GetValue(excludeIface) ?? [],
             };
             return Task.FromResult(Run(options, ct));
         });
@@ -179,6 +200,37 @@ internal static class WatchCommand
         public FileInfo? WritePcap { get; init; }
 
         public FileInfo? Html { get; init; }
+
+        /// <summary>The user's capture filter (tcpdump syntax), or null.</summary>
+        public string? Filter { get; init; }
+
+        public string[] ExcludeInterfaces { get; init; } = [];
+    }
+
+    /// <summary>Whether libpcap compiles the expression (for Ethernet, before any input is known); its message when not.</summary>
+    private static bool CheckFilter(string expression, out string? error)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            error = "capture filters are read with libpcap on Linux only";
+            return false;
+        }
+
+        try
+        {
+            if (!PacketFilter.TryCreate(expression, out PacketFilter? compiled, out error))
+            {
+                return false;
+            }
+
+            compiled!.Dispose();
+            return true;
+        }
+        catch (DllNotFoundException)
+        {
+            error = "libpcap is not installed (apt-get install libpcap0.8)";
+            return false;
+        }
     }
 
     /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
@@ -313,20 +365,34 @@ internal static class WatchCommand
             attributor!.WarmUp();
             LeakPipeline.WarmUp(options.Policy);
         }
+        // Live on Linux: interfaces named from their index in an "any" capture, and judged by what the kernel says of them.
+        KernelInterfaceTable? interfaces = null;
+        if (live && OperatingSystem.IsLinux() && !KernelInterfaceTable.TryRead(out interfaces, out string? tableError))
+        {
+            console.MarkupLine($"[grey]interfaces judged by name only: {Markup.Escape(tableError ?? "rtnetlink unreadable")}[/]");
+        }
+
         var pipeline = new LeakPipeline(options.Policy, OnEvent, new LeakPipelineOptions(
             Attributor: attributor,
             GeoIp: geo,
             InterfaceIndexNames: indexNames,
             Evidence: evidence,
+            Interfaces: interfaces,
+            ExcludeInterfaces: options.ExcludeInterfaces,
             OnObservation: obs =>
             {
                 traffic.Add(obs);
                 observations?.Write(obs);
             }));
 
+        FilterCounts? filtered = null;
         int status = options.Files.Length > 0
-            ? RunFiles(options, pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+            ? RunFiles(options, pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops, out filtered)
             : RunLive(options, pipeline, liveStatus, console, ct, out problem, out drops);
+        if (live && options.Filter is not null)
+        {
+            filtered = new FilterCounts(options.Filter, pipeline.Dissector.Frames, null);
+        }
         if (status == ExitCodes.CaptureError)
         {
             // Nothing was watched: the reason alone, on one line.
@@ -381,7 +447,7 @@ internal static class WatchCommand
             }
         }
 
-        RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem);
+        RenderSummary(console, pipeline.Dissector, traffic, summary, policyName, privacyName, drops, problem, filtered);
         if (evidence is not null)
         {
             EvidenceStats e = evidence.Stats;
@@ -417,11 +483,18 @@ internal static class WatchCommand
         }
     }
 
-    private static int RunFiles(WatchOptions options, LeakPipeline pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops)
+    /// <summary>What <c>--filter</c> kept and dropped; <paramref name="Dropped"/> is null live (the kernel drops them uncounted).</summary>
+    private sealed record FilterCounts(string Expression, long Kept, long? Dropped);
+
+    private static int RunFiles(
+        WatchOptions options, LeakPipeline pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops, out FilterCounts? filtered)
     {
         drops = [];
         problem = null;
+        filtered = null;
         var problems = new List<string>();
+        // Checked at the start, so it compiles; a file of another link type may still not take it (named below).
+        using PacketFilter? filter = options.Filter is not null && OperatingSystem.IsLinux() && PacketFilter.TryCreate(options.Filter, out PacketFilter? f, out _) ? f : null;
         string? fallbackName = options.Interfaces.FirstOrDefault();
         foreach (FileInfo fileInfo in options.Files)
         {
@@ -446,6 +519,11 @@ internal static class WatchCommand
                     while (reader!.TryReadNext(out CapturedPacket p))
                     {
                         frame++;
+                        if (filter is not null && OperatingSystem.IsLinux() && !filter.Matches(p.LinkType, p.Data, p.OriginalLength))
+                        {
+                            continue; // the frame keeps its number: events name the file's frames
+                        }
+
                         string? recorded = p.InterfaceName ?? fallbackName;
                         if (recorded is null && !hinted)
                         {
@@ -486,6 +564,15 @@ internal static class WatchCommand
             }
         }
 
+        if (filter is not null && OperatingSystem.IsLinux())
+        {
+            filtered = new FilterCounts(filter.Expression, filter.Kept, filter.Dropped);
+            foreach ((LinkType link, string why) in filter.Failures)
+            {
+                problems.Add($"--filter '{filter.Expression}': {why} (link type {link}: its packets were not read)");
+            }
+        }
+
         // Every file that could not be read (or read to its end) is one line; the others' events stand.
         problem = problems.Count > 0 ? string.Join('\n', problems) : null;
         return problems.Count > 0 ? ExitCodes.InputError : ExitCodes.Ok;
@@ -499,7 +586,9 @@ internal static class WatchCommand
         LiveCapture capture;
         try
         {
-            capture = LiveCapture.Open(options.Interfaces);
+            capture = LiveCapture.Open(
+                options.Interfaces, LiveCapture.FilterWith(options.Filter),
+                excluded: options.ExcludeInterfaces.Length > 0 ? LeakPipeline.ExclusionOf(options.ExcludeInterfaces) : null);
         }
         catch (CaptureOpenException e)
         {
@@ -598,7 +687,7 @@ internal static class WatchCommand
 
     private static void RenderSummary(
         IAnsiConsole console, DissectorStats stats, WatchSummary traffic, LeakSummary leaks, string policy, string privacy,
-        IReadOnlyList<CaptureDrops> drops, string? problem)
+        IReadOnlyList<CaptureDrops> drops, string? problem, FilterCounts? filtered)
     {
         var table = new Table().Border(TableBorder.Rounded).Title("dnsw leak watch — traffic");
         table.AddColumn("what");
@@ -608,6 +697,17 @@ internal static class WatchCommand
         Row("  decoded IP", stats.Decoded);
         Row("  not IP", stats.NotIp);
         Row("  malformed", stats.MalformedTotal);
+        if (stats.Excluded > 0)
+        {
+            Row("  excluded (--exclude-iface)", stats.Excluded);
+        }
+
+        if (filtered is not null)
+        {
+            Row($"filter {filtered.Expression}: kept", filtered.Kept);
+            table.AddRow("  dropped by the filter", filtered.Dropped?.ToString(CultureInfo.InvariantCulture) ?? "not counted (in the kernel)");
+        }
+
         table.AddRow("  fragments / reassembled", $"{stats.Fragments} / {stats.Reassembled}");
         Row("DNS messages", stats.DnsMessages);
         Row("TLS ClientHellos", stats.TlsClientHellos);

@@ -159,4 +159,13 @@ public sealed record LeakEvent
 
     /// <summary>When <see cref="Process"/> is a local stub resolver: the process that asked it, if a loopback query shows who.</summary>
     public OnBehalfOf? OnBehalfOf { get; init; }
+
+    /// <summary>
+    /// One query seen on several interfaces of the host (a container's veth, its bridge, the uplink): the interfaces
+    /// in the order it crossed them; null when it was seen on one. <see cref="Interface"/> is the most exposed hop.
+    /// </summary>
+    public IReadOnlyList<string>? Path { get; init; }
+
+    /// <summary>The route class of each interface of <see cref="Path"/>, in the same order; null with it.</summary>
+    public IReadOnlyList<string>? PathRouteClasses { get; init; }
 }

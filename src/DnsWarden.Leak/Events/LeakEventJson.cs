@@ -126,8 +126,32 @@ public static class LeakEventJson
             w.WriteNull("on_behalf_of");
         }
 
+        WriteStrings(w, "path", e.Path);
+        WriteStrings(w, "path_route_classes", e.PathRouteClasses);
         w.WriteEndObject();
     }
+
+    private static void WriteStrings(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)
+    {
+        if (values is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+
+        w.WriteStartArray(name);
+        foreach (string v in values)
+        {
+            w.WriteStringValue(v);
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static string[]? ReadStrings(JsonElement r, string name) =>
+        r.TryGetProperty(name, out JsonElement a) && a.ValueKind == JsonValueKind.Array
+            ? [.. a.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
+            : null;
 
     private static void WriteAttribution(Utf8JsonWriter w, Attribution a)
     {
@@ -368,6 +392,8 @@ public static class LeakEventJson
                 Connection = connection,
                 Exfiltration = figures,
                 OnBehalfOf = onBehalfOf,
+                Path = ReadStrings(r, "path"),
+                PathRouteClasses = ReadStrings(r, "path_route_classes"),
             };
             return true;
         }

@@ -58,6 +58,13 @@ public sealed class LeakDetector : IFlowSink
     /// </summary>
     private static readonly long s_askerWaitNs = TimeSpan.FromMilliseconds(500).Ticks * 100;
 
+    /// <summary>
+    /// How far apart (packet time) the sightings of one query along a host-internal path may be: forwarding through a
+    /// veth, a bridge and NAT takes microseconds; a client's retransmission comes after hundreds of milliseconds and on
+    /// the interface already crossed, so it stays a query of its own.
+    /// </summary>
+    private static readonly long s_pathWindowNs = TimeSpan.FromMilliseconds(500).Ticks * 100;
+
     private readonly LeakPolicy _policy;
     private readonly RouteClassifier _routes;
     private readonly TransportClassifier _classifier;
@@ -74,16 +81,20 @@ public sealed class LeakDetector : IFlowSink
     private readonly Dictionary<IpAddr, RecentConnection> _recentConnections = [];
     private readonly Dictionary<(string Name, ushort Type), LoopbackAsk> _loopbackAsks = [];
     private readonly List<HeldEvent> _held = [];
+    private readonly QueryPathMerger<(ushort Id, string? QName, ushort QType), QueryHop> _paths = new(s_pathWindowNs);
+    private List<IReadOnlyList<PathSighting<QueryHop>>> _pathsDone = [];
+    private List<IReadOnlyList<PathSighting<QueryHop>>> _pathsSpare = [];
     private bool _stubSeen;
 
     public LeakDetector(
-        LeakPolicy policy, Action<LeakEvent> emit, GeoIpLookup? geo = null, IProcessAttributor? attributor = null, BaseDomains? baseDomains = null)
+        LeakPolicy policy, Action<LeakEvent> emit, GeoIpLookup? geo = null, IProcessAttributor? attributor = null, BaseDomains? baseDomains = null,
+        IInterfaceTable? interfaces = null)
     {
         _policy = policy;
         _emit = emit;
         _geo = geo;
         _attributor = attributor;
-        _routes = new RouteClassifier(policy);
+        _routes = new RouteClassifier(policy, interfaces);
         _classifier = new TransportClassifier(policy.EncryptedDns.Endpoints);
         _exfiltration = new ExfiltrationDetector(policy.Exfiltration, baseDomains ?? BaseDomains.Default);
         _flows = new FlowTracker(this);
@@ -101,6 +112,12 @@ public sealed class LeakDetector : IFlowSink
         if (_held.Count > 0)
         {
             ReleaseHeld(o.Origin.TimestampNs - s_askerWaitNs);
+        }
+
+        if (_paths.OpenPaths > 0)
+        {
+            _paths.Expire(o.Origin.TimestampNs, _pathsDone);
+            EmitPaths();
         }
 
         switch (o.Kind)
@@ -129,8 +146,13 @@ public sealed class LeakDetector : IFlowSink
     public void Complete()
     {
         _flows.Complete();
+        _paths.Flush(_pathsDone);
+        EmitPaths();
         ReleaseHeld(long.MaxValue);
     }
+
+    /// <summary>Virtual sightings folded into a path that had already left the host (reported with it, not again).</summary>
+    public long PathSightingsAbsorbed => _paths.Absorbed;
 
     private void OnDnsQuery(Observation o, DnsFacts dns)
     {
@@ -159,39 +181,128 @@ public sealed class LeakDetector : IFlowSink
             Remember(_upstreamByName, dns.QName, pending);
         }
 
-        if (dns.QName is { } qname && _exfiltration.AddQuery(o.Origin.TimestampNs, qname, dns.QType) is { } figures)
+        // One query crossing the host (veth, bridge, uplink) is one query: counted once for the exfiltration indicator,
+        // judged once along its path.
+        (ushort, string?, ushort) pathKey = (dns.Id, dns.QName?.ToLowerInvariant(), dns.QType);
+        bool onPath = route.Class != RouteClass.Loopback;
+        bool laterSighting = onPath && _paths.IsLaterSighting(pathKey, o.Origin.InterfaceName, o.Origin.TimestampNs);
+        if (!laterSighting && dns.QName is { } qname && _exfiltration.AddQuery(o.Origin.TimestampNs, qname, dns.QType) is { } figures)
         {
             EmitExfiltration(o, dns, route, pending.CorrelationId, figures);
         }
 
+        var hop = new QueryHop(o, dns, route, pending.CorrelationId, process, attribution, Judge(o, dns, route, flow));
+        if (!onPath)
+        {
+            if (hop.Verdict is not null)
+            {
+                EmitHop(hop, hop.Verdict.Why, path: null);
+            }
+
+            return;
+        }
+
+        _paths.Add(pathKey, new PathSighting<QueryHop>(o.Origin.InterfaceName, route.Class == RouteClass.Virtual, o.Origin.TimestampNs, hop), _pathsDone);
+        EmitPaths();
+    }
+
+    /// <summary>What a plaintext query on this hop would be: null when it is on the safe path (or an ordinary name under split).</summary>
+    private QueryVerdict? Judge(Observation o, DnsFacts dns, RouteClassResult route, FlowKey5 flow)
+    {
         if (IsSafePath(o.Origin, route, flow, encrypted: false, serverName: null))
         {
-            return;
+            return null;
         }
 
         List<string> why = UnsafeReasons(o.Origin, route, flow, encrypted: false);
         bool proxyRequired = dns.QName is { } name && _policy.Split.IsProxyRequired(name);
-        LeakType type;
-        Severity severity;
         if (proxyRequired)
         {
-            type = LeakType.B;
-            severity = Severity.P0;
             why.Insert(0, "the name is proxy-required by the split policy but was resolved outside the safe path");
-        }
-        else if (_policy.Profile == PolicyProfile.Split)
-        {
-            return; // split policy: ordinary names may resolve directly
-        }
-        else
-        {
-            type = LeakType.A;
-            severity = route.Class == RouteClass.Physical ? Severity.P1 : Severity.P2;
-            why.Insert(0, "plaintext DNS query outside the safe path");
+            // Seen only inside the host, the name has not reached an observer outside it yet (docs/DECISIONS.md).
+            return new QueryVerdict(LeakType.B, route.Class == RouteClass.Virtual ? Severity.P2 : Severity.P0, why);
         }
 
-        Emit(o, flow, route, type, severity, o.Transport, Confidence.High, dns, why, serverName: null, provider: Provider(flow.Destination), pending.CorrelationId,
-            (process, attribution));
+        if (_policy.Profile == PolicyProfile.Split)
+        {
+            return null; // split policy: ordinary names may resolve directly
+        }
+
+        why.Insert(0, "plaintext DNS query outside the safe path");
+        Severity severity = route.Class switch
+        {
+            RouteClass.Physical => Severity.P1,
+            RouteClass.Virtual => Severity.P3,
+            _ => Severity.P2,
+        };
+        return new QueryVerdict(LeakType.A, severity, why);
+    }
+
+    /// <summary>Judges the paths the merger completed: one event per query, at its most exposed hop, or none when it left by the safe path.</summary>
+    private void EmitPaths()
+    {
+        if (_pathsDone.Count == 0)
+        {
+            return;
+        }
+
+        // Swapped, not copied: the list being read must not change under it.
+        List<IReadOnlyList<PathSighting<QueryHop>>> done = _pathsDone;
+        _pathsDone = _pathsSpare;
+        foreach (IReadOnlyList<PathSighting<QueryHop>> path in done)
+        {
+            EmitPath(path);
+        }
+
+        done.Clear();
+        _pathsSpare = done;
+    }
+
+    private void EmitPath(IReadOnlyList<PathSighting<QueryHop>> path)
+    {
+        if (path.Count == 1)
+        {
+            if (path[0].Hop.Verdict is { } single)
+            {
+                EmitHop(path[0].Hop, single.Why, path: null);
+            }
+
+            return;
+        }
+
+        // The most exposed hop: the worst unsafe hop out of the host; when the query never left (or its exit was not
+        // captured), the last unsafe hop inside it. A query that left by the safe path (a tunnel) is no leak, whatever
+        // the host-internal hops before it were.
+        QueryHop? chosen = path.Any(p => !p.Virtual)
+            ? path.Where(p => !p.Virtual && p.Hop.Verdict is not null).OrderBy(p => p.Hop.Verdict!.Severity).Select(p => p.Hop).FirstOrDefault()
+            : path.LastOrDefault(p => p.Hop.Verdict is not null).Hop;
+        if (chosen?.Verdict is not { } verdict)
+        {
+            return;
+        }
+
+        string[] names = [.. path.Select(p => p.Interface)];
+        string[] classes = [.. path.Select(p => RouteClassifier.Name(p.Hop.Route.Class))];
+        string crossed = string.Join(" > ", path.Select(p => $"{p.Interface} ({RouteClassifier.Name(p.Hop.Route.Class)})"));
+        var why = new List<string>(verdict.Why)
+        {
+            $"one query seen along {crossed} within {s_pathWindowNs / 1_000_000} ms (same DNS ID and question; addresses and ports may change under NAT), judged at {chosen.Origin.InterfaceName}",
+        };
+        if (path.All(p => p.Virtual))
+        {
+            why.Add("seen only on host-internal interfaces: on its way through the host; where it left the host was not seen (capture the uplink too)");
+        }
+
+        // Who sent it is best known at the first hop (the sender's own side of the veth).
+        QueryHop named = path.Select(p => p.Hop).FirstOrDefault(h => h.Process is not null) ?? chosen;
+        EmitHop(chosen with { Process = named.Process, Attribution = named.Attribution }, why, names, classes);
+    }
+
+    private void EmitHop(QueryHop hop, List<string> why, string[]? path, string[]? classes = null)
+    {
+        QueryVerdict v = hop.Verdict!;
+        Emit(hop.Observation, hop.Observation.Flow, hop.Route, v.Type, v.Severity, hop.Observation.Transport, Confidence.High, hop.Dns, why, serverName: null,
+            provider: Provider(hop.Observation.Flow.Destination), hop.CorrelationId, (hop.Process, hop.Attribution), path, classes);
     }
 
     private void OnDnsResponse(Observation o, DnsFacts dns)
@@ -244,6 +355,13 @@ public sealed class LeakDetector : IFlowSink
                 SweepAnswers(now);
             }
 
+            // The answer crossing back through the host (uplink, bridge, veth) keeps the egress of its way out.
+            if (route.Class == RouteClass.Virtual && _answers.TryGetValue(address, out AnswerRecord outside)
+                && outside.Egress.RouteClass != RouteClass.Virtual && now - outside.SeenNs <= s_pathWindowNs)
+            {
+                continue;
+            }
+
             if (_answers.Count < MaxTableEntries)
             {
                 _answers[address] = new AnswerRecord(egress, dns.QName ?? a.Name, dns.QType, now + ttlNs) { SeenNs = now };
@@ -288,7 +406,10 @@ public sealed class LeakDetector : IFlowSink
         }
 
         RouteClassResult route = _routes.Classify(origin.InterfaceName, origin.LinkType);
-        if (route.Class == RouteClass.Loopback || string.Equals(origin.InterfaceName, answer.Egress.Interface, StringComparison.Ordinal))
+        // A connection on a host-internal hop is compared where it leaves the host; an answer that never left it
+        // (a resolver on a bridge) has no egress to compare, as a stub's on loopback.
+        if (route.Class is RouteClass.Loopback or RouteClass.Virtual || answer.Egress.RouteClass == RouteClass.Virtual
+            || string.Equals(origin.InterfaceName, answer.Egress.Interface, StringComparison.Ordinal))
         {
             return;
         }
@@ -422,6 +543,7 @@ public sealed class LeakDetector : IFlowSink
         Severity severity = c.Confidence switch
         {
             Confidence.Low => Severity.P3,
+            _ when route.Class == RouteClass.Virtual => Severity.P3, // inside the host: on its way out (docs/DECISIONS.md)
             Confidence.High when route.Class == RouteClass.Physical => Severity.P1,
             _ => Severity.P2,
         };
@@ -472,7 +594,7 @@ public sealed class LeakDetector : IFlowSink
     private void Emit(
         Observation o, FlowKey5 flow, RouteClassResult route, LeakType type, Severity severity, string transport, Confidence confidence,
         DnsFacts? dns, List<string> why, string? serverName, string? provider, string? correlation,
-        (ProcessInfo? Process, Attribution Attribution)? attributed = null)
+        (ProcessInfo? Process, Attribution Attribution)? attributed = null, string[]? path = null, string[]? pathClasses = null)
     {
         (ProcessInfo? process, Attribution attribution) = attributed ?? Attribute(flow, o.Origin.TimestampNs);
         EmitForAsker(new LeakEvent
@@ -497,6 +619,8 @@ public sealed class LeakDetector : IFlowSink
             Provider = provider,
             GeoIp = Geo(flow.Destination),
             CorrelationId = correlation,
+            Path = path,
+            PathRouteClasses = pathClasses,
         }, dns?.QName, dns?.QType ?? 0, o.Origin.TimestampNs);
     }
 
@@ -703,4 +827,14 @@ public sealed class LeakDetector : IFlowSink
     private readonly record struct LoopbackAsk(long Ns, long Frame, ProcessInfo? Process, Attribution Attribution, int OtherAskers = 0);
 
     private readonly record struct HeldEvent(LeakEvent Event, string QName, ushort QType, long Ns);
+
+    /// <summary>What the rules make of a plaintext query on one hop.</summary>
+    private sealed record QueryVerdict(LeakType Type, Severity Severity, List<string> Why);
+
+    /// <summary>One sighting of a plaintext query, judged, waiting to be reported with the rest of its path.</summary>
+    private sealed record QueryHop(
+        Observation Observation, DnsFacts Dns, RouteClassResult Route, string CorrelationId, ProcessInfo? Process, Attribution Attribution, QueryVerdict? Verdict)
+    {
+        public FrameOrigin Origin => Observation.Origin;
+    }
 }

@@ -9,7 +9,10 @@ namespace DnsWarden.Platform.Network;
 /// <param name="Flags">IFF_* (include/uapi/linux/if.h).</param>
 /// <param name="OperState">IF_OPER_* (RFC 2863 operational status).</param>
 /// <param name="Kind">IFLA_INFO_KIND (veth, wireguard, tun, bridge...), null for plain devices such as lo.</param>
-public sealed record LinkInfo(int Index, string Name, ushort HardwareType, uint Flags, uint Mtu, byte OperState, string? Kind)
+/// <param name="Master">IFLA_MASTER: the index of the device this one is enslaved to (a bridge, a bond), 0 when none.</param>
+/// <param name="PortKind">IFLA_INFO_SLAVE_KIND: what kind of port this device is of its master (<c>bridge</c> for a bridge port), null when none.</param>
+public sealed record LinkInfo(
+    int Index, string Name, ushort HardwareType, uint Flags, uint Mtu, byte OperState, string? Kind, int Master = 0, string? PortKind = null)
 {
     public const uint FlagUp = 0x1;
     public const uint FlagLoopback = 0x8;

@@ -54,9 +54,11 @@ public static class RtnetlinkParser
     // IFLA_* (if_link.h).
     private const ushort IflaIfname = 3;
     private const ushort IflaMtu = 4;
+    private const ushort IflaMaster = 10;
     private const ushort IflaOperstate = 16;
     private const ushort IflaLinkinfo = 18;
     private const ushort IflaInfoKind = 1;
+    private const ushort IflaInfoSlaveKind = 4;
 
     // IFA_* (if_addr.h).
     private const ushort IfaAddress = 1;
@@ -202,6 +204,8 @@ public static class RtnetlinkParser
         uint flags = NetlinkPrimitives.ReadU32(payload[8..]);
         string? name = null;
         string? kind = null;
+        string? portKind = null;
+        uint master = 0;
         uint mtu = 0;
         byte operState = 0;
         var reader = new NetlinkAttributeReader(payload[IfInfoLength..]);
@@ -213,6 +217,7 @@ public static class RtnetlinkParser
                     name = NetlinkPrimitives.ReadString(a.Payload);
                     break;
                 case IflaMtu when !NetlinkPrimitives.TryReadU32(a.Payload, out mtu):
+                case IflaMaster when !NetlinkPrimitives.TryReadU32(a.Payload, out master):
                     error = RtnetlinkError.BadAttribute;
                     return false;
                 case IflaOperstate:
@@ -231,6 +236,10 @@ public static class RtnetlinkParser
                         if (i.Type == IflaInfoKind)
                         {
                             kind = NetlinkPrimitives.ReadString(i.Payload);
+                        }
+                        else if (i.Type == IflaInfoSlaveKind)
+                        {
+                            portKind = NetlinkPrimitives.ReadString(i.Payload);
                         }
                     }
 
@@ -257,7 +266,7 @@ public static class RtnetlinkParser
             return false;
         }
 
-        link = new LinkInfo(index, name, hardwareType, flags, mtu, operState, kind);
+        link = new LinkInfo(index, name, hardwareType, flags, mtu, operState, kind, (int)master, portKind);
         error = RtnetlinkError.None;
         return true;
     }

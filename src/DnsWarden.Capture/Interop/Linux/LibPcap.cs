@@ -3,7 +3,7 @@ using System.Runtime.Versioning;
 
 namespace DnsWarden.Capture.Interop.Linux;
 
-/// <summary>The few libpcap and libc calls the Linux capture loop makes itself (SharpPcap opens and filters the handles).</summary>
+/// <summary>The few libpcap and libc calls the Linux capture loop and the capture-file filter make themselves (SharpPcap opens and filters the live handles).</summary>
 [SupportedOSPlatform("linux")]
 internal static unsafe partial class LibPcap
 {
@@ -42,6 +42,45 @@ internal static unsafe partial class LibPcap
         public uint Dropped;
         public uint InterfaceDropped;
     }
+
+    /// <summary>pcap/bpf.h struct bpf_program: u_int bf_len, then a pointer to the instructions (16 bytes on LP64).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct BpfProgram
+    {
+        public uint Length;
+        public nint Instructions;
+    }
+
+    /// <summary>pcap_compile's netmask when none is known: only IPv4 broadcast tests need one (pcap/pcap.h).</summary>
+    public const uint NetmaskUnknown = 0xFFFFFFFF;
+
+    /// <summary>DLT_LINUX_SLL2 (pcap/dlt.h): the "any" device's header that carries the interface index.</summary>
+    public const int DltLinuxSll2 = 276;
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_open_dead")]
+    public static partial nint OpenDead(int linkType, int snapLength);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_compile")]
+    public static partial int Compile(nint handle, BpfProgram* program, byte* expression, int optimize, uint netmask);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_geterr")]
+    public static partial byte* GetError(nint handle);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_offline_filter")]
+    public static partial int OfflineFilter(BpfProgram* program, PacketHeader* header, byte* data);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_freecode")]
+    public static partial void FreeCode(BpfProgram* program);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_close")]
+    public static partial void ClosePcap(nint handle);
+
+    /// <summary>pcap_set_datalink(3PCAP): 0, or PCAP_ERROR when the device does not offer the link type.</summary>
+    [LibraryImport(Pcap, EntryPoint = "pcap_set_datalink")]
+    public static partial int SetDatalink(nint handle, int linkType);
+
+    [LibraryImport(Pcap, EntryPoint = "pcap_datalink")]
+    public static partial int Datalink(nint handle);
 
     /// <summary>pcap_stats(3PCAP): 0, or PCAP_ERROR.</summary>
     [LibraryImport(Pcap, EntryPoint = "pcap_stats")]
