@@ -105,10 +105,14 @@ public sealed class LeakPipeline
     /// <summary>TCP connections not tracked because the flow table was full.</summary>
     public long FlowsDropped => _detector.Flows.Dropped;
 
+    /// <summary>Sightings of a query on a host-internal hop handed over after its path had left the host (folded into it).</summary>
+    public long PathSightingsAbsorbed => _detector.PathSightingsAbsorbed;
+
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame)
     {
         if (_evidence is null)
         {
+            _detector.Advance(origin.TimestampNs);
             _dissector.Process(in origin, frame);
             return;
         }
@@ -119,6 +123,8 @@ public sealed class LeakPipeline
     /// <summary>Processes a frame whose number in its file is known (a time-ordered replay of a multi-interface file).</summary>
     public void Process(in FrameOrigin origin, ReadOnlySpan<byte> frame, long frameNumber)
     {
+        // Any frame moves packet time on: a query seen only inside the host is judged once its window has passed.
+        _detector.Advance(origin.TimestampNs);
         if (_evidence is null)
         {
             _dissector.Process(in origin, frame, frameNumber);

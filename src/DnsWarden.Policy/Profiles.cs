@@ -11,11 +11,12 @@ public static class Profiles
 
     /// <summary>
     /// Interface-name globs of host-internal devices, for captures whose kernel facts are unknown (files): veth pairs,
-    /// Docker/podman/libvirt/CNI bridges and libvirt's VM taps. <c>tap*</c> stays a tunnel name (OpenVPN's tap mode);
+    /// Docker/podman/libvirt/CNI bridges and libvirt's VM taps (Docker's <c>br-</c> + 12 hex digits is told apart by the
+    /// route classifier: OpenWrt's <c>br-lan</c> holds physical ports). <c>tap*</c> stays a tunnel name (OpenVPN's tap mode);
     /// live, a tap enslaved to a bridge is judged virtual from the kernel's facts.
     /// </summary>
     public static IReadOnlyList<string> VirtualNameGlobs { get; } =
-        ["veth*", "docker*", "br-*", "virbr*", "cni*", "podman*", "vnet*", "cali*", "flannel*", "kube-bridge*", "lxcbr*", "lxdbr*"];
+        ["veth*", "docker*", "virbr*", "cni*", "podman*", "vnet*", "cali*", "flannel*", "kube-bridge*", "lxcbr*", "lxdbr*"];
 
     public static string Name(PolicyProfile profile) => profile switch
     {

@@ -105,12 +105,12 @@ public sealed class PolicyErrorTests
         {
             "bad enum: route class",
             "{ \"safe_route_classes\": [\"loopback\", \"Tunnel\"] }",
-            "p.json:1:38: safe_route_classes[1]: 'Tunnel' is not a route class (expected one of: loopback, tunnel, physical, unknown)"
+            "p.json:1:38: safe_route_classes[1]: 'Tunnel' is not a route class (expected one of: loopback, tunnel, physical, virtual, unknown)"
         },
         {
             "bad enum: interface class",
             "{ \"interface_classes\": { \"wg0\": \"vpn\" } }",
-            "p.json:1:33: interface_classes.wg0: 'vpn' is not a route class (expected one of: loopback, tunnel, physical, unknown)"
+            "p.json:1:33: interface_classes.wg0: 'vpn' is not a route class (expected one of: loopback, tunnel, physical, virtual, unknown)"
         },
         {
             "bad enum: split default",
@@ -255,7 +255,7 @@ public sealed class PolicyErrorTests
         {
             "deep nesting of objects",
             "{ \"interface_classes\": { \"a\": " + string.Concat(Enumerable.Repeat("{ \"a\": ", 1000)) + " } }",
-            "p.json:1:31: interface_classes.a: expected a route class (loopback, tunnel, physical, unknown), got an object"
+            "p.json:1:31: interface_classes.a: expected a route class (loopback, tunnel, physical, virtual, unknown), got an object"
         },
     };
 

@@ -1,3 +1,5 @@
+using DnsWarden.Platform.Network;
+
 namespace DnsWarden.Leak.Enrich;
 
 /// <summary>
@@ -8,4 +10,37 @@ namespace DnsWarden.Leak.Enrich;
 /// <param name="BridgeName">The bridge this interface is a port of, or null.</param>
 /// <param name="Ports">For a bridge, its ports; empty otherwise.</param>
 /// <param name="Uplink">A unicast default route leaves by this interface: it is the namespace's way out, whatever its kind.</param>
-public sealed record InterfaceFacts(string Name, int Index, string? Kind, bool Ethernet, string? BridgeName, IReadOnlyList<InterfaceFacts> Ports, bool Uplink = false);
+public sealed record InterfaceFacts(string Name, int Index, string? Kind, bool Ethernet, string? BridgeName, IReadOnlyList<InterfaceFacts> Ports, bool Uplink = false)
+{
+    /// <summary>The facts of every link in a rtnetlink dump, by name (pure: tested on states built in memory).</summary>
+    public static Dictionary<string, InterfaceFacts> FromDump(IReadOnlyList<LinkInfo> links, IReadOnlyList<RouteInfo> routes)
+    {
+        var byIndex = links.ToDictionary(l => l.Index);
+        var uplinks = new HashSet<int>();
+        foreach (RouteInfo r in routes)
+        {
+            if (r.IsDefault && r.Type == RouteInfo.TypeUnicast)
+            {
+                uplinks.Add(r.OutputInterfaceIndex);
+                uplinks.UnionWith(r.NextHops.Select(h => h.InterfaceIndex));
+            }
+        }
+
+        InterfaceFacts Plain(LinkInfo l) => new(
+            l.Name, l.Index, l.Kind, l.HardwareType == LinkInfo.ArphrdEther,
+            l.PortKind == "bridge" && byIndex.TryGetValue(l.Master, out LinkInfo? master) ? master.Name : null, [], uplinks.Contains(l.Index));
+        var result = new Dictionary<string, InterfaceFacts>(StringComparer.Ordinal);
+        foreach (LinkInfo l in links)
+        {
+            InterfaceFacts facts = Plain(l);
+            if (l.Kind == "bridge")
+            {
+                facts = facts with { Ports = [.. links.Where(p => p.Master == l.Index && p.PortKind == "bridge").Select(Plain)] };
+            }
+
+            result[l.Name] = facts;
+        }
+
+        return result;
+    }
+}

@@ -58,38 +58,6 @@ public sealed class KernelInterfaceTable : IInterfaceTable
         return null;
     }
 
-    /// <summary>The facts of every link in a rtnetlink dump, by name (pure: tested on states built in memory).</summary>
-    public static Dictionary<string, InterfaceFacts> FactsOf(IReadOnlyList<LinkInfo> links, IReadOnlyList<RouteInfo> routes)
-    {
-        var byIndex = links.ToDictionary(l => l.Index);
-        var uplinks = new HashSet<int>();
-        foreach (RouteInfo r in routes)
-        {
-            if (r.IsDefault && r.Type == RouteInfo.TypeUnicast)
-            {
-                uplinks.Add(r.OutputInterfaceIndex);
-                uplinks.UnionWith(r.NextHops.Select(h => h.InterfaceIndex));
-            }
-        }
-
-        InterfaceFacts Plain(LinkInfo l) => new(
-            l.Name, l.Index, l.Kind, l.HardwareType == LinkInfo.ArphrdEther,
-            l.PortKind == "bridge" && byIndex.TryGetValue(l.Master, out LinkInfo? master) ? master.Name : null, [], uplinks.Contains(l.Index));
-        var result = new Dictionary<string, InterfaceFacts>(StringComparer.Ordinal);
-        foreach (LinkInfo l in links)
-        {
-            InterfaceFacts facts = Plain(l);
-            if (l.Kind == "bridge")
-            {
-                facts = facts with { Ports = [.. links.Where(p => p.Master == l.Index && p.PortKind == "bridge").Select(Plain)] };
-            }
-
-            result[l.Name] = facts;
-        }
-
-        return result;
-    }
-
     private bool RefreshDue() => Stopwatch.GetTimestamp() - _readAt >= s_refreshTicks;
 
     private bool Refresh(out string? error)
@@ -100,7 +68,7 @@ public sealed class KernelInterfaceTable : IInterfaceTable
             return false;
         }
 
-        _byName = FactsOf(state!.Links, state.Routes);
+        _byName = InterfaceFacts.FromDump(state!.Links, state.Routes);
         _byIndex = state.Links.ToDictionary(l => l.Index, l => l.Name);
         Version++;
         return true;

@@ -103,6 +103,11 @@ public sealed class RouteClassifier(LeakPolicy policy, IInterfaceTable? interfac
             {
                 return new(RouteClass.Virtual, "bridge name (br<N>)");
             }
+
+            if (IsDockerNetworkBridgeName(name))
+            {
+                return new(RouteClass.Virtual, "Docker network bridge name (br-<network id>)");
+            }
         }
 
         foreach (InterfacePattern p in s_physical)
@@ -169,6 +174,10 @@ public sealed class RouteClassifier(LeakPolicy policy, IInterfaceTable? interfac
     /// <summary><c>br0</c>, <c>br12</c>: the names bridge tools use in their examples; <c>br-*</c> are Docker's.</summary>
     private static bool IsNumberedBridgeName(string name) =>
         name.Length > 2 && name.StartsWith("br", StringComparison.Ordinal) && name.AsSpan(2).IndexOfAnyExceptInRange('0', '9') < 0;
+
+    /// <summary><c>br-</c> and the first 12 hex digits of a Docker network's id; <c>br-lan</c> (OpenWrt's LAN, physical ports) is not one.</summary>
+    private static bool IsDockerNetworkBridgeName(string name) =>
+        name.Length == 15 && name.StartsWith("br-", StringComparison.Ordinal) && !name.AsSpan(3).ContainsAnyExcept("0123456789abcdef");
 
     /// <summary><c>ifN</c> (a classic pcap names no interface), <c>any</c>, <c>ifindexN</c> (an unmapped "any" index); <c>ifb0</c> is a real device.</summary>
     private static bool IsPlaceholderName(string name)

@@ -114,11 +114,7 @@ public sealed class LeakDetector : IFlowSink
             ReleaseHeld(o.Origin.TimestampNs - s_askerWaitNs);
         }
 
-        if (_paths.OpenPaths > 0)
-        {
-            _paths.Expire(o.Origin.TimestampNs, _pathsDone);
-            EmitPaths();
-        }
+        Advance(o.Origin.TimestampNs);
 
         switch (o.Kind)
         {
@@ -149,6 +145,16 @@ public sealed class LeakDetector : IFlowSink
         _paths.Flush(_pathsDone);
         EmitPaths();
         ReleaseHeld(long.MaxValue);
+    }
+
+    /// <summary>Packet time has reached <paramref name="ns"/> (any frame): the paths whose window has passed are judged.</summary>
+    public void Advance(long ns)
+    {
+        if (_paths.OpenPaths > 0)
+        {
+            _paths.Expire(ns, _pathsDone);
+            EmitPaths();
+        }
     }
 
     /// <summary>Virtual sightings folded into a path that had already left the host (reported with it, not again).</summary>
