@@ -39,7 +39,7 @@ internal static class WatchCommand
         };
         var iface = new Option<string[]>("--iface")
         {
-            Description = "Live: capture on this interface (repeatable; default every interface that is up). Files: the name of the interface a classic pcap recorded (pcapng names its own).",
+            Description = "Live: capture on this interface (repeatable; default every interface that is up; any: all at once, each packet named by its interface). Files: the name of the interface a classic pcap recorded (pcapng names its own).",
             Arity = ArgumentArity.ZeroOrMore,
         };
         var excludeIface = new Option<string[]>("--exclude-iface")
