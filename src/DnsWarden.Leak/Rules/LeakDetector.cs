@@ -85,6 +85,7 @@ public sealed class LeakDetector : IFlowSink
     private List<IReadOnlyList<PathSighting<QueryHop>>> _pathsDone = [];
     private List<IReadOnlyList<PathSighting<QueryHop>>> _pathsSpare = [];
     private bool _stubSeen;
+    private bool _virtualSeen;
 
     public LeakDetector(
         LeakPolicy policy, Action<LeakEvent> emit, GeoIpLookup? geo = null, IProcessAttributor? attributor = null, BaseDomains? baseDomains = null,
@@ -189,24 +190,30 @@ public sealed class LeakDetector : IFlowSink
 
         // One query crossing the host (veth, bridge, uplink) is one query: counted once for the exfiltration indicator,
         // judged once along its path.
-        (ushort, string?, ushort) pathKey = (dns.Id, dns.QName?.ToLowerInvariant(), dns.QType);
-        bool onPath = route.Class != RouteClass.Loopback;
+        // Until a virtual interface shows up there is no path to merge, and a query is judged as it comes: a host
+        // without containers pays nothing for paths.
+        _virtualSeen |= route.Class == RouteClass.Virtual;
+        bool onPath = _virtualSeen && route.Class != RouteClass.Loopback;
+        (ushort, string?, ushort) pathKey = onPath ? (dns.Id, dns.QName?.ToLowerInvariant(), dns.QType) : default;
         bool laterSighting = onPath && _paths.IsLaterSighting(pathKey, o.Origin.InterfaceName, o.Origin.TimestampNs);
         if (!laterSighting && dns.QName is { } qname && _exfiltration.AddQuery(o.Origin.TimestampNs, qname, dns.QType) is { } figures)
         {
             EmitExfiltration(o, dns, route, pending.CorrelationId, figures);
         }
 
-        var hop = new QueryHop(o, dns, route, pending.CorrelationId, process, attribution, Judge(o, dns, route, flow));
+        QueryVerdict? verdict = Judge(o, dns, route, flow);
         if (!onPath)
         {
-            if (hop.Verdict is not null)
+            if (verdict is not null)
             {
-                EmitHop(hop, hop.Verdict.Why, path: null);
+                Emit(o, flow, route, verdict.Type, verdict.Severity, o.Transport, Confidence.High, dns, verdict.Why, serverName: null,
+                    provider: Provider(flow.Destination), pending.CorrelationId, (process, attribution));
             }
 
             return;
         }
+
+        var hop = new QueryHop(o, dns, route, pending.CorrelationId, process, attribution, verdict);
 
         _paths.Add(pathKey, new PathSighting<QueryHop>(o.Origin.InterfaceName, route.Class == RouteClass.Virtual, o.Origin.TimestampNs, hop), _pathsDone);
         EmitPaths();
