@@ -78,7 +78,7 @@ internal static class StatusCommand
         }
         else
         {
-            status.Render(AnsiConsole.Console);
+            status.Render(Terminal.Stdout);
         }
 
         return ExitCodes.Ok;

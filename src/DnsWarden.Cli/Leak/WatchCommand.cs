@@ -125,7 +125,7 @@ internal static class WatchCommand
         {
             if (parse.GetValue(ifaceDiag))
             {
-                return Task.FromResult(InterfaceDiagnosis(AnsiConsole.Console));
+                return Task.FromResult(InterfaceDiagnosis(Terminal.Stdout));
             }
 
             // A filter that does not compile is a bad command line: one line, before any input is opened.
@@ -257,9 +257,7 @@ internal static class WatchCommand
     private static int Run(WatchOptions options, CancellationToken ct)
     {
         // Human text goes to stdout, unless stdout carries JSON lines: then to stderr.
-        IAnsiConsole console = options.Json
-            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
-            : AnsiConsole.Console;
+        IAnsiConsole console = options.Json ? Terminal.Stderr : Terminal.Stdout;
         GeoIpLookup? geo = null;
         if (options.GeoIp.Length > 0 && !GeoIpLookup.TryOpen([.. options.GeoIp.Select(f => f.FullName)], out geo, out string? geoError))
         {
