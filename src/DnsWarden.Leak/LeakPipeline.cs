@@ -188,6 +188,12 @@ public sealed class LeakPipeline
         pipeline.Complete();
     }
 
+    /// <summary>
+    /// Packet time has reached <paramref name="ns"/> without a frame (a live watch's clock on a quiet link): a query
+    /// seen only inside the host whose window has passed is judged now rather than at the next frame.
+    /// </summary>
+    public void Advance(long ns) => _detector.Advance(ns);
+
     /// <summary>Ends the input: buffered streams are read and every open flow is judged.</summary>
     public void Complete()
     {

@@ -292,6 +292,15 @@ public sealed class LiveCapture : IDisposable
         Deliver(new FrameOrigin(ns, _ids[device], device.Name, (LinkType)(ushort)device.LinkType, e.Data.Length), e.Data);
     }
 
+    /// <summary>Runs <paramref name="action"/> between two frames, never during one: the handler's pipeline is single-threaded.</summary>
+    public void BetweenFrames(Action action)
+    {
+        lock (_gate)
+        {
+            action();
+        }
+    }
+
     private void Deliver(in FrameOrigin origin, ReadOnlySpan<byte> frame)
     {
         lock (_gate)

@@ -240,6 +240,8 @@ internal static class WatchCommand
 
     private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(2);
 
+    private static readonly TimeSpan s_clockLag = TimeSpan.FromSeconds(1);
+
     private static bool TryParseIndexName(string text, out int index, out string? name)
     {
         name = null;
@@ -626,6 +628,11 @@ internal static class WatchCommand
                 }
 
                 stop.Token.WaitHandle.WaitOne(left < s_statusInterval ? left : s_statusInterval);
+
+                // The clock moves packet time on a quiet link, a second behind (frames still on their way keep their
+                // place), so a query seen only inside the host is written without waiting for the next frame.
+                long clock = (DateTime.UtcNow - DateTime.UnixEpoch - s_clockLag).Ticks * 100;
+                capture.BetweenFrames(() => pipeline.Advance(clock));
                 if (showStatus)
                 {
                     status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics());

@@ -9,7 +9,7 @@ namespace DnsWarden.Leak.Enrich;
 /// <param name="Ethernet">Frames on it are Ethernet (ARPHRD_ETHER): a <c>tun</c> kind with Ethernet frames is a tap.</param>
 /// <param name="BridgeName">The bridge this interface is a port of, or null.</param>
 /// <param name="Ports">For a bridge, its ports; empty otherwise.</param>
-/// <param name="Uplink">A unicast default route leaves by this interface: it is the namespace's way out, whatever its kind.</param>
+/// <param name="Uplink">A unicast default route, or a route through a gateway, leaves by this interface: it is a way out of the namespace, whatever its kind.</param>
 public sealed record InterfaceFacts(string Name, int Index, string? Kind, bool Ethernet, string? BridgeName, IReadOnlyList<InterfaceFacts> Ports, bool Uplink = false)
 {
     /// <summary>The facts of every link in a rtnetlink dump, by name (pure: tested on states built in memory).</summary>
@@ -19,7 +19,9 @@ public sealed record InterfaceFacts(string Name, int Index, string? Kind, bool E
         var uplinks = new HashSet<int>();
         foreach (RouteInfo r in routes)
         {
-            if (r.IsDefault && r.Type == RouteInfo.TypeUnicast)
+            // A default route, or any route through a gateway: traffic leaves the namespace by it. The veths of
+            // containers carry only the routes of their own subnets (on link, no gateway).
+            if (r.Type == RouteInfo.TypeUnicast && (r.IsDefault || r.Gateway is not null || r.NextHops.Any(h => h.Gateway is not null)))
             {
                 uplinks.Add(r.OutputInterfaceIndex);
                 uplinks.UnionWith(r.NextHops.Select(h => h.InterfaceIndex));

@@ -79,7 +79,7 @@ public sealed class RouteClassifier(LeakPolicy policy, IInterfaceTable? interfac
 
         if (facts is { Uplink: true } && (facts.Kind is "veth" or "bridge" || facts.BridgeName is not null))
         {
-            return new(RouteClass.Physical, $"{facts.Kind ?? "port of " + facts.BridgeName} carrying a default route: this namespace's way out (kernel)");
+            return new(RouteClass.Physical, $"{facts.Kind ?? "port of " + facts.BridgeName} carrying a route through a gateway: a way out of this namespace (kernel)");
         }
 
         if (facts is { Kind: "bridge" })
@@ -140,7 +140,7 @@ public sealed class RouteClassifier(LeakPolicy policy, IInterfaceTable? interfac
     {
         if (facts.Uplink)
         {
-            return null; // a default route leaves by it: this namespace's way out (a container's eth0 is a veth)
+            return null; // a route through a gateway leaves by it: a way out of this namespace (a container's eth0 is a veth)
         }
 
         if (facts.Kind == "veth")

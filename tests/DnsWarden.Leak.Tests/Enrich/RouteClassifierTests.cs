@@ -56,7 +56,7 @@ public sealed class RouteClassifierTests
 
     [Theory]
     [InlineData("veth1", RouteClass.Virtual, "veth (kernel")]
-    [InlineData("uplink", RouteClass.Physical, "carrying a default route")]
+    [InlineData("uplink", RouteClass.Physical, "carrying a route through a gateway")]
     [InlineData("br0", RouteClass.Virtual, "bridge of veth1, vnet0")]
     [InlineData("lan", RouteClass.Physical, "bridge with a physical port (enp1s0)")]
     [InlineData("vnet0", RouteClass.Virtual, "tap, port of bridge br0")]
@@ -82,6 +82,19 @@ public sealed class RouteClassifierTests
 
         Assert.Equal(expected, result.Class);
         Assert.Contains(reason, result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AVeth_IsAWayOut_WhenARouteThroughAGatewayLeavesByIt_NotForItsOwnSubnet()
+    {
+        System.Net.IPAddress net = System.Net.IPAddress.Parse("10.9.0.0"), web = System.Net.IPAddress.Parse("203.0.113.80");
+        RouteInfo onLink = new(System.Net.Sockets.AddressFamily.InterNetwork, RouteInfo.TableMain, net, 24, null, 3, null, 2, 253, RouteInfo.TypeUnicast, null, []);
+        RouteInfo viaGateway = onLink with { Destination = web, DestinationLength = 32, Gateway = System.Net.IPAddress.Parse("10.9.0.1"), OutputInterfaceIndex = 4 };
+        var table = new Table(InterfaceFacts.FromDump([Link(3, "vethc0", "veth"), Link(4, "out0", "veth")], [onLink, viaGateway]));
+        var routes = new RouteClassifier(Profiles.Create(PolicyProfile.FullTunnel), table);
+
+        Assert.Equal(RouteClass.Virtual, routes.Classify("vethc0", LinkType.Ethernet).Class);
+        Assert.Equal(RouteClass.Physical, routes.Classify("out0", LinkType.Ethernet).Class);
     }
 
     [Fact]

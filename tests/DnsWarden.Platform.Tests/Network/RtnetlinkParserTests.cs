@@ -187,6 +187,27 @@ public sealed class RtnetlinkParserTests
     }
 
     [Fact]
+    public void ABridgePort_CarriesItsMasterAndPortKind()
+    {
+        // if_link.h: IFLA_IFNAME 3, IFLA_MASTER 10 (u32), IFLA_LINKINFO 18 { IFLA_INFO_KIND 1, IFLA_INFO_SLAVE_KIND 4 }.
+        byte[] header = new byte[RtnetlinkParser.IfInfoLength];
+        header[2] = 1; // ARPHRD_ETHER
+        header[4] = 5; // ifi_index
+        byte[] name = [10, 0, 3, 0, (byte)'v', (byte)'e', (byte)'t', (byte)'h', (byte)'1', 0, 0, 0];
+        byte[] master = [8, 0, 10, 0, 4, 0, 0, 0];
+        byte[] kind = [9, 0, 1, 0, (byte)'v', (byte)'e', (byte)'t', (byte)'h', 0, 0, 0, 0];
+        byte[] portKind = [11, 0, 4, 0, (byte)'b', (byte)'r', (byte)'i', (byte)'d', (byte)'g', (byte)'e', 0, 0];
+        byte[] info = [(byte)(4 + kind.Length + portKind.Length), 0, 18, 0, .. kind, .. portKind];
+
+        Assert.True(RtnetlinkParser.TryReadLink([.. header, .. name, .. master, .. info], out LinkInfo? link, out RtnetlinkError error), error.ToString());
+        Assert.Equal(("veth1", 5, "veth", 4, "bridge"), (link!.Name, link.Index, link.Kind, link.Master, link.PortKind));
+
+        // IFLA_MASTER of 2 bytes.
+        Assert.False(RtnetlinkParser.TryReadLink([.. header, .. name, 6, 0, 10, 0, 4, 0, 0, 0], out _, out RtnetlinkError bad));
+        Assert.Equal(RtnetlinkError.BadAttribute, bad);
+    }
+
+    [Fact]
     public void AdversarialAttributes_AreRejectedWithACause()
     {
         byte[] header = new byte[RtnetlinkParser.IfInfoLength];
