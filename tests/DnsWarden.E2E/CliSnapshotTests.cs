@@ -18,6 +18,12 @@ public sealed class CliSnapshotTests
     [InlineData("help-root.txt", new[] { "--help" })]
     [InlineData("help-leak-watch.txt", new[] { "leak", "watch", "--help" })]
     [InlineData("help-tun.txt", new[] { "tun", "--help" })]
+    [InlineData("help-leak.txt", new[] { "leak", "--help" })]
+    [InlineData("help-leak-report.txt", new[] { "leak", "report", "--help" })]
+    [InlineData("help-leak-status.txt", new[] { "leak", "status", "--help" })]
+    [InlineData("help-proxy.txt", new[] { "proxy", "--help" })]
+    [InlineData("help-jail.txt", new[] { "jail", "--help" })]
+    [InlineData("help-install.txt", new[] { "install", "--help" })]
     public async Task Help_MatchesSnapshot(string snapshot, string[] args)
     {
         CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));
