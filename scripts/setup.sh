@@ -28,7 +28,7 @@ test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig
            python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng
            chromium:chromium
            clickhouse-client:clickhouse-client
-           systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish)
+           tzdata:/usr/share/zoneinfo/Asia/Kolkata systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish)
 
 missing=()
 check() {

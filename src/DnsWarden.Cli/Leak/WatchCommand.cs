@@ -285,7 +285,7 @@ internal static class WatchCommand
             else if (!live || options.Follow)
             {
                 liveStatus.ClearLine();
-                humanOut!.WriteLine(EventLine.Format(e));
+                humanOut!.WriteLine(EventLine.Coloured(e, !Console.IsOutputRedirected));
             }
 
             if (fileJson is not null)
@@ -524,7 +524,8 @@ internal static class WatchCommand
             string until = options.Duration == TimeSpan.Zero ? "until Ctrl-C" : $"for {options.Duration.TotalSeconds:0.###} s";
             console.MarkupLine($"[grey]watching {Markup.Escape(string.Join(", ", capture.Interfaces))} {until}[/]");
             capture.Start(pipeline.Process);
-            DateTime end = options.Duration == TimeSpan.Zero ? DateTime.MaxValue : DateTime.UtcNow + options.Duration;
+            DateTime started = DateTime.UtcNow;
+            DateTime end = options.Duration == TimeSpan.Zero ? DateTime.MaxValue : started + options.Duration;
 
             // A status line on a terminal, refreshed twice a second; nothing when stderr is a file or a pipe.
             bool showStatus = !Console.IsErrorRedirected;
@@ -539,7 +540,8 @@ internal static class WatchCommand
                 stop.Token.WaitHandle.WaitOne(left < s_statusInterval ? left : s_statusInterval);
                 if (showStatus)
                 {
-                    status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics());
+                    DateTime now = DateTime.UtcNow;
+                    status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics(), now - started, end == DateTime.MaxValue ? null : end - now);
                 }
             }
 
