@@ -277,10 +277,12 @@ public sealed partial class TunFilter
             return TunVerdict.Drop;
         }
 
-        // DNS is the engine's whatever the address: plain DNS is answered (or refused out loud), encrypted DNS refused.
+        // In firewall mode DNS is the engine's whatever the address; in dns-only mode only the virtual addresses are
+        // routed here and only they answer. Encrypted DNS is refused to any address in both.
+        bool toVirtual = _virtual.Match(packet) == VirtualDnsService;
         if (info.HasTransportHeader && info.Protocol is IpProtocol.Udp or IpProtocol.Tcp)
         {
-            if (info.DestinationPort == DnsPort)
+            if (info.DestinationPort == DnsPort && (toVirtual || _mode == (int)TunFilterMode.Firewall))
             {
                 return ToDns(packet, in info, reply, out replyLength);
             }
@@ -293,13 +295,20 @@ public sealed partial class TunFilter
             }
         }
 
-        if (_virtual.Match(packet) == VirtualDnsService)
+        if (toVirtual)
         {
             return RefuseNoService(packet, in info, reply, out replyLength);
         }
 
         if (_mode == (int)TunFilterMode.DnsOnly)
         {
+            // DNS to the TUN's subnet that is no virtual address: nothing here answers it, and passed on it would
+            // only come back (the host routes the subnet to the TUN).
+            if (info.HasTransportHeader && info.DestinationPort == DnsPort && info.Protocol is IpProtocol.Udp or IpProtocol.Tcp)
+            {
+                return RefuseNoService(packet, in info, reply, out replyLength);
+            }
+
             Interlocked.Increment(ref Counters._passedOut);
             return TunVerdict.Pass;
         }

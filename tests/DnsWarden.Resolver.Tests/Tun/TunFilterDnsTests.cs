@@ -11,13 +11,11 @@ namespace DnsWarden.Resolver.Tests.Tun;
 public sealed class TunFilterDnsTests
 {
     [Theory]
-    [InlineData(4, TunFilterMode.Firewall)]
-    [InlineData(6, TunFilterMode.Firewall)]
-    [InlineData(4, TunFilterMode.DnsOnly)]
-    [InlineData(6, TunFilterMode.DnsOnly)]
-    public void UdpDnsToAnyAddressIsAnsweredByTheEngineFromThatAddress(int version, TunFilterMode mode)
+    [InlineData(4)]
+    [InlineData(6)]
+    public void UdpDnsToAnyAddressIsAnsweredByTheEngineFromThatAddress(int version)
     {
-        var f = new TunFixture(new TunFilterOptions { Mode = mode });
+        var f = new TunFixture();
         byte[] answer = f.Resolve(version, server: Unresolved(version));
 
         IpPacketInfo info = ReadValid(answer);
@@ -28,6 +26,27 @@ public sealed class TunFilterDnsTests
         Assert.True(f.Tracker.Contains(Resolved(version), f.Engine.NowTicks));
         Assert.Equal(0, f.Filter.Counters.PassedOut);
         Assert.Equal(0, f.Filter.Counters.FlowsCreated);
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(6)]
+    public void InDnsOnlyModeOnlyTheVirtualAddressesAnswerAndOtherDnsThatReachesTheFilterIsRefused(int version)
+    {
+        var f = new TunFixture(new TunFilterOptions { Mode = TunFilterMode.DnsOnly });
+        Assert.Equal(f.VirtualDns(version), ReadValid(f.Resolve(version)).Source);
+
+        IpAddr inSubnet = version == 4 ? TunFilterOptions.DefaultVirtualDnsV4 : TunFilterOptions.DefaultVirtualDnsV6;
+        var other = new TunFixture(new TunFilterOptions { Mode = TunFilterMode.DnsOnly, VirtualDns = [IpAddr.Parse(version == 4 ? "100.96.128.1" : "fd00:64::1")] });
+        byte[] query = Udp(Client(version), inSubnet, 40000, 53, [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        Assert.Equal(TunVerdict.Reply, other.Out(query, out byte[] unreachable));
+        TunFilterTests.AssertUnreachableQuoting(unreachable, query, version, portUnreachable: true);
+        Assert.Equal(TunVerdict.Reply, other.Out(Tcp(Client(version), inSubnet, 40001, 53, TcpFlags.Syn), out _));
+        Assert.Equal(0, other.Filter.Counters.DnsQueries);
+        Assert.Equal(2, other.Filter.Counters.RefusedNoService);
+
+        // Not DNS: dns-only passes it.
+        Assert.Equal(TunVerdict.Pass, other.Out(Tcp(Client(version), Unresolved(version), 40002, 80, TcpFlags.Syn), out _));
     }
 
     [Theory]
