@@ -19,7 +19,7 @@ internal static class TunCommand
     public static Command Build()
     {
         var netns = new Option<string>("--netns") { Description = "The network namespace (ip netns) whose traffic goes through the filter.", Required = true };
-        var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS address is routed to it.", DefaultValueFactory = _ => "firewall" };
+        var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS addresses are routed to it.", DefaultValueFactory = _ => "firewall" };
         mode.AcceptOnlyFromAmong("firewall", "dns-only");
         var upstream = new Option<string[]>("--upstream") { Description = "Where names are resolved (repeatable; as for dnsw proxy), reached from the namespace dnsw runs in, not through the filter.", Arity = ArgumentArity.ZeroOrMore };
         upstream.Validators.Add(r =>
