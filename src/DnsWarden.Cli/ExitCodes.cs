@@ -19,4 +19,7 @@ internal static class ExitCodes
 
     /// <summary>A service could not start: <c>dnsw proxy</c> could not bind a listen or metrics address (in use, no permission).</summary>
     public const int StartError = 4;
+
+    /// <summary>A fault in dnsw itself (an exception no command expected): never reported as a usage error. BSD's EX_SOFTWARE.</summary>
+    public const int InternalError = 70;
 }

@@ -22,7 +22,7 @@ internal static class OutputFiles
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine(e is IOException && e.Message.StartsWith(path, StringComparison.Ordinal) ? $"dnsw: {option} {e.Message}" : $"dnsw: {option} {path}: {e.Message}");
+            stderr.WriteLine($"dnsw: {option} {CliText.About(path, e)}");
             return null;
         }
     }
@@ -38,7 +38,7 @@ internal static class OutputFiles
         }
         catch (IOException e)
         {
-            Console.Error.WriteLine($"dnsw: {option} {file.Name}: {e.Message}");
+            Console.Error.WriteLine($"dnsw: {option} {file.Name}: {CliText.Describe(e)}");
             return false;
         }
     }

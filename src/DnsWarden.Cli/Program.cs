@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
 using DnsWarden.Cli.Leak;
 using DnsWarden.Cli.Jail;
 using DnsWarden.Cli.Proxy;
@@ -8,9 +10,32 @@ namespace DnsWarden.Cli;
 
 public static class Program
 {
-    // Commands handle SIGINT/SIGTERM themselves so a watch can stop cleanly, write every event and its summary.
-    public static Task<int> Main(string[] args) =>
-        BuildRoot().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    public static async Task<int> Main(string[] args)
+    {
+        RootCommand root = BuildRoot();
+        ParseResult parse = root.Parse(args);
+        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
+        {
+            // GNU style: one line saying what is wrong, then where to read more; not the whole help first.
+            Console.Error.WriteLine($"dnsw: {parse.Errors[0].Message}");
+            Console.Error.WriteLine($"Try '{CommandPath(parse.CommandResult)} --help' for more information.");
+            return ExitCodes.Usage;
+        }
+
+        try
+        {
+            // Commands handle SIGINT/SIGTERM themselves so a watch can stop cleanly, write every event and its summary.
+            return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false })
+                .ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // The last line of defence: a fault is reported as one line and its own status, never as a usage error.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Console.Error.WriteLine($"dnsw: internal error: {CliText.Describe(e)} ({e.GetType().Name}); this is a bug in dnsw");
+            return ExitCodes.InternalError;
+        }
+    }
 
     internal static RootCommand BuildRoot()
     {
@@ -25,5 +50,18 @@ public static class Program
         root.Subcommands.Add(JailInitCommand.Build());
         root.Subcommands.Add(TunCommand.Build());
         return root;
+    }
+
+    /// <summary>"dnsw leak watch" for the command a parse ended in.</summary>
+    private static string CommandPath(CommandResult command)
+    {
+        var names = new List<string>();
+        for (CommandResult? c = command; c is not null; c = c.Parent as CommandResult)
+        {
+            names.Add(c.Parent is null ? "dnsw" : c.Command.Name);
+        }
+
+        names.Reverse();
+        return string.Join(' ', names);
     }
 }

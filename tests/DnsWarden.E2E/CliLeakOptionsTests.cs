@@ -209,6 +209,25 @@ public sealed class CliLeakOptionsTests : IDisposable
     }
 
     /// <summary>The query names of the events <c>leak report --list --format json</c> keeps under the given filters.</summary>
+    [Fact]
+    public async Task HumanOutput_IntoAPipe_IsNotWrapped_AndColumnsIsHonoured()
+    {
+        // A resolver with a long IPv6 address: at 80 columns the table cell it sits in was split across lines.
+        const string resolver = "2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff";
+        string pcap = PcapNg(("eth0", LinkType.Raw,
+            [Udp(IpAddr.Parse("2001:db8::20"), IpAddr.Parse(resolver), 40000, 53, Query("a-rather-long-label-for-a-column.example.com", 1))]));
+        string events = Path.Combine(_dir, "events.jsonl");
+        CommandResult watch = await Dnsw(["leak", "watch", "--pcap", pcap, "--profile", "full-tunnel", "--out", events]);
+        Assert.True(watch.ExitCode == 2, watch.Describe());
+
+        CommandResult piped = await Dnsw(["leak", "report", events, "--list"]);
+        CommandResult narrow = await ProcessRunner.RunAsync("env", ["COLUMNS=40", DnswProgram.Program, .. DnswProgram.Prefix, "leak", "report", events, "--list"]);
+
+        Assert.True(piped.ExitCode == 2 && narrow.ExitCode == 2, piped.Describe() + "\n" + narrow.Describe());
+        Assert.True(piped.StdOut.Split('\n').Any(l => l.Contains($"[{resolver}]:53", StringComparison.Ordinal) && l.Contains("*.example.com A", StringComparison.Ordinal)), piped.StdOut);
+        Assert.True(narrow.StdOut.Split('\n').Length > piped.StdOut.Split('\n').Length, narrow.StdOut);
+    }
+
     private static async Task<List<string>> ListedNames(string events, params string[] filters)
     {
         CommandResult run = await Dnsw(["leak", "report", events, "--list", "--format", "json", .. filters]);

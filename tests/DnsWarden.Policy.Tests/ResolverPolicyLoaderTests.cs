@@ -145,7 +145,7 @@ public sealed class ResolverPolicyLoaderTests
 
         string missing = Path.Combine(Path.GetTempPath(), "dnsw-no-such-" + Guid.NewGuid().ToString("N") + ".json");
         Assert.False(ResolverPolicyLoader.TryLoad(missing, out _, out e));
-        Assert.Equal($"{missing}:0:0: no such file", e!.ToString());
+        Assert.Equal($"{missing}: no such file", e!.ToString());
     }
 
     [Fact]

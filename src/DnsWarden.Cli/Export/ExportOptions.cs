@@ -220,7 +220,7 @@ internal sealed class ExportOptions
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error = string.Create(CultureInfo.InvariantCulture, $"--export-password-file {file.FullName}: {e.Message}");
+            error = string.Create(CultureInfo.InvariantCulture, $"--export-password-file {file.FullName}: {CliText.Describe(e)}");
             return false;
         }
     }

@@ -133,7 +133,7 @@ internal static class ReportCommand
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DecoderFallbackException)
         {
-            Console.Error.WriteLine($"dnsw: {file.FullName}: {(ex is DecoderFallbackException ? "not UTF-8 text (expected JSON lines)" : ex.Message)}");
+            Console.Error.WriteLine($"dnsw: {file.FullName}: {(ex is DecoderFallbackException ? "not UTF-8 text (expected JSON lines)" : CliText.Describe(ex, file.FullName))}");
             return ExitCodes.InputError;
         }
 
@@ -182,7 +182,7 @@ internal static class ReportCommand
         }
         else
         {
-            ReportRenderer.Render(AnsiConsole.Console, summary, policy, privacy);
+            ReportRenderer.Render(Terminal.Stdout, summary, policy, privacy);
         }
     }
 

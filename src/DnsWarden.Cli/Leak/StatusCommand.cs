@@ -81,7 +81,7 @@ internal static class StatusCommand
         }
         else
         {
-            status.Render(AnsiConsole.Console);
+            status.Render(Terminal.Stdout);
         }
 
         return ExitCodes.Ok;

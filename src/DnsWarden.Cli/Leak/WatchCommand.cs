@@ -114,7 +114,7 @@ internal static class WatchCommand
         {
             if (parse.GetValue(ifaceDiag))
             {
-                return Task.FromResult(InterfaceDiagnosis(AnsiConsole.Console));
+                return Task.FromResult(InterfaceDiagnosis(Terminal.Stdout));
             }
 
             if (!policy.TryBuild(parse, out LeakPolicy? leakPolicy, out string? policyError))
@@ -205,9 +205,7 @@ internal static class WatchCommand
     private static int Run(WatchOptions options, CancellationToken ct)
     {
         // Human text goes to stdout, unless stdout carries JSON lines: then to stderr.
-        IAnsiConsole console = options.Json
-            ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) })
-            : AnsiConsole.Console;
+        IAnsiConsole console = options.Json ? Terminal.Stderr : Terminal.Stdout;
         GeoIpLookup? geo = null;
         if (options.GeoIp.Length > 0 && !GeoIpLookup.TryOpen([.. options.GeoIp.Select(f => f.FullName)], out geo, out string? geoError))
         {

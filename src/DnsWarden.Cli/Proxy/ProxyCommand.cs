@@ -11,6 +11,7 @@ using DnsWarden.Policy;
 using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
+using DnsWarden.Resolver.Listeners;
 
 namespace DnsWarden.Cli.Proxy;
 
@@ -293,22 +294,17 @@ internal static class ProxyCommand
         }
         catch (ArgumentException e)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: {e.Message}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"dnsw proxy: {CliText.Describe(e)}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
-        catch (SocketException e)
+        catch (ListenerBindException e)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: cannot listen: {e.Message} ({e.SocketErrorCode})").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"dnsw proxy: cannot listen on {e.Message}").ConfigureAwait(false);
             return ExitCodes.StartError;
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: cannot open the query log: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.InputError;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            await stderr.WriteLineAsync($"dnsw proxy: {e.Message}").ConfigureAwait(false);
+            await stderr.WriteLineAsync($"dnsw proxy: --query-log {CliText.About(config.QueryLogPath ?? "", e)}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
 
@@ -320,7 +316,7 @@ internal static class ProxyCommand
             }
             catch (SocketException e)
             {
-                await stderr.WriteLineAsync($"dnsw proxy: cannot serve metrics on {config.MetricsListen}: {e.Message}").ConfigureAwait(false);
+                await stderr.WriteLineAsync($"dnsw proxy: cannot serve metrics on tcp {config.MetricsListen}: {e.Message}").ConfigureAwait(false);
                 return ExitCodes.StartError;
             }
 

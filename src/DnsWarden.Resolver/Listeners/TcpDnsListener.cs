@@ -65,6 +65,11 @@ public sealed class TcpDnsListener : IAsyncDisposable
             _socket.Bind(endpoint);
             _socket.Listen(512);
         }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new ListenerBindException("tcp", endpoint, e);
+        }
         catch
         {
             _socket.Dispose();

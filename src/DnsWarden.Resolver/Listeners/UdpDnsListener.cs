@@ -69,6 +69,11 @@ public sealed class UdpDnsListener : IAsyncDisposable
             _socket.SendBufferSize = SocketBufferBytes;
             _socket.Bind(endpoint);
         }
+        catch (SocketException e)
+        {
+            _socket.Dispose();
+            throw new ListenerBindException("udp", endpoint, e);
+        }
         catch
         {
             _socket.Dispose();

@@ -53,7 +53,7 @@ public sealed class ListenerTests
                     Tcp = new TcpDnsListener(engine, new IPEndPoint(address, Udp.LocalEndPoint.Port), 16, idle ?? TimeSpan.FromSeconds(10));
                     break;
                 }
-                catch (SocketException) when (attempt < 5)
+                catch (ListenerBindException) when (attempt < 5)
                 {
                     Udp.DisposeAsync().AsTask().GetAwaiter().GetResult();
                     Udp = new UdpDnsListener(engine, new IPEndPoint(address, 0));
