@@ -27,7 +27,8 @@ test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig
            bind9-dnsutils:dig curl:curl unbound:unbound dnsperf:dnsperf ngtcp2-client:gtlsclient procps:ps iputils-ping:ping mmdb-bin:mmdblookup openssl:openssl wireshark-common:reordercap
            python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng
            chromium:chromium
-           clickhouse-client:clickhouse-client)
+           clickhouse-client:clickhouse-client
+           tzdata:/usr/share/zoneinfo/Asia/Kolkata systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish)
 
 missing=()
 check() {

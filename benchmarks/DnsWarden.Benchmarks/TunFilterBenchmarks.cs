@@ -52,7 +52,7 @@ public class TunFilterBenchmarks
             throw new InvalidOperationException("query");
         }
 
-        byte[] ask = Udp(s_client, _firewall.Options.VirtualDnsV4, 40000, 53, query.AsSpan(0, q));
+        byte[] ask = Udp(s_client, _firewall.Options.VirtualDns[0], 40000, 53, query.AsSpan(0, q));
         byte[] syn = Tcp(s_client, s_remote, 50000, 443, TcpFlags.Syn, 0);
         _outbound = Tcp(s_client, s_remote, 50000, 443, TcpFlags.Ack | TcpFlags.Psh, 1400);
         _inbound = Tcp(s_remote, s_client, 443, 50000, TcpFlags.Ack, 1400);

@@ -14,7 +14,7 @@ public static class Program
     {
         RootCommand root = BuildRoot();
         ParseResult parse = root.Parse(args);
-        if (parse.Errors.Count > 0 && parse.Action is not HelpAction)
+        if (parse.Errors.Count > 0 && parse.Action is not (HelpAction or VersionFlag.PrintVersion))
         {
             // GNU style: one line saying what is wrong, then where to read more; not the whole help first.
             Console.Error.WriteLine($"dnsw: {parse.Errors[0].Message}");
@@ -49,6 +49,8 @@ public static class Program
         root.Subcommands.Add(JailCommand.Build());
         root.Subcommands.Add(JailInitCommand.Build());
         root.Subcommands.Add(TunCommand.Build());
+        root.Subcommands.Add(Install.InstallCommand.Build());
+        VersionFlag.AddTo(root);
         return root;
     }
 

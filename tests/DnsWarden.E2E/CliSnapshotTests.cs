@@ -18,6 +18,12 @@ public sealed class CliSnapshotTests
     [InlineData("help-root.txt", new[] { "--help" })]
     [InlineData("help-leak-watch.txt", new[] { "leak", "watch", "--help" })]
     [InlineData("help-tun.txt", new[] { "tun", "--help" })]
+    [InlineData("help-leak.txt", new[] { "leak", "--help" })]
+    [InlineData("help-leak-report.txt", new[] { "leak", "report", "--help" })]
+    [InlineData("help-leak-status.txt", new[] { "leak", "status", "--help" })]
+    [InlineData("help-proxy.txt", new[] { "proxy", "--help" })]
+    [InlineData("help-jail.txt", new[] { "jail", "--help" })]
+    [InlineData("help-install.txt", new[] { "install", "--help" })]
     public async Task Help_MatchesSnapshot(string snapshot, string[] args)
     {
         CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, .. args], TimeSpan.FromSeconds(60));
@@ -32,9 +38,14 @@ public sealed class CliSnapshotTests
         try
         {
             WriteCapture(path);
-            CommandResult run = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
+            // Event lines are in the reader's time zone, with its offset: UTC here, so the snapshot is the same everywhere.
+            CommandResult run = await ProcessRunner.RunAsync("env", ["TZ=UTC", DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
             Assert.True(run.ExitCode == 2, run.Describe());
             AssertSnapshot("leak-watch-human.txt", run.StdOut);
+
+            CommandResult india = await ProcessRunner.RunAsync("env", ["TZ=Asia/Kolkata", DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--pcap", path], TimeSpan.FromSeconds(60));
+            Assert.StartsWith("05:30:00.000+05:30 Leak-A P1", india.StdOut, StringComparison.Ordinal);
+            Assert.DoesNotContain("\u001b[", run.StdOut + india.StdOut, StringComparison.Ordinal);
         }
         finally
         {
@@ -60,6 +71,8 @@ public sealed class CliSnapshotTests
                 "sh", ["-c", "TERM=xterm-256color COLUMNS=120 exec script -qec \"$1\" /dev/null </dev/null", "sh", command], TimeSpan.FromSeconds(60));
             Assert.True(run.ExitCode == 2, run.Describe());
             Assert.Contains("\u001b[38;", run.StdOut, StringComparison.Ordinal);
+            // Event lines in their severity's colour on a terminal: both events here are P1, red.
+            Assert.Equal(2, Regex.Matches(run.StdOut, @"\u001b\[31m\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d Leak-A P1 [^\u001b]*\u001b\[0m").Count);
             string screen = Regex.Replace(run.StdOut, @"\u001b(\[[0-9;?]*[A-Za-z]|[=>])", "").Replace("\r", "", StringComparison.Ordinal);
             Assert.Contains("■ Leak-A 2", screen, StringComparison.Ordinal);
             Assert.Contains("■ P1 2", screen, StringComparison.Ordinal);

@@ -8,6 +8,9 @@ internal static class DnswProgram
 {
     private static readonly string? s_native = NativeBinary();
 
+    /// <summary>Whether the tests drive the native build (DNSW_BINARY), as scripts/test.sh does.</summary>
+    public static bool IsNative => s_native is not null;
+
     /// <summary>The program to start.</summary>
     public static string Program => s_native ?? "dotnet";
 

@@ -15,7 +15,7 @@ namespace DnsWarden.Fuzzing.Fuzzers;
 /// flows and tracked addresses expire): a real engine whose policy answers svc.test locally, a small flow table.
 /// Input: records <c>[meta:1][len:2][packet]</c>; meta bit 0 inbound, bit 2 switch mode, bit 3 sweep, bits 4–7 seconds
 /// to advance. Asserts: no exception; every reply and every packet written into the namespace reads back as IP, from
-/// the address it answers for; a consumed packet was to a virtual DNS address.
+/// the address it answers for; a consumed packet was a UDP/53 query, to a virtual DNS address unless in firewall mode.
 /// </summary>
 internal sealed class TunFilterFuzzer : IFuzzer
 {
@@ -63,7 +63,10 @@ internal sealed class TunFilterFuzzer : IFuzzer
 
             if (verdict == TunVerdict.Consumed)
             {
-                FuzzAssert.True(!inbound && read && (info.Destination == s_virtualV4 || info.Destination == s_virtualV6), $"consumed a packet to {info.Destination}");
+                // UDP/53: to any address in firewall mode, to a virtual DNS address in dns-only mode.
+                bool toVirtual = info.Destination == s_virtualV4 || info.Destination == s_virtualV6;
+                FuzzAssert.True(!inbound && read && info.Protocol == IpProtocol.Udp && info.DestinationPort == 53, $"consumed a packet to {info.Destination} that is no UDP/53 query");
+                FuzzAssert.True(toVirtual || filter.Mode == TunFilterMode.Firewall, $"consumed a packet to {info.Destination} in dns-only mode");
             }
         }
     }
@@ -90,7 +93,13 @@ internal sealed class TunFilterFuzzer : IFuzzer
             (0, SeedCorpus.Tcp(c4, s_virtualV4, 40007, 53, 1, TcpFlags.Syn, [])),
             (1, SeedCorpus.Tcp(SeedCorpus.ServerV4, c4, 80, 40005, 9, TcpFlags.Ack, "y"u8)),
             (4, SeedCorpus.Tcp(c4, SeedCorpus.ServerV4, 40008, 80, 1, TcpFlags.Syn, [])));
-        return [resolve, refused];
+        byte[] anyDns = Records(
+            (0, SeedCorpus.Udp(c4, SeedCorpus.ServerV4, 40009, 53, query4)),
+            (0, SeedCorpus.Udp(c6, SeedCorpus.ServerV6, 40010, 53, query6)),
+            (0, SeedCorpus.Tcp(c4, svc4, 40011, 853, 1, TcpFlags.Syn, [])),
+            (0, SeedCorpus.Udp(c6, svc6, 40012, 853, "doq"u8)),
+            (4, SeedCorpus.Udp(c4, SeedCorpus.ServerV4, 40013, 53, query4)));
+        return [resolve, refused, anyDns];
     }
 
     private static byte[] Records(params (int Meta, byte[] Packet)[] records)

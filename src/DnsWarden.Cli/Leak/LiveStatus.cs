@@ -12,6 +12,9 @@ internal sealed class LiveStatus
 {
     private readonly long[] _byType = new long[5];
     private volatile bool _shown;
+    private long _lastFrames;
+    private long _lastDns;
+    private TimeSpan _lastAt;
 
     public void Count(LeakEvent e)
     {
@@ -19,8 +22,14 @@ internal sealed class LiveStatus
         Interlocked.Increment(ref _byType[slot]);
     }
 
-    public void Show(long frames, long dns, IReadOnlyList<CaptureDrops> drops)
+    /// <summary>The line: time watched and left, packet and DNS rates since the last line, events by type, drops.</summary>
+    public void Show(long frames, long dns, IReadOnlyList<CaptureDrops> drops, TimeSpan elapsed, TimeSpan? remaining)
     {
+        double seconds = (elapsed - _lastAt).TotalSeconds;
+        double packetRate = seconds > 0 ? (frames - _lastFrames) / seconds : 0;
+        double dnsRate = seconds > 0 ? (dns - _lastDns) / seconds : 0;
+        (_lastFrames, _lastDns, _lastAt) = (frames, dns, elapsed);
+        string clock = Clock(elapsed) + (remaining is TimeSpan left ? $" ({Clock(left)} left)" : "");
         ulong dropped = 0;
         foreach (CaptureDrops d in drops)
         {
@@ -28,7 +37,7 @@ internal sealed class LiveStatus
         }
 
         string line = string.Create(CultureInfo.InvariantCulture,
-            $"\r\u001b[Kpackets {frames}  DNS {dns}  leaks A {Read(0)} B {Read(1)} C {Read(2)} D {Read(3)} exfil {Read(4)}  drops {dropped}");
+            $"\r\u001b[K{clock}  packets {frames} ({packetRate:0}/s)  DNS {dns} ({dnsRate:0}/s)  leaks A {Read(0)} B {Read(1)} C {Read(2)} D {Read(3)} exfil {Read(4)}  drops {dropped}");
         Console.Error.Write(dropped > 0 ? line + "  \u001b[1;31mDROPPING\u001b[0m" : line);
         _shown = true;
     }
@@ -42,6 +51,9 @@ internal sealed class LiveStatus
             Console.Error.Write("\r\u001b[K");
         }
     }
+
+    private static string Clock(TimeSpan t) =>
+        t.TotalHours >= 1 ? t.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture) : t.ToString(@"m\:ss", CultureInfo.InvariantCulture);
 
     private long Read(int slot) => Interlocked.Read(ref _byType[slot]);
 }

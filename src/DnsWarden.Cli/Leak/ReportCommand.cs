@@ -198,7 +198,7 @@ internal static class ReportCommand
         {
             foreach (LeakEvent e in events)
             {
-                Console.Out.WriteLine(EventLine.Format(e));
+                Console.Out.WriteLine(EventLine.Coloured(e, !Console.IsOutputRedirected));
             }
 
             Console.Out.Flush();

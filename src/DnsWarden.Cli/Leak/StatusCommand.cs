@@ -2,9 +2,11 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.Versioning;
 using System.Text.Json;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
+using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Network;
 using DnsWarden.Policy;
 using DnsWarden.Wire.Frames;
@@ -66,6 +68,7 @@ internal static class StatusCommand
 
         SystemDnsConfiguration dns = SystemDnsConfiguration.Read();
         var status = Status.Build(policy, state!, dns);
+        status.JudgeKillSwitch();
         if (json)
         {
             using Stream stdout = Console.OpenStandardOutput();
@@ -117,6 +120,24 @@ internal static class StatusCommand
         private List<NameserverView> Nameservers { get; } = [];
 
         private List<NameserverView> UpstreamNameservers { get; } = [];
+
+        private KillSwitchState KillSwitch { get; set; } = DnsWarden.Leak.Enrich.KillSwitch.Unreadable("not read");
+
+        private IReadOnlyList<string> LegacyTables { get; set; } = [];
+
+        /// <summary>The kill switch: whether this namespace's firewall drops DNS leaving by an interface that is neither loopback nor a tunnel.</summary>
+        [SupportedOSPlatform("linux")]
+        public void JudgeKillSwitch()
+        {
+            string[] offPath = [.. Interfaces.Where(i => i.Route.Class is not (RouteClass.Loopback or RouteClass.Tunnel)).Select(i => i.Link.Name)];
+            KillSwitch = FirewallListing.TryReadRuleset(out string json, out string? error)
+                ? DnsWarden.Leak.Enrich.KillSwitch.Judge(json, offPath)
+                : DnsWarden.Leak.Enrich.KillSwitch.Unreadable(error!);
+            LegacyTables = FirewallListing.LegacyTables();
+        }
+
+        private string KillSwitchLine() => KillSwitch.Describe()
+            + (LegacyTables.Count == 0 ? "" : $" (iptables-legacy tables not read: {string.Join(", ", LegacyTables)})");
 
         public static Status Build(LeakPolicy policy, NetworkState state, SystemDnsConfiguration dns)
         {
@@ -364,6 +385,21 @@ internal static class StatusCommand
             w.WriteEndObject();
             w.WriteEndObject();
             WritePolicy(w);
+            WriteKillSwitch(w);
+            w.WriteEndObject();
+        }
+
+        private void WriteKillSwitch(Utf8JsonWriter w)
+        {
+            w.WriteStartObject("kill_switch");
+            w.WriteString("state", KillSwitch.VerdictName);
+            w.WriteBoolean("leak_a_possible", KillSwitch.Verdict != KillSwitchVerdict.On);
+            w.WriteString("line", KillSwitchLine());
+            WriteStrings(w, "dropped_by", KillSwitch.DroppedBy);
+            WriteStrings(w, "not_dropped", KillSwitch.Gaps);
+            WriteStrings(w, "exceptions", KillSwitch.Exceptions);
+            WriteStrings(w, "iptables_legacy_tables", LegacyTables);
+            WriteStringOrNull(w, "error", KillSwitch.Error);
             w.WriteEndObject();
         }
 
@@ -521,6 +557,9 @@ internal static class StatusCommand
             {
                 console.MarkupLine("  " + Markup.Escape(i.VerdictText));
             }
+
+            string colour = KillSwitch.Verdict == KillSwitchVerdict.On ? "green" : "red";
+            console.MarkupLine($"  [{colour}]{Markup.Escape(KillSwitchLine())}[/]");
 
             var routes = new Table().Border(TableBorder.Rounded).Title("routes (* default)");
             foreach (string c in new[] { "", "table", "destination", "gateway", "dev", "metric", "proto", "type" })

@@ -339,7 +339,7 @@ internal static class WatchCommand
             else if (!live || options.Follow)
             {
                 liveStatus.ClearLine();
-                humanOut!.WriteLine(EventLine.Format(e));
+                humanOut!.WriteLine(EventLine.Coloured(e, !Console.IsOutputRedirected));
             }
 
             if (fileJson is not null)
@@ -615,7 +615,8 @@ internal static class WatchCommand
             string until = options.Duration == TimeSpan.Zero ? "until Ctrl-C" : $"for {options.Duration.TotalSeconds:0.###} s";
             console.MarkupLine($"[grey]watching {Markup.Escape(string.Join(", ", capture.Interfaces))} {until}[/]");
             capture.Start(pipeline.Process);
-            DateTime end = options.Duration == TimeSpan.Zero ? DateTime.MaxValue : DateTime.UtcNow + options.Duration;
+            DateTime started = DateTime.UtcNow;
+            DateTime end = options.Duration == TimeSpan.Zero ? DateTime.MaxValue : started + options.Duration;
 
             // A status line on a terminal, refreshed twice a second; nothing when stderr is a file or a pipe.
             bool showStatus = !Console.IsErrorRedirected;
@@ -635,7 +636,8 @@ internal static class WatchCommand
                 capture.BetweenFrames(() => pipeline.Advance(clock));
                 if (showStatus)
                 {
-                    status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics());
+                    DateTime now = DateTime.UtcNow;
+                    status.Show(pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, capture.Statistics(), now - started, end == DateTime.MaxValue ? null : end - now);
                 }
             }
 

@@ -7,6 +7,7 @@ using DnsWarden.Cli.Export;
 using DnsWarden.Export;
 using DnsWarden.Guard;
 using DnsWarden.Indicators;
+using DnsWarden.Platform.Service;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
@@ -17,7 +18,8 @@ namespace DnsWarden.Cli.Proxy;
 
 /// <summary>
 /// <c>dnsw proxy</c>: the DNS engine as a standalone forwarder — listeners, upstreams with failover, cache, policy,
-/// IP tracker, query log and metrics (docs/RESOLVER.md). SIGHUP rereads the policy, SIGTERM/SIGINT drain and stop.
+/// IP tracker, query log and metrics (docs/RESOLVER.md). SIGHUP rereads the policy and reopens the query log file,
+/// SIGTERM/SIGINT drain and stop.
 /// </summary>
 internal static class ProxyCommand
 {
@@ -25,7 +27,8 @@ internal static class ProxyCommand
 
     public static Command Build()
     {
-        var config = new Option<FileInfo?>("--config") { Description = "Read the configuration from this JSON file (docs/RESOLVER.md, \"Configuration\"); flags given as well override it." };
+        var config = new Option<FileInfo?>("--config") { Description = $"Read the configuration from this JSON file (docs/RESOLVER.md, \"Configuration\"; default {DefaultConfigPath} when it exists); flags given as well override it." };
+        var check = new Option<bool>("--check") { Description = "Check the configuration (file and flags) and say what would run, then exit: 0 when it is valid, 3 when not." };
         var listen = new Option<string[]>("--listen")
         {
             Description = "Answer on this IP:PORT over UDP and TCP (repeatable; IPv6 as [::1]:53; default 127.0.0.1:53 and [::1]:53).",
@@ -110,12 +113,12 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit,
+            config, check, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
             new ProxyFlags(
-                parse.GetValue(config),
+                parse.GetValue(config) ?? DefaultConfig(),
                 parse.GetValue(listen) ?? [],
                 parse.GetValue(upstream) ?? [],
                 parse.GetValue(policy),
@@ -127,7 +130,8 @@ internal static class ProxyCommand
                 parse.GetValue(privacy),
                 parse.GetValue(metrics),
                 parse.GetValue(allowClient) ?? [],
-                parse.GetValue(logLimit)),
+                parse.GetValue(logLimit),
+                parse.GetValue(check)),
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
             exportError,
             parse.InvocationConfiguration.Output,
@@ -148,7 +152,13 @@ internal static class ProxyCommand
         string? Privacy,
         string? Metrics,
         string[]? AllowClients = null,
-        string? LogLimit = null);
+        string? LogLimit = null,
+        bool Check = false);
+
+    /// <summary>Where a service's configuration lives when --config is not given (read only when it exists).</summary>
+    internal const string DefaultConfigPath = "/etc/dnsw/proxy.json";
+
+    private static FileInfo? DefaultConfig() => File.Exists(DefaultConfigPath) ? new FileInfo(DefaultConfigPath) : null;
 
     /// <summary>The configuration file (if any) with the flags laid over it; null and a message when something is wrong.</summary>
     internal static ProxyConfig? Resolve(ProxyFlags flags, out string? error)
@@ -251,6 +261,13 @@ internal static class ProxyCommand
             return ExitCodes.InputError;
         }
 
+        if (flags.Check)
+        {
+            // Nothing is bound or opened: what the file and flags say, checked as a start would check them.
+            await stdout.WriteLineAsync($"dnsw proxy: {flags.Config?.FullName ?? "flags"}: configuration is valid; would serve {Summary(config)}").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
         ClickHouseExporter? exporter = null;
         if (export is not null && (exporter = ExportOptions.Start(export, stderr, out exportError)) is null)
         {
@@ -274,6 +291,7 @@ internal static class ProxyCommand
     private static async Task<int> RunAsync(ProxyFlags flags, ProxyConfig config, ClickHouseExporter? exporter, TextWriter stdout, TextWriter stderr)
     {
         ResolverHost host;
+        var lines = new ServiceLines(stderr, SystemdNotifier.StandardErrorIsJournal());
         // The query log is the invoking user's file: opened as that user, never through a link.
         var hooks = new ResolverHostHooks { OpenLogFile = path => OutputFiles.Open(path, append: true, bufferSize: 64 * 1024) };
         if (exporter is not null)
@@ -294,17 +312,17 @@ internal static class ProxyCommand
         }
         catch (ArgumentException e)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: {CliText.Describe(e)}").ConfigureAwait(false);
+            await lines.ErrorAsync($"dnsw proxy: {CliText.Describe(e)}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
         catch (ListenerBindException e)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: cannot listen on {e.Message}").ConfigureAwait(false);
+            await lines.ErrorAsync($"dnsw proxy: cannot listen on {e.Message}").ConfigureAwait(false);
             return ExitCodes.StartError;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            await stderr.WriteLineAsync($"dnsw proxy: --query-log {CliText.About(config.QueryLogPath ?? "", e)}").ConfigureAwait(false);
+            await lines.ErrorAsync($"dnsw proxy: --query-log {CliText.About(config.QueryLogPath ?? "", e)}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
 
@@ -316,7 +334,7 @@ internal static class ProxyCommand
             }
             catch (SocketException e)
             {
-                await stderr.WriteLineAsync($"dnsw proxy: cannot serve metrics on tcp {config.MetricsListen}: {e.Message}").ConfigureAwait(false);
+                await lines.ErrorAsync($"dnsw proxy: cannot serve metrics on tcp {config.MetricsListen}: {e.Message}").ConfigureAwait(false);
                 return ExitCodes.StartError;
             }
 
@@ -338,56 +356,79 @@ internal static class ProxyCommand
             using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
             using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Hangup);
 
-            await stderr.WriteLineAsync(Describe(host)).ConfigureAwait(false);
-            await stderr.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            // Listeners are bound and answering: tell the service manager (Type=notify), then keep its watchdog fed.
+            using SystemdNotifier notifier = SystemdNotifier.FromEnvironment();
+            string serving = Describe(host);
+            await lines.InfoAsync(serving).ConfigureAwait(false);
+            notifier.Ready(serving);
             try
             {
                 while (true)
                 {
                     await reloads.WaitAsync(stop.Token).ConfigureAwait(false);
-                    await stderr.WriteLineAsync(Reload(host, flags)).ConfigureAwait(false);
-                    await stderr.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    notifier.Reloading();
+                    (string reloaded, bool ok) = Reload(host, flags);
+                    await (ok ? lines.NoticeAsync(reloaded) : lines.WarningAsync(reloaded)).ConfigureAwait(false);
+                    if (host.QueryLogIsFile)
+                    {
+                        string? reopenError = await host.ReopenQueryLogAsync().ConfigureAwait(false);
+                        await (reopenError is null
+                            ? lines.NoticeAsync($"dnsw proxy: reopened the query log {config.QueryLogPath}")
+                            : lines.WarningAsync($"dnsw proxy: could not reopen the query log, still writing the old file: {reopenError}")).ConfigureAwait(false);
+                    }
+
+                    notifier.Status(serving);
                 }
             }
             catch (OperationCanceledException)
             {
             }
 
-            await stderr.WriteLineAsync("dnsw proxy: stopping (answering the queries already read)").ConfigureAwait(false);
+            notifier.Stopping();
+            await lines.InfoAsync("dnsw proxy: stopping (answering the queries already read)").ConfigureAwait(false);
             await host.StopAsync(s_drain).ConfigureAwait(false);
-            await stderr.WriteLineAsync(Totals(host.Engine.Metrics)).ConfigureAwait(false);
+            await lines.InfoAsync(Totals(host.Engine.Metrics)).ConfigureAwait(false);
         }
 
         return ExitCodes.Ok;
     }
 
     /// <summary>SIGHUP: the policy is read again (from the configuration file, or --policy); listeners and upstreams stay.</summary>
-    internal static string Reload(ResolverHost host, ProxyFlags flags)
+    internal static (string Line, bool Ok) Reload(ResolverHost host, ProxyFlags flags)
     {
         string? policyPath = flags.Policy?.FullName ?? (flags.Config is null ? null : host.Config.PolicyPath);
         if (policyPath is not null)
         {
             if (!ResolverPolicyLoader.TryLoad(policyPath, out ResolverPolicy? p, out PolicyError? e))
             {
-                return $"dnsw proxy: reload failed, the previous policy stays: {e}";
+                return ($"dnsw proxy: reload failed, the previous policy stays: {e}", false);
             }
 
             host.Reload(p!);
-            return $"dnsw proxy: reloaded policy from {policyPath}";
+            return ($"dnsw proxy: reloaded policy from {policyPath}", true);
         }
 
         if (flags.Config is not null)
         {
             if (!ProxyConfigLoader.TryLoad(flags.Config.FullName, out ProxyConfig? c, out PolicyError? e))
             {
-                return $"dnsw proxy: reload failed, the previous policy stays: {e}";
+                return ($"dnsw proxy: reload failed, the previous policy stays: {e}", false);
             }
 
             host.Reload(c!.Policy);
-            return $"dnsw proxy: reloaded the inline policy of {flags.Config.FullName} (listeners and upstreams change on restart)";
+            return ($"dnsw proxy: reloaded the inline policy of {flags.Config.FullName} (listeners and upstreams change on restart)", true);
         }
 
-        return "dnsw proxy: nothing to reload (no --config or --policy file)";
+        return ("dnsw proxy: nothing to reload (no --config or --policy file)", true);
+    }
+
+    private static string Summary(ProxyConfig c)
+    {
+        string listening = string.Join(" ", c.Listen.Select(e => e.ToString()));
+        string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
+        string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
+        string log = c.QueryLogPath is null ? "no query log" : $"query log {c.QueryLogPath} ({c.QueryLogPrivacy})";
+        return $"udp+tcp {listening} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}; {log}";
     }
 
     private static string Describe(ResolverHost host)

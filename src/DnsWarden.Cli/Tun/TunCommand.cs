@@ -4,10 +4,12 @@ using System.Net.Sockets;
 using System.Runtime.Versioning;
 using DnsWarden.Cli.Export;
 using DnsWarden.Export;
+using DnsWarden.Guard;
 using DnsWarden.Guard.Tun;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
 using DnsWarden.Platform.Users;
+using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Cli.Tun;
 
@@ -17,7 +19,7 @@ internal static class TunCommand
     public static Command Build()
     {
         var netns = new Option<string>("--netns") { Description = "The network namespace (ip netns) whose traffic goes through the filter.", Required = true };
-        var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS address is routed to it.", DefaultValueFactory = _ => "firewall" };
+        var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS addresses are routed to it.", DefaultValueFactory = _ => "firewall" };
         mode.AcceptOnlyFromAmong("firewall", "dns-only");
         var upstream = new Option<string[]>("--upstream") { Description = "Where names are resolved (repeatable; as for dnsw proxy), reached from the namespace dnsw runs in, not through the filter.", Arity = ArgumentArity.ZeroOrMore };
         upstream.Validators.Add(r =>
@@ -38,12 +40,28 @@ internal static class TunCommand
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUNs without virtio headers and offloads: one read per 1500-byte packet (by default TCP moves in 64 KiB super-packets, several times faster)." };
         var setMode = new Option<string?>("--set-mode") { Description = "Switch the running instance for --netns to firewall or dns-only, then exit." };
         setMode.AcceptOnlyFromAmong("firewall", "dns-only");
+        var virtualDns = new Option<string[]>("--virtual-dns") { Description = "An address of the virtual DNS service, IPv4 or IPv6 (repeatable; default 10.30.30.30 and fd00:7475:6e::53): the addresses dns-only mode routes to the filter. In firewall mode DNS to any address is answered anyway.", Arity = ArgumentArity.ZeroOrMore };
+        virtualDns.Validators.Add(r =>
+        {
+            if (!VirtualDnsAddresses.TryParse(r.GetValueOrDefault<string[]>() ?? [], out _, out string? error))
+            {
+                r.AddError($"--virtual-dns {error}");
+            }
+        });
+        var minTtl = new Option<string?>("--min-ttl") { Description = "Shortest time an address DNS handed out stays open to new connections, whatever the answer's TTL (0 to 1h; default 5m, as the jail): a TTL of 0 is not refused right after it was given." };
+        minTtl.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !AddressHold.TryParseMinimum(text, out _, out string? error))
+            {
+                r.AddError($"--min-ttl: {error}");
+            }
+        });
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what a killed instance for --netns left (its fail-closed rules and routes, nftables tables), then exit." };
 
         var export = new ExportOptions("tun");
         var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
         {
-            netns, mode, upstream, policy, queryLog, privacy, logLimit, noOffload, setMode, cleanup,
+            netns, mode, upstream, virtualDns, minTtl, policy, queryLog, privacy, logLimit, noOffload, setMode, cleanup,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -51,6 +69,7 @@ internal static class TunCommand
             parse.GetValue(netns)!,
             parse.GetValue(mode)!,
             parse.GetValue(upstream) ?? [],
+            new TunEngineChoices(parse.GetValue(virtualDns) ?? [], parse.GetValue(minTtl)),
             parse.GetValue(policy),
             parse.GetValue(queryLog),
             parse.GetValue(privacy)!,
@@ -63,7 +82,10 @@ internal static class TunCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    /// <summary>What the engine and filter are built with, validated by the parser: <c>--virtual-dns</c> and <c>--min-ttl</c>.</summary>
+    private readonly record struct TunEngineChoices(string[] VirtualDns, string? MinTtl);
+
+    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -83,11 +105,11 @@ internal static class TunCommand
             return ExitCodes.Usage;
         }
 
-        return await RunLinuxAsync(export, netns, mode, upstreams, policyFile, queryLog, privacy, logLimit, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, netns, mode, upstreams, choices, policyFile, queryLog, privacy, logLimit, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -163,7 +185,13 @@ internal static class TunCommand
             Privacy = privacyMode,
             QueryLogLimit = logLimit,
             VnetHeader = offload,
+            MinTtl = choices.MinTtl is { } text && AddressHold.TryParseMinimum(text, out TimeSpan floor, out _) ? floor : AddressHold.DefaultMinimum,
         };
+        if (choices.VirtualDns.Length > 0 && VirtualDnsAddresses.TryParse(choices.VirtualDns, out IReadOnlyList<IpAddr> addresses, out _))
+        {
+            options = options with { VirtualDns = addresses };
+        }
+
 
         if (!export.TryStart(stderr, "dnsw tun", out ClickHouseExporter? exporter))
         {

@@ -16,19 +16,18 @@ namespace DnsWarden.Guard.Jail;
 [SupportedOSPlatform("linux")]
 public sealed class NftAddressGate : IAnswerObserver, IDisposable
 {
-    /// <summary>Shortest time an address stays allowed, whatever the TTL: a client connects a little after it resolves.</summary>
-    public static readonly TimeSpan MinTimeout = TimeSpan.FromMinutes(5);
-
-    /// <summary>Longest: a day-long TTL still expires within the hour.</summary>
-    public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
-
     private readonly NftSetElements _sets;
+    private readonly TimeSpan _minimum;
     private readonly Lock _nftLock = new();
     private long _inserted;
     private long _failures;
 
-    public NftAddressGate(string netns)
+    /// <param name="netns">The jail's namespace.</param>
+    /// <param name="minimum">The TTL floor (<see cref="AddressHold"/>; default <see cref="AddressHold.DefaultMinimum"/>).</param>
+    public NftAddressGate(string netns, TimeSpan? minimum = null)
     {
+        // At least a second: an element with timeout 0 in a set with flags timeout never expires.
+        _minimum = TimeSpan.FromSeconds(Math.Max(1, (minimum ?? AddressHold.DefaultMinimum).TotalSeconds));
         _sets = NetworkNamespace.RunAsync(netns, () => NftSetElements.Open(JailNetwork.JailTable)).GetAwaiter().GetResult();
     }
 
@@ -56,7 +55,7 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
                     continue;
                 }
 
-                var timeout = TimeSpan.FromSeconds(Math.Clamp(record.Ttl, (long)MinTimeout.TotalSeconds, (long)MaxTimeout.TotalSeconds));
+                TimeSpan timeout = AddressHold.Of(record.Ttl, _minimum);
                 string set = address.IsV4 ? "allowed4" : "allowed6";
                 address.TryWriteBytes(bytes, out int length);
                 if (!_sets.Add(set, bytes[..length], timeout))

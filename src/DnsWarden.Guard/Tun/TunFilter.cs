@@ -48,6 +48,9 @@ public enum RefusedKind : byte
 
     /// <summary>With an IPv6 routing header or IPv4 options: an allowed first hop would carry it on anywhere.</summary>
     SourceRouted,
+
+    /// <summary>To port 853 (DNS over TLS, DNS over QUIC), to any address: DNS the engine cannot see.</summary>
+    Dot,
 }
 
 /// <summary>One refused packet, for the log.</summary>
@@ -58,9 +61,16 @@ public sealed record TunFilterOptions
     public static readonly IpAddr DefaultVirtualDnsV4 = IpAddr.Parse("10.30.30.30");
     public static readonly IpAddr DefaultVirtualDnsV6 = IpAddr.Parse("fd00:7475:6e::53");
 
-    public IpAddr VirtualDnsV4 { get; init; } = DefaultVirtualDnsV4;
+    /// <summary>The TUN's own addresses inside the namespace (the first hosts after the subnets' gateway-free start).</summary>
+    public static readonly IpAddr TunAddressV4 = IpAddr.Parse("10.30.30.2");
 
-    public IpAddr VirtualDnsV6 { get; init; } = DefaultVirtualDnsV6;
+    public static readonly IpAddr TunAddressV6 = IpAddr.Parse("fd00:7475:6e::2");
+
+    /// <summary>
+    /// The virtual DNS service's addresses (<c>--virtual-dns</c>): answered in every mode, and the only addresses
+    /// dns-only mode routes into the TUN. In firewall mode DNS to any other address is answered too.
+    /// </summary>
+    public IReadOnlyList<IpAddr> VirtualDns { get; init; } = [DefaultVirtualDnsV4, DefaultVirtualDnsV6];
 
     /// <summary>The virtual subnets (exempt from the DNS-first rule): 10.30.30.0/24 and fd00:7475:6e::/64 by default.</summary>
     public IpAddr SubnetV4 { get; init; } = IpAddr.Parse("10.30.30.0");
@@ -100,6 +110,7 @@ public sealed class TunFilterCounters
     internal long _refusedTableFull;
     internal long _droppedFragments;
     internal long _dnsDropped;
+    internal long _refusedDot;
 
     public long PassedOut => Interlocked.Read(ref _passedOut);
 
@@ -117,6 +128,9 @@ public sealed class TunFilterCounters
     public long RefusedSourceRouted => Interlocked.Read(ref _refusedSourceRouted);
 
     public long RefusedNoService => Interlocked.Read(ref _refusedNoService);
+
+    /// <summary>Packets to port 853 (TCP or UDP), to any address: DNS over TLS or QUIC would pass the engine by.</summary>
+    public long RefusedDot => Interlocked.Read(ref _refusedDot);
 
     /// <summary>Packets toward the namespace that belong to no flow it started.</summary>
     public long DroppedInbound => Interlocked.Read(ref _droppedInbound);
@@ -157,6 +171,9 @@ public sealed partial class TunFilter
     /// <summary>RFC 1035 §4.2.1: DNS over UDP listens on port 53.</summary>
     private const ushort DnsPort = 53;
 
+    /// <summary>RFC 7858 §3.1 (DNS over TLS) and RFC 9250 §4.1.1 (DNS over QUIC): port 853.</summary>
+    private const ushort EncryptedDnsPort = 853;
+
     // RFC 9000 §2 and RFC 9308 §7: QUIC runs on UDP 443 (and some deployments on 80).
     private const ushort QuicPort = 443;
     private const ushort QuicAltPort = 80;
@@ -186,9 +203,14 @@ public sealed partial class TunFilter
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SubnetV4Prefix, 32, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(options.SubnetV6Prefix, nameof(options));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.SubnetV6Prefix, 128, nameof(options));
-        if (!options.VirtualDnsV4.IsV4 || !options.SubnetV4.IsV4 || options.VirtualDnsV6.IsV4 || options.SubnetV6.IsV4)
+        if (!options.SubnetV4.IsV4 || options.SubnetV6.IsV4)
         {
-            throw new ArgumentException("VirtualDnsV4 and SubnetV4 must be IPv4, VirtualDnsV6 and SubnetV6 IPv6.", nameof(options));
+            throw new ArgumentException("SubnetV4 must be IPv4, SubnetV6 IPv6.", nameof(options));
+        }
+
+        if (options.VirtualDns.Count == 0)
+        {
+            throw new ArgumentException("At least one virtual DNS address.", nameof(options));
         }
 
         if (options.Mode == TunFilterMode.Firewall && engine.Tracker is null)
@@ -201,8 +223,10 @@ public sealed partial class TunFilter
         _inside = inside;
         _time = time ?? TimeProvider.System;
         _mode = (int)options.Mode;
-        _virtual.Add(options.VirtualDnsV4, VirtualDnsService);
-        _virtual.Add(options.VirtualDnsV6, VirtualDnsService);
+        foreach (IpAddr address in options.VirtualDns)
+        {
+            _virtual.Add(address, VirtualDnsService);
+        }
 
         _maskV4 = options.SubnetV4Prefix == 0 ? 0 : uint.MaxValue << (32 - options.SubnetV4Prefix);
         _subnetV4 = options.SubnetV4.V4 & _maskV4;
@@ -253,13 +277,38 @@ public sealed partial class TunFilter
             return TunVerdict.Drop;
         }
 
-        if (_virtual.Match(packet) == VirtualDnsService)
+        // In firewall mode DNS is the engine's whatever the address; in dns-only mode only the virtual addresses are
+        // routed here and only they answer. Encrypted DNS is refused to any address in both.
+        bool toVirtual = _virtual.Match(packet) == VirtualDnsService;
+        if (info.HasTransportHeader && info.Protocol is IpProtocol.Udp or IpProtocol.Tcp)
         {
-            return ToVirtual(packet, in info, reply, out replyLength);
+            if (info.DestinationPort == DnsPort && (toVirtual || _mode == (int)TunFilterMode.Firewall))
+            {
+                return ToDns(packet, in info, reply, out replyLength);
+            }
+
+            if (info.DestinationPort == EncryptedDnsPort)
+            {
+                Interlocked.Increment(ref Counters._refusedDot);
+                RaiseRefused(RefusedKind.Dot, in info);
+                return RefuseWithReply(packet, in info, UnreachableKind.PortUnreachable, reply, out replyLength);
+            }
+        }
+
+        if (toVirtual)
+        {
+            return RefuseNoService(packet, in info, reply, out replyLength);
         }
 
         if (_mode == (int)TunFilterMode.DnsOnly)
         {
+            // DNS to the TUN's subnet that is no virtual address: nothing here answers it, and passed on it would
+            // only come back (the host routes the subnet to the TUN).
+            if (info.HasTransportHeader && info.DestinationPort == DnsPort && info.Protocol is IpProtocol.Udp or IpProtocol.Tcp)
+            {
+                return RefuseNoService(packet, in info, reply, out replyLength);
+            }
+
             Interlocked.Increment(ref Counters._passedOut);
             return TunVerdict.Pass;
         }
@@ -299,16 +348,27 @@ public sealed partial class TunFilter
         return TunVerdict.Drop;
     }
 
-    /// <summary>To a virtual address: UDP/53 is the DNS service; anything else is refused out loud, never dropped silently.</summary>
-    private TunVerdict ToVirtual(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)
+    /// <summary>
+    /// Port 53 to any address: a whole UDP query is the engine's, answered from the address and port it was sent to.
+    /// TCP is handed to the engine's listener by the namespace's nat rule before routing; one that reaches the filter
+    /// missed it and is refused, like a fragmented query, rather than let past the engine.
+    /// </summary>
+    private TunVerdict ToDns(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)
     {
         replyLength = 0;
-        if (info.Protocol == IpProtocol.Udp && info.HasTransportHeader && !info.IsFragment && info.DestinationPort == DnsPort)
+        if (info.Protocol == IpProtocol.Udp && !info.IsFragment)
         {
             ServeDns(packet, in info);
             return TunVerdict.Consumed;
         }
 
+        return RefuseNoService(packet, in info, reply, out replyLength);
+    }
+
+    /// <summary>Anything a virtual service does not take is refused out loud, never dropped silently.</summary>
+    private TunVerdict RefuseNoService(ReadOnlySpan<byte> packet, in IpPacketInfo info, Span<byte> reply, out int replyLength)
+    {
+        replyLength = 0;
         Interlocked.Increment(ref Counters._refusedNoService);
         RaiseRefused(RefusedKind.NoService, in info);
         return info.Protocol is IpProtocol.Tcp or IpProtocol.Udp

@@ -35,8 +35,11 @@ public sealed class TunNetwork : IDisposable
     /// <summary>IPv4 MTU of both TUNs; with the virtio header the kernel hands over TCP super-packets regardless.</summary>
     public const int Mtu = 1500;
 
-    public static readonly IpAddr InsideV4 = IpAddr.Parse("10.30.30.2");
-    public static readonly IpAddr InsideV6 = IpAddr.Parse("fd00:7475:6e::2");
+    public static readonly IpAddr InsideV4 = TunFilterOptions.TunAddressV4;
+    public static readonly IpAddr InsideV6 = TunFilterOptions.TunAddressV6;
+
+    /// <summary>The regular chain of <see cref="InsideTable"/> that firewall mode fills with TCP/53 to any address.</summary>
+    private const string AnyDnsChain = "dns_tcp_any";
 
     private const string RemoveBackstop = $"delete table inet {BackstopTable}\ndelete table netdev {BackstopTable}";
 
@@ -164,6 +167,7 @@ public sealed class TunNetwork : IDisposable
             if (mode == TunFilterMode.Firewall)
             {
                 RunInside(BackstopRules(OtherLinks()), "the firewall backstop");
+                RunInside(AnyDnsRules, "the DNS rules");
             }
 
             foreach (AddressFamily family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
@@ -180,6 +184,7 @@ public sealed class TunNetwork : IDisposable
 
             if (mode != TunFilterMode.Firewall)
             {
+                RunInside($"flush chain inet {InsideTable} {AnyDnsChain}", "removing the DNS rules");
                 RunInside(RemoveBackstop, "removing the firewall backstop");
             }
 
@@ -208,6 +213,17 @@ public sealed class TunNetwork : IDisposable
                 foreach (RouteSpec route in InsideRoutes(t.Index))
                 {
                     r.AddRoute(route);
+                }
+
+                // A virtual DNS address outside the TUN's subnets is on-link through it too, in every mode.
+                foreach (IpAddr address in Filter.VirtualDns.Where(a => !InTunSubnet(a)))
+                {
+                    r.AddRoute(new RouteSpec(address.IsV4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6)
+                    {
+                        Destination = address.ToIPAddress(),
+                        PrefixLength = address.IsV4 ? 32 : 128,
+                        OutputInterfaceIndex = t.Index,
+                    });
                 }
 
                 // "ready" must mean the namespace can use its addresses: IPv6 ones become local a little after link up.
@@ -329,13 +345,42 @@ public sealed class TunNetwork : IDisposable
         }
     }
 
-    /// <summary>TCP/53 to the virtual DNS addresses goes to the engine's TCP listener on loopback (nat output, before routing into the TUN).</summary>
-    private string InsideRules() => $$"""
-        add table inet {{InsideTable}}
-        add chain inet {{InsideTable}} dns_tcp { type nat hook output priority -100; policy accept; }
-        add rule inet {{InsideTable}} dns_tcp ip daddr {{Filter.VirtualDnsV4}} tcp dport 53 dnat ip to 127.0.0.1:53
-        add rule inet {{InsideTable}} dns_tcp ip6 daddr {{Filter.VirtualDnsV6}} tcp dport 53 dnat ip6 to [::1]:53
+    /// <summary>
+    /// TCP/53 to the virtual DNS addresses goes to the engine's TCP listener on loopback (nat output, before routing
+    /// into the TUN); in firewall mode <see cref="AnyDnsChain"/> does the same for TCP/53 to every address, as the
+    /// jail does. Conntrack undoes the rewrite on the answers, so they come from the address the client asked.
+    /// </summary>
+    private string InsideRules()
+    {
+        var rules = new StringBuilder($$"""
+            add table inet {{InsideTable}}
+            add chain inet {{InsideTable}} {{AnyDnsChain}}
+            add chain inet {{InsideTable}} dns_tcp { type nat hook output priority -100; policy accept; }
+
+            """);
+        foreach (IpAddr address in Filter.VirtualDns)
+        {
+            rules.AppendLine(address.IsV4
+                ? $"add rule inet {InsideTable} dns_tcp ip daddr {address} tcp dport 53 dnat ip to 127.0.0.1:53"
+                : $"add rule inet {InsideTable} dns_tcp ip6 daddr {address} tcp dport 53 dnat ip6 to [::1]:53");
+        }
+
+        rules.AppendLine($"add rule inet {InsideTable} dns_tcp jump {AnyDnsChain}");
+        return rules.ToString();
+    }
+
+    /// <summary>Firewall mode: TCP/53 to any address is the engine's (UDP/53 meets the filter in the TUN).</summary>
+    private const string AnyDnsRules = $"""
+        flush chain inet {InsideTable} {AnyDnsChain}
+        add rule inet {InsideTable} {AnyDnsChain} meta nfproto ipv4 tcp dport 53 dnat ip to 127.0.0.1:53
+        add rule inet {InsideTable} {AnyDnsChain} meta nfproto ipv6 tcp dport 53 dnat ip6 to [::1]:53
         """;
+
+    private bool InTunSubnet(IpAddr address)
+    {
+        (IpAddr subnet, int prefix) = address.IsV4 ? (Filter.SubnetV4, Filter.SubnetV4Prefix) : (Filter.SubnetV6, Filter.SubnetV6Prefix);
+        return new System.Net.IPNetwork(subnet.ToIPAddress(), prefix).Contains(address.ToIPAddress());
+    }
 
     /// <summary>Closes both TUNs (readers return at once; in firewall mode the namespace is now closed), then removes the rest.</summary>
     public void Dispose()

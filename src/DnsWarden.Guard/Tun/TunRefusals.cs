@@ -64,6 +64,7 @@ public sealed class TunRefusals
         RefusedKind.Quic => "quic",
         RefusedKind.NoService => "no-service",
         RefusedKind.SourceRouted => "source-routed",
+        RefusedKind.Dot => "dot",
         _ => kind.ToString(),
     };
 }

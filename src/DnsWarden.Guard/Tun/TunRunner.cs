@@ -12,6 +12,7 @@ using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
 using DnsWarden.Resolver.Tracking;
 using DnsWarden.Resolver.Upstreams;
+using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard.Tun;
 
@@ -46,6 +47,12 @@ public sealed record TunRunOptions
     /// <summary>Called for every refused packet on the packet threads (the exporter); must not block.</summary>
     public Action<RefusedPacket>? OnRefused { get; init; }
 
+    /// <summary>The virtual DNS service's addresses (<c>--virtual-dns</c>).</summary>
+    public IReadOnlyList<IpAddr> VirtualDns { get; init; } = [TunFilterOptions.DefaultVirtualDnsV4, TunFilterOptions.DefaultVirtualDnsV6];
+
+    /// <summary>The TTL floor of the addresses DNS hands out (<c>--min-ttl</c>, <see cref="AddressHold"/>).</summary>
+    public TimeSpan MinTtl { get; init; } = AddressHold.DefaultMinimum;
+
     /// <summary>How often idle flows and expired addresses are forgotten.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(2);
 }
@@ -77,7 +84,7 @@ public static class TunRunner
             await stderr.WriteLineAsync($"{Prefix}removed what a dead instance for '{ns}' left").ConfigureAwait(false);
         }
 
-        var filterOptions = new TunFilterOptions { Mode = options.Mode };
+        var filterOptions = new TunFilterOptions { Mode = options.Mode, VirtualDns = options.VirtualDns };
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = options.Upstreams.Count == 0 ? null
             : new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
@@ -95,7 +102,7 @@ public static class TunRunner
             {
                 Policy = options.Policy,
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
-                Tracker = new IpTracker(new IpTrackerOptions()),
+                Tracker = new IpTracker(AddressHold.Tracker(options.MinTtl)),
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),
                 Rebinding = HostAddresses.Rebinding(),
@@ -178,7 +185,7 @@ public static class TunRunner
             }
 
             await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{Prefix}ready: '{options.Namespace}' in {ModeName(options.Mode)} mode through {TunNetwork.InsideInterface}, out through {net.Host.Name}{(net.Inside.HasVnetHeader ? " (virtio headers, offloads on)" : "")}; virtual DNS {filterOptions.VirtualDnsV4} and {filterOptions.VirtualDnsV6}")).ConfigureAwait(false);
+                $"{Prefix}ready: '{options.Namespace}' in {ModeName(options.Mode)} mode through {TunNetwork.InsideInterface}, out through {net.Host.Name}{(net.Inside.HasVnetHeader ? " (virtio headers, offloads on)" : "")}; virtual DNS {string.Join(" and ", filterOptions.VirtualDns)}{(options.Mode == TunFilterMode.Firewall ? ", DNS to any other address answered too" : "")}")).ConfigureAwait(false);
             await stopped.Task.ConfigureAwait(false);
         }
         finally
@@ -270,7 +277,7 @@ public static class TunRunner
     }
 
     private static string Counters(TunFilterCounters c) => string.Create(CultureInfo.InvariantCulture,
-        $"passed out {c.PassedOut}, in {c.PassedIn}; DNS queries {c.DnsQueries}, answers {c.DnsAnswers}; refused unresolved {c.RefusedUnresolved}, QUIC {c.RefusedQuic}, source-routed {c.RefusedSourceRouted}, no service {c.RefusedNoService}; inbound dropped {c.DroppedInbound}; link-scoped multicast dropped {c.DroppedLinkScoped}; malformed {c.Malformed}; flows {c.FlowsCreated}");
+        $"passed out {c.PassedOut}, in {c.PassedIn}; DNS queries {c.DnsQueries}, answers {c.DnsAnswers}; refused unresolved {c.RefusedUnresolved}, QUIC {c.RefusedQuic}, DoT/DoQ {c.RefusedDot}, source-routed {c.RefusedSourceRouted}, no service {c.RefusedNoService}; inbound dropped {c.DroppedInbound}; link-scoped multicast dropped {c.DroppedLinkScoped}; malformed {c.Malformed}; flows {c.FlowsCreated}");
 
     private static string Summary(TunFilter? filter, TunBridge? bridge, ResolverMetrics m)
     {

@@ -111,7 +111,9 @@ public sealed class ResolverHost : IAsyncDisposable
                 }
                 else
                 {
-                    logStream = hooks?.OpenLogFile?.Invoke(path) ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+                    // Opened again by name on SIGHUP (ReopenQueryLogAsync), after logrotate renamed it.
+                    logStream = new ReopenableStream(() => hooks?.OpenLogFile?.Invoke(path)
+                        ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous));
                     log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time);
                 }
             }
@@ -237,6 +239,31 @@ public sealed class ResolverHost : IAsyncDisposable
     }
 
     /// <summary>Applies a new policy (SIGHUP): queries in flight finish under the old one, the next is decided by the new.</summary>
+    /// <summary>
+    /// Opens the query log file again by its name (after logrotate renamed it); null when done or when the log is not
+    /// a file, else why not (the old file stays in use).
+    /// </summary>
+    public async Task<string?> ReopenQueryLogAsync()
+    {
+        if (_logStream is not ReopenableStream file)
+        {
+            return null;
+        }
+
+        try
+        {
+            await file.ReopenAsync().ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+    }
+
+    /// <summary>Whether the query log is a file that <see cref="ReopenQueryLogAsync"/> opens again.</summary>
+    public bool QueryLogIsFile => _logStream is ReopenableStream;
+
     public void Reload(ResolverPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);

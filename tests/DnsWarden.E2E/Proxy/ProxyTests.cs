@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 
 namespace DnsWarden.E2E.Proxy;
@@ -334,5 +336,97 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         string stderr = await StopAsync(proxy);
         Assert.Contains("policy.json:1:", stderr, StringComparison.Ordinal);
         Assert.True(stderr.Split("reloaded policy").Length - 1 >= 7, stderr);
+    }
+    [Fact]
+    public async Task AsAService_SaysReady_FeedsTheWatchdog_ReopensTheQueryLogOnSighup_AndSaysStopping()
+    {
+        ProxyNet n = Net;
+        string dir = n.Net.TempPath("proxy-service");
+        Directory.CreateDirectory(dir);
+
+        // The service manager's end of sd_notify: a unix datagram socket (a path, so the namespace does not matter).
+        string socketPath = Path.Combine(dir, "notify.sock");
+        using var manager = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        manager.Bind(new UnixDomainSocketEndPoint(socketPath));
+        int port = Interlocked.Increment(ref s_port);
+        string log = Path.Combine(dir, "queries.jsonl");
+        NetnsProcess p = n.Net.StartProcess(n.Pc, "dnsw-proxy-service", "env",
+            [$"NOTIFY_SOCKET={socketPath}", "WATCHDOG_USEC=400000", DnswProgram.Program, .. DnswProgram.Prefix,
+             "proxy", "--listen", $"127.0.0.1:{port}", "--upstream", "udp://10.53.0.11", "--query-log", log, "--privacy", "full"]);
+        var proxy = new RunningProxy(p, port, dir, log);
+
+        // READY=1 only once the listeners are bound: a query sent right after it is answered.
+        string ready = await NextAsync(manager, "READY=1");
+        Assert.Contains($"STATUS=dnsw proxy: serving udp+tcp 127.0.0.1:{port}", ready, StringComparison.Ordinal);
+        Assert.Contains("\nMAINPID=", ready, StringComparison.Ordinal);
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        await NextAsync(manager, "WATCHDOG=1");
+        await NextAsync(manager, "WATCHDOG=1");
+
+        // logrotate's way: rename the file, then SIGHUP; the next line goes to a new file of the old name.
+        await WaitForLogAsync(log, ProxyNet.WwwName);
+        string rotated = log + ".1";
+        File.Move(log, rotated);
+        Assert.True(proxy.Process.Signal(ProcessSignal.Hangup));
+        await NextAsync(manager, "RELOADING=1");
+        await proxy.Process.WaitForOutputAsync($"reopened the query log {log}", TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        await NextAsync(manager, "READY=1");
+        string after = $"n1.{ProxyNet.Zone}";
+        await Dig(proxy, after, "A");
+        await WaitForLogAsync(log, after);
+        Assert.DoesNotContain(after, await File.ReadAllTextAsync(rotated), StringComparison.Ordinal);
+        Assert.DoesNotContain(ProxyNet.WwwName, await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+
+        Assert.True(proxy.Process.Signal(ProcessSignal.Terminate));
+        await NextAsync(manager, "STOPPING=1");
+        await StopAsync(proxy);
+    }
+
+    [Fact]
+    public async Task Check_SaysWhatWouldRun_OrWhereTheFileIsWrong()
+    {
+        ProxyNet n = Net;
+        string dir = n.Net.TempPath("proxy-check");
+        Directory.CreateDirectory(dir);
+        string good = Path.Combine(dir, "good.json");
+        await File.WriteAllTextAsync(good, """{ "listen": ["127.0.0.1:5399"], "upstreams": ["udp://10.53.0.11"] }""");
+        string bad = Path.Combine(dir, "bad.json");
+        await File.WriteAllTextAsync(bad, "{ \"listen\": [\"127.0.0.1:5399\"],\n  \"upstreams\": [\"10.53.0.11\"] }");
+
+        CommandResult ok = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, "proxy", "--check", "--config", good]);
+        CommandResult wrong = await ProcessRunner.RunAsync(DnswProgram.Program, [.. DnswProgram.Prefix, "proxy", "--check", "--config", bad]);
+
+        Assert.True(ok.ExitCode == 0, ok.Describe());
+        Assert.Equal($"dnsw proxy: {good}: configuration is valid; would serve udp+tcp 127.0.0.1:5399 → udp://10.53.0.11 (failover); cache 10000 entries; policy default; no query log", ok.StdOut.Trim());
+        Assert.True(wrong.ExitCode == 3, wrong.Describe());
+        Assert.StartsWith($"dnsw proxy: {bad}:2:", wrong.StdErr, StringComparison.Ordinal);
+    }
+
+    /// <summary>The next datagram from dnsw that starts with <paramref name="prefix"/> (others, such as WATCHDOG=1, are passed over).</summary>
+    private static async Task<string> NextAsync(Socket manager, string prefix)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        var buffer = new byte[4096];
+        while (true)
+        {
+            int n = await manager.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            string message = Encoding.UTF8.GetString(buffer, 0, n);
+            if (message.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return message;
+            }
+        }
+    }
+
+    /// <summary>Until the query log file holds a line naming <paramref name="name"/> (the writer flushes each batch).</summary>
+    private static async Task WaitForLogAsync(string path, string name)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!(File.Exists(path) && (await File.ReadAllTextAsync(path)).Contains(name, StringComparison.Ordinal)))
+        {
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(10), $"{path} never named {name}");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
     }
 }

@@ -21,6 +21,10 @@ public sealed class TunNetFixture : TopologyFixture
     public const string VirtualDnsV4 = "10.30.30.30";
     public const string VirtualDnsV6 = "fd00:7475:6e::53";
 
+    /// <summary>A second dnsmasq whose <c>address=</c> answers carry its default local TTL, 0.</summary>
+    public const string ZeroTtlResolverV4 = "203.0.113.54";
+    public const string ZeroTtlName = "zero.tun.test";
+
     public string Host { get; private set; } = "";
 
     public string Client { get; private set; } = "";
@@ -29,8 +33,11 @@ public sealed class TunNetFixture : TopologyFixture
 
     public string InetInterface { get; private set; } = "";
 
+    /// <summary>The host's end of the client's veth: what the client's own interface sends arrives here.</summary>
+    public string HostClientInterface { get; private set; } = "";
+
     protected override string? FindSkipReason() =>
-        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "dnsmasq", "dig", "curl", "dumpcap", "tshark", "python3")
+        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "dnsmasq", "dig", "kdig", "curl", "dumpcap", "tshark", "python3")
         ?? (File.Exists("/dev/net/tun") ? null : "no /dev/net/tun in this kernel");
 
     protected override async Task BuildAsync(TestNet net)
@@ -40,7 +47,7 @@ public sealed class TunNetFixture : TopologyFixture
         Inet = await net.AddNamespaceAsync("inet");
         VethPair toInet = await net.AddVethAsync(Host, Inet, "eth0", "eth0");
         InetInterface = toInet.InterfaceB;
-        await net.AddVethAsync(Host, Client, "eth1", "eth0");
+        HostClientInterface = (await net.AddVethAsync(Host, Client, "eth1", "eth0")).InterfaceA;
         await net.AddAddressAsync(Host, "eth0", "10.74.0.1/24");
         await net.AddAddressAsync(Host, "eth0", "fd00:74::1/64");
         await net.AddAddressAsync(Host, "eth1", "10.75.0.1/24");
@@ -49,7 +56,7 @@ public sealed class TunNetFixture : TopologyFixture
         await net.AddAddressAsync(Client, "eth0", "fd00:75::2/64");
         await net.AddAddressAsync(Inet, "eth0", "10.74.0.2/24");
         await net.AddAddressAsync(Inet, "eth0", "fd00:74::2/64");
-        foreach (string a in new[] { ResolverV4 + "/32", WebV4 + "/32", OtherV4 + "/32", WebV6 + "/128", OtherV6 + "/128" })
+        foreach (string a in new[] { ResolverV4 + "/32", ZeroTtlResolverV4 + "/32", WebV4 + "/32", OtherV4 + "/32", WebV6 + "/128", OtherV6 + "/128" })
         {
             await net.AddAddressAsync(Inet, "eth0", a);
         }
@@ -70,6 +77,14 @@ public sealed class TunNetFixture : TopologyFixture
             $"--host-record={WebName},{WebV4},{WebV6}",
         ],
         [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
+        await net.StartServerAsync(Inet, "dnsmasq-ttl0", "dnsmasq",
+        [
+            "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=53",
+            $"--listen-address={ZeroTtlResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
+            "--pid-file=" + net.TempPath("dnsmasq-ttl0.pid"), "--log-facility=-", "--log-queries",
+            $"--address=/{ZeroTtlName}/{OtherV4}", $"--address=/{ZeroTtlName}/{OtherV6}",
+        ],
+        [Listener.Udp(53, ZeroTtlResolverV4), Listener.Tcp(53, ZeroTtlResolverV4)]);
         string www = net.TempPath("www");
         Directory.CreateDirectory(www);
         await File.WriteAllTextAsync(Path.Combine(www, "index.html"), "tun web\n");
@@ -108,14 +123,16 @@ public sealed class TunNetFixture : TopologyFixture
 /// </summary>
 [SupportedOSPlatform("linux")]
 [Collection("tun")]
-public sealed class TunTests(TunNetFixture fixture) : IClassFixture<TunNetFixture>
+public sealed partial class TunTests(TunNetFixture fixture) : IClassFixture<TunNetFixture>
 {
     private static readonly TimeSpan s_ready = TimeSpan.FromSeconds(60);
 
-    private async Task<NetnsProcess> StartTunAsync(params string[] extra)
+    private Task<NetnsProcess> StartTunAsync(params string[] extra) => StartTunWithAsync(TunNetFixture.ResolverV4, extra);
+
+    private async Task<NetnsProcess> StartTunWithAsync(string upstream, params string[] extra)
     {
         NetnsProcess tun = fixture.Net.StartProcess(fixture.Host, "dnsw-tun", DnswProgram.Program,
-            [.. DnswProgram.Prefix, "tun", "--netns", fixture.Client, "--upstream", "udp://" + TunNetFixture.ResolverV4, .. extra]);
+            [.. DnswProgram.Prefix, "tun", "--netns", fixture.Client, "--upstream", "udp://" + upstream, .. extra]);
         await tun.WaitForOutputAsync("dnsw tun: ready", s_ready);
         return tun;
     }
@@ -262,11 +279,11 @@ public sealed class TunTests(TunNetFixture fixture) : IClassFixture<TunNetFixtur
                 print("new=error%d" % e.errno)
             h.sendall(b"two"); print("held2=" + h.recv(10).decode())
             """);
-        NetnsProcess tun = await StartTunAsync();
+        NetnsProcess tun = await StartTunAsync("--min-ttl", "0");
         CommandResult r;
         try
         {
-            // dnsmasq answers with a TTL of 2 s.
+            // dnsmasq answers with a TTL of 2 s; no floor raises it.
             r = await InClientAsync($"a=$(dig +short @{TunNetFixture.VirtualDnsV4} {TunNetFixture.WebName} A); python3 {script} $a");
         }
         finally

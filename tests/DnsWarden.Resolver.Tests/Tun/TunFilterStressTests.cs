@@ -204,7 +204,7 @@ public sealed class TunFilterStressTests
         var filter = new TunFilter(new TunFilterOptions(), engine, sink, time);
         IpAddr far = IpAddr.Parse("198.51.100.77");
 
-        byte[] query = Udp(ClientV4, filter.Options.VirtualDnsV4, 40000, 53, DnsCacheTests.Query("far.test", id: 0x0909));
+        byte[] query = Udp(ClientV4, filter.Options.VirtualDns[0], 40000, 53, DnsCacheTests.Query("far.test", id: 0x0909));
         Assert.Equal(TunVerdict.Consumed, filter.Outbound(query, new byte[64], out _));
         Assert.Equal(0, sink.Count);
         gate.SetResult();
@@ -215,7 +215,7 @@ public sealed class TunFilterStressTests
         }
 
         IpPacketInfo info = ReadValid(sink.Single());
-        Assert.Equal(filter.Options.VirtualDnsV4, info.Source);
+        Assert.Equal(filter.Options.VirtualDns[0], info.Source);
         Assert.Equal(1, filter.Counters.DnsAnswers);
         Assert.True(tracker.Contains(far, engine.NowTicks));
         Assert.Equal(TunVerdict.Pass, filter.Outbound(Tcp(ClientV4, far, 1, 443, TcpFlags.Syn), new byte[64], out _));

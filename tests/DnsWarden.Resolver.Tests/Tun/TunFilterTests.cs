@@ -92,7 +92,7 @@ public sealed class TunFilterTests
     public void OtherUdpToTheVirtualAddressGetsPortUnreachableAndOtherProtocolsAreDroppedOutLoud(int version)
     {
         var f = new TunFixture();
-        byte[] udp = Udp(Client(version), f.VirtualDns(version), 40001, 853, [1, 2, 3]);
+        byte[] udp = Udp(Client(version), f.VirtualDns(version), 40001, 5353, [1, 2, 3]);
         Assert.Equal(TunVerdict.Reply, f.Out(udp, out byte[] reply));
         AssertUnreachableQuoting(reply, udp, version, portUnreachable: true);
 

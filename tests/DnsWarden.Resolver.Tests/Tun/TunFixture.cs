@@ -73,15 +73,21 @@ internal sealed class TunFixture
     public static readonly IpAddr UnresolvedV4 = IpAddr.Parse("198.51.100.7");
     public static readonly IpAddr UnresolvedV6 = IpAddr.Parse("2001:db8:ffff::7");
 
-    public TunFixture(TunFilterOptions? options = null)
+    /// <summary>Answered with TTL 0, as dnsmasq's <c>address=</c> and many CDNs do.</summary>
+    public const string ZeroTtlName = "zero.test";
+
+    public static readonly IpAddr ZeroTtlV4 = IpAddr.Parse("203.0.113.20");
+
+    public TunFixture(TunFilterOptions? options = null, IpTrackerOptions? tracker = null)
     {
         Time = new ManualTime();
-        Tracker = new IpTracker();
+        Tracker = tracker is null ? new IpTracker() : new IpTracker(tracker);
         Assert.True(ResolverPolicyLoader.TryParse(
             Encoding.UTF8.GetBytes("""
             { "local_records": [
                 { "name": "svc.test", "type": "A", "value": "203.0.113.10", "ttl": 60 },
-                { "name": "svc.test", "type": "AAAA", "value": "2001:db8::10", "ttl": 60 } ] }
+                { "name": "svc.test", "type": "AAAA", "value": "2001:db8::10", "ttl": 60 },
+                { "name": "zero.test", "type": "A", "value": "203.0.113.20", "ttl": 0 } ] }
             """),
             "p.json",
             out ResolverPolicy? policy,
@@ -116,13 +122,13 @@ internal sealed class TunFixture
 
     public static IpAddr Unresolved(int version) => version == 4 ? UnresolvedV4 : UnresolvedV6;
 
-    public IpAddr VirtualDns(int version) => version == 4 ? Filter.Options.VirtualDnsV4 : Filter.Options.VirtualDnsV6;
+    public IpAddr VirtualDns(int version) => Filter.Options.VirtualDns.First(a => a.IsV4 == (version == 4));
 
-    /// <summary>Asks the virtual DNS for svc.test (A or AAAA by version) and returns the answer packet from the sink.</summary>
-    public byte[] Resolve(int version, ushort id = 0x4242)
+    /// <summary>Asks the virtual DNS (or <paramref name="server"/>) for <paramref name="name"/> (A or AAAA by version) and returns the answer packet from the sink.</summary>
+    public byte[] Resolve(int version, ushort id = 0x4242, IpAddr? server = null, string name = ResolvedName)
     {
-        byte[] query = DnsCacheTests.Query(ResolvedName, version == 4 ? DnsType.A : DnsType.AAAA, id);
-        byte[] packet = Udp(Client(version), VirtualDns(version), 40000, 53, query);
+        byte[] query = DnsCacheTests.Query(name, version == 4 ? DnsType.A : DnsType.AAAA, id);
+        byte[] packet = Udp(Client(version), server ?? VirtualDns(version), 40000, 53, query);
         Assert.Equal(TunVerdict.Consumed, Filter.Outbound(packet, new byte[2048], out int n));
         Assert.Equal(0, n);
         return Sink.Take().Single();
