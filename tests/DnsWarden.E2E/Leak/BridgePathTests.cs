@@ -136,6 +136,9 @@ public sealed class BridgePathTests
         Task stopped = await Task.WhenAny(watch.Exited, Task.Delay(s_timeout));
         Assert.True(stopped == watch.Exited && watch.ExitCode == 2, "the watch did not stop with events on Ctrl-C\n" + watch.Describe());
 
+        // The exit event can come before the output readers have the last lines (the summary): let them drain.
+        await watch.StopAsync();
+
         LeakRun run = LeakRun.FromResult(new CommandResult(watch.CommandLine, watch.ExitCode ?? -1, watch.StdOut, watch.StdErr, false, TimeSpan.Zero));
         _ = run.Summary;
         return [.. run.Events.Where(e => e.GetProperty("qname").GetString()?.EndsWith(".marker." + Zone, StringComparison.Ordinal) != true)];
