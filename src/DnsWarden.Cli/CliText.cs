@@ -22,15 +22,11 @@ internal static class CliText
         FileNotFoundException or DirectoryNotFoundException => "No such file or directory",
         UnauthorizedAccessException => "Permission denied",
         PathTooLongException => "File name too long",
-        SocketException s => Socket(s),
+        SocketException s => s.Message,
         JsonException j => Json(j),
         ArgumentException a => Strip(a.Message, a.ParamName),
         _ => Strip(e.Message, null),
     };
-
-    /// <summary>"Address already in use" with the address and protocol it was about.</summary>
-    public static string Socket(SocketException e, string? what = null) =>
-        what is null ? e.Message : $"{what}: {e.Message}";
 
     private static string Json(JsonException e)
     {

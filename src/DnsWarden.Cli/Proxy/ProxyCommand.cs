@@ -422,25 +422,26 @@ internal static class ProxyCommand
         return ("dnsw proxy: nothing to reload (no --config or --policy file)", true);
     }
 
+    /// <summary>What --check says would run: the same words a start prints, with the query log.</summary>
     private static string Summary(ProxyConfig c)
     {
-        string listening = string.Join(" ", c.Listen.Select(e => e.ToString()));
-        string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
-        string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
         string log = c.QueryLogPath is null ? "no query log" : $"query log {c.QueryLogPath} ({c.QueryLogPrivacy})";
-        return $"udp+tcp {listening} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}; {log}";
+        return $"{Serving(c, c.Listen)}; {log}";
     }
 
     private static string Describe(ResolverHost host)
     {
-        ProxyConfig c = host.Config;
-        string listening = string.Join(" ", host.UdpEndPoints.Select(e => e.ToString()));
-        string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
-        string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
-        string policy = c.PolicyPath ?? c.Policy.Source;
         string metrics = host.MetricsEndPoint is { } m ? $"; metrics http://{m}/metrics" : "";
         string clients = string.Join(" ", host.AllowedClients.Select(n => n.ToString()));
-        return $"dnsw proxy: serving udp+tcp {listening} → {upstreams}; {cache}; policy {policy}{metrics}; clients {clients}";
+        return $"dnsw proxy: serving {Serving(host.Config, host.UdpEndPoints)}{metrics}; clients {clients}";
+    }
+
+    /// <summary>"udp+tcp ADDRESSES → UPSTREAMS (strategy); cache; policy": one wording for a start and for --check.</summary>
+    private static string Serving(ProxyConfig c, IEnumerable<IPEndPoint> listening)
+    {
+        string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
+        string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
+        return $"udp+tcp {string.Join(" ", listening.Select(e => e.ToString()))} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}";
     }
 
     private static string Totals(ResolverMetrics m)
