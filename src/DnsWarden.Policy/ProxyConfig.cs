@@ -60,6 +60,9 @@ public sealed record ProxyConfig
     /// <summary>The words <see cref="QueryLogPrivacy"/> takes, as the leak detector's <c>--privacy</c>.</summary>
     public static IReadOnlyList<string> PrivacyLevels { get; } = ["full", "redacted", "minimal"];
 
+    /// <summary>The words <see cref="QueryLogFormat"/> takes: dnsw's JSON, or Elastic Common Schema (docs/ECS.md).</summary>
+    public static IReadOnlyList<string> LogFormats { get; } = ["json", "ecs"];
+
     /// <summary>Addresses and ports to answer on, UDP and TCP each (default 127.0.0.1:53 and [::1]:53).</summary>
     public IReadOnlyList<IPEndPoint> Listen { get; init; } = [new(IPAddress.Loopback, 53), new(IPAddress.IPv6Loopback, 53)];
 
@@ -96,6 +99,9 @@ public sealed record ProxyConfig
 
     /// <summary><c>full</c>, <c>redacted</c> (default) or <c>minimal</c>, as the leak detector's events.</summary>
     public string QueryLogPrivacy { get; init; } = "redacted";
+
+    /// <summary><c>json</c> (default) or <c>ecs</c>: the vocabulary of the query log's lines.</summary>
+    public string QueryLogFormat { get; init; } = "json";
 
     /// <summary>Where to serve <c>GET /metrics</c> (Prometheus text and OpenMetrics); null for no endpoint.</summary>
     public IPEndPoint? MetricsListen { get; init; }
@@ -191,6 +197,11 @@ public sealed record ProxyConfig
         if (!PrivacyLevels.Contains(QueryLogPrivacy))
         {
             problems.Add($"query_log.privacy: '{QueryLogPrivacy}' is not valid (expected one of: {string.Join(", ", PrivacyLevels)})");
+        }
+
+        if (!LogFormats.Contains(QueryLogFormat))
+        {
+            problems.Add($"query_log.format: '{QueryLogFormat}' is not valid (expected one of: {string.Join(", ", LogFormats)})");
         }
 
         if (QueryLogPath is { Length: 0 })

@@ -20,7 +20,7 @@ internal ref struct ProxyConfigReader
 
     private static readonly string[] s_trackerKeys = ["min_ttl", "max_ttl", "fixed_ttl", "max_addresses_per_name"];
 
-    private static readonly string[] s_queryLogKeys = ["path", "privacy", "limit"];
+    private static readonly string[] s_queryLogKeys = ["path", "privacy", "limit", "format"];
 
     private static readonly string[] s_metricsKeys = ["listen"];
 
@@ -525,6 +525,14 @@ internal ref struct ProxyConfigReader
             {
                 ok = ReadLogLimit(out long limit);
                 c = c with { QueryLogBytesPerMinute = limit };
+            }
+            else if (key == "format")
+            {
+                ok = _json.ReadEnum("query_log.format", [.. ProxyConfig.LogFormats], out int format);
+                if (ok)
+                {
+                    c = c with { QueryLogFormat = ProxyConfig.LogFormats[format] };
+                }
             }
             else
             {

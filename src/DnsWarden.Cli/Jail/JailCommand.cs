@@ -8,6 +8,7 @@ using DnsWarden.Indicators;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Report.Jail;
+using DnsWarden.Resolver.Logging;
 
 namespace DnsWarden.Cli.Jail;
 
@@ -36,6 +37,7 @@ internal static class JailCommand
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
         var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
         Option<string?> logLimit = LogLimitOption.Create("--out");
+        Option<string?> logFormat = LogFormatOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
@@ -43,7 +45,7 @@ internal static class JailCommand
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, logLimit, writable, report, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -56,6 +58,7 @@ internal static class JailCommand
             parse.GetValue(privacy)!,
             parse.GetValue(writable) ?? [],
             LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
+            LogFormatOption.Parse(parse.GetValue(logFormat)),
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
@@ -63,7 +66,7 @@ internal static class JailCommand
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -77,11 +80,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, cleanupOnly, command, stderr, report).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
     {
         if (cleanupOnly)
         {
@@ -149,6 +152,7 @@ internal static class JailCommand
             Writable = writable.Length > 0 ? [.. writable.Select(Path.GetFullPath)] : [Environment.CurrentDirectory],
             InitCommand = JailInitCommand.SelfCommand(),
             LogLimit = logLimit,
+            LogFormat = logFormat,
             OnReport = reportFile is null ? null : r => OutputFiles.TryWrite(reportFile, JailHtmlReport.Render(r), "--report"),
         };
 

@@ -24,11 +24,11 @@ internal static class ReportCommand
         var from = new ReportFromClickHouse();
         var format = new Option<string>("--format")
         {
-            Description = "human: tables; json: the summary as one JSON object.",
+            Description = "human: tables; json: the summary as one JSON object; ecs: the same in Elastic Common Schema (docs/ECS.md).",
             DefaultValueFactory = _ => "human",
         };
-        format.AcceptOnlyFromAmong("human", "json");
-        var list = new Option<bool>("--list") { Description = "Events file: list the events, one line each, before the summary (human format) or as JSON lines (json format)." };
+        format.AcceptOnlyFromAmong("human", "json", "ecs");
+        var list = new Option<bool>("--list") { Description = "Events file: list the events, one line each, before the summary (human format) or as JSON lines (json or ecs format)." };
         var types = new Option<string[]>("--type")
         {
             Description = "Events file: only events of this type: A, B, C, D or exfiltration (repeatable).",
@@ -48,10 +48,11 @@ internal static class ReportCommand
         from.AddTo(command);
         command.SetAction(parse =>
         {
-            bool json = parse.GetValue(format) == "json";
+            bool json = parse.GetValue(format) is "json" or "ecs";
+            bool ecs = parse.GetValue(format) == "ecs";
             if (parse.GetValue(from.Url) is not null)
             {
-                return parse.GetValue(file) is null ? from.Run(parse, json) : Usage("give an events file or --from, not both");
+                return parse.GetValue(file) is null ? from.Run(parse, json, ecs) : Usage("give an events file or --from, not both");
             }
 
             if (parse.GetValue(file) is not { } f)
@@ -63,7 +64,7 @@ internal static class ReportCommand
             DateTimeOffset? since = parse.GetValue(from.Since) is { } s && ReportFromClickHouse.TryParseTime(s, now, out DateTimeOffset a) ? a : null;
             DateTimeOffset? until = parse.GetValue(from.Until) is { } u && ReportFromClickHouse.TryParseTime(u, now, out DateTimeOffset b) ? b : null;
             var filter = new EventFilter(parse.GetValue(types) ?? [], parse.GetValue(processes) ?? [], since, until);
-            return Run(f, json, parse.GetValue(list), filter, parse.GetValue(html));
+            return Run(f, json, ecs, parse.GetValue(list), filter, parse.GetValue(html));
         });
         return command;
     }
@@ -74,7 +75,7 @@ internal static class ReportCommand
         return ExitCodes.Usage;
     }
 
-    private static int Run(FileInfo file, bool json, bool list, EventFilter filter, FileInfo? html)
+    private static int Run(FileInfo file, bool json, bool ecs, bool list, EventFilter filter, FileInfo? html)
     {
         using FileStream? htmlFile = html is null ? null : OutputFiles.TryOpen("--html", html.FullName, append: false, Console.Error, 1 << 16);
         if (html is not null && htmlFile is null)
@@ -127,7 +128,7 @@ internal static class ReportCommand
                 else
                 {
                     bad++;
-                    Note(errors, $"{file.FullName}:{lineNumber}: {error}");
+                    Note(errors, $"{file.FullName}:{lineNumber}: {(line.Contains("\"@timestamp\"", StringComparison.Ordinal) ? "an Elastic Common Schema line (leak watch --format ecs); leak report reads events written in the json format" : error)}");
                 }
             }
         }
@@ -137,8 +138,8 @@ internal static class ReportCommand
             return ExitCodes.InputError;
         }
 
-        List(listed, json);
-        Render(summary, json, policy, privacy);
+        List(listed, json, ecs);
+        Render(summary, json, policy, privacy, ecs);
 
         bool written = page is null || OutputFiles.TryWrite(htmlFile!, LeakHtmlReport.Render(
             summary, page.Listed, page.NotListed, new LeakReportContext { Source = "events file " + file.Name, Policy = policy, Privacy = privacy }), "--html");
@@ -168,14 +169,21 @@ internal static class ReportCommand
     }
 
     /// <summary>The summary as one JSON object or as tables; shared with the report from ClickHouse.</summary>
-    internal static void Render(LeakSummary summary, bool json, string? policy, string? privacy)
+    internal static void Render(LeakSummary summary, bool json, string? policy, string? privacy, bool ecs = false)
     {
         if (json)
         {
             using Stream stdout = Console.OpenStandardOutput();
             using (var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions))
             {
-                summary.WriteJson(w, policy, privacy, capture: null);
+                if (ecs)
+                {
+                    LeakSummaryEcs.Write(w, summary, policy, privacy, capture: null, DateTimeOffset.UtcNow);
+                }
+                else
+                {
+                    summary.WriteJson(w, policy, privacy, capture: null);
+                }
             }
 
             stdout.WriteByte((byte)'\n');
@@ -187,7 +195,7 @@ internal static class ReportCommand
     }
 
     /// <summary>The listed events: JSON lines, or one line each (<see cref="EventLine"/>).</summary>
-    private static void List(List<LeakEvent> events, bool json)
+    private static void List(List<LeakEvent> events, bool json, bool ecs)
     {
         if (events.Count == 0)
         {
@@ -209,7 +217,15 @@ internal static class ReportCommand
         using var w = new Utf8JsonWriter(stdout, LeakEventJson.WriterOptions);
         foreach (LeakEvent e in events)
         {
-            LeakEventJson.Write(w, e);
+            if (ecs)
+            {
+                LeakEventEcs.Write(w, e);
+            }
+            else
+            {
+                LeakEventJson.Write(w, e);
+            }
+
             w.Flush();
             stdout.WriteByte((byte)'\n');
             w.Reset();

@@ -86,7 +86,7 @@ internal sealed class ReportFromClickHouse
         return false;
     }
 
-    public int Run(ParseResult parse, bool json)
+    public int Run(ParseResult parse, bool json, bool ecs = false)
     {
         ClickHouseEndpoint.TryParse(parse.GetValue(Url)!, out ClickHouseEndpoint? endpoint, out _);
         if (!ExportOptions.TryReadPassword(parse.GetValue(PasswordFile), out string? password, out string? error))
@@ -121,7 +121,7 @@ internal sealed class ReportFromClickHouse
             return ExitCodes.InputError;
         }
 
-        ReportCommand.Render(summary, json, policy: null, privacy: null);
+        ReportCommand.Render(summary, json, policy: null, privacy: null, ecs);
         foreach (string line in bad.Take(10))
         {
             Console.Error.WriteLine($"dnsw: {endpoint}/{table}: {line}");

@@ -81,17 +81,17 @@ internal static class WatchCommand
         });
         var format = new Option<string>("--format")
         {
-            Description = "human: one line per event and a summary table; json: JSON lines on stdout, the summary last.",
+            Description = "human: one line per event and a summary table; json: JSON lines on stdout, the summary last; ecs: the same lines in Elastic Common Schema (docs/ECS.md), also in --out and --observations.",
             DefaultValueFactory = _ => "human",
         };
-        format.AcceptOnlyFromAmong("human", "json");
+        format.AcceptOnlyFromAmong("human", "json", "ecs");
         var privacy = new Option<string>("--privacy")
         {
             Description = "What events keep: full, redacted (default: names cut to the base domain, source to its network) or minimal.",
             DefaultValueFactory = _ => "redacted",
         };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
-        var output = new Option<FileInfo?>("--out") { Description = "Also write every event as JSON lines to this file, the summary last (input of `dnsw leak report`)." };
+        var output = new Option<FileInfo?>("--out") { Description = "Also write every event as JSON lines to this file, the summary last (input of `dnsw leak report`); in ECS with --format ecs." };
         var observations = new Option<FileInfo?>("--observations") { Description = "Write every DNS/TLS/QUIC observation (before the rules, unredacted) as JSON lines to this file." };
         var geoip = new Option<FileInfo[]>("--geoip")
         {
@@ -162,7 +162,7 @@ internal static class WatchCommand
                 parse.GetValue(iface) ?? [],
                 names,
                 limit,
-                parse.GetValue(format) == "json",
+                parse.GetValue(format) is "json" or "ecs",
                 mode,
                 parse.GetValue(output),
                 parse.GetValue(observations),
@@ -176,6 +176,7 @@ internal static class WatchCommand
                 Html = parse.GetValue(html),
                 Filter = expression,
                 ExcludeInterfaces = parse.GetValue(excludeIface) ?? [],
+                Ecs = parse.GetValue(format) == "ecs",
             };
             return Task.FromResult(Run(options, ct));
         });
@@ -198,6 +199,9 @@ internal static class WatchCommand
         ExportSettings? Export)
     {
         public FileInfo? WritePcap { get; init; }
+
+        /// <summary><c>--format ecs</c>: stdout, <c>--out</c> and <c>--observations</c> in Elastic Common Schema.</summary>
+        public bool Ecs { get; init; }
 
         public FileInfo? Html { get; init; }
 
@@ -316,7 +320,8 @@ internal static class WatchCommand
         using FileStream? pcapScope = pcapFile;
         using FileStream? htmlScope = htmlFile;
         using var fileJson = outFile is null ? null : new Utf8JsonWriter(outFile, LeakEventJson.WriterOptions);
-        using ObservationJson? observations = observationsFile is null ? null : new ObservationJson(observationsFile);
+        using ObservationJson? observations = observationsFile is null || options.Ecs ? null : new ObservationJson(observationsFile);
+        using ObservationEcs? observationsEcs = observationsFile is null || !options.Ecs ? null : new ObservationEcs(observationsFile);
         var privacy = new PrivacyFilter(options.Privacy, BaseDomains.Default);
         var summary = new LeakSummary();
         LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();
@@ -334,7 +339,7 @@ internal static class WatchCommand
             if (json is not null)
             {
                 liveStatus.ClearLine();
-                WriteLine(json, stdout, e, live);
+                WriteLine(json, stdout, e, live, options.Ecs);
             }
             else if (!live || options.Follow)
             {
@@ -344,7 +349,7 @@ internal static class WatchCommand
 
             if (fileJson is not null)
             {
-                WriteLine(fileJson, outFile!, e, live);
+                WriteLine(fileJson, outFile!, e, live, options.Ecs);
             }
 
             exporter?.TryAdd(LeakRows.ToRow(e, BaseDomains.Default));
@@ -383,6 +388,7 @@ internal static class WatchCommand
             {
                 traffic.Add(obs);
                 observations?.Write(obs);
+                observationsEcs?.Write(obs);
             }));
 
         FilterCounts? filtered = null;
@@ -402,6 +408,7 @@ internal static class WatchCommand
 
         pipeline.Complete();
         observations?.Flush();
+        observationsEcs?.Flush();
         var totals = new CaptureTotals(
             pipeline.Dissector.Frames, pipeline.Dissector.DnsMessages, pipeline.Dissector.TlsClientHellos, pipeline.Dissector.QuicInitials,
             pipeline.FlowsDropped, pipeline.Dissector.Malformed,
@@ -416,14 +423,14 @@ internal static class WatchCommand
         string privacyName = PrivacyFilter.Name(options.Privacy);
         if (json is not null)
         {
-            summary.WriteJson(json, policyName, privacyName, totals);
+            WriteSummary(json, summary, policyName, privacyName, totals, options.Ecs);
             json.Flush();
             stdout.WriteByte((byte)'\n');
         }
 
         if (fileJson is not null)
         {
-            summary.WriteJson(fileJson, policyName, privacyName, totals);
+            WriteSummary(fileJson, summary, policyName, privacyName, totals, options.Ecs);
             fileJson.Flush();
             outFile!.WriteByte((byte)'\n');
         }
@@ -471,9 +478,29 @@ internal static class WatchCommand
         return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
     }
 
-    private static void WriteLine(Utf8JsonWriter writer, Stream stream, LeakEvent e, bool flush)
+    private static void WriteSummary(Utf8JsonWriter writer, LeakSummary summary, string policy, string privacy, CaptureTotals totals, bool ecs)
     {
-        LeakEventJson.Write(writer, e);
+        if (ecs)
+        {
+            LeakSummaryEcs.Write(writer, summary, policy, privacy, totals, DateTimeOffset.UtcNow);
+        }
+        else
+        {
+            summary.WriteJson(writer, policy, privacy, totals);
+        }
+    }
+
+    private static void WriteLine(Utf8JsonWriter writer, Stream stream, LeakEvent e, bool flush, bool ecs)
+    {
+        if (ecs)
+        {
+            LeakEventEcs.Write(writer, e);
+        }
+        else
+        {
+            LeakEventJson.Write(writer, e);
+        }
+
         writer.Flush();
         stream.WriteByte((byte)'\n');
         writer.Reset();

@@ -80,7 +80,7 @@ internal static class ProxyCommand
                 r.AddError("--cache-entries: must be at least 1");
             }
         });
-        var queryLog = new Option<string?>("--query-log") { Description = "Append every query as a JSON line to this file ('-' for standard output)." };
+        var queryLog = new Option<string?>("--query-log") { Description = "Append every query as a JSON line to this file ('-' for standard output; --log-format)." };
         var privacy = new Option<string?>("--privacy") { Description = "What the query log keeps: full, redacted (default) or minimal." };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus/OpenMetrics on http://IP:PORT/metrics." };
@@ -110,10 +110,11 @@ internal static class ProxyCommand
             }
         });
         Option<string?> logLimit = LogLimitOption.Create("--query-log");
+        Option<string?> logFormat = LogFormatOption.Create("--query-log");
 
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, check, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit,
+            config, check, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
@@ -131,7 +132,10 @@ internal static class ProxyCommand
                 parse.GetValue(metrics),
                 parse.GetValue(allowClient) ?? [],
                 parse.GetValue(logLimit),
-                parse.GetValue(check)),
+                parse.GetValue(check))
+            {
+                LogFormat = parse.GetValue(logFormat),
+            },
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
             exportError,
             parse.InvocationConfiguration.Output,
@@ -153,7 +157,11 @@ internal static class ProxyCommand
         string? Metrics,
         string[]? AllowClients = null,
         string? LogLimit = null,
-        bool Check = false);
+        bool Check = false)
+    {
+        /// <summary><c>--log-format</c>: <c>json</c> or <c>ecs</c>; null keeps the configuration's <c>query_log.format</c>.</summary>
+        public string? LogFormat { get; init; }
+    }
 
     /// <summary>Where a service's configuration lives when --config is not given (read only when it exists).</summary>
     internal const string DefaultConfigPath = "/etc/dnsw/proxy.json";
@@ -224,6 +232,11 @@ internal static class ProxyCommand
         if (flags.Privacy is not null)
         {
             config = config with { QueryLogPrivacy = flags.Privacy };
+        }
+
+        if (flags.LogFormat is not null)
+        {
+            config = config with { QueryLogFormat = flags.LogFormat };
         }
 
         if (flags.Metrics is not null && ProxyConfig.TryParseEndPoint(flags.Metrics, out IPEndPoint? m, out _))

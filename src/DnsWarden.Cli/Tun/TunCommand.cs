@@ -9,6 +9,7 @@ using DnsWarden.Guard.Tun;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
 using DnsWarden.Platform.Users;
+using DnsWarden.Resolver.Logging;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Cli.Tun;
@@ -33,10 +34,11 @@ internal static class TunCommand
             }
         });
         var policy = new Option<FileInfo?>("--policy") { Description = "The resolver policy (docs/RESOLVER.md)." };
-        var queryLog = new Option<FileInfo?>("--query-log") { Description = "Append every query as a JSON line to this file." };
+        var queryLog = new Option<FileInfo?>("--query-log") { Description = "Append every query as a JSON line to this file (--log-format)." };
         var privacy = new Option<string>("--privacy") { Description = "What --query-log keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
         privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
         Option<string?> logLimit = LogLimitOption.Create("--query-log");
+        Option<string?> logFormat = LogFormatOption.Create("--query-log");
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUNs without virtio headers and offloads: one read per 1500-byte packet (by default TCP moves in 64 KiB super-packets, several times faster)." };
         var setMode = new Option<string?>("--set-mode") { Description = "Switch the running instance for --netns to firewall or dns-only, then exit." };
         setMode.AcceptOnlyFromAmong("firewall", "dns-only");
@@ -61,7 +63,7 @@ internal static class TunCommand
         var export = new ExportOptions("tun");
         var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
         {
-            netns, mode, upstream, virtualDns, minTtl, policy, queryLog, privacy, logLimit, noOffload, setMode, cleanup,
+            netns, mode, upstream, virtualDns, minTtl, policy, queryLog, privacy, logLimit, logFormat, noOffload, setMode, cleanup,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -74,6 +76,7 @@ internal static class TunCommand
             parse.GetValue(queryLog),
             parse.GetValue(privacy)!,
             LogLimitOption.BytesPerMinute(parse.GetValue(logLimit)),
+            LogFormatOption.Parse(parse.GetValue(logFormat)),
             !parse.GetValue(noOffload),
             parse.GetValue(setMode),
             parse.GetValue(cleanup),
@@ -85,7 +88,7 @@ internal static class TunCommand
     /// <summary>What the engine and filter are built with, validated by the parser: <c>--virtual-dns</c> and <c>--min-ttl</c>.</summary>
     private readonly record struct TunEngineChoices(string[] VirtualDns, string? MinTtl);
 
-    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, QueryLogFormat logFormat, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -105,11 +108,11 @@ internal static class TunCommand
             return ExitCodes.Usage;
         }
 
-        return await RunLinuxAsync(export, netns, mode, upstreams, choices, policyFile, queryLog, privacy, logLimit, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
+        return await RunLinuxAsync(export, netns, mode, upstreams, choices, policyFile, queryLog, privacy, logLimit, logFormat, offload, setMode, cleanupOnly, stdout, stderr).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, QueryLogFormat logFormat, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
         if (cleanupOnly)
         {
@@ -184,6 +187,7 @@ internal static class TunCommand
             OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
             QueryLogLimit = logLimit,
+            QueryLogFormat = logFormat,
             VnetHeader = offload,
             MinTtl = choices.MinTtl is { } text && AddressHold.TryParseMinimum(text, out TimeSpan floor, out _) ? floor : AddressHold.DefaultMinimum,
         };

@@ -61,6 +61,9 @@ public sealed record JailOptions
     /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
     public long LogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
 
+    /// <summary>The vocabulary of <c>--out</c>: dnsw's JSON or Elastic Common Schema.</summary>
+    public QueryLogFormat LogFormat { get; init; }
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -102,7 +105,7 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
-        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit });
+        QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
         using var gate = new NftAddressGate(net.Namespace);
         BlockedAttempts? blocked = null;

@@ -38,6 +38,9 @@ public sealed record TunRunOptions
     /// <summary>Bytes a minute the query log may write (<c>--log-limit</c>); 0 for no limit.</summary>
     public long QueryLogLimit { get; init; } = ProxyConfig.DefaultQueryLogBytesPerMinute;
 
+    /// <summary>The vocabulary of <c>--query-log</c>: dnsw's JSON or Elastic Common Schema.</summary>
+    public QueryLogFormat QueryLogFormat { get; init; }
+
     /// <summary>Both TUNs with IFF_VNET_HDR and offloads (checksum, TSO): fewer, larger packets per system call.</summary>
     public bool VnetHeader { get; init; }
 
@@ -95,7 +98,7 @@ public static class TunRunner
             if (options.QueryLogPath is not null)
             {
                 logStream = OutputFile.Open(options.QueryLogPath, options.OutputOwner, append: true);
-                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit });
+                log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit }, format: options.QueryLogFormat);
             }
 
             var engine = new DnsEngine(new DnsEngineOptions

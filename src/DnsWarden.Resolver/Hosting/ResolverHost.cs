@@ -85,6 +85,7 @@ public sealed class ResolverHost : IAsyncDisposable
         baseDomains ??= BaseDomains.Default;
         hostAddresses ??= [];
         var logLimits = new QueryLogLimits { BytesPerMinute = config.QueryLogBytesPerMinute };
+        QueryLogFormat logFormat = config.QueryLogFormat == "ecs" ? QueryLogFormat.Ecs : QueryLogFormat.Json;
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
         Stream? logStream = null;
@@ -107,14 +108,14 @@ public sealed class ResolverHost : IAsyncDisposable
                 PrivacyRedactor.TryParse(config.QueryLogPrivacy, out PrivacyMode privacy);
                 if (path == "-")
                 {
-                    log = new QueryLogWriter(standardOutput ?? Console.Out, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time);
+                    log = new QueryLogWriter(standardOutput ?? Console.Out, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time, format: logFormat);
                 }
                 else
                 {
                     // Opened again by name on SIGHUP (ReopenQueryLogAsync), after logrotate renamed it.
                     logStream = new ReopenableStream(() => hooks?.OpenLogFile?.Invoke(path)
                         ?? new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 64 * 1024, FileOptions.Asynchronous));
-                    log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time);
+                    log = new QueryLogWriter(logStream, privacy, baseDomains, metrics, leaveOpen: true, limits: logLimits, time: time, format: logFormat);
                 }
             }
 

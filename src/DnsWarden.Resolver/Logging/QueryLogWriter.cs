@@ -33,6 +33,8 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
     private readonly Stream? _stream;
     private readonly TextWriter? _text;
     private readonly bool _leaveOpen;
+    private readonly QueryLogFormat _format;
+    private readonly BaseDomains _baseDomains;
     private readonly Task _pump;
 
     // Pump-only state: the open series of repeats, the byte budget, what was left out since the last report.
@@ -50,24 +52,26 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
     private long _writeFailures;
     private int _disposed;
 
-    public QueryLogWriter(Stream target, PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity = DefaultCapacity, bool leaveOpen = false, QueryLogLimits? limits = null, TimeProvider? time = null)
-        : this(privacy, baseDomains, metrics, capacity, leaveOpen, limits, time)
+    public QueryLogWriter(Stream target, PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity = DefaultCapacity, bool leaveOpen = false, QueryLogLimits? limits = null, TimeProvider? time = null, QueryLogFormat format = QueryLogFormat.Json)
+        : this(privacy, baseDomains, metrics, capacity, leaveOpen, limits, time, format)
     {
         ArgumentNullException.ThrowIfNull(target);
         _stream = target;
         _pump = Task.Run(PumpAsync);
     }
 
-    public QueryLogWriter(TextWriter target, PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity = DefaultCapacity, bool leaveOpen = false, QueryLogLimits? limits = null, TimeProvider? time = null)
-        : this(privacy, baseDomains, metrics, capacity, leaveOpen, limits, time)
+    public QueryLogWriter(TextWriter target, PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity = DefaultCapacity, bool leaveOpen = false, QueryLogLimits? limits = null, TimeProvider? time = null, QueryLogFormat format = QueryLogFormat.Json)
+        : this(privacy, baseDomains, metrics, capacity, leaveOpen, limits, time, format)
     {
         ArgumentNullException.ThrowIfNull(target);
         _text = target;
         _pump = Task.Run(PumpAsync);
     }
 
-    private QueryLogWriter(PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity, bool leaveOpen, QueryLogLimits? limits, TimeProvider? time)
+    private QueryLogWriter(PrivacyMode privacy, BaseDomains baseDomains, ResolverMetrics metrics, int capacity, bool leaveOpen, QueryLogLimits? limits, TimeProvider? time, QueryLogFormat format)
     {
+        _format = format;
+        _baseDomains = baseDomains;
         ArgumentNullException.ThrowIfNull(baseDomains);
         ArgumentNullException.ThrowIfNull(metrics);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
@@ -93,6 +97,9 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
     public PrivacyMode Privacy => _redactor.Mode;
 
     public QueryLogLimits Limits => _limits;
+
+    /// <summary>The vocabulary of the lines: the one place the query log's format is chosen, for the proxy, the jail and the TUN filter.</summary>
+    public QueryLogFormat Format => _format;
 
     /// <summary>Lines written to the target so far (query lines, folded repeats and suppression reports).</summary>
     public long Written => Interlocked.Read(ref _written);
@@ -262,7 +269,15 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
     {
         _line.ResetWrittenCount();
         json.Reset(_line);
-        QueryLogJson.Write(json, entry, _redactor);
+        if (_format == QueryLogFormat.Ecs)
+        {
+            QueryLogEcs.Write(json, entry, _redactor, _baseDomains);
+        }
+        else
+        {
+            QueryLogJson.Write(json, entry, _redactor);
+        }
+
         json.Flush();
         _line.Write("\n"u8);
         if (!Spend(_line.WrittenCount))
@@ -324,7 +339,15 @@ public sealed class QueryLogWriter : IQueryLog, IAsyncDisposable
 
         _line.ResetWrittenCount();
         json.Reset(_line);
-        QueryLogJson.WriteSuppressed(json, _time.GetUtcNow(), _suppressedSince, _unreported);
+        if (_format == QueryLogFormat.Ecs)
+        {
+            QueryLogEcs.WriteSuppressed(json, _time.GetUtcNow(), _suppressedSince, _unreported);
+        }
+        else
+        {
+            QueryLogJson.WriteSuppressed(json, _time.GetUtcNow(), _suppressedSince, _unreported);
+        }
+
         json.Flush();
         _line.Write("\n"u8);
         buffer.Write(_line.WrittenSpan);

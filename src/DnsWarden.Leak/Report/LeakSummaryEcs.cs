@@ -1,0 +1,34 @@
+using System.Text.Json;
+using DnsWarden.Indicators;
+using DnsWarden.Leak.Events;
+
+namespace DnsWarden.Leak.Report;
+
+/// <summary>
+/// The summary as one Elastic Common Schema line (docs/ECS.md): <c>event.kind: metric</c> at the time it was written,
+/// <c>event.start</c>/<c>event.end</c> the first and last event, and the summary object of docs/EVENTS.md as it is
+/// under <c>dnsw.summary</c> — its counts are dnsw's own, and one writer of them is enough.
+/// </summary>
+public static class LeakSummaryEcs
+{
+    public static void Write(Utf8JsonWriter w, LeakSummary summary, string? policy, string? privacy, CaptureTotals? capture, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(summary);
+        w.WriteStartObject();
+        EcsJson.WriteHeader(w, LeakEventJson.FormatTime(now));
+        EcsJson.StartEvent(w, "metric", "leak-summary", LeakEventEcs.Dataset, "info");
+        if (summary.First is { } first && summary.Last is { } last)
+        {
+            w.WriteString("start"u8, LeakEventJson.FormatTime(first));
+            w.WriteString("end"u8, LeakEventJson.FormatTime(last));
+        }
+
+        w.WriteEndObject();
+        w.WriteStartObject(EcsJson.CustomObject);
+        w.WritePropertyName("summary"u8);
+        summary.WriteJson(w, policy, privacy, capture);
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+}
