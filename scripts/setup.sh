@@ -28,7 +28,8 @@ test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig
            python3-prometheus-client:/usr/lib/python3/dist-packages/prometheus_client bpftool:bpftool stress-ng:stress-ng
            chromium:chromium
            clickhouse-client:clickhouse-client
-           tzdata:/usr/share/zoneinfo/Asia/Kolkata systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish)
+           tzdata:/usr/share/zoneinfo/Asia/Kolkata systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish
+           nodejs:node npm:npm)
 
 missing=()
 check() {
@@ -87,6 +88,17 @@ if [ $want_test -eq 1 ] && ! command -v clickhouse-server >/dev/null 2>&1 && [ !
     fi
     dpkg-deb -x "$tmp"/clickhouse-server_*.deb "$tmp/pkg"
     install -D -m 0755 "$tmp/pkg/usr/sbin/clickhouse-server" .tools/bin/clickhouse-server
+    rm -rf "$tmp"
+fi
+
+# The Elastic Common Schema field definitions (Elastic's @elastic/ecs package, generated from the ECS repository): the
+# ECS tests check every key dnsw writes against them. Pinned; unpacked into .tools/ecs, nothing installed.
+ecs_version=8.11.5
+if [ $want_test -eq 1 ] && [ ! -f .tools/ecs/$ecs_version/package/generated/ecs_flat.js ]; then
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "@elastic/ecs@$ecs_version" >/dev/null)
+    mkdir -p .tools/ecs/$ecs_version
+    tar -xzf "$tmp"/elastic-ecs-$ecs_version.tgz -C .tools/ecs/$ecs_version
     rm -rf "$tmp"
 fi
 

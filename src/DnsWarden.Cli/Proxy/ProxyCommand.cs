@@ -438,7 +438,7 @@ internal static class ProxyCommand
     /// <summary>What --check says would run: the same words a start prints, with the query log.</summary>
     private static string Summary(ProxyConfig c)
     {
-        string log = c.QueryLogPath is null ? "no query log" : $"query log {c.QueryLogPath} ({c.QueryLogPrivacy})";
+        string log = c.QueryLogPath is null ? "no query log" : $"query log {c.QueryLogPath} ({c.QueryLogPrivacy}{(c.QueryLogFormat == "ecs" ? ", Elastic Common Schema" : "")})";
         return $"{Serving(c, c.Listen)}; {log}";
     }
 

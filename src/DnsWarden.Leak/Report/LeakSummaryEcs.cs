@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using DnsWarden.Indicators;
 using DnsWarden.Leak.Events;
@@ -6,8 +7,9 @@ namespace DnsWarden.Leak.Report;
 
 /// <summary>
 /// The summary as one Elastic Common Schema line (docs/ECS.md): <c>event.kind: metric</c> at the time it was written,
-/// <c>event.start</c>/<c>event.end</c> the first and last event, and the summary object of docs/EVENTS.md as it is
-/// under <c>dnsw.summary</c> — its counts are dnsw's own, and one writer of them is enough.
+/// <c>event.start</c>/<c>event.end</c> the first and last event, and the summary object of docs/EVENTS.md under
+/// <c>dnsw.summary</c> — its counts are dnsw's own, and one writer of them is enough. Its null fields are left out, as
+/// everywhere in ECS lines.
 /// </summary>
 public static class LeakSummaryEcs
 {
@@ -27,8 +29,50 @@ public static class LeakSummaryEcs
         w.WriteEndObject();
         w.WriteStartObject(EcsJson.CustomObject);
         w.WritePropertyName("summary"u8);
-        summary.WriteJson(w, policy, privacy, capture);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var json = new Utf8JsonWriter(buffer, EcsJson.WriterOptions))
+        {
+            summary.WriteJson(json, policy, privacy, capture);
+        }
+
+        using (JsonDocument doc = JsonDocument.Parse(buffer.WrittenMemory))
+        {
+            WriteWithoutNulls(w, doc.RootElement);
+        }
+
         w.WriteEndObject();
         w.WriteEndObject();
+    }
+
+    private static void WriteWithoutNulls(Utf8JsonWriter w, JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                w.WriteStartObject();
+                foreach (JsonProperty p in e.EnumerateObject())
+                {
+                    if (p.Value.ValueKind != JsonValueKind.Null)
+                    {
+                        w.WritePropertyName(p.Name);
+                        WriteWithoutNulls(w, p.Value);
+                    }
+                }
+
+                w.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                w.WriteStartArray();
+                foreach (JsonElement item in e.EnumerateArray())
+                {
+                    WriteWithoutNulls(w, item);
+                }
+
+                w.WriteEndArray();
+                break;
+            default:
+                e.WriteTo(w);
+                break;
+        }
     }
 }

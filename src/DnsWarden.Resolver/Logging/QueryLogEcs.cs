@@ -157,12 +157,12 @@ public static class QueryLogEcs
     }
 
     /// <summary>One entry as one ECS line (no newline), for tests and tools.</summary>
-    public static string Format(QueryLogEntry entry, PrivacyRedactor redactor)
+    public static string Format(QueryLogEntry entry, PrivacyRedactor redactor, BaseDomains? baseDomains = null)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var writer = new Utf8JsonWriter(buffer, EcsJson.WriterOptions))
         {
-            Write(writer, entry, redactor);
+            Write(writer, entry, redactor, baseDomains ?? BaseDomains.Default);
         }
 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
