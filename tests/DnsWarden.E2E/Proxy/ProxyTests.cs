@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using DnsWarden.Leak.Tests.Events;
 
 namespace DnsWarden.E2E.Proxy;
 
@@ -380,6 +381,51 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         Assert.True(proxy.Process.Signal(ProcessSignal.Terminate));
         await NextAsync(manager, "STOPPING=1");
         await StopAsync(proxy);
+    }
+
+    [Fact]
+    public async Task LogFormatEcs_WritesEachAnsweredQueryAsAnEcsLine()
+    {
+        ProxyNet n = Net;
+        // The flag over a configuration that says json: the flag wins, as every flag does.
+        RunningProxy proxy = await StartProxyAsync(n, "ecs", "[\"udp://10.53.0.11\"]", args: ["--log-format", "ecs"]);
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "nothing." + ProxyNet.Zone, "A", "+tcp")).StdOut, StringComparison.Ordinal);
+        await StopAsync(proxy);
+
+        IReadOnlyList<JsonElement> log = proxy.LogLines();
+        Assert.Equal(2, log.Count);
+        JsonElement e = log[0];
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$", e.GetProperty("@timestamp").GetString());
+        Assert.Equal("8.11.0", e.GetProperty("ecs").GetProperty("version").GetString());
+        JsonElement ev = e.GetProperty("event");
+        Assert.Equal("event", ev.GetProperty("kind").GetString());
+        Assert.Equal("dnsw.query", ev.GetProperty("dataset").GetString());
+        Assert.Equal("forwarded", ev.GetProperty("action").GetString());
+        Assert.Equal(["protocol", "allowed"], ev.GetProperty("type").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal("127.0.0.1", e.GetProperty("source").GetProperty("ip").GetString());
+        Assert.InRange(e.GetProperty("source").GetProperty("port").GetInt32(), 1, 65535);
+        Assert.Equal("udp", e.GetProperty("network").GetProperty("transport").GetString());
+        JsonElement dns = e.GetProperty("dns");
+        Assert.Equal(ProxyNet.WwwName, dns.GetProperty("question").GetProperty("name").GetString());
+        Assert.Equal("A", dns.GetProperty("question").GetProperty("type").GetString());
+        Assert.Equal("proxy.test", dns.GetProperty("question").GetProperty("registered_domain").GetString());
+        Assert.Equal("NOERROR", dns.GetProperty("response_code").GetString());
+        Assert.Equal(ProxyNet.WwwV4, dns.GetProperty("answers")[0].GetProperty("data").GetString());
+        Assert.Equal("udp://10.53.0.11", e.GetProperty("dnsw").GetProperty("upstream").GetString());
+
+        JsonElement nx = log[1];
+        Assert.Equal("tcp", nx.GetProperty("network").GetProperty("transport").GetString());
+        Assert.Equal("NXDOMAIN", nx.GetProperty("dns").GetProperty("response_code").GetString());
+        Assert.False(nx.GetProperty("dns").TryGetProperty("answers", out _));
+
+        EcsSchema? schema = EcsSchema.TryGet(out string? missing);
+        if (schema is null)
+        {
+            Assert.Skip(missing!);
+        }
+
+        Assert.All(log, line => Assert.Empty(schema.Problems(line)));
     }
 
     [Fact]
