@@ -395,6 +395,17 @@ public sealed class ProxyConfigLoaderTests : IDisposable
     }
 
     [Fact]
+    public void QueryLogFormat_IsJsonOrEcs()
+    {
+        Assert.True(ProxyConfigLoader.TryParse("{\"query_log\":{\"path\":\"-\",\"format\":\"ecs\"}}"u8.ToArray(), "c.json", null, out ProxyConfig? c, out PolicyError? e), e?.ToString());
+        Assert.Equal("ecs", c!.QueryLogFormat);
+        Assert.Equal("json", new ProxyConfig().QueryLogFormat);
+        Assert.False(ProxyConfigLoader.TryParse("{\"query_log\":{\"format\":\"cef\"}}"u8.ToArray(), "c.json", null, out _, out e));
+        Assert.Contains("query_log.format", e!.ToString(), StringComparison.Ordinal);
+        Assert.Contains("query_log.format: 'xml' is not valid (expected one of: json, ecs)", string.Join("; ", (new ProxyConfig { QueryLogFormat = "xml" }).Validate()), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ResolverMdConfigurationExample_Loads()
     {
         string md = File.ReadAllText(Path.Combine(PolicyLoaderTests.RepoRoot(), "docs", "RESOLVER.md"));
