@@ -397,10 +397,10 @@ public sealed class ProxyConfigLoaderTests : IDisposable
     [Fact]
     public void QueryLogFormat_IsJsonOrEcs()
     {
-        Assert.True(ProxyConfigLoader.TryParse("{\"query_log\":{\"path\":\"-\",\"format\":\"ecs\"}}"u8.ToArray(), "c.json", null, out ProxyConfig? c, out PolicyError? e), e?.ToString());
+        Assert.True(ProxyConfigLoader.TryParse("{\"upstreams\":[\"udp://10.0.0.1\"],\"query_log\":{\"path\":\"-\",\"format\":\"ecs\"}}"u8.ToArray(), "c.json", null, out ProxyConfig? c, out PolicyError? e), e?.ToString());
         Assert.Equal("ecs", c!.QueryLogFormat);
         Assert.Equal("json", new ProxyConfig().QueryLogFormat);
-        Assert.False(ProxyConfigLoader.TryParse("{\"query_log\":{\"format\":\"cef\"}}"u8.ToArray(), "c.json", null, out _, out e));
+        Assert.False(ProxyConfigLoader.TryParse("{\"upstreams\":[\"udp://10.0.0.1\"],\"query_log\":{\"format\":\"cef\"}}"u8.ToArray(), "c.json", null, out _, out e));
         Assert.Contains("query_log.format", e!.ToString(), StringComparison.Ordinal);
         Assert.Contains("query_log.format: 'xml' is not valid (expected one of: json, ecs)", string.Join("; ", (new ProxyConfig { QueryLogFormat = "xml" }).Validate()), StringComparison.Ordinal);
     }
