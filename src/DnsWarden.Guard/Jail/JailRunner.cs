@@ -178,7 +178,14 @@ public static class JailRunner
             {
                 await log.DisposeAsync().ConfigureAwait(false);
                 log = null;
-                blocked?.WriteJsonLines(outStream!);
+                if (options.LogFormat == QueryLogFormat.Ecs)
+                {
+                    BlockedAttemptEcs.WriteLines(blocked?.Snapshot() ?? [], outStream!);
+                }
+                else
+                {
+                    blocked?.WriteJsonLines(outStream!);
+                }
             }
             return status;
         }
