@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json;
+using DnsWarden.Indicators;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard;
@@ -19,4 +21,37 @@ public static class RefusalText
     public static string Line(string prefix, string kind, string protocol, string destination, int port, long count, string? source = null) =>
         string.Create(CultureInfo.InvariantCulture,
             $"{prefix}refused {kind} {protocol} {(source is null ? "" : "from " + source + " to ")}{(destination.Contains(':', StringComparison.Ordinal) ? "[" + destination + "]" : destination)}:{port} ×{count}");
+
+    /// <summary>
+    /// One refusal (or a group of them) as a JSON line in the vocabulary of every line dnsw writes (docs/EVENTS.md):
+    /// <c>{"ts":…,"event":"blocked_connection","kind":"unresolved","protocol":"tcp","dst":"203.0.113.9","dport":80}</c>,
+    /// with <c>src</c> for an inbound attempt and <c>count</c> when a group stands for more than one packet.
+    /// </summary>
+    public static void WriteJsonLine(Stream target, DateTimeOffset ts, string kind, string protocol, string destination, int port, string? source = null, long count = 1)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        using (var json = new Utf8JsonWriter(target))
+        {
+            json.WriteStartObject();
+            json.WriteString("ts", EventTime.ToText(ts));
+            json.WriteString("event", "blocked_connection");
+            json.WriteString("kind", kind);
+            json.WriteString("protocol", protocol);
+            if (source is not null)
+            {
+                json.WriteString("src", source);
+            }
+
+            json.WriteString("dst", destination);
+            json.WriteNumber("dport", port);
+            if (count > 1)
+            {
+                json.WriteNumber("count", count);
+            }
+
+            json.WriteEndObject();
+        }
+
+        target.WriteByte((byte)'\n');
+    }
 }

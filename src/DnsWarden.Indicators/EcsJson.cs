@@ -60,29 +60,16 @@ public static class EcsJson
     }
 
     /// <summary>
-    /// An endpoint as dnsw writes it (<c>10.0.0.2:40112</c>, <c>[fd00::2]:53</c>, or a network a privacy mode cut it
-    /// to: <c>10.0.0.0/24</c>) in ECS's terms: <c>address</c> always (ECS keeps the raw form there), <c>ip</c> and
-    /// <c>port</c> only when it is an address with a port — a network is not an <c>ip</c>.
+    /// An endpoint of the models (<c>10.0.0.2:40112</c>, <c>[fd00::2]:53</c>, or a network a privacy mode cut it to:
+    /// <c>10.0.0.0/24</c>), split as every line dnsw writes splits it (<see cref="EndpointText"/>), in ECS's terms:
+    /// <c>address</c> always (ECS keeps the raw address there), <c>ip</c> and <c>port</c> only when it is an address — a
+    /// network is not an <c>ip</c>.
     /// </summary>
     public static EcsEndpoint ParseEndpoint(string endpoint)
     {
-        ArgumentNullException.ThrowIfNull(endpoint);
-        if (endpoint.Contains('/', StringComparison.Ordinal))
-        {
-            return new EcsEndpoint(endpoint, null, null);
-        }
-
-        // IPEndPoint.TryParse takes a bare IPv6 address as host with port 0: a port is only what follows "]:" or the last ':' of IPv4.
-        bool bracketed = endpoint.StartsWith('[');
-        bool hasPort = bracketed ? endpoint.Contains("]:", StringComparison.Ordinal) : endpoint.Count(c => c == ':') == 1;
-        if (hasPort && IPEndPoint.TryParse(endpoint, out IPEndPoint? ep))
-        {
-            return new EcsEndpoint(endpoint, ep.Address, ep.Port);
-        }
-
-        return IPAddress.TryParse(bracketed ? endpoint.Trim('[', ']') : endpoint, out IPAddress? ip)
-            ? new EcsEndpoint(endpoint, ip, null)
-            : new EcsEndpoint(endpoint, null, null);
+        (string address, int? port) = EndpointText.Split(endpoint);
+        IPAddress? ip = !address.Contains('/', StringComparison.Ordinal) && IPAddress.TryParse(address, out IPAddress? parsed) ? parsed : null;
+        return new EcsEndpoint(address, ip, ip is null ? null : port);
     }
 
     /// <summary>Writes <paramref name="name"/> (<c>source</c>, <c>destination</c>) with address, ip and port; leaves the object open when <paramref name="close"/> is false.</summary>

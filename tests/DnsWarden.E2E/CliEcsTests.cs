@@ -47,7 +47,7 @@ public sealed class CliEcsTests(DnsTrafficScenarioFixture fixture)
                 Assert.Equal(Str(j, "iface"), Field(e, "observer.ingress.interface.name")?.GetString());
                 Assert.Equal("alert", Field(e, "event.kind")?.GetString());
                 Assert.Equal("dnsw.leak", Field(e, "event.dataset")?.GetString());
-                Assert.Equal(Str(j, "leak_type") is { } t ? "Leak-" + t : Str(j, "kind"), Field(e, "rule.name")?.GetString());
+                Assert.Equal(Str(j, "leak_type") is { } t ? "Leak-" + t : Str(j, "event") ?? Str(j, "kind"), Field(e, "rule.name")?.GetString());
                 Assert.Equal(Str(j, "severity"), Field(e, "dnsw.severity")?.GetString());
             }
 

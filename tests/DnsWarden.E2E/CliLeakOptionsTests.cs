@@ -233,7 +233,7 @@ public sealed class CliLeakOptionsTests : IDisposable
         CommandResult run = await Dnsw(["leak", "report", events, "--list", "--format", "json", .. filters]);
         Assert.True(run.ExitCode is 0 or 2, run.Describe());
         List<JsonElement> lines = [.. run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        Assert.Equal("summary", lines[^1].GetProperty("kind").GetString());
+        Assert.Equal("summary", lines[^1].GetProperty("event").GetString());
         Assert.Equal(lines.Count - 1, lines[^1].GetProperty("events").GetInt32());
         return [.. lines[..^1].Select(e => e.GetProperty("qname").GetString()!)];
     }
@@ -243,7 +243,7 @@ public sealed class CliLeakOptionsTests : IDisposable
         CommandResult run = await Dnsw(["leak", "watch", "--format", "json", "--privacy", "full", .. args]);
         Assert.True(run.ExitCode is 0 or 2, run.Describe());
         List<JsonElement> lines = [.. run.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        Assert.Equal("summary", lines[^1].GetProperty("kind").GetString());
+        Assert.Equal("summary", lines[^1].GetProperty("event").GetString());
         return (run.ExitCode, lines[..^1], lines[^1]);
     }
 

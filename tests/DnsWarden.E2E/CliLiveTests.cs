@@ -89,7 +89,7 @@ public sealed class CliLiveTests
         Assert.True(finished == watch.Exited, "dnsw did not stop on Ctrl-C: " + watch.Describe());
         Assert.True(watch.ExitCode == 2, watch.Describe());
 
-        List<JsonElement> events = [.. (await File.ReadAllLinesAsync(leaks)).Select(l => JsonDocument.Parse(l).RootElement.Clone()).Where(e => e.GetProperty("kind").GetString() == "leak")];
+        List<JsonElement> events = [.. (await File.ReadAllLinesAsync(leaks)).Select(l => JsonDocument.Parse(l).RootElement.Clone()).Where(e => e.GetProperty("event").GetString() == "leak")];
         AssertAttributed(events, "udp53", "A", "203.0.113.1:53", udpPid, "bash");
         AssertAttributed(events, "tcp53", "A", "203.0.113.1:53", tcpPid, "bash");
         AssertAttributed(events, "udp53", "AAAA", "[fd00:53:a::1]:53", v6Pid, "bash");
@@ -114,7 +114,7 @@ public sealed class CliLiveTests
     private static void AssertAttributed(List<JsonElement> events, string transport, string qtype, string dst, int pid, string name)
     {
         JsonElement e = Assert.Single(events, x => x.GetProperty("transport").GetString() == transport
-            && x.GetProperty("qtype").GetString() == qtype && x.GetProperty("dst").GetString() == dst);
+            && x.GetProperty("qtype").GetString() == qtype && EventFields.Dst(x) == dst);
         Assert.Equal("A", e.GetProperty("leak_type").GetString());
         JsonElement process = e.GetProperty("process");
         Assert.True(process.ValueKind == JsonValueKind.Object, e.ToString());

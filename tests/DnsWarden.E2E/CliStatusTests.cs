@@ -29,7 +29,7 @@ public sealed class CliStatusTests
         Assert.True(run.Succeeded, run.Describe());
         using JsonDocument doc = JsonDocument.Parse(run.StdOut);
         JsonElement status = doc.RootElement;
-        Assert.Equal("status", status.GetProperty("kind").GetString());
+        Assert.Equal("status", status.GetProperty("event").GetString());
 
         // Interfaces and addresses against `ip -j addr`.
         JsonElement ipAddr = await IpJson(net, ns, "addr");

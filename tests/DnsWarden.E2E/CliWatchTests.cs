@@ -29,6 +29,8 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
                 && !e.GetProperty("dns").GetProperty("qr").GetBoolean());
             Assert.Equal(result.VethInterface, query.GetProperty("iface").GetString());
             Assert.Equal(53, query.GetProperty("dport").GetInt32());
+            Assert.Equal(["ts", "event"], query.EnumerateObject().Take(2).Select(p => p.Name));
+            Assert.Equal(result.PcapngPath, query.GetProperty("file").GetString());
             Assert.Equal("A", query.GetProperty("dns").GetProperty("qtype_name").GetString());
             Assert.Contains(events, e => e.GetProperty("transport").GetString() == "dot" && e.GetProperty("sni").GetString() == DnsTrafficScenario.DotServerName);
         }
@@ -47,7 +49,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
 
         List<JsonElement> lines = ParseLines(run.StdOut);
         JsonElement summary = lines[^1];
-        Assert.Equal("summary", summary.GetProperty("kind").GetString());
+        Assert.Equal("summary", summary.GetProperty("event").GetString());
         List<JsonElement> events = lines[..^1];
         Assert.Equal(summary.GetProperty("events").GetInt32(), events.Count);
         JsonElement leak = Assert.Single(events, e => e.GetProperty("leak_type").GetString() == "A"
@@ -56,7 +58,7 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
             && e.GetProperty("qtype").GetString() == "A");
         Assert.Equal(result.VethInterface, leak.GetProperty("iface").GetString());
         Assert.Equal("physical", leak.GetProperty("route_class").GetString());
-        Assert.Equal(DnsTrafficScenario.ServerV4 + ":53", leak.GetProperty("dst").GetString());
+        Assert.Equal(DnsTrafficScenario.ServerV4 + ":53", EventFields.Dst(leak));
         Assert.Equal("none", leak.GetProperty("attribution").GetProperty("confidence").GetString());
         Assert.Contains(events, e => e.GetProperty("leak_type").GetString() == "C" && e.GetProperty("transport").GetString() == "dot"
             && e.GetProperty("server_name").GetString() == DnsTrafficScenario.DotServerName && e.GetProperty("confidence").GetString() == "high");
@@ -129,13 +131,20 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
             Assert.True(file.ExitCode == 2, file.Describe());
             List<string> expected = EventLines(file.StdOut);
             Assert.NotEmpty(expected);
+            // Each event names the file its frame is in, as the file was given.
+            Assert.All(ParseLines(file.StdOut).Where(e => e.GetProperty("event").GetString() == "leak"),
+                e => Assert.Equal(result.PcapngPath, e.GetProperty("file").GetString()));
 
             // tcpdump -w - | dnsw leak watch --pcap -, a process substitution (a pipe that cannot seek), and gzip read through.
             foreach (string how in new[] { $"cat '{result.PcapngPath}' | {watch} --pcap -", $"{watch} --pcap <(cat '{result.PcapngPath}')", $"{watch} --pcap '{gz}'", $"{watch} --pcap <(cat '{gz}')" })
             {
                 CommandResult r = await ProcessRunner.RunAsync("bash", ["-c", how], TimeSpan.FromSeconds(60));
                 Assert.True(r.ExitCode == 2, how + "\n" + r.Describe());
-                Assert.Equal(expected, EventLines(r.StdOut));
+                Assert.Equal(Unfiled(expected), Unfiled(EventLines(r.StdOut)));
+                if (how.StartsWith("cat", StringComparison.Ordinal))
+                {
+                    Assert.Contains("\"file\":\"-\",", EventLines(r.StdOut)[0], StringComparison.Ordinal);
+                }
             }
         }
         finally
@@ -162,6 +171,16 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
             Assert.True(r.ExitCode == 3, r.Describe());
             Assert.Equal(EventLines(repeated.StdOut), EventLines(r.StdOut));
             Assert.Single((r.StdOut + r.StdErr).Split('\n'), l => l.Contains(bad, StringComparison.Ordinal));
+
+            // Frames are each file's own (tshark's numbering); the file is beside them, and a correlation id says which
+            // file (its place among the files read) where two files have the same frame numbers.
+            List<JsonElement> events = [.. ParseLines(r.StdOut).Where(e => e.GetProperty("event").GetString() == "leak")];
+            long frames = (await ProcessRunner.RunAsync("tshark", ["-r", result.PcapngPath, "-T", "fields", "-e", "frame.number"])).StdOut
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries).Length;
+            Assert.All(events, e => Assert.Equal(result.PcapngPath, e.GetProperty("file").GetString()));
+            Assert.All(events, e => Assert.InRange(e.GetProperty("frame").GetInt64(), 1, frames));
+            Assert.Contains(events, e => e.GetProperty("correlation_id").GetString() is { } id && id.EndsWith("@1", StringComparison.Ordinal));
+            Assert.Contains(events, e => e.GetProperty("correlation_id").GetString() is { } id && id.EndsWith("@2", StringComparison.Ordinal));
             Assert.DoesNotContain("Exception", r.StdOut + r.StdErr, StringComparison.Ordinal);
         }
         finally
@@ -237,7 +256,11 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
 
     /// <summary>The leak events of a JSON-lines run (the summary and its counts of files left out).</summary>
     private static List<string> EventLines(string stdout) =>
-        [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.StartsWith("{\"kind\":\"leak\"", StringComparison.Ordinal))];
+        [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => l.Contains("\"event\":\"leak\"", StringComparison.Ordinal))];
+
+    /// <summary>The event lines with the file each names left out (a pipe is "-", a process substitution /dev/fd/N).</summary>
+    private static List<string> Unfiled(List<string> lines) =>
+        [.. lines.Select(l => System.Text.RegularExpressions.Regex.Replace(l, "\"file\":(null|\"[^\"]*\"),", ""))];
 
     [Fact]
     public async Task BadDuration_IsAUsageError()
@@ -288,12 +311,12 @@ public sealed class CliWatchTests(DnsTrafficScenarioFixture fixture)
         List<JsonElement> printed = ParseLines(watch.StdOut);
         List<JsonElement> saved = ParseLines(await File.ReadAllTextAsync(net.TempPath("leaks.jsonl")));
         Assert.Equal(printed.Count, saved.Count);
-        Assert.Equal("summary", saved[^1].GetProperty("kind").GetString());
+        Assert.Equal("summary", saved[^1].GetProperty("event").GetString());
         foreach (string transport in new[] { "udp53", "tcp53" })
         {
-            Assert.Single(saved, e => e.GetProperty("kind").GetString() == "leak" && e.GetProperty("leak_type").GetString() == "A"
+            Assert.Single(saved, e => e.GetProperty("event").GetString() == "leak" && e.GetProperty("leak_type").GetString() == "A"
                 && e.GetProperty("transport").GetString() == transport && e.GetProperty("qname").GetString() == "live.dnsw.test"
-                && e.GetProperty("dst").GetString() == "203.0.113.1:53");
+                && EventFields.Dst(e) == "203.0.113.1:53");
         }
 
         List<JsonElement> seen = ParseLines(await File.ReadAllTextAsync(events));

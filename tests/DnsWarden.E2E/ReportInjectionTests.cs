@@ -37,7 +37,7 @@ public sealed class ReportInjectionTests
             [.. DnswProgram.Prefix, "leak", "watch", "--pcap", capture, "--privacy", "full", "--out", events, "--html", html],
             TimeSpan.FromSeconds(60));
         Assert.True(watch.ExitCode == 2, watch.Describe());
-        List<JsonElement> written = [.. File.ReadAllLines(events).Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("kind").GetString() == "leak")];
+        List<JsonElement> written = [.. File.ReadAllLines(events).Select(l => JsonDocument.Parse(l).RootElement).Where(e => e.GetProperty("event").GetString() == "leak")];
         Assert.Equal(2, written.Count);
 
         HeadlessChromium browser = await HeadlessChromium.StartAsync(net);

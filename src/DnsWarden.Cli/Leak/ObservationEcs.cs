@@ -36,15 +36,16 @@ internal sealed class ObservationEcs : IDisposable
     public static string RcodeName(ushort rcode) =>
         Enum.IsDefined((DnsRcode)rcode) ? ((DnsRcode)rcode).ToString().ToUpperInvariant() : "RCODE" + rcode.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public void Write(Observation o)
+    /// <param name="frames">Where the frame number is read from several files: the file's own number, and the file.</param>
+    public void Write(Observation o, FrameNumbering? frames = null)
     {
-        Write(_writer, o);
+        Write(_writer, o, frames);
         _writer.Flush();
         _writer.Reset();
         _stream.WriteByte((byte)'\n');
     }
 
-    public static void Write(Utf8JsonWriter w, Observation o)
+    public static void Write(Utf8JsonWriter w, Observation o, FrameNumbering? frames = null)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(o);
@@ -102,8 +103,18 @@ internal sealed class ObservationEcs : IDisposable
         w.WriteEndArray();
         w.WriteEndObject();
 
+        (string? file, long frame, _) = frames?.Locate(o.FrameNumber) ?? (null, o.FrameNumber, 0);
+        if (file is not null)
+        {
+            w.WriteStartObject("log"u8);
+            w.WriteStartObject("file"u8);
+            w.WriteString("path"u8, file);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
         w.WriteStartObject(EcsJson.CustomObject);
-        w.WriteNumber("frame"u8, o.FrameNumber);
+        w.WriteNumber("frame"u8, frame);
         w.WriteString("transport"u8, o.Transport);
         if (o.Kind != ObservationKind.Dns)
         {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using DnsWarden.Capture.Dissect;
+using DnsWarden.Leak.Events;
 using DnsWarden.Wire.Dns;
 
 namespace DnsWarden.Cli.Leak;
@@ -20,13 +21,24 @@ internal sealed class ObservationJson : IDisposable
         });
     }
 
-    public void Write(Observation o)
+    /// <param name="frames">Where the frame number is read from several files: the file's own number, and the file.</param>
+    public void Write(Observation o, FrameNumbering? frames = null)
     {
         Utf8JsonWriter w = _writer;
         w.WriteStartObject();
+        w.WriteString("ts", LeakEventJson.FormatTime(DateTime.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100)));
         w.WriteString("event", "observation");
-        w.WriteString("timestamp", DateTime.UnixEpoch.AddTicks(o.Origin.TimestampNs / 100).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", System.Globalization.CultureInfo.InvariantCulture));
-        w.WriteNumber("frame", o.FrameNumber);
+        (string? file, long frame, _) = frames?.Locate(o.FrameNumber) ?? (null, o.FrameNumber, 0);
+        if (file is null)
+        {
+            w.WriteNull("file");
+        }
+        else
+        {
+            w.WriteString("file", file);
+        }
+
+        w.WriteNumber("frame", frame);
         w.WriteString("iface", o.Origin.InterfaceName);
         w.WriteString("kind", o.Kind switch
         {

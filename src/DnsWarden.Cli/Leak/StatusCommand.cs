@@ -224,7 +224,7 @@ internal static class StatusCommand
         public void WriteJson(Utf8JsonWriter w)
         {
             w.WriteStartObject();
-            w.WriteString("kind", "status");
+            w.WriteString("event", "status");
             w.WriteStartArray("interfaces");
             foreach (InterfaceView i in Interfaces)
             {

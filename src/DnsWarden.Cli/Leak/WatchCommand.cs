@@ -326,13 +326,15 @@ internal static class WatchCommand
         var summary = new LeakSummary();
         LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();
         using PcapNgWriter? pcapWriter = pcapFile is null ? null : new PcapNgWriter(pcapFile, leaveOpen: true);
-        EvidenceRecorder? evidence = pcapWriter is null ? null : new EvidenceRecorder(pcapWriter, flushEachWrite: live);
+        // Several files are one input: frame numbers run on inside, and each goes out in its own file's numbering.
+        var frames = new FrameNumbering();
+        EvidenceRecorder? evidence = pcapWriter is null ? null : new EvidenceRecorder(pcapWriter, flushEachWrite: live, frames: frames);
         var traffic = new WatchSummary();
 
         var liveStatus = new LiveStatus();
         void OnEvent(LeakEvent raw)
         {
-            LeakEvent e = privacy.Apply(raw);
+            LeakEvent e = privacy.Apply(frames.Localize(raw));
             summary.Add(e);
             listed?.Add(e);
             liveStatus.Count(e);
@@ -387,13 +389,13 @@ internal static class WatchCommand
             OnObservation: obs =>
             {
                 traffic.Add(obs);
-                observations?.Write(obs);
-                observationsEcs?.Write(obs);
+                observations?.Write(obs, frames);
+                observationsEcs?.Write(obs, frames);
             }));
 
         FilterCounts? filtered = null;
         int status = options.Files.Length > 0
-            ? RunFiles(options, pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops, out filtered)
+            ? RunFiles(options, pipeline, frames, out string? problem, out IReadOnlyList<CaptureDrops> drops, out filtered)
             : RunLive(options, pipeline, liveStatus, console, ct, out problem, out drops);
         if (live && options.Filter is not null)
         {
@@ -514,7 +516,7 @@ internal static class WatchCommand
     private sealed record FilterCounts(string Expression, long Kept, long? Dropped);
 
     private static int RunFiles(
-        WatchOptions options, LeakPipeline pipeline, out string? problem, out IReadOnlyList<CaptureDrops> drops, out FilterCounts? filtered)
+        WatchOptions options, LeakPipeline pipeline, FrameNumbering frames, out string? problem, out IReadOnlyList<CaptureDrops> drops, out FilterCounts? filtered)
     {
         drops = [];
         problem = null;
@@ -523,6 +525,7 @@ internal static class WatchCommand
         // Checked at the start, so it compiles; a file of another link type may still not take it (named below).
         using PacketFilter? filter = options.Filter is not null && OperatingSystem.IsLinux() && PacketFilter.TryCreate(options.Filter, out PacketFilter? f, out _) ? f : null;
         string? fallbackName = options.Interfaces.FirstOrDefault();
+        long framesBefore = 0;
         foreach (FileInfo fileInfo in options.Files)
         {
             // "-" is standard input, as for tcpdump -r; every other name is a path.
@@ -539,6 +542,8 @@ internal static class WatchCommand
             {
                 // A file with several interfaces (dumpcap -i a -i b) is written in per-interface blocks: replay it by time.
                 TimeOrderBuffer? ordered = null;
+                // The file as the user named it goes beside each frame number; "-" for standard input, as given.
+                long offset = frames.Begin(fileInfo.ToString(), framesBefore);
                 long frame = 0;
                 bool hinted = false;
                 try
@@ -569,11 +574,11 @@ internal static class WatchCommand
 
                         if (ordered is not null)
                         {
-                            ordered.Add(in origin, p.Data, frame);
+                            ordered.Add(in origin, p.Data, offset + frame);
                         }
                         else
                         {
-                            pipeline.Process(in origin, p.Data, frame);
+                            pipeline.Process(in origin, p.Data, offset + frame);
                         }
                     }
 
@@ -582,6 +587,7 @@ internal static class WatchCommand
                 finally
                 {
                     ordered?.Dispose();
+                    framesBefore = offset + frame;
                 }
 
                 if (reader.Error.IsError)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.Json;
+using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Wire.Packets;
 using DnsWarden.Wire.Ip;
@@ -69,24 +70,7 @@ public sealed class BlockedAttempts : IDisposable
     {
         foreach (BlockedAttempt a in Snapshot())
         {
-            using (var json = new Utf8JsonWriter(target))
-            {
-                json.WriteStartObject();
-                json.WriteString("ts", a.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
-                json.WriteString("event", "blocked_connection");
-                json.WriteString("kind", a.Kind);
-                json.WriteString("protocol", a.Protocol);
-                json.WriteString("dst", a.Destination);
-                if (a.Source is not null)
-                {
-                    json.WriteString("src", a.Source);
-                }
-
-                json.WriteNumber("port", a.Port);
-                json.WriteEndObject();
-            }
-
-            target.WriteByte((byte)'\n');
+            RefusalText.WriteJsonLine(target, a.Timestamp, a.Kind, a.Protocol, a.Destination, a.Port, a.Source);
         }
     }
 

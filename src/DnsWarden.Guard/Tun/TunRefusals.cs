@@ -12,6 +12,7 @@ public sealed class TunRefusals
     public const int MaxGroups = 4096;
 
     private readonly Dictionary<RefusedPacket, long> _groups = [];
+    private readonly Dictionary<RefusedPacket, DateTimeOffset> _firstSeen = [];
     private readonly Lock _gate = new();
     private long _total;
     private long _ungrouped;
@@ -35,6 +36,7 @@ public sealed class TunRefusals
             if (_groups.Count < MaxGroups)
             {
                 _groups[packet] = 1;
+                _firstSeen[packet] = DateTimeOffset.UtcNow;
                 return;
             }
         }
@@ -56,6 +58,25 @@ public sealed class TunRefusals
             .ThenBy(g => g.Key.Destination)
             .Take(max)
             .Select(g => RefusalText.Line(prefix, KindName(g.Key.Kind), RefusalText.ProtocolName(g.Key.Protocol), g.Key.Destination.ToString(), g.Key.Port, g.Value))];
+    }
+
+    /// <summary>
+    /// Each group as a <c>blocked_connection</c> line (the jail's vocabulary, docs/EVENTS.md) with its first packet's
+    /// time and its <c>count</c>, in the order they were first seen; for the end of <c>--query-log</c>.
+    /// </summary>
+    public void WriteJsonLines(Stream target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        (RefusedPacket Packet, long Count, DateTimeOffset First)[] groups;
+        lock (_gate)
+        {
+            groups = [.. _groups.Select(g => (g.Key, g.Value, _firstSeen[g.Key])).OrderBy(g => g.Item3)];
+        }
+
+        foreach ((RefusedPacket p, long count, DateTimeOffset first) in groups)
+        {
+            RefusalText.WriteJsonLine(target, first, KindName(p.Kind), RefusalText.ProtocolName(p.Protocol), p.Destination.ToString(), p.Port, count: count);
+        }
     }
 
     public static string KindName(RefusedKind kind) => kind switch

@@ -93,6 +93,7 @@ public static class TunRunner
             : new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
         Stream? logStream = null;
         QueryLogWriter? log = null;
+        var refusals = new TunRefusals();
         try
         {
             if (options.QueryLogPath is not null)
@@ -111,13 +112,15 @@ public static class TunRunner
                 Rebinding = HostAddresses.Rebinding(),
                 Metrics = metrics,
             });
-            return await ServeAsync(options, filterOptions, engine, stderr).ConfigureAwait(false);
+            return await ServeAsync(options, filterOptions, engine, refusals, stderr).ConfigureAwait(false);
         }
         finally
         {
             if (log is not null)
             {
                 await log.DisposeAsync().ConfigureAwait(false);
+                // The refused packets close the query log, as the jail's close its --out.
+                refusals.WriteJsonLines(logStream!);
             }
 
             if (logStream is not null)
@@ -132,7 +135,7 @@ public static class TunRunner
         }
     }
 
-    private static async Task<int> ServeAsync(TunRunOptions options, TunFilterOptions filterOptions, DnsEngine engine, TextWriter stderr)
+    private static async Task<int> ServeAsync(TunRunOptions options, TunFilterOptions filterOptions, DnsEngine engine, TunRefusals refusals, TextWriter stderr)
     {
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void Stop(PosixSignalContext c)
@@ -151,7 +154,6 @@ public static class TunRunner
         TunControlServer? control = null;
         Timer? sweep = null;
         TunFilter? filter = null;
-        var refusals = new TunRefusals();
         try
         {
             var sink = new TunSink(net.Inside);

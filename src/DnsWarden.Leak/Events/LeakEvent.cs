@@ -69,7 +69,11 @@ public sealed record ContainerInfo(string Runtime, string Id, string? Pod);
 /// stub then sent upstream: matched by name, type and time to a query seen on loopback.
 /// </summary>
 /// <param name="Frame">The frame of the loopback query it was matched to; 0 when none was found.</param>
-public sealed record OnBehalfOf(ProcessInfo? Process, Attribution Attribution, long Frame);
+public sealed record OnBehalfOf(ProcessInfo? Process, Attribution Attribution, long Frame)
+{
+    /// <summary>The capture file <see cref="Frame"/> is in; null live.</summary>
+    public string? File { get; init; }
+}
 
 /// <summary>One step of the parent chain, nearest first, up to init.</summary>
 public sealed record ProcessAncestor(int Pid, string Name);
@@ -93,11 +97,15 @@ public sealed record ConnectionFacts(
     string RouteClass,
     string Destination,
     string? ServerName,
-    long Frame);
+    long Frame)
+{
+    /// <summary>The capture file <see cref="Frame"/> is in (a Leak-D's connection may be in the next file); null live.</summary>
+    public string? File { get; init; }
+}
 
 /// <summary>
 /// One finding, written as one JSON line (docs/EVENTS.md). <see cref="Kind"/> is <c>leak</c> (with
-/// <see cref="LeakType"/>) or <c>exfiltration</c>. Fields that do not apply are null. Additive changes only.
+/// <see cref="LeakType"/>) or <c>exfiltration</c>. Fields that do not apply are null.
 /// </summary>
 public sealed record LeakEvent
 {
@@ -139,6 +147,9 @@ public sealed record LeakEvent
 
     /// <summary>Frame number in the capture (1-based, as in tshark) of the packet that is the evidence.</summary>
     public long Frame { get; init; }
+
+    /// <summary>The capture file <see cref="Frame"/> numbers a packet of (as given on the command line); null live.</summary>
+    public string? File { get; init; }
 
     /// <summary>Server name of a TLS/QUIC ClientHello, when one was seen.</summary>
     public string? ServerName { get; init; }

@@ -175,6 +175,15 @@ public static class LeakEventEcs
             w.WriteEndObject();
         }
 
+        if (e.File is { } file)
+        {
+            w.WriteStartObject("log"u8);
+            w.WriteStartObject("file"u8);
+            w.WriteString("path"u8, file);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
+
         WriteCustom(w, e);
         w.WriteEndObject();
     }
@@ -296,9 +305,16 @@ public static class LeakEventEcs
             w.WriteString("kind"u8, c.Kind);
             w.WriteString("iface"u8, c.Interface);
             w.WriteString("route_class"u8, c.RouteClass);
-            w.WriteString("dst"u8, c.Destination);
+            (string address, int? port) = EndpointText.Split(c.Destination);
+            w.WriteString("dst"u8, address);
+            if (port is { } dport)
+            {
+                w.WriteNumber("dport"u8, dport);
+            }
+
             WriteIfPresent(w, "server_name"u8, c.ServerName);
             w.WriteNumber("frame"u8, c.Frame);
+            WriteIfPresent(w, "file"u8, c.File);
             w.WriteEndObject();
         }
 
@@ -330,6 +346,7 @@ public static class LeakEventEcs
 
             WriteAttribution(w, o.Attribution);
             w.WriteNumber("frame"u8, o.Frame);
+            WriteIfPresent(w, "file"u8, o.File);
             w.WriteEndObject();
         }
 

@@ -16,8 +16,7 @@ public static class LeakEventJson
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static string FormatTime(DateTimeOffset t) =>
-        t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+    public static string FormatTime(DateTimeOffset t) => EventTime.ToText(t);
 
     public static string Name(Confidence c) => c switch
     {
@@ -30,8 +29,8 @@ public static class LeakEventJson
     public static void Write(Utf8JsonWriter w, LeakEvent e)
     {
         w.WriteStartObject();
-        w.WriteString("kind", e.Kind);
-        w.WriteString("timestamp", FormatTime(e.Timestamp));
+        w.WriteString("ts", FormatTime(e.Timestamp));
+        w.WriteString("event", e.Kind);
         WriteNullable(w, "leak_type", e.LeakType?.ToString());
         w.WriteString("severity", e.Severity.ToString());
         w.WriteString("transport", e.Transport);
@@ -40,8 +39,8 @@ public static class LeakEventJson
         WriteNullable(w, "qtype", e.QType);
         w.WriteString("iface", e.Interface);
         w.WriteString("route_class", e.RouteClass);
-        WriteNullable(w, "src", e.Source);
-        w.WriteString("dst", e.Destination);
+        WriteEndpoint(w, "src", "sport", e.Source);
+        WriteEndpoint(w, "dst", "dport", e.Destination);
         WriteProcess(w, "process", e.Process);
         WriteAttribution(w, e.Attribution);
         w.WriteStartArray("evidence");
@@ -51,6 +50,7 @@ public static class LeakEventJson
         }
 
         w.WriteEndArray();
+        WriteNullable(w, "file", e.File);
         w.WriteNumber("frame", e.Frame);
         WriteNullable(w, "server_name", e.ServerName);
         WriteNullable(w, "provider", e.Provider);
@@ -83,8 +83,9 @@ public static class LeakEventJson
             w.WriteString("kind", c.Kind);
             w.WriteString("iface", c.Interface);
             w.WriteString("route_class", c.RouteClass);
-            w.WriteString("dst", c.Destination);
+            WriteEndpoint(w, "dst", "dport", c.Destination);
             WriteNullable(w, "server_name", c.ServerName);
+            WriteNullable(w, "file", c.File);
             w.WriteNumber("frame", c.Frame);
             w.WriteEndObject();
         }
@@ -118,6 +119,7 @@ public static class LeakEventJson
             w.WriteStartObject("on_behalf_of");
             WriteProcess(w, "process", o.Process);
             WriteAttribution(w, o.Attribution);
+            WriteNullable(w, "file", o.File);
             w.WriteNumber("frame", o.Frame);
             w.WriteEndObject();
         }
@@ -130,6 +132,28 @@ public static class LeakEventJson
         WriteStrings(w, "path_route_classes", e.PathRouteClasses);
         w.WriteEndObject();
     }
+
+    /// <summary>An endpoint as its address and its port (null when there is none: a redacted network, or no endpoint).</summary>
+    private static void WriteEndpoint(Utf8JsonWriter w, string addressName, string portName, string? endpoint)
+    {
+        if (endpoint is null)
+        {
+            w.WriteNull(addressName);
+            w.WriteNull(portName);
+            return;
+        }
+
+        (string address, int? port) = EndpointText.Split(endpoint);
+        w.WriteString(addressName, address);
+        WriteNullable(w, portName, port);
+    }
+
+    /// <summary>
+    /// An endpoint back from its two fields; a line of the first vocabulary (before 1.1) has <c>ip:port</c> in the
+    /// address field and no port field, which is the same text.
+    /// </summary>
+    private static string? ReadEndpoint(JsonElement r, string addressName, string portName) =>
+        Str(r, addressName) is { } address ? EndpointText.Join(address, NullableInt(r, portName)) : null;
 
     private static void WriteStrings(Utf8JsonWriter w, string name, IReadOnlyList<string>? values)
     {
@@ -288,7 +312,8 @@ public static class LeakEventJson
                 return false;
             }
 
-            string? kind = Str(r, "kind");
+            // "event" and "ts" since 1.1; "kind" and "timestamp" in files written before, still read.
+            string? kind = Str(r, "event") ?? Str(r, "kind");
             if (kind == "summary")
             {
                 isSummary = true;
@@ -297,13 +322,13 @@ public static class LeakEventJson
 
             if (kind is not ("leak" or "exfiltration"))
             {
-                error = kind is null ? "missing \"kind\"" : $"unknown kind '{kind}' (expected leak, exfiltration or summary)";
+                error = kind is null ? "missing \"event\"" : $"unknown event '{kind}' (expected leak, exfiltration or summary)";
                 return false;
             }
 
-            if (!DateTimeOffset.TryParse(Str(r, "timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset ts))
+            if (!DateTimeOffset.TryParse(Str(r, "ts") ?? Str(r, "timestamp"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset ts))
             {
-                error = "missing or bad \"timestamp\"";
+                error = "missing or bad \"ts\"";
                 return false;
             }
 
@@ -336,7 +361,8 @@ public static class LeakEventJson
             if (r.TryGetProperty("on_behalf_of", out JsonElement oe) && oe.ValueKind == JsonValueKind.Object)
             {
                 onBehalfOf = new OnBehalfOf(ReadProcess(oe, "process"), ReadAttribution(oe),
-                    oe.TryGetProperty("frame", out JsonElement of) && of.TryGetInt64(out long oframe) ? oframe : 0);
+                    oe.TryGetProperty("frame", out JsonElement of) && of.TryGetInt64(out long oframe) ? oframe : 0)
+                { File = Str(oe, "file") };
             }
 
             GeoInfo? geo = null;
@@ -352,8 +378,9 @@ public static class LeakEventJson
             if (r.TryGetProperty("connection", out JsonElement ce) && ce.ValueKind == JsonValueKind.Object)
             {
                 connection = new ConnectionFacts(
-                    Str(ce, "kind") ?? "", Str(ce, "iface") ?? "", Str(ce, "route_class") ?? "unknown", Str(ce, "dst") ?? "", Str(ce, "server_name"),
-                    ce.TryGetProperty("frame", out JsonElement cf) && cf.TryGetInt64(out long cframe) ? cframe : 0);
+                    Str(ce, "kind") ?? "", Str(ce, "iface") ?? "", Str(ce, "route_class") ?? "unknown", ReadEndpoint(ce, "dst", "dport") ?? "", Str(ce, "server_name"),
+                    ce.TryGetProperty("frame", out JsonElement cf) && cf.TryGetInt64(out long cframe) ? cframe : 0)
+                { File = Str(ce, "file") };
             }
 
             ExfiltrationFigures? figures = null;
@@ -377,13 +404,14 @@ public static class LeakEventJson
                 QType = Str(r, "qtype"),
                 Interface = Str(r, "iface") ?? "",
                 RouteClass = Str(r, "route_class") ?? "unknown",
-                Source = Str(r, "src"),
-                Destination = Str(r, "dst") ?? "",
+                Source = ReadEndpoint(r, "src", "sport"),
+                Destination = ReadEndpoint(r, "dst", "dport") ?? "",
                 Process = process,
                 Attribution = ReadAttribution(r),
                 Evidence = r.TryGetProperty("evidence", out JsonElement ev) && ev.ValueKind == JsonValueKind.Array
                     ? [.. ev.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.String).Select(x => x.GetString()!)]
                     : [],
+                File = Str(r, "file"),
                 Frame = r.TryGetProperty("frame", out JsonElement fe) && fe.TryGetInt64(out long frame) ? frame : 0,
                 ServerName = Str(r, "server_name"),
                 Provider = Str(r, "provider"),

@@ -42,6 +42,7 @@ public sealed class EvidenceRecorder
     private readonly PcapNgWriter _writer;
     private readonly EvidenceLimits _limits;
     private readonly bool _flushEachWrite;
+    private readonly FrameNumbering? _frames;
     private readonly Dictionary<FlowSlot, FlowEvidence> _flows = [];
     private readonly Dictionary<long, FlowEvidence> _byFrame = [];
     private readonly Dictionary<(IpAddr, IpAddr, IpProtocol, uint), FlowEvidence> _fragments = [];
@@ -64,10 +65,12 @@ public sealed class EvidenceRecorder
     /// <param name="writer">Where the evidence goes; owned by the caller.</param>
     /// <param name="limits">The buffer's bounds.</param>
     /// <param name="flushEachWrite">Flush after each batch of packets (live capture: a watch that is killed keeps what it wrote).</param>
-    public EvidenceRecorder(PcapNgWriter writer, EvidenceLimits? limits = null, bool flushEachWrite = false)
+    /// <param name="frames">Several capture files: the comments name each frame in its own file's numbering.</param>
+    public EvidenceRecorder(PcapNgWriter writer, EvidenceLimits? limits = null, bool flushEachWrite = false, FrameNumbering? frames = null)
     {
         ArgumentNullException.ThrowIfNull(writer);
         _writer = writer;
+        _frames = frames;
         _limits = limits ?? EvidenceLimits.Default;
         _flushEachWrite = flushEachWrite;
         _dnsPool = new Pool(_limits.MaxDnsBytes);
@@ -175,7 +178,8 @@ public sealed class EvidenceRecorder
     {
         int number = ++_events;
         string type = e.Kind == "exfiltration" ? "exfiltration" : "Leak-" + e.LeakType;
-        string label = e.CorrelationId is { } c ? $"{type} {e.Severity} correlation {c}" : $"{type} {e.Severity}";
+        string? correlation = _frames is null ? e.CorrelationId : _frames.LocalizeCorrelation(e.CorrelationId);
+        string label = correlation is { } c ? $"{type} {e.Severity} correlation {c}" : $"{type} {e.Severity}";
         var claim = new Claim(number, label);
         bool complete;
         if (e.LeakType == LeakType.D && e.Connection is { } connection)
@@ -359,7 +363,7 @@ public sealed class EvidenceRecorder
         foreach (Claim c in claims)
         {
             _comments.Add(string.Create(
-                CultureInfo.InvariantCulture, $"{CommentPrefix(c.EventNumber)} {c.Label}; {role}, capture frame {frame.FrameNumber}"));
+                CultureInfo.InvariantCulture, $"{CommentPrefix(c.EventNumber)} {c.Label}; {role}, capture frame {_frames?.Label(frame.FrameNumber) ?? frame.FrameNumber.ToString(CultureInfo.InvariantCulture)}"));
         }
 
         _writer.WritePacket(id, frame.TimestampNs, frame.Data, Math.Max(frame.OriginalLength, frame.Length), _comments);

@@ -182,7 +182,7 @@ public sealed class LeakSummary
     public void WriteJson(Utf8JsonWriter w, string? policy, string? privacy, CaptureTotals? capture)
     {
         w.WriteStartObject();
-        w.WriteString("kind", "summary");
+        w.WriteString("event", "summary");
         if (policy is not null)
         {
             w.WriteString("policy", policy);

@@ -36,7 +36,7 @@ public enum QueryLogReadError : byte
 public static class QueryLogJson
 {
     /// <summary>RFC 3339 UTC with microseconds: <c>2025-01-02T03:04:05.123456Z</c>.</summary>
-    public const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'";
+    public const string TimestampFormat = EventTime.Format;
 
     public static JsonWriterOptions WriterOptions { get; } = new()
     {
@@ -124,8 +124,19 @@ public static class QueryLogJson
             writer.WriteString("ts"u8, FormatTimestamp(entry.Timestamp));
         }
 
+        writer.WriteString("event"u8, "query"u8);
         writer.WriteString("protocol"u8, FormatProtocol(entry.Protocol));
-        WriteIfPresent(writer, "client"u8, QueryLogPrivacy.Client(entry, redactor));
+        if (QueryLogPrivacy.Client(entry, redactor) is { } client)
+        {
+            // The client as src and sport, as on every line dnsw writes; a redacted client is a network, with no port.
+            Range address = EndpointText.Parse(client, out int? port);
+            writer.WriteString("src"u8, client.AsSpan()[address]);
+            if (port is { } p)
+            {
+                writer.WriteNumber("sport"u8, p);
+            }
+        }
+
         WriteIfPresent(writer, "qname"u8, QueryLogPrivacy.QName(entry, redactor));
 
         WriteIfPresent(writer, "qtype"u8, entry.QType);
@@ -236,11 +247,12 @@ public static class QueryLogJson
         DateTimeOffset? ts = null;
         ListenerProtocol? protocol = null;
         QueryOutcome? outcome = null;
-        string? client = null, qname = null, qtype = null, reason = null, rcode = null, upstream = null;
+        string? client = null, src = null, qname = null, qtype = null, reason = null, rcode = null, upstream = null;
         List<string> answers = [];
         long elapsed = 0;
         int? score = null;
         int count = 1;
+        int? sport = null;
 
         while (true)
         {
@@ -306,7 +318,24 @@ public static class QueryLogJson
 
                     outcome = qo;
                     break;
+                case "src":
+                    if (!ReadString(ref reader, out src, out error))
+                    {
+                        return false;
+                    }
+
+                    break;
+                case "sport":
+                    if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out int sp) || sp is < 0 or > 65535)
+                    {
+                        error = QueryLogReadError.WrongType;
+                        return false;
+                    }
+
+                    sport = sp;
+                    break;
                 case "client":
+                    // The client as one "ip:port" field, as logs written before 1.1 have it.
                     if (!ReadString(ref reader, out client, out error))
                     {
                         return false;
@@ -426,7 +455,7 @@ public static class QueryLogJson
         {
             Timestamp = ts.Value,
             Protocol = protocol.Value,
-            Client = client,
+            Client = src is not null ? EndpointText.Join(src, sport) : client,
             QName = qname,
             QType = qtype,
             Outcome = outcome.Value,

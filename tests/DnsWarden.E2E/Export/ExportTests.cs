@@ -24,7 +24,7 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
     private string Spool(string name) => Net.TempPath("spool-" + name);
 
     private static int EventsIn(string eventsFile) =>
-        File.ReadLines(eventsFile).Count(l => l.StartsWith("{\"kind\":\"leak\"", StringComparison.Ordinal) || l.StartsWith("{\"kind\":\"exfiltration\"", StringComparison.Ordinal));
+        File.ReadLines(eventsFile).Count(l => l.Contains("\"event\":\"leak\"", StringComparison.Ordinal) || l.Contains("\"event\":\"exfiltration\"", StringComparison.Ordinal));
 
     private async Task<CommandResult> WatchAsync(string ns, int sensor, string database, string host, string pcap, string outFile, params string[] extra) =>
         await Dnsw(ns, [
@@ -65,7 +65,7 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
 
         // The fleet report equals the report of both events files put together, and each host's its own.
         string merged = Net.TempPath("merged.jsonl");
-        await File.WriteAllLinesAsync(merged, File.ReadLines(aOut).Concat(File.ReadLines(bOut)).Where(l => !l.StartsWith("{\"kind\":\"summary\"", StringComparison.Ordinal)));
+        await File.WriteAllLinesAsync(merged, File.ReadLines(aOut).Concat(File.ReadLines(bOut)).Where(l => !l.Contains("\"event\":\"summary\"", StringComparison.Ordinal)));
         string url = $"clickhouse://127.0.0.1:{ClickHouseStore.HttpPort}/{Db}";
         Assert.Equal(await LocalReportAsync(merged), await StoreReportAsync(url));
         Assert.Equal(await LocalReportAsync(aOut), await StoreReportAsync(url, "--host", "sensor-a"));

@@ -161,7 +161,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
 
         // Every refused attempt is in the log with its destination, port and protocol.
         string[] blocked = [.. lines.Where(e => e.TryGetProperty("event", out JsonElement ev) && ev.GetString() == "blocked_connection")
-            .Select(e => $"{e.GetProperty("kind").GetString()} {e.GetProperty("protocol").GetString()} {e.GetProperty("dst").GetString()} {e.GetProperty("port").GetInt32()}")];
+            .Select(e => $"{e.GetProperty("kind").GetString()} {e.GetProperty("protocol").GetString()} {e.GetProperty("dst").GetString()} {e.GetProperty("dport").GetInt32()}")];
         Assert.Contains($"dot tcp {JailNetFixture.ResolverV4} 853", blocked);
         Assert.Contains($"dot tcp {JailNetFixture.ResolverV6} 853", blocked);
         Assert.Contains($"quic udp {JailNetFixture.ResolverV4} 443", blocked);

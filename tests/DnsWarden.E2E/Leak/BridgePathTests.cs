@@ -40,8 +40,8 @@ public sealed class BridgePathTests
         Assert.Equal(["virtual", "virtual", "physical"], Strings(e, "path_route_classes"));
 
         // The exit hop is the NATed one: the host's address, not the container's.
-        Assert.StartsWith(HostAddress + ":", e.GetProperty("src").GetString(), StringComparison.Ordinal);
-        Assert.Equal(Resolver + ":53", e.GetProperty("dst").GetString());
+        Assert.StartsWith(HostAddress + ":", EventFields.Src(e), StringComparison.Ordinal);
+        Assert.Equal(Resolver + ":53", EventFields.Dst(e));
 
         // Each hop's class rests on the kernel's facts, not on its name.
         string evidence = string.Join('\n', Strings(e, "evidence"));

@@ -27,7 +27,7 @@ public sealed partial class LeakEvidenceTests(LeakScenarioFixture fixture)
         Assert.Equal(3, run.Events.Count(e => Str(e, "leak_type") == "A"));
         Assert.Equal(2, run.Events.Count(e => Str(e, "leak_type") == "C"));
         Assert.Single(run.Events, e => Str(e, "leak_type") == "D");
-        Assert.Single(run.Events, e => Str(e, "kind") == "exfiltration");
+        Assert.Single(run.Events, e => Str(e, "event") == "exfiltration");
 
         IReadOnlyList<TsharkRow> source = await ReadAsync(run.InputPath);
         IReadOnlyList<TsharkRow> evidence = await ReadAsync(run.EvidencePath);
@@ -61,7 +61,7 @@ public sealed partial class LeakEvidenceTests(LeakScenarioFixture fixture)
                 int number = int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
                 long frame = long.Parse(m.Groups["frame"].Value, CultureInfo.InvariantCulture);
                 JsonElement e = run.Events[number - 1];
-                string type = Str(e, "kind") == "exfiltration" ? "exfiltration" : "Leak-" + Str(e, "leak_type");
+                string type = Str(e, "event") == "exfiltration" ? "exfiltration" : "Leak-" + Str(e, "leak_type");
                 Assert.Equal(type, m.Groups["type"].Value);
                 Assert.Equal(Str(e, "severity"), m.Groups["severity"].Value);
                 Assert.Equal(Str(e, "correlation_id") ?? "", m.Groups["correlation"].Value);
@@ -154,7 +154,7 @@ public sealed partial class LeakEvidenceTests(LeakScenarioFixture fixture)
         for (int i = 0; i < rows.Count; i++)
         {
             JsonElement e = run.Events[i];
-            Assert.Equal(Str(e, "kind") == "exfiltration" ? "exfiltration" : Str(e, "leak_type"), rows[i].Type);
+            Assert.Equal(Str(e, "event") == "exfiltration" ? "exfiltration" : Str(e, "leak_type"), rows[i].Type);
             Assert.Equal(Str(e, "iface"), rows[i].Interface);
         }
 
@@ -171,7 +171,7 @@ public sealed partial class LeakEvidenceTests(LeakScenarioFixture fixture)
             ("type=C", e => Str(e, "leak_type") == "C"),
             ("iface=tun0", e => Str(e, "iface") == "tun0"),
             ("type=A&severity=P1&iface=eth0", e => Str(e, "leak_type") == "A" && Str(e, "severity") == "P1" && Str(e, "iface") == "eth0"),
-            ("type=exfiltration", e => Str(e, "kind") == "exfiltration"),
+            ("type=exfiltration", e => Str(e, "event") == "exfiltration"),
         })
         {
             string filtered = (await browser.DumpDomAsync(url + "#" + fragment)).StdOut;

@@ -57,6 +57,6 @@ public sealed class LeakFilterTests(LeakScenarioFixture fixture)
     }
 
     private static string Key(JsonElement e) =>
-        string.Join('|', e.GetProperty("leak_type").GetString(), e.GetProperty("iface").GetString(), e.GetProperty("dst").GetString(),
+        string.Join('|', e.GetProperty("leak_type").GetString(), e.GetProperty("iface").GetString(), EventFields.Dst(e),
             e.GetProperty("qname").GetString(), e.GetProperty("frame").GetInt64());
 }

@@ -84,7 +84,7 @@ public sealed class LeakLiveTests(LeakScenarioFixture fixture)
         Assert.Equal(LeakNet.WebName, d.GetProperty("qname").GetString());
         JsonElement connection = d.GetProperty("connection");
         Assert.Equal(LeakNet.PhysicalInterface, connection.GetProperty("iface").GetString());
-        Assert.Equal($"{LeakNet.WebV4}:{LeakNet.WebPort}", connection.GetProperty("dst").GetString());
+        Assert.Equal($"{LeakNet.WebV4}:{LeakNet.WebPort}", EventFields.Dst(connection));
         Assert.False(string.IsNullOrEmpty(d.GetProperty("correlation_id").GetString()));
     }
 
@@ -92,11 +92,11 @@ public sealed class LeakLiveTests(LeakScenarioFixture fixture)
     {
         string path = fixture.Capture(phase).LiveEventsPath ?? throw new InvalidOperationException($"phase {phase} was not watched live");
         List<JsonElement> lines = [.. File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        Assert.True(lines.Count > 0 && lines[^1].GetProperty("kind").GetString() == "summary", $"no summary line in {path}");
+        Assert.True(lines.Count > 0 && lines[^1].GetProperty("event").GetString() == "summary", $"no summary line in {path}");
         return (lines[..^1], lines[^1]);
     }
 
     private static List<string> Keys(IEnumerable<JsonElement> events) =>
         [.. events.Select(e => string.Join('|', e.GetProperty("leak_type").GetString(), e.GetProperty("transport").GetString(),
-            e.GetProperty("iface").GetString(), e.GetProperty("dst").GetString(), e.GetProperty("qname").GetString())).Order(StringComparer.Ordinal)];
+            e.GetProperty("iface").GetString(), EventFields.Dst(e), e.GetProperty("qname").GetString())).Order(StringComparer.Ordinal)];
 }

@@ -27,7 +27,7 @@ public sealed class LeakRun
 
     public JsonElement? SummaryOrNull { get; }
 
-    /// <summary>The last line, <c>{"kind":"summary",…}</c>; fails the test with the output when it is missing.</summary>
+    /// <summary>The last line, <c>{"event":"summary",…}</c>; fails the test with the output when it is missing.</summary>
     public JsonElement Summary => SummaryOrNull ?? throw new Xunit.Sdk.XunitException("No summary line.\n" + Describe());
 
     public static async Task<LeakRun> WatchAsync(string pcap, IReadOnlyList<string> flags, string privacy = "full")
@@ -89,7 +89,7 @@ public sealed class LeakRun
 
     private static bool IsSummary(JsonElement e) =>
         e.ValueKind == JsonValueKind.Object
-        && e.TryGetProperty("kind", out JsonElement k)
+        && e.TryGetProperty("event", out JsonElement k)
         && k.ValueKind == JsonValueKind.String
         && k.GetString() == "summary";
 

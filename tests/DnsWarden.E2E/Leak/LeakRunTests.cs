@@ -6,10 +6,10 @@ namespace DnsWarden.E2E.Leak;
 public sealed class LeakRunTests
 {
     private const string Event =
-        """{"kind":"leak","timestamp":"2026-11-24T19:55:01.5902830Z","leak_type":"A","severity":"P1","transport":"udp53","confidence":"high","qname":"a1.leak.test","qtype":"A","iface":"eth0","route_class":"physical","src":"198.51.100.2:40000","dst":"198.51.100.53:53","process":null,"attribution":{"confidence":"none","reason":"capture file"},"evidence":["plain DNS on eth0"],"frame":1,"server_name":null,"provider":null,"geoip":null,"correlation_id":"c1","connection":null,"exfiltration":null}""";
+        """{"ts":"2026-11-24T19:55:01.590283Z","event":"leak","leak_type":"A","severity":"P1","transport":"udp53","confidence":"high","qname":"a1.leak.test","qtype":"A","iface":"eth0","route_class":"physical","src":"198.51.100.2","sport":40000,"dst":"198.51.100.53","dport":53,"process":null,"attribution":{"confidence":"none","reason":"capture file"},"evidence":["plain DNS on eth0"],"file":"a.pcapng","frame":1,"server_name":null,"provider":null,"geoip":null,"correlation_id":"c1","connection":null,"exfiltration":null}""";
 
     private const string Summary =
-        """{"kind":"summary","frames":10,"dns_messages":2,"events":1,"by_type":{"A":1,"B":0,"C":0,"D":0,"exfiltration":0},"malformed":{"dns:Truncated":1}}""";
+        """{"event":"summary","frames":10,"dns_messages":2,"events":1,"by_type":{"A":1,"B":0,"C":0,"D":0,"exfiltration":0},"malformed":{"dns:Truncated":1}}""";
 
     [Fact]
     public void EventsThenSummary_AreSplit()
@@ -37,12 +37,12 @@ public sealed class LeakRunTests
     {
         LeakRun run = LeakRun.FromResult(Result("reading file\n" + Summary + "\n", exitCode: 0));
         Assert.Empty(run.Events);
-        Assert.Throws<Xunit.Sdk.XunitException>(() => LeakRun.FromResult(Result("{\"kind\":\n", exitCode: 0)));
+        Assert.Throws<Xunit.Sdk.XunitException>(() => LeakRun.FromResult(Result("{\"event\":\n", exitCode: 0)));
     }
 
     [Theory]
     [InlineData("""{"events":3,"by_type":{"A":3}}""")]
-    [InlineData("""{"kind":"leak"}""" + "\n" + """{"kind":"summary","by_type":{"A":3}}""")]
+    [InlineData("""{"event":"leak"}""" + "\n" + """{"event":"summary","by_type":{"A":3}}""")]
     public void ReportByType_IsFound_InOneDocumentOrTheLastLine(string stdout)
     {
         JsonElement? byType = LeakRun.FindByType(stdout);

@@ -66,7 +66,7 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         Assert.Equal(LeakNet.BlockedName, Str(e, "qname"));
         Assert.Equal(Eth0, Str(e, "iface"));
         Assert.Equal("physical", Str(e, "route_class"));
-        Assert.Equal($"{LeakNet.IspResolverV4}:53", Str(e, "dst"));
+        Assert.Equal($"{LeakNet.IspResolverV4}:53", EventFields.Dst(e));
         Assert.Equal("udp53", Str(e, "transport"));
         AssertByType(run, b: 1);
     }
@@ -86,14 +86,14 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         });
 
         JsonElement dot = Assert.Single(run.Events, e => Str(e, "transport") == "dot");
-        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DotPort}", Str(dot, "dst"));
+        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DotPort}", EventFields.Dst(dot));
 
         JsonElement doh = Assert.Single(run.Events, e => Str(e, "transport") == "doh");
-        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DohPort}", Str(doh, "dst"));
+        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DohPort}", EventFields.Dst(doh));
         Assert.Equal(LeakScenario.ListedDohServerName, Str(doh, "server_name"));
         Assert.Equal(LeakScenario.ListedDohProvider, Str(doh, "provider"));
 
-        Assert.DoesNotContain(run.Events, e => Str(e, "dst") == $"{LeakNet.WebV4}:{LeakNet.WebPort}");
+        Assert.DoesNotContain(run.Events, e => EventFields.Dst(e) == $"{LeakNet.WebV4}:{LeakNet.WebPort}");
         AssertByType(run, c: 2);
     }
 
@@ -109,7 +109,7 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         Assert.Equal("doh", Str(e, "transport"));
         Assert.Equal("low", Str(e, "confidence"));
         Assert.Equal(LeakScenario.UnlistedDohServerName, Str(e, "server_name"));
-        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DohPort}", Str(e, "dst"));
+        Assert.Equal($"{LeakNet.PublicResolverV4}:{LeakNet.DohPort}", EventFields.Dst(e));
         Assert.Equal(Eth0, Str(e, "iface"));
     }
 
@@ -124,13 +124,13 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         Assert.Equal("tunnel", Str(e, "route_class"));
         Assert.Equal(LeakNet.WebName, Str(e, "qname"));
         Assert.Equal("A", Str(e, "qtype"));
-        Assert.Equal($"{LeakNet.TunnelResolverV4}:53", Str(e, "dst"));
+        Assert.Equal($"{LeakNet.TunnelResolverV4}:53", EventFields.Dst(e));
         Assert.False(string.IsNullOrEmpty(Str(e, "correlation_id")), run.Describe());
 
         JsonElement connection = e.GetProperty("connection");
         Assert.Equal(Eth0, Str(connection, "iface"));
         Assert.Equal("physical", Str(connection, "route_class"));
-        Assert.Equal($"{LeakNet.WebV4}:{LeakNet.WebPort}", Str(connection, "dst"));
+        Assert.Equal($"{LeakNet.WebV4}:{LeakNet.WebPort}", EventFields.Dst(connection));
         Assert.True(connection.GetProperty("frame").GetInt64() > 0, run.Describe());
         AssertByType(run, d: 1);
     }
@@ -141,7 +141,7 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
         LeakRun run = await LeakRun.WatchAsync(fixture.Capture(LeakScenario.Exfiltration).PcapngPath, ["--profile", FullTunnel]);
         run.AssertExit(LeakRun.ExitEvents);
         JsonElement e = Assert.Single(run.Events);
-        Assert.Equal("exfiltration", Str(e, "kind"));
+        Assert.Equal("exfiltration", Str(e, "event"));
         Assert.Equal(JsonValueKind.Null, e.GetProperty("leak_type").ValueKind);
         JsonElement figures = e.GetProperty("exfiltration");
         Assert.Equal(LeakNet.Zone, Str(figures, "base_domain"));
@@ -194,18 +194,18 @@ public sealed class LeakWatchTests(LeakScenarioFixture fixture)
 
     private static void AssertLeak(JsonElement e, string type)
     {
-        Assert.Equal("leak", Str(e, "kind"));
+        Assert.Equal("leak", Str(e, "event"));
         Assert.Equal(type, Str(e, "leak_type"));
-        Assert.True(e.TryGetProperty("timestamp", out _));
+        Assert.True(e.TryGetProperty("ts", out _));
         Assert.True(e.TryGetProperty("attribution", out JsonElement attribution) && attribution.TryGetProperty("confidence", out _));
     }
 
     private static void AssertA(JsonElement e, string transport, string dst, string qtype, string srcPrefix)
     {
         Assert.Equal(transport, Str(e, "transport"));
-        Assert.Equal(dst, Str(e, "dst"));
+        Assert.Equal(dst, EventFields.Dst(e));
         Assert.Equal(qtype, Str(e, "qtype"));
-        Assert.StartsWith(srcPrefix, Str(e, "src"), StringComparison.Ordinal);
+        Assert.StartsWith(srcPrefix, EventFields.Src(e), StringComparison.Ordinal);
     }
 
     private static void AssertByType(LeakRun run, int a = 0, int b = 0, int c = 0, int d = 0, int exfiltration = 0)

@@ -102,7 +102,7 @@ public sealed class SendTimeAttributionTests
         await AssertGoneAsync(programs, maps);
 
         List<JsonElement> lines = [.. (await File.ReadAllLinesAsync(events)).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        List<JsonElement> leaks = [.. lines.Where(e => e.GetProperty("kind").GetString() == "leak")];
+        List<JsonElement> leaks = [.. lines.Where(e => e.GetProperty("event").GetString() == "leak")];
 
         // Every event of the run names its process: the clients, the stub, the early socket.
         Assert.All(leaks, e => Assert.Equal("high", e.GetProperty("attribution").GetProperty("confidence").GetString()));
@@ -126,7 +126,7 @@ public sealed class SendTimeAttributionTests
         Assert.Equal("dig", behalf.GetProperty("process").GetProperty("name").GetString());
         Assert.Equal("high", behalf.GetProperty("attribution").GetProperty("confidence").GetString());
 
-        JsonElement shared = Assert.Single(leaks, e => e.GetProperty("src").GetString() == $"{Client}:{SharedPort}");
+        JsonElement shared = Assert.Single(leaks, e => EventFields.Src(e) == $"{Client}:{SharedPort}");
         Assert.Equal(early.Pid, Pid(shared.GetProperty("process")));
         Assert.Equal("sock_diag", shared.GetProperty("attribution").GetProperty("source").GetString());
 
@@ -155,7 +155,7 @@ public sealed class SendTimeAttributionTests
         await watch.Exited.WaitAsync(TimeSpan.FromSeconds(30));
 
         List<JsonElement> lines = [.. (await File.ReadAllLinesAsync(events)).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        JsonElement e = Assert.Single(lines, l => l.GetProperty("kind").GetString() == "leak");
+        JsonElement e = Assert.Single(lines, l => l.GetProperty("event").GetString() == "leak");
         JsonElement a = e.GetProperty("attribution");
         Assert.NotEqual("bpf", a.GetProperty("source").GetString());
         if (a.GetProperty("confidence").GetString() != "high")
@@ -201,7 +201,7 @@ public sealed class SendTimeAttributionTests
         Assert.True(watch.ExitCode == 2, watch.Describe());
 
         List<JsonElement> lines = [.. watch.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith('{')).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        JsonElement e = Assert.Single(lines, l => l.GetProperty("kind").GetString() == "leak");
+        JsonElement e = Assert.Single(lines, l => l.GetProperty("event").GetString() == "leak");
         JsonElement a = e.GetProperty("attribution");
         Assert.NotEqual("bpf", a.GetProperty("source").GetString());
 

@@ -309,7 +309,7 @@ public sealed class JailBoundaryTests(SecurityNetFixture fixture) : IClassFixtur
         JsonElement[] inbound = [.. JsonLines(outFile).Where(e => e.TryGetProperty("kind", out JsonElement k) && k.GetString() == "inbound")];
         // (A LAN neighbour's attempt is stopped before it reaches the jail, by the host's forwarding guard, which lets
         // only replies through towards dnsw's interfaces; the host's own processes reach the jail's input chain.)
-        Assert.Contains(inbound, e => e.GetProperty("protocol").GetString() == "udp" && e.GetProperty("port").GetInt32() == 9001);
+        Assert.Contains(inbound, e => e.GetProperty("protocol").GetString() == "udp" && e.GetProperty("dport").GetInt32() == 9001);
         Assert.Contains(inbound, e => e.GetProperty("dst").GetString() == jailV6);
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using System.Text.Json;
 
 namespace DnsWarden.E2E.Tun;
 
@@ -175,7 +176,8 @@ public sealed partial class TunTests(TunNetFixture fixture) : IClassFixture<TunN
         fixture.Check();
         string capture = fixture.Net.TempPath($"tun-firewall-{offload}.pcapng");
         DumpcapCapture dump = await fixture.Net.StartCaptureAsync(fixture.Inet, [fixture.InetInterface], capture);
-        NetnsProcess tun = await StartTunAsync(offload ? [] : ["--no-offload"]);
+        string queryLog = fixture.Net.TempPath($"tun-firewall-{offload}.jsonl");
+        NetnsProcess tun = await StartTunAsync(offload ? ["--query-log", queryLog] : ["--no-offload", "--query-log", queryLog]);
         Assert.Equal(offload, tun.StdErr.Contains("offloads on", StringComparison.Ordinal));
         CommandResult r;
         try
@@ -215,6 +217,17 @@ public sealed partial class TunTests(TunNetFixture fixture) : IClassFixture<TunN
         Assert.Matches(@"refused unresolved [1-9]", tun.StdErr);
         Assert.Contains($"dnsw tun: refused unresolved tcp {TunNetFixture.OtherV4}:80", tun.StdErr, StringComparison.Ordinal);
         Assert.Contains($"dnsw tun: refused unresolved tcp [{TunNetFixture.OtherV6}]:80", tun.StdErr, StringComparison.Ordinal);
+
+        // The query log speaks the vocabulary of every line dnsw writes: the queries, then the refusals it ends with.
+        List<JsonElement> logged = [.. File.ReadAllLines(queryLog).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        Assert.All(logged, e => Assert.Equal(["ts", "event"], e.EnumerateObject().Take(2).Select(p => p.Name)));
+        Assert.Contains(logged, e => EventFields.Event(e) == "query" && e.TryGetProperty("qname", out _) && e.TryGetProperty("src", out _));
+        Assert.DoesNotContain(logged, e => e.TryGetProperty("client", out _) || e.TryGetProperty("port", out _));
+        JsonElement refused4 = Assert.Single(logged, e => EventFields.Event(e) == "blocked_connection" && EventFields.Dst(e) == $"{TunNetFixture.OtherV4}:80");
+        Assert.Equal("unresolved", refused4.GetProperty("kind").GetString());
+        Assert.Equal("tcp", refused4.GetProperty("protocol").GetString());
+        Assert.Single(logged, e => EventFields.Event(e) == "blocked_connection" && EventFields.Dst(e) == $"[{TunNetFixture.OtherV6}]:80");
+        Assert.Equal("blocked_connection", EventFields.Event(logged[^1]));
         Assert.DoesNotContain("priority 100", await RulesAsync(), StringComparison.Ordinal);
         Assert.DoesNotContain("lookup 100", await RulesAsync(), StringComparison.Ordinal);
     }

@@ -101,10 +101,10 @@ public sealed class LeakEventEcsTests
         Assert.Equal("dnsw", Str(r, "rule.ruleset"));
         Assert.Equal("wg0", Str(r, "observer.ingress.interface.name"));
 
-        Assert.Equal("10.1.2.3:5353", Str(r, "source.address"));
+        Assert.Equal("10.1.2.3", Str(r, "source.address"));
         Assert.Equal("10.1.2.3", Str(r, "source.ip"));
         Assert.Equal(5353, At(r, "source.port").GetInt32());
-        Assert.Equal("10.8.0.1:53", Str(r, "destination.address"));
+        Assert.Equal("10.8.0.1", Str(r, "destination.address"));
         Assert.Equal("10.8.0.1", Str(r, "destination.ip"));
         Assert.Equal(53, At(r, "destination.port").GetInt32());
         Assert.Equal("DE", Str(r, "destination.geo.country_iso_code"));
@@ -159,7 +159,8 @@ public sealed class LeakEventEcsTests
         Assert.Equal("tcp-syn", Str(r, "dnsw.connection.kind"));
         Assert.Equal("eth0", Str(r, "dnsw.connection.iface"));
         Assert.Equal("physical", Str(r, "dnsw.connection.route_class"));
-        Assert.Equal("[2001:db8::80]:443", Str(r, "dnsw.connection.dst"));
+        Assert.Equal("2001:db8::80", Str(r, "dnsw.connection.dst"));
+        Assert.Equal(443, At(r, "dnsw.connection.dport").GetInt32());
         Assert.Equal("cdn.sub.example.net", Str(r, "dnsw.connection.server_name"));
         Assert.Equal(1240, At(r, "dnsw.connection.frame").GetInt64());
         Assert.Equal(5000, At(r, "dnsw.on_behalf_of.process.pid").GetInt32());
@@ -365,16 +366,16 @@ public sealed class LeakEventEcsTests
     }
 
     [Theory]
-    [InlineData("10.0.0.2:40112", "10.0.0.2", 40112)]
-    [InlineData("[fd00::2]:53", "fd00::2", 53)]
-    [InlineData("10.0.0.0/24", null, null)]
-    [InlineData("2001:db8:1::/48", null, null)]
-    [InlineData("2001:db8::1", "2001:db8::1", null)]
-    [InlineData("not an address", null, null)]
-    public void Endpoint_SplitsIntoAddressIpPort(string text, string? ip, int? port)
+    [InlineData("10.0.0.2:40112", "10.0.0.2", "10.0.0.2", 40112)]
+    [InlineData("[fd00::2]:53", "fd00::2", "fd00::2", 53)]
+    [InlineData("10.0.0.0/24", "10.0.0.0/24", null, null)]
+    [InlineData("2001:db8:1::/48", "2001:db8:1::/48", null, null)]
+    [InlineData("2001:db8::1", "2001:db8::1", "2001:db8::1", null)]
+    [InlineData("not an address", "not an address", null, null)]
+    public void Endpoint_SplitsIntoAddressIpPort(string text, string address, string? ip, int? port)
     {
         EcsEndpoint ep = EcsJson.ParseEndpoint(text);
-        Assert.Equal(text, ep.Address);
+        Assert.Equal(address, ep.Address);
         Assert.Equal(ip, ep.Ip?.ToString());
         Assert.Equal(port, ep.Port);
     }

@@ -266,7 +266,7 @@ public sealed class LeakSummaryTests
 
         using JsonDocument doc = JsonDocument.Parse(line);
         JsonElement r = doc.RootElement;
-        Assert.Equal("summary", r.GetProperty("kind").GetString());
+        Assert.Equal("summary", r.GetProperty("event").GetString());
         Assert.Equal("profile full-tunnel", r.GetProperty("policy").GetString());
         Assert.Equal("redacted", r.GetProperty("privacy").GetString());
         Assert.Equal(100, r.GetProperty("frames").GetInt64());
@@ -283,8 +283,8 @@ public sealed class LeakSummaryTests
         Assert.Equal("192.168.1.1:53", r.GetProperty("top_destinations")[0].GetProperty("destination").GetString());
         Assert.Equal(5, r.GetProperty("top_destinations")[0].GetProperty("events").GetInt32());
         JsonElement timeline = r.GetProperty("timeline");
-        Assert.Equal("2026-11-24T12:00:00.0000000Z", timeline.GetProperty("first").GetString());
-        Assert.Equal("2026-11-24T12:00:01.0000000Z", timeline.GetProperty("last").GetString());
+        Assert.Equal("2026-11-24T12:00:00.000000Z", timeline.GetProperty("first").GetString());
+        Assert.Equal("2026-11-24T12:00:01.000000Z", timeline.GetProperty("last").GetString());
         Assert.Equal(1, timeline.GetProperty("bucket_seconds").GetInt32());
         Assert.Equal(2, timeline.GetProperty("buckets").GetArrayLength());
         Assert.Equal(5, timeline.GetProperty("buckets")[0].GetProperty("events").GetInt32());

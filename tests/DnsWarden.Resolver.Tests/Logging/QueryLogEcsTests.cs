@@ -59,7 +59,7 @@ public sealed class QueryLogEcsTests
         Assert.Equal("dnsw.query", At(r, "event.dataset").GetString());
         Assert.Equal("allow list: example.com", At(r, "event.reason").GetString());
         Assert.Equal(1_503_000, At(r, "event.duration").GetInt64());
-        Assert.Equal("10.1.2.3:40112", At(r, "source.address").GetString());
+        Assert.Equal("10.1.2.3", At(r, "source.address").GetString());
         Assert.Equal("10.1.2.3", At(r, "source.ip").GetString());
         Assert.Equal(40112, At(r, "source.port").GetInt32());
         Assert.Equal("tcp", At(r, "network.transport").GetString());
@@ -116,10 +116,16 @@ public sealed class QueryLogEcsTests
             string line = Ecs(entry, mode);
             JsonElement ecs = Parse(line);
 
-            Assert.Equal(json.TryGetProperty("client", out JsonElement client), Has(ecs, "source.address"));
+            Assert.Equal(json.TryGetProperty("src", out JsonElement src), Has(ecs, "source.address"));
             if (Has(ecs, "source.address"))
             {
-                Assert.Equal(client.GetString(), At(ecs, "source.address").GetString());
+                Assert.Equal(src.GetString(), At(ecs, "source.address").GetString());
+            }
+
+            Assert.Equal(json.TryGetProperty("sport", out JsonElement sport), Has(ecs, "source.port"));
+            if (Has(ecs, "source.port"))
+            {
+                Assert.Equal(sport.GetInt32(), At(ecs, "source.port").GetInt32());
             }
 
             Assert.Equal(json.TryGetProperty("qname", out JsonElement qname), Has(ecs, "dns.question.name"));

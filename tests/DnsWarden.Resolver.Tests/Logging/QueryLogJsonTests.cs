@@ -40,13 +40,15 @@ public sealed class QueryLogJsonTests
         string line = QueryLogJson.Format(FullEntry(), new PrivacyRedactor(PrivacyMode.Full, Domains));
         JsonElement e = Parse(line);
         Assert.Equal(
-            ["ts", "protocol", "client", "qname", "qtype", "verdict", "reason", "rcode", "answers", "upstream", "elapsed_us", "exfiltration_score"],
+            ["ts", "event", "protocol", "src", "sport", "qname", "qtype", "verdict", "reason", "rcode", "answers", "upstream", "elapsed_us", "exfiltration_score"],
             Keys(e));
 
         // 05:06:07 at +02:00 is 03:06:07 UTC; 1,234,567 ticks is 123,456.7 µs, cut to microseconds.
         Assert.Equal("2025-03-04T03:06:07.123456Z", e.GetProperty("ts").GetString());
         Assert.Equal("tcp", e.GetProperty("protocol").GetString());
-        Assert.Equal("10.1.2.3:40112", e.GetProperty("client").GetString());
+        Assert.Equal("query", e.GetProperty("event").GetString());
+        Assert.Equal("10.1.2.3", e.GetProperty("src").GetString());
+        Assert.Equal(40112, e.GetProperty("sport").GetInt32());
         Assert.Equal("a1.b.Example.com", e.GetProperty("qname").GetString());
         Assert.Equal("AAAA", e.GetProperty("qtype").GetString());
         Assert.Equal("forwarded", e.GetProperty("verdict").GetString());
@@ -64,7 +66,8 @@ public sealed class QueryLogJsonTests
     {
         JsonElement e = Parse(QueryLogJson.Format(FullEntry(), new PrivacyRedactor(PrivacyMode.Redacted, Domains)));
         Assert.Equal("*.example.com", e.GetProperty("qname").GetString());
-        Assert.Equal("10.1.2.0/24", e.GetProperty("client").GetString());
+        Assert.Equal("10.1.2.0/24", e.GetProperty("src").GetString());
+        Assert.False(e.TryGetProperty("sport", out _));
         Assert.Equal(2, e.GetProperty("answers").GetArrayLength());
         Assert.Equal("AAAA", e.GetProperty("qtype").GetString());
         Assert.Equal("tls://dns.example", e.GetProperty("upstream").GetString());
@@ -75,7 +78,7 @@ public sealed class QueryLogJsonTests
     {
         QueryLogEntry entry = FullEntry() with { Client = "[2001:db8:1:2::5]:53", QName = "example.co.uk" };
         JsonElement e = Parse(QueryLogJson.Format(entry, new PrivacyRedactor(PrivacyMode.Redacted, Domains)));
-        Assert.Equal("2001:db8:1::/48", e.GetProperty("client").GetString());
+        Assert.Equal("2001:db8:1::/48", e.GetProperty("src").GetString());
         Assert.Equal("example.co.uk", e.GetProperty("qname").GetString());
     }
 
@@ -84,7 +87,7 @@ public sealed class QueryLogJsonTests
     {
         string line = QueryLogJson.Format(FullEntry(), new PrivacyRedactor(PrivacyMode.Minimal, Domains));
         JsonElement e = Parse(line);
-        Assert.Equal(["ts", "protocol", "qtype", "verdict", "reason", "rcode", "upstream", "elapsed_us", "exfiltration_score"], Keys(e));
+        Assert.Equal(["ts", "event", "protocol", "qtype", "verdict", "reason", "rcode", "upstream", "elapsed_us", "exfiltration_score"], Keys(e));
         Assert.DoesNotContain("a1.b", line, StringComparison.Ordinal);
         Assert.DoesNotContain("*.", line, StringComparison.Ordinal);
         Assert.DoesNotContain("10.1.2", line, StringComparison.Ordinal);
@@ -101,7 +104,7 @@ public sealed class QueryLogJsonTests
             Outcome = QueryOutcome.Dropped,
         };
         string line = QueryLogJson.Format(entry, new PrivacyRedactor(PrivacyMode.Full, Domains));
-        Assert.Equal("""{"ts":"1970-01-01T00:00:00.000000Z","protocol":"packet","verdict":"dropped","elapsed_us":0}""", line);
+        Assert.Equal("""{"ts":"1970-01-01T00:00:00.000000Z","event":"query","protocol":"packet","verdict":"dropped","elapsed_us":0}""", line);
     }
 
     [Fact]
@@ -166,6 +169,17 @@ public sealed class QueryLogJsonTests
         Assert.Equal(10, e.Timestamp.Ticks % TimeSpan.TicksPerSecond);
     }
 
+    [Fact]
+    public void TryParseReadsTheClientAsSrcAndSport_AndAsTheOneFieldOfOlderLogs()
+    {
+        Assert.True(QueryLogJson.TryParse("""{"ts":"2025-01-01T00:00:00.000001Z","event":"query","protocol":"udp","src":"2001:db8::5","sport":5300,"verdict":"cached"}""", out QueryLogEntry? e, out _));
+        Assert.Equal("[2001:db8::5]:5300", e.Client);
+        Assert.True(QueryLogJson.TryParse("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","src":"10.1.2.0/24","verdict":"cached"}""", out e, out _));
+        Assert.Equal("10.1.2.0/24", e.Client);
+        Assert.True(QueryLogJson.TryParse("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","client":"10.1.2.3:40112","verdict":"cached"}""", out e, out _));
+        Assert.Equal("10.1.2.3:40112", e.Client);
+    }
+
     [Theory]
     [InlineData("", QueryLogReadError.InvalidJson)]
     [InlineData("[]", QueryLogReadError.InvalidJson)]
@@ -179,6 +193,8 @@ public sealed class QueryLogJsonTests
     [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"quic","verdict":"cached"}""", QueryLogReadError.UnknownValue)]
     [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"maybe"}""", QueryLogReadError.UnknownValue)]
     [InlineData("""{"ts":1,"protocol":"udp","verdict":"cached"}""", QueryLogReadError.WrongType)]
+    [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"cached","sport":70000}""", QueryLogReadError.WrongType)]
+    [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"cached","sport":"53"}""", QueryLogReadError.WrongType)]
     [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"cached","answers":"1.2.3.4"}""", QueryLogReadError.WrongType)]
     [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"cached","answers":[1]}""", QueryLogReadError.WrongType)]
     [InlineData("""{"ts":"2025-01-01T00:00:00.000001Z","protocol":"udp","verdict":"cached","elapsed_us":"5"}""", QueryLogReadError.WrongType)]
