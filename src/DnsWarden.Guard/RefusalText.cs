@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using DnsWarden.Indicators;
+using DnsWarden.Resolver.Logging;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard;
@@ -27,6 +28,19 @@ public static class RefusalText
     /// <c>{"ts":…,"event":"blocked_connection","kind":"unresolved","protocol":"tcp","dst":"203.0.113.9","dport":80}</c>,
     /// with <c>src</c> for an inbound attempt and <c>count</c> when a group stands for more than one packet.
     /// </summary>
+    /// <summary>One refusal line in the query log's format: the one place the jail's and the TUN filter's refusals choose it.</summary>
+    public static void WriteLine(QueryLogFormat format, Stream target, DateTimeOffset ts, string kind, string protocol, string destination, int port, string? source = null, long count = 1)
+    {
+        if (format == QueryLogFormat.Ecs)
+        {
+            RefusalEcs.WriteLine(target, ts, kind, protocol, destination, port, source, count);
+        }
+        else
+        {
+            WriteJsonLine(target, ts, kind, protocol, destination, port, source, count);
+        }
+    }
+
     public static void WriteJsonLine(Stream target, DateTimeOffset ts, string kind, string protocol, string destination, int port, string? source = null, long count = 1)
     {
         ArgumentNullException.ThrowIfNull(target);

@@ -45,6 +45,8 @@ public sealed class CliEcsTests(DnsTrafficScenarioFixture fixture)
                 Assert.Equal(Str(j, "qname"), Field(e, "dns.question.name")?.GetString());
                 Assert.Equal(Str(j, "qtype"), Field(e, "dns.question.type")?.GetString());
                 Assert.Equal(Str(j, "iface"), Field(e, "observer.ingress.interface.name")?.GetString());
+                Assert.Equal(Str(j, "file"), Field(e, "log.file.path")?.GetString());
+                Assert.Equal(j.GetProperty("frame").GetInt64(), Field(e, "dnsw.frame")?.GetInt64());
                 Assert.Equal("alert", Field(e, "event.kind")?.GetString());
                 Assert.Equal("dnsw.leak", Field(e, "event.dataset")?.GetString());
                 Assert.Equal(Str(j, "leak_type") is { } t ? "Leak-" + t : Str(j, "event") ?? Str(j, "kind"), Field(e, "rule.name")?.GetString());
@@ -78,6 +80,8 @@ public sealed class CliEcsTests(DnsTrafficScenarioFixture fixture)
             for (int i = 0; i < obsJson.Count; i++)
             {
                 Assert.Equal(obsJson[i].GetProperty("frame").GetInt64(), Field(obsEcs[i], "dnsw.frame")?.GetInt64());
+                Assert.Equal(Str(obsJson[i], "file"), Field(obsEcs[i], "log.file.path")?.GetString());
+                Assert.Equal(Time(obsJson[i]), Field(obsEcs[i], "@timestamp")?.GetString());
                 Assert.Equal("dnsw.observation", Field(obsEcs[i], "event.dataset")?.GetString());
                 Assert.Equal(Str(obsJson[i], "iface"), Field(obsEcs[i], "observer.ingress.interface.name")?.GetString());
             }

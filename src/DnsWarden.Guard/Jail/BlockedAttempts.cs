@@ -3,6 +3,7 @@ using System.Runtime.Versioning;
 using System.Text.Json;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Resolver.Logging;
 using DnsWarden.Wire.Packets;
 using DnsWarden.Wire.Ip;
 
@@ -66,11 +67,11 @@ public sealed class BlockedAttempts : IDisposable
     }
 
     /// <summary>Writes each attempt as a JSON line (<c>"event": "blocked_connection"</c>).</summary>
-    public void WriteJsonLines(Stream target)
+    public void WriteJsonLines(Stream target, QueryLogFormat format = QueryLogFormat.Json)
     {
         foreach (BlockedAttempt a in Snapshot())
         {
-            RefusalText.WriteJsonLine(target, a.Timestamp, a.Kind, a.Protocol, a.Destination, a.Port, a.Source);
+            RefusalText.WriteLine(format, target, a.Timestamp, a.Kind, a.Protocol, a.Destination, a.Port, a.Source);
         }
     }
 

@@ -178,14 +178,7 @@ public static class JailRunner
             {
                 await log.DisposeAsync().ConfigureAwait(false);
                 log = null;
-                if (options.LogFormat == QueryLogFormat.Ecs)
-                {
-                    BlockedAttemptEcs.WriteLines(blocked?.Snapshot() ?? [], outStream!);
-                }
-                else
-                {
-                    blocked?.WriteJsonLines(outStream!);
-                }
+                blocked?.WriteJsonLines(outStream!, options.LogFormat);
             }
             return status;
         }

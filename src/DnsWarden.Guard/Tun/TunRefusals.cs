@@ -1,4 +1,5 @@
 using System.Globalization;
+using DnsWarden.Resolver.Logging;
 using DnsWarden.Wire.Ip;
 
 namespace DnsWarden.Guard.Tun;
@@ -64,7 +65,7 @@ public sealed class TunRefusals
     /// Each group as a <c>blocked_connection</c> line (the jail's vocabulary, docs/EVENTS.md) with its first packet's
     /// time and its <c>count</c>, in the order they were first seen; for the end of <c>--query-log</c>.
     /// </summary>
-    public void WriteJsonLines(Stream target)
+    public void WriteJsonLines(Stream target, QueryLogFormat format = QueryLogFormat.Json)
     {
         ArgumentNullException.ThrowIfNull(target);
         (RefusedPacket Packet, long Count, DateTimeOffset First)[] groups;
@@ -75,7 +76,7 @@ public sealed class TunRefusals
 
         foreach ((RefusedPacket p, long count, DateTimeOffset first) in groups)
         {
-            RefusalText.WriteJsonLine(target, first, KindName(p.Kind), RefusalText.ProtocolName(p.Protocol), p.Destination.ToString(), p.Port, count: count);
+            RefusalText.WriteLine(format, target, first, KindName(p.Kind), RefusalText.ProtocolName(p.Protocol), p.Destination.ToString(), p.Port, count: count);
         }
     }
 

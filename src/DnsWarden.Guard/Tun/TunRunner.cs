@@ -120,7 +120,7 @@ public static class TunRunner
             {
                 await log.DisposeAsync().ConfigureAwait(false);
                 // The refused packets close the query log, as the jail's close its --out.
-                refusals.WriteJsonLines(logStream!);
+                refusals.WriteJsonLines(logStream!, options.QueryLogFormat);
             }
 
             if (logStream is not null)

@@ -24,9 +24,11 @@ public sealed class LeakEventEcsTests
             Cgroup = new CgroupInfo(77, "/system.slice/docker-abc.scope", "docker-abc.scope", new ContainerInfo("docker", "abc123", "pod-1")),
         },
         Attribution = new Attribution(Confidence.High, null) { Source = "bpf" },
-        OnBehalfOf = new OnBehalfOf(new ProcessInfo(5000, "dig", "/usr/bin/dig", 0, "dig www.example.test", [new ProcessAncestor(100, "bash")]) { Tid = 5001, Thread = "isc-net-0000", User = "root" }, new Attribution(Confidence.High, null) { Source = "bpf" }, 3),
+        OnBehalfOf = new OnBehalfOf(new ProcessInfo(5000, "dig", "/usr/bin/dig", 0, "dig www.example.test", [new ProcessAncestor(100, "bash")]) { Tid = 5001, Thread = "isc-net-0000", User = "root" }, new Attribution(Confidence.High, null) { Source = "bpf" }, 3) { File = "caps/lo.pcapng" },
         Path = ["veth1", "br0", "wg0"],
         PathRouteClasses = ["virtual", "virtual", "tunnel"],
+        File = "caps/leak-d.pcapng",
+        Connection = Samples.LeakD().Connection! with { File = "caps/leak-d2.pcapng" },
     };
 
     internal static string Ecs(LeakEvent e)
@@ -134,6 +136,7 @@ public sealed class LeakEventEcsTests
         Assert.Equal("abc123", Str(r, "container.id"));
         Assert.Equal("docker", Str(r, "container.runtime"));
         Assert.Equal(["10.1.2.3", "10.8.0.1"], At(r, "related.ip").EnumerateArray().Select(x => x.GetString()));
+        Assert.Equal("caps/leak-d.pcapng", Str(r, "log.file.path"));
 
         Assert.Equal("leak", Str(r, "dnsw.kind"));
         Assert.Equal("D", Str(r, "dnsw.leak_type"));
@@ -163,6 +166,8 @@ public sealed class LeakEventEcsTests
         Assert.Equal(443, At(r, "dnsw.connection.dport").GetInt32());
         Assert.Equal("cdn.sub.example.net", Str(r, "dnsw.connection.server_name"));
         Assert.Equal(1240, At(r, "dnsw.connection.frame").GetInt64());
+        Assert.Equal("caps/leak-d2.pcapng", Str(r, "dnsw.connection.file"));
+        Assert.Equal("caps/lo.pcapng", Str(r, "dnsw.on_behalf_of.file"));
         Assert.Equal(5000, At(r, "dnsw.on_behalf_of.process.pid").GetInt32());
         Assert.Equal("dig", Str(r, "dnsw.on_behalf_of.process.name"));
         Assert.Equal("isc-net-0000", Str(r, "dnsw.on_behalf_of.process.thread.name"));
