@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.Versioning;
 using System.Text.Json;
+using DnsWarden.Leak.Tests.Events;
 
 namespace DnsWarden.E2E.Jail;
 
@@ -98,6 +99,40 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         CommandResult r = await ProcessRunner.RunAsync("tshark", ["-r", capture, "-Y", $"(ip.src == {JailNetFixture.HostV4} or ipv6.src == {JailNetFixture.HostV6}) and ({filter})", "-T", "fields", "-e", "frame.number"]);
         r.EnsureSuccess();
         return r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
+
+    [Fact]
+    public async Task LogFormatEcs_WritesTheQueriesAndTheRefusalsInEcs()
+    {
+        fixture.Check();
+        string outFile = fixture.Net.TempPath("jail-ecs.jsonl");
+        string script = string.Join("\n",
+            $"echo udp=$(dig @{JailNetFixture.ResolverV4} anything.example A +short +time=2 +tries=1)",
+            $"kdig @{JailNetFixture.ResolverV4} +tls {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo dot=escaped || echo dot=blocked");
+        CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full", "--log-format", "ecs"], script);
+        Assert.True(r.ExitCode == 0, r.Describe());
+        Assert.Contains("udp=6.6.6.6", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains("dot=blocked", r.StdOut, StringComparison.Ordinal);
+
+        JsonElement[] lines = [.. File.ReadAllLines(outFile).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        JsonElement query = Assert.Single(lines, e => e.GetProperty("event").GetProperty("dataset").GetString() == "dnsw.query"
+            && e.GetProperty("dns").GetProperty("question").GetProperty("name").GetString() == "anything.example");
+        Assert.Equal("sinkholed", query.GetProperty("event").GetProperty("action").GetString());
+        Assert.Equal(["protocol", "denied"], query.GetProperty("event").GetProperty("type").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal("6.6.6.6", query.GetProperty("dns").GetProperty("answers")[0].GetProperty("data").GetString());
+        JsonElement dot = Assert.Single(lines, e => e.GetProperty("event").GetProperty("dataset").GetString() == "dnsw.refusal"
+            && e.GetProperty("event").GetProperty("reason").GetString() == "dot"
+            && e.GetProperty("destination").GetProperty("ip").GetString() == JailNetFixture.ResolverV4);
+        Assert.Equal(853, dot.GetProperty("destination").GetProperty("port").GetInt32());
+        Assert.Equal("tcp", dot.GetProperty("network").GetProperty("transport").GetString());
+
+        EcsSchema? schema = EcsSchema.TryGet(out string? missing);
+        if (schema is null)
+        {
+            Assert.Skip(missing!);
+        }
+
+        Assert.All(lines, l => Assert.Empty(schema.Problems(l)));
     }
 
     [Fact]
