@@ -28,6 +28,30 @@ public sealed class CliLiveTests
     }
 
     [Fact]
+    public async Task OnATerminal_TheStatusLineShowsTimeWatchedAndLeft_AndRates_AndIntoAPipeThereIsNone()
+    {
+        HostTools.RequireRoot();
+        HostTools.RequireTools("ip", "script", "dig", "bash");
+        await using TestNet net = await TestNet.CreateAsync();
+        string ns = await net.AddNamespaceAsync("status");
+
+        // script(1) gives the watch a terminal; dig asks the namespace's own loopback (nothing answers) while it runs.
+        string[] watch = [DnswProgram.Program, .. DnswProgram.Prefix, "leak", "watch", "--iface", "lo", "--duration", "4s", "--no-bpf"];
+        string command = string.Join(' ', watch.Select(a => $"'{a}'"));
+        string queries = "while kill -0 $w 2>/dev/null; do dig @127.0.0.1 +tries=1 +time=1 status.dnsw.test >/dev/null; sleep 0.1; done; wait $w";
+        CommandResult tty = await net.ExecAsync(ns, "bash", ["-c", $"script -qfec \"{command}\" /dev/null & w=$!; {queries}"], TimeSpan.FromSeconds(60));
+        Assert.True(tty.ExitCode is 0 or 2, tty.Describe());
+        // Redrawn in place: elapsed and left, packets and DNS with their rates, leaks by type, drops.
+        Assert.Matches(@"\r\u001b\[K0:0\d \(0:0\d left\)  packets [1-9]\d* \(\d+/s\)  DNS [1-9]\d* \(\d+/s\)  leaks A \d+ B \d+ C \d+ D \d+ exfil \d+  drops \d+", tty.StdOut);
+
+        // Into a pipe: the same watch draws no status line at all.
+        CommandResult piped = await net.ExecAsync(ns, "bash", ["-c", $"{command} & w=$!; {queries}"], TimeSpan.FromSeconds(60));
+        Assert.True(piped.ExitCode is 0 or 2, piped.Describe());
+        Assert.DoesNotContain("\u001b[K", piped.StdOut + piped.StdErr, StringComparison.Ordinal);
+        Assert.DoesNotContain(" left)  packets ", piped.StdOut + piped.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task IfaceDiag_ListsTheNamespacesInterfaces_AndWhetherEachOpens()
     {
         HostTools.RequireRoot();

@@ -327,7 +327,7 @@ internal static class WatchCommand
         LeakReportEvents? listed = htmlFile is null ? null : new LeakReportEvents();
         using PcapNgWriter? pcapWriter = pcapFile is null ? null : new PcapNgWriter(pcapFile, leaveOpen: true);
         // Several files are one input: frame numbers run on inside, and each goes out in its own file's numbering.
-        var frames = new FrameNumbering();
+        var frames = new FrameNumbering(options.Files.Length);
         EvidenceRecorder? evidence = pcapWriter is null ? null : new EvidenceRecorder(pcapWriter, flushEachWrite: live, frames: frames);
         var traffic = new WatchSummary();
 

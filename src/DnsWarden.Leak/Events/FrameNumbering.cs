@@ -10,6 +10,14 @@ namespace DnsWarden.Leak.Events;
 public sealed class FrameNumbering
 {
     private readonly List<(long First, string File)> _files = [];
+    private readonly bool _several;
+
+    /// <param name="files">How many files the input names: with more than one, frames and ids say which file they are in
+    /// from the first event on (events of the first file are written before the second begins).</param>
+    public FrameNumbering(int files = 1)
+    {
+        _several = files > 1;
+    }
 
     /// <summary>How many files have begun.</summary>
     public int Files => _files.Count;
@@ -41,7 +49,7 @@ public sealed class FrameNumbering
     {
         (string? file, long local, _) = Locate(frame);
         string number = local.ToString(CultureInfo.InvariantCulture);
-        return _files.Count > 1 && file is not null ? $"{number} of {file}" : number;
+        return _several && file is not null ? $"{number} of {file}" : number;
     }
 
     /// <summary>The event with each frame number in its file's numbering and the file beside it.</summary>
@@ -91,6 +99,6 @@ public sealed class FrameNumbering
 
         (_, long local, int index) = Locate(frame);
         string text = id[0] + local.ToString(CultureInfo.InvariantCulture);
-        return _files.Count > 1 ? text + "@" + index.ToString(CultureInfo.InvariantCulture) : text;
+        return _several && index > 0 ? text + "@" + index.ToString(CultureInfo.InvariantCulture) : text;
     }
 }

@@ -66,7 +66,8 @@ public sealed class SystemdNotifier : IDisposable
         try
         {
             // "socket:[INODE]": the inode is what identifies the journal's stream socket here.
-            string? target = File.ResolveLinkTarget("/proc/self/fd/2", returnFinalTarget: false)?.ToString();
+            // The link's text as the kernel gives it (a FileSystemInfo of it would make the text a path below fd/).
+            string? target = new FileInfo("/proc/self/fd/2").LinkTarget;
             return target is not null && target == $"socket:[{stream![(colon + 1)..]}]";
         }
         catch (IOException)

@@ -41,7 +41,7 @@ public sealed class JailReportTests(JailNetFixture fixture) : IClassFixture<Jail
         Assert.True(File.Exists(report), r.Describe());
 
         JsonElement[] lines = [.. File.ReadAllLines(log).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        JsonElement[] queries = [.. lines.Where(e => !e.TryGetProperty("event", out _))];
+        JsonElement[] queries = [.. lines.Where(e => EventFields.Event(e) == "query")];
         JsonElement[] refused = [.. lines.Where(e => e.TryGetProperty("event", out JsonElement ev) && ev.GetString() == "blocked_connection")];
         string html = await File.ReadAllTextAsync(report);
         // A line stands for its "count" queries when the log folded repeats into it.

@@ -219,6 +219,12 @@ public sealed partial class TunTests(TunNetFixture fixture) : IClassFixture<TunN
         Assert.Contains($"dnsw tun: refused unresolved tcp [{TunNetFixture.OtherV6}]:80", tun.StdErr, StringComparison.Ordinal);
 
         // The query log speaks the vocabulary of every line dnsw writes: the queries, then the refusals it ends with.
+        if (Environment.GetEnvironmentVariable("DNSW_E2E_ARTIFACTS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(Path.Combine(keep, "tun"));
+            File.Copy(queryLog, Path.Combine(keep, "tun", Path.GetFileName(queryLog)), overwrite: true);
+        }
+
         List<JsonElement> logged = [.. File.ReadAllLines(queryLog).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
         Assert.All(logged, e => Assert.Equal(["ts", "event"], e.EnumerateObject().Take(2).Select(p => p.Name)));
         Assert.Contains(logged, e => EventFields.Event(e) == "query" && e.TryGetProperty("qname", out _) && e.TryGetProperty("src", out _));

@@ -31,8 +31,10 @@ public sealed class FrameNumberingTests
     [Fact]
     public void SeveralFiles_EachFrameInItsOwnFile_AndIdsSayWhichFile()
     {
-        var frames = new FrameNumbering();
+        var frames = new FrameNumbering(files: 2);
         Assert.Equal(0, frames.Begin("a.pcap", 0));
+        // Before the second file begins, the first file's ids already say which file they are in.
+        Assert.Equal("q3@1", frames.LocalizeCorrelation("q3"));
         Assert.Equal(10, frames.Begin("b.pcap", 10));
         Assert.Equal(("a.pcap", 10L, 1), frames.Locate(10));
         Assert.Equal(("b.pcap", 1L, 2), frames.Locate(11));
