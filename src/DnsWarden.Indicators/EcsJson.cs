@@ -94,6 +94,12 @@ public static class EcsJson
         }
     }
 
+    /// <summary><c>network.type</c> of an endpoint: of its address, or of the network a privacy mode cut it to; null for neither.</summary>
+    public static string? NetworkType(EcsEndpoint endpoint) =>
+        endpoint.Ip is { } ip ? NetworkType(ip)
+        : IPNetwork.TryParse(endpoint.Address, out IPNetwork network) ? NetworkType(network.BaseAddress)
+        : null;
+
     /// <summary><c>network.type</c>: <c>ipv4</c> or <c>ipv6</c>.</summary>
     public static string NetworkType(IPAddress ip)
     {

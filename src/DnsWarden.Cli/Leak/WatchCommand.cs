@@ -423,16 +423,18 @@ internal static class WatchCommand
         };
         string policyName = options.Policy.Source;
         string privacyName = PrivacyFilter.Name(options.Privacy);
+        // One time for the summary wherever it is written: stdout and --out carry the same line.
+        DateTimeOffset summaryTime = DateTimeOffset.UtcNow;
         if (json is not null)
         {
-            WriteSummary(json, summary, policyName, privacyName, totals, options.Ecs);
+            WriteSummary(json, summary, policyName, privacyName, totals, options.Ecs, summaryTime);
             json.Flush();
             stdout.WriteByte((byte)'\n');
         }
 
         if (fileJson is not null)
         {
-            WriteSummary(fileJson, summary, policyName, privacyName, totals, options.Ecs);
+            WriteSummary(fileJson, summary, policyName, privacyName, totals, options.Ecs, summaryTime);
             fileJson.Flush();
             outFile!.WriteByte((byte)'\n');
         }
@@ -480,11 +482,11 @@ internal static class WatchCommand
         return summary.Events > 0 ? ExitCodes.LeaksFound : ExitCodes.Ok;
     }
 
-    private static void WriteSummary(Utf8JsonWriter writer, LeakSummary summary, string policy, string privacy, CaptureTotals totals, bool ecs)
+    private static void WriteSummary(Utf8JsonWriter writer, LeakSummary summary, string policy, string privacy, CaptureTotals totals, bool ecs, DateTimeOffset time)
     {
         if (ecs)
         {
-            LeakSummaryEcs.Write(writer, summary, policy, privacy, totals, DateTimeOffset.UtcNow);
+            LeakSummaryEcs.Write(writer, summary, policy, privacy, totals, time);
         }
         else
         {

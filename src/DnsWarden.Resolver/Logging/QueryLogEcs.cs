@@ -68,9 +68,9 @@ public static class QueryLogEcs
         }
 
         w.WriteString("protocol"u8, "dns"u8);
-        if (client?.Ip is { } ip)
+        if (client is { } endpoint && EcsJson.NetworkType(endpoint) is { } type)
         {
-            w.WriteString("type"u8, EcsJson.NetworkType(ip));
+            w.WriteString("type"u8, type);
         }
 
         w.WriteEndObject();

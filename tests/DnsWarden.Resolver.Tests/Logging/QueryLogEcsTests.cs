@@ -146,6 +146,7 @@ public sealed class QueryLogEcsTests
                     Assert.False(Has(ecs, "source.ip"), line);
                     Assert.False(Has(ecs, "source.port"), line);
                     Assert.Equal("*.example.com", At(ecs, "dns.question.name").GetString());
+                    Assert.Equal(entry.Client!.StartsWith('[') ? "ipv6" : "ipv4", At(ecs, "network.type").GetString());
                     Assert.Equal("example.com", At(ecs, "dns.question.registered_domain").GetString());
                     break;
                 case PrivacyMode.Minimal:
