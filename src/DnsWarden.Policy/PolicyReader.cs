@@ -522,9 +522,9 @@ internal ref struct PolicyReader
                         return false;
                     }
 
-                    if (!PolicyDuration.TryParse(text, out TimeSpan window) || window <= TimeSpan.Zero)
+                    if (!PolicyDuration.TryParse(text, out TimeSpan window) || window <= TimeSpan.Zero || window > PolicyDuration.Max)
                     {
-                        return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration above 0 (expected a whole number and a unit: 500ms, 60s, 2m, 1h; at most 7 days)");
+                        return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration above 0 and at most 7 days (expected {PolicyDuration.Expected})");
                     }
 
                     x = x with { Window = window };

@@ -499,7 +499,7 @@ internal ref struct ProxyConfigReader
 
         if (c.TrackerMaxTtl is { } max && max < c.TrackerMinTtl)
         {
-            return _json.FailAt(maxAt, $"ip_tracker.max_ttl: {FormatDuration(max)} is below min_ttl {FormatDuration(c.TrackerMinTtl)}");
+            return _json.FailAt(maxAt, $"ip_tracker.max_ttl: {PolicyDuration.Format(max)} is below min_ttl {PolicyDuration.Format(c.TrackerMinTtl)}");
         }
 
         return true;
@@ -950,74 +950,19 @@ internal ref struct ProxyConfigReader
             return false;
         }
 
-        if (!TryParseDuration(text, out TimeSpan parsed))
+        if (!PolicyDuration.TryParse(text, out TimeSpan parsed))
         {
-            return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration (expected a whole number and a unit: ms, s, m, h or d, e.g. \"2s\")");
+            return _json.Fail($"{path}: {PolicyJsonCursor.Quote(text)} is not a duration (expected {PolicyDuration.Expected})");
         }
 
         if (parsed < min || parsed > max)
         {
-            return _json.Fail($"{path}: expected a duration from {FormatDuration(min)} to {FormatDuration(max)}{orNull}, got {PolicyJsonCursor.Quote(text)}");
+            return _json.Fail($"{path}: expected a duration from {PolicyDuration.Format(min)} to {PolicyDuration.Format(max)}{orNull}, got {PolicyJsonCursor.Quote(text)}");
         }
 
         value = parsed;
         return true;
     }
-
-    /// <summary>
-    /// <see cref="PolicyDuration"/> syntax (<c>0</c>, <c>500ms</c>, <c>2s</c>, <c>5m</c>, <c>1h</c>) and whole days, <c>1d</c>,
-    /// which a cache TTL is often written in. No upper bound here: the caller's range check names the allowed range.
-    /// </summary>
-    internal static bool TryParseDuration(string text, out TimeSpan value)
-    {
-        value = TimeSpan.Zero;
-        if (text == "0")
-        {
-            return true;
-        }
-
-        int digits = 0;
-        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
-        {
-            digits++;
-        }
-
-        if (digits is 0 or > 9)
-        {
-            return false;
-        }
-
-        long unit;
-        switch (text.AsSpan(digits))
-        {
-            case "ms":
-                unit = TimeSpan.TicksPerMillisecond;
-                break;
-            case "s":
-                unit = TimeSpan.TicksPerSecond;
-                break;
-            case "m":
-                unit = TimeSpan.TicksPerMinute;
-                break;
-            case "h":
-                unit = TimeSpan.TicksPerHour;
-                break;
-            case "d":
-                unit = TimeSpan.TicksPerDay;
-                break;
-            default:
-                return false;
-        }
-
-        long n = long.Parse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture);
-        value = n > long.MaxValue / unit ? TimeSpan.MaxValue : TimeSpan.FromTicks(n * unit);
-        return true;
-    }
-
-    internal static string FormatDuration(TimeSpan value) =>
-        value > TimeSpan.Zero && value.Ticks % TimeSpan.TicksPerDay == 0
-            ? (value.Ticks / TimeSpan.TicksPerDay).ToString(CultureInfo.InvariantCulture) + "d"
-            : PolicyDuration.Format(value);
 
     private bool ReadSize(string path, long min, long max, out long value)
     {

@@ -16,7 +16,7 @@ public sealed class CliErrorTests : IDisposable
 
     [Theory]
     [InlineData(new[] { "leak", "watch", "--bogus" }, "dnsw: Unrecognized command or argument '--bogus'.", "dnsw leak watch")]
-    [InlineData(new[] { "leak", "watch", "--duration", "soon" }, "dnsw: --duration: 'soon' is not a duration (expected e.g. 10s, 500ms, 2m, 0)", "dnsw leak watch")]
+    [InlineData(new[] { "leak", "watch", "--duration", "soon" }, "dnsw: --duration: 'soon' is not a duration (expected a number and a unit: ms, s, m, h or d, e.g. 500ms, 1.5s, 2m (a number alone is seconds))", "dnsw leak watch")]
     [InlineData(new string[0], "dnsw: Required command was not provided.", "dnsw")]
     [InlineData(new[] { "proxy", "--upstream", "10.0.0.1:53" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw proxy")]
     public async Task AUsageError_IsOneLineAndAPointerToHelp(string[] args, string line, string command)

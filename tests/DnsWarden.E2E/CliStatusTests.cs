@@ -133,6 +133,39 @@ public sealed class CliStatusTests
     }
 
     [Fact]
+    public async Task UnderSplit_TheVerdictsAreTheDetectorsOwn_NoLeakAForOrdinaryNames()
+    {
+        HostTools.RequireRoot();
+        HostTools.RequireTools("ip", "dotnet");
+        await using TestNet net = await TestNet.CreateAsync();
+        string ns = await BuildAsync(net);
+
+        async Task<JsonElement> Status(params string[] flags)
+        {
+            CommandResult run = await net.ExecAsync(ns, DnswProgram.Program, [.. DnswProgram.Prefix, "leak", "status", "--format", "json", "--profile", "split", .. flags], TimeSpan.FromSeconds(60));
+            Assert.True(run.Succeeded, run.Describe());
+            using JsonDocument doc = JsonDocument.Parse(run.StdOut);
+            return doc.RootElement.Clone();
+        }
+
+        // No name proxy-required: the detector raises nothing for DNS on eth0, and status says it is direct.
+        JsonElement plain = await Status();
+        JsonElement eth0 = Single([.. plain.GetProperty("interfaces").EnumerateArray()], "eth0");
+        Assert.Equal("direct", eth0.GetProperty("dns_verdict").GetString());
+        Assert.DoesNotContain("Leak-A", eth0.GetProperty("verdict").GetString(), StringComparison.Ordinal);
+        JsonElement server = plain.GetProperty("dns").GetProperty("resolv_conf").GetProperty("nameservers")[0];
+        Assert.Equal("direct", server.GetProperty("dns_verdict").GetString());
+        Assert.Equal("safe", Single([.. plain.GetProperty("interfaces").EnumerateArray()], "wg0").GetProperty("dns_verdict").GetString());
+
+        // A proxy-required suffix: those names on eth0 would be Leak-B, the others still direct.
+        JsonElement corp = await Status("--proxy-domain", "corp.example");
+        JsonElement eth0Corp = Single([.. corp.GetProperty("interfaces").EnumerateArray()], "eth0");
+        Assert.Equal("leak-b", eth0Corp.GetProperty("dns_verdict").GetString());
+        Assert.Contains("names under corp.example would be Leak-B", eth0Corp.GetProperty("verdict").GetString(), StringComparison.Ordinal);
+        Assert.Equal("leak-b", corp.GetProperty("dns").GetProperty("resolv_conf").GetProperty("nameservers")[0].GetProperty("dns_verdict").GetString());
+    }
+
+    [Fact]
     public async Task Human_ShowsEveryTable_AndTheVerdicts()
     {
         HostTools.RequireRoot();

@@ -211,6 +211,12 @@ public sealed class PolicyDurationTests
     [InlineData("1h", 3_600_000)]
     [InlineData("168h", 604_800_000)]
     [InlineData("0s", 0)]
+    [InlineData("1.5s", 1_500)]
+    [InlineData("60", 60_000)]
+    [InlineData("0.25", 250)]
+    [InlineData("1d", 86_400_000)]
+    [InlineData("30d", 2_592_000_000)]
+    [InlineData("2.5m", 150_000)]
     public void Parses(string text, long milliseconds)
     {
         Assert.True(PolicyDuration.TryParse(text, out TimeSpan value));
@@ -219,18 +225,19 @@ public sealed class PolicyDurationTests
 
     [Theory]
     [InlineData("")]
-    [InlineData("60")]
     [InlineData("s")]
+    [InlineData(".5s")]
+    [InlineData("5.s")]
+    [InlineData("1.2.3s")]
+    [InlineData("1e3s")]
+    [InlineData("soon")]
     [InlineData("60 s")]
     [InlineData(" 60s")]
     [InlineData("-1s")]
     [InlineData("+1s")]
-    [InlineData("1.5s")]
-    [InlineData("1d")]
     [InlineData("1S")]
     [InlineData("1sec")]
-    [InlineData("169h")]
-    [InlineData("9999999999h")]
+    [InlineData("9999999999d")]
     [InlineData("99999999999999999999s")]
     public void Refuses(string text)
     {
@@ -244,6 +251,7 @@ public sealed class PolicyDurationTests
     [InlineData("90s")]
     [InlineData("2m")]
     [InlineData("1h")]
+    [InlineData("1d")]
     public void Format_RoundTrips(string text)
     {
         Assert.True(PolicyDuration.TryParse(text, out TimeSpan value));

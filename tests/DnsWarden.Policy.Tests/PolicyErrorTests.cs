@@ -175,12 +175,12 @@ public sealed class PolicyErrorTests
         {
             "bad duration: space",
             "{ \"exfiltration\": { \"window\": \"60 s\" } }",
-            "p.json:1:31: exfiltration.window: '60 s' is not a duration above 0 (expected a whole number and a unit: 500ms, 60s, 2m, 1h; at most 7 days)"
+            "p.json:1:31: exfiltration.window: '60 s' is not a duration above 0 and at most 7 days (expected a number and a unit: ms, s, m, h or d, e.g. 500ms, 1.5s, 2m (a number alone is seconds))"
         },
         {
             "bad duration: zero window",
             "{ \"exfiltration\": { \"window\": \"0\" } }",
-            "p.json:1:31: exfiltration.window: '0' is not a duration above 0 (expected a whole number and a unit: 500ms, 60s, 2m, 1h; at most 7 days)"
+            "p.json:1:31: exfiltration.window: '0' is not a duration above 0 and at most 7 days (expected a number and a unit: ms, s, m, h or d, e.g. 500ms, 1.5s, 2m (a number alone is seconds))"
         },
         {
             "bad duration: a number",

@@ -254,7 +254,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "pin not base64", "{ \"upstreams\": [ { \"pin_sha256\": [\"" + Pin + "\", \"not base64!\"] } ] }", "c.json:1:83: upstreams[0].pin_sha256[1]: expected the base64 of a 32-byte SHA-256 digest (44 characters ending in '='), got 'not base64!'" },
         { "verify not a bool", "{ \"upstreams\": [ { \"verify_certificate\": \"no\" } ] }", "c.json:1:42: upstreams[0].verify_certificate: expected true or false, got a string" },
         { "bad strategy", "{ \"strategy\": \"random\" }", "c.json:1:15: strategy: 'random' is not valid (expected one of: failover, race)" },
-        { "timeout not a duration", "{ \"upstream_timeout\": \"2 s\" }", "c.json:1:23: upstream_timeout: '2 s' is not a duration (expected a whole number and a unit: ms, s, m, h or d, e.g. \"2s\")" },
+        { "timeout not a duration", "{ \"upstream_timeout\": \"2 s\" }", "c.json:1:23: upstream_timeout: '2 s' is not a duration (expected a number and a unit: ms, s, m, h or d, e.g. 500ms, 1.5s, 2m (a number alone is seconds))" },
         { "timeout a number", "{ \"upstream_timeout\": 2 }", "c.json:1:23: upstream_timeout: expected a duration such as \"2s\", got the number 2" },
         { "timeout zero", "{ \"upstream_timeout\": \"0\" }", "c.json:1:23: upstream_timeout: expected a duration from 1ms to 1m, got '0'" },
         { "timeout too long", "{ \"upstream_timeout\": \"90s\" }", "c.json:1:23: upstream_timeout: expected a duration from 1ms to 1m, got '90s'" },

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using DnsWarden.Cli.Leak;
 using DnsWarden.Export;
+using DnsWarden.Policy;
 
 namespace DnsWarden.Cli.Export;
 
@@ -52,7 +52,7 @@ internal sealed class ExportOptions
         });
         Interval.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<string?>() is { } text && (!DurationParser.TryParse(text, out TimeSpan t) || t <= TimeSpan.Zero))
+            if (r.GetValueOrDefault<string?>() is { } text && (!PolicyDuration.TryParse(text, out TimeSpan t) || t <= TimeSpan.Zero))
             {
                 r.AddError($"--export-interval: '{text}' is not a positive duration (e.g. 1s, 500ms)");
             }
@@ -147,7 +147,7 @@ internal sealed class ExportOptions
         TimeSpan interval = ExportSettings.DefaultBatchInterval;
         if (parse.GetValue(Interval) is { } i)
         {
-            DurationParser.TryParse(i, out interval);
+            PolicyDuration.TryParse(i, out interval);
         }
 
         long spoolBytes = ExportSettings.DefaultSpoolBytes;

@@ -4,6 +4,7 @@ using DnsWarden.Cli.Export;
 using DnsWarden.Export;
 using DnsWarden.Leak.Events;
 using DnsWarden.Leak.Report;
+using DnsWarden.Policy;
 
 namespace DnsWarden.Cli.Leak;
 
@@ -76,7 +77,7 @@ internal sealed class ReportFromClickHouse
             return true;
         }
 
-        if (DurationParser.TryParse(text, out TimeSpan back) && back > TimeSpan.Zero)
+        if (PolicyDuration.TryParse(text, out TimeSpan back) && back > TimeSpan.Zero)
         {
             time = now - back;
             return true;

@@ -6,6 +6,7 @@ using System.Runtime.Versioning;
 using System.Text.Json;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Events;
+using DnsWarden.Leak.Rules;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Network;
 using DnsWarden.Policy;
@@ -172,19 +173,48 @@ internal static class StatusCommand
                 return ("safe", $"DNS on {name} stays on the safe path under {profile}: {why}");
             }
 
-            var exceptions = new List<string>();
-            if (_policy.SafeResolvers.Count > 0)
+            return OffSafePath($"DNS on {name}", $"{cls} ({route.Reason}) is not a safe route class or safe interface", route.Class, exceptions: true);
+        }
+
+        /// <summary>
+        /// What plaintext DNS that leaves by an unsafe path would be, by the detector's own rule (<see cref="PlaintextRule"/>):
+        /// Leak-A, or under <c>split</c> nothing for ordinary names and Leak-B for the proxy-required ones.
+        /// </summary>
+        private (string Verdict, string Text) OffSafePath(string subject, string? reason, RouteClass routeClass, bool exceptions)
+        {
+            string profile = Profiles.Name(_policy.Profile);
+            string verdict;
+            string text;
+            if (PlaintextRule.OffSafePath(_policy.Profile, routeClass, proxyRequired: false) is not null)
             {
-                exceptions.Add("sent to a safe resolver (" + string.Join(", ", _policy.SafeResolvers) + ")");
+                verdict = "leak-a";
+                text = $"{subject} would be Leak-A under {profile}" + (reason is null ? "" : ": " + reason);
+            }
+            else if (PlaintextRule.AnyProxyRequired(_policy.Split))
+            {
+                string names = _policy.Split.Default == SplitDefault.Proxy
+                    ? "every name not in direct_domains"
+                    : "names under " + string.Join(", ", _policy.Split.ProxyDomains.Rules);
+                verdict = "leak-b";
+                text = $"{subject} {(reason is null ? "go" : "is")} direct under {profile}: ordinary names may resolve there, but {names} would be Leak-B" + (reason is null ? "" : $" ({reason})");
+            }
+            else
+            {
+                return ("direct", $"{subject} {(reason is null ? "go" : "is")} direct under {profile}: no name is proxy-required, so ordinary names may resolve there");
+            }
+
+            var unless = new List<string>();
+            if (exceptions && _policy.SafeResolvers.Count > 0)
+            {
+                unless.Add("sent to a safe resolver (" + string.Join(", ", _policy.SafeResolvers) + ")");
             }
 
             if (_policy.AllowedProcesses.Count > 0)
             {
-                exceptions.Add("sent by an allowed process (" + string.Join(", ", _policy.AllowedProcesses) + ")");
+                unless.Add("sent by an allowed process (" + string.Join(", ", _policy.AllowedProcesses) + ")");
             }
 
-            string text = $"DNS on {name} would be Leak-A under {profile}: {cls} ({route.Reason}) is not a safe route class or safe interface";
-            return exceptions.Count == 0 ? ("leak-a", text) : ("leak-a-unless", text + ", unless " + string.Join(" or ", exceptions));
+            return unless.Count == 0 ? (verdict, text) : (verdict + "-unless", text + ", unless " + string.Join(" or ", unless));
         }
 
         private NameserverView JudgeNameserver(ResolvConfNameserver ns)
@@ -218,7 +248,8 @@ internal static class StatusCommand
                 return new(ns, route, device, cls, safeResolver, "safe", $"{who} is reached via {device} ({className}): safe path");
             }
 
-            return new(ns, route, device, cls, safeResolver, "leak-a", $"{who} is reached via {device} ({className}): queries to it would be Leak-A");
+            (string verdict, string text) = OffSafePath("queries to it", reason: null, cls.Value.Class, exceptions: false);
+            return new(ns, route, device, cls, safeResolver, verdict, $"{who} is reached via {device} ({className}): {text}");
         }
 
         public void WriteJson(Utf8JsonWriter w)
@@ -549,7 +580,7 @@ internal static class StatusCommand
                     Markup.Escape(l.Name), N(l.Index), state, Markup.Escape(l.KindName), N(l.Mtu),
                     Markup.Escape(string.Join("\n", i.Addresses.Select(a => a.ToString()))),
                     RouteClassifier.Name(i.Route.Class),
-                    i.Verdict == "safe" ? "[green]safe[/]" : "[red]" + Markup.Escape(i.Verdict) + "[/]");
+                    i.Verdict == "safe" ? "[green]safe[/]" : i.Verdict == "direct" ? "[yellow]direct[/]" : "[red]" + Markup.Escape(i.Verdict) + "[/]");
             }
 
             console.Write(interfaces);
@@ -684,7 +715,7 @@ internal static class StatusCommand
             {
                 string route = v.Route is null ? "none" : $"{RouteInfo.TableName(v.Route.Table)} {v.Route.DestinationText}" + (v.Device is null ? "" : " dev " + v.Device)
                     + (v.Class is { } c ? " (" + RouteClassifier.Name(c.Class) + ")" : "");
-                string verdict = v.Verdict == "safe" ? "[green]safe[/]" : v.Verdict == "unused" ? "[grey]unused[/]" : "[red]" + Markup.Escape(v.Verdict) + "[/]";
+                string verdict = v.Verdict == "safe" ? "[green]safe[/]" : v.Verdict == "unused" ? "[grey]unused[/]" : v.Verdict == "direct" ? "[yellow]direct[/]" : "[red]" + Markup.Escape(v.Verdict) + "[/]";
                 table.AddRow(N(v.Server.Line), Markup.Escape(v.Server.ToString()), Markup.Escape(route), verdict);
             }
 

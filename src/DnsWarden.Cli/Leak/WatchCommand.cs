@@ -74,9 +74,9 @@ internal static class WatchCommand
         duration.Validators.Add(r =>
         {
             string text = r.GetValueOrDefault<string>() ?? "";
-            if (!DurationParser.TryParse(text, out _))
+            if (!PolicyDuration.TryParse(text, out _))
             {
-                r.AddError($"--duration: '{text}' is not a duration (expected e.g. 10s, 500ms, 2m, 0)");
+                r.AddError($"--duration: '{text}' is not a duration (expected {PolicyDuration.Expected})");
             }
         });
         var format = new Option<string>("--format")
@@ -148,7 +148,7 @@ internal static class WatchCommand
                 return Task.FromResult(ExitCodes.InputError);
             }
 
-            DurationParser.TryParse(parse.GetValue(duration)!, out TimeSpan limit);
+            PolicyDuration.TryParse(parse.GetValue(duration)!, out TimeSpan limit);
             PrivacyFilter.TryParse(parse.GetValue(privacy)!, out PrivacyMode mode);
             var names = new Dictionary<int, string>();
             foreach (string s in parse.GetValue(ifaceIndex) ?? [])

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Guard.Jail.Report;
 using DnsWarden.Indicators;
+using DnsWarden.Platform;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
@@ -256,20 +257,8 @@ public static class JailRunner
         return child.ExitCode;
     }
 
-    /// <summary>unshare's child (the jail's init), from /proc/PID/task/PID/children; null before it forked or after.</summary>
-    private static int? InitPid(int unsharePid)
-    {
-        string pid = unsharePid.ToString(CultureInfo.InvariantCulture);
-        try
-        {
-            string children = File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim();
-            return int.TryParse(children.Split(' ')[0], NumberStyles.None, CultureInfo.InvariantCulture, out int init) ? init : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    /// <summary>unshare's child (the jail's init); null before it forked or after.</summary>
+    private static int? InitPid(int unsharePid) => ProcessChildren.First(unsharePid);
 
     private static string Summary(ResolverMetrics m, JailNetwork net)
     {

@@ -227,28 +227,18 @@ public sealed class LeakDetector : IFlowSink
             return null;
         }
 
-        List<string> why = UnsafeReasons(o.Origin, route, flow, encrypted: false);
         bool proxyRequired = dns.QName is { } name && _policy.Split.IsProxyRequired(name);
-        if (proxyRequired)
+        if (PlaintextRule.OffSafePath(_policy.Profile, route.Class, proxyRequired) is not { } finding)
         {
-            why.Insert(0, "the name is proxy-required by the split policy but was resolved outside the safe path");
-            // Seen only inside the host, the name has not reached an observer outside it yet (docs/DECISIONS.md).
-            return new QueryVerdict(LeakType.B, route.Class == RouteClass.Virtual ? Severity.P2 : Severity.P0, why);
+            return null;
         }
 
-        if (_policy.Profile == PolicyProfile.Split)
-        {
-            return null; // split policy: ordinary names may resolve directly
-        }
-
-        why.Insert(0, "plaintext DNS query outside the safe path");
-        Severity severity = route.Class switch
-        {
-            RouteClass.Physical => Severity.P1,
-            RouteClass.Virtual => Severity.P3,
-            _ => Severity.P2,
-        };
-        return new QueryVerdict(LeakType.A, severity, why);
+        (LeakType type, Severity severity) = finding;
+        List<string> why = UnsafeReasons(o.Origin, route, flow, encrypted: false);
+        why.Insert(0, type == LeakType.B
+            ? "the name is proxy-required by the split policy but was resolved outside the safe path"
+            : "plaintext DNS query outside the safe path");
+        return new QueryVerdict(type, severity, why);
     }
 
     /// <summary>Judges the paths the merger completed: one event per query, at its most exposed hop, or none when it left by the safe path.</summary>

@@ -51,7 +51,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("eth0", Client, 50000, Server, 443, null, ["h2", "http/1.1"], 3000, 120, 200, 110, 180);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(hellos: 1, notTls: 1);
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("eth0", Client, 50000, Server, 443, null, ["h2"], 3000, 31, 31, 120, 30 * 1024);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(hellos: 1, notTls: 1);
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("eth0", Client, 50000, Server, 443, null, ["h2"], [.. bursts]);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(hellos: 1, notTls: 1);
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("eth0", Client, 50000, Server, 443, null, ["http/1.1"], s_dohBursts);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(hellos: 1, notTls: 1);
     }
 
     [Fact]
@@ -94,7 +94,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("eth0", Client, 50000, Server, 8443, null, ["h2"], s_dohBursts);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(); // 8443 is not a port a ClientHello is looked for on: nothing to read, and nothing malformed
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class DohShapeTests
         var h = new Harness(Expect.FullTunnel);
         h.TlsConnection("wg0", "10.8.0.2", 50000, Server, 443, null, ["h2"], s_dohBursts);
         h.Complete();
-        Assert.Empty(h.Events);
+        h.AssertNoEventAfterSeeing(hellos: 1, notTls: 1);
     }
 
     [Fact]

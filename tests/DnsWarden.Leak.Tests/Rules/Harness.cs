@@ -55,6 +55,22 @@ internal sealed class Harness
 
     public void Complete() => Pipeline.Complete();
 
+    /// <summary>
+    /// No event, and the crafted packets were read as what they stand for (every frame decoded, none malformed, the DNS
+    /// messages, ClientHellos and QUIC Initials counted): a "no event" that a frame which never decoded cannot pass.
+    /// <paramref name="notTls"/>: the shape tests' server bursts are record-shaped filler, one <c>tls:NotTls</c> each.
+    /// </summary>
+    public void AssertNoEventAfterSeeing(long dns = 0, long hellos = 0, long quic = 0, long notTls = 0)
+    {
+        Assert.Empty(Events);
+        Assert.True(Frames > 0, "no frame was fed");
+        Assert.Equal(Frames, Pipeline.Dissector.Decoded);
+        Assert.True(
+            Pipeline.Dissector.MalformedTotal == notTls && (notTls == 0 || Pipeline.Dissector.Malformed["tls:NotTls"] == notTls),
+            string.Join(", ", Pipeline.Dissector.Malformed.Select(m => $"{m.Key} {m.Value}")));
+        Assert.Equal((dns, hellos, quic), (Pipeline.Dissector.DnsMessages, Pipeline.Dissector.TlsClientHellos, Pipeline.Dissector.QuicInitials));
+    }
+
     public static byte[] Query(string name, ushort id, DnsType type = DnsType.A)
     {
         byte[] buffer = new byte[600];

@@ -99,25 +99,26 @@ public sealed class DnsNameTests
     [Fact]
     public void LongBackwardPointerChain_IsBoundedByHopLimit()
     {
-        // 200 pointers each to the previous one: backwards, but far more hops than any name needs.
-        var m = new List<byte>(new byte[12]) { 0 };
-        int previous = 12;
-        for (int i = 0; i < 200; i++)
+        // Pointers each to the previous one: backwards (no loop), so only the hop limit can stop the walk. A chain of
+        // exactly the limit is read; one more hop is refused.
+        static (bool Ok, DnsError Error) Walk(int pointers)
         {
-            int at = m.Count;
-            m.Add(0xC0);
-            m.Add((byte)previous);
-            previous = at;
-            if (previous > 255)
+            var m = new List<byte>(new byte[12]) { 0 };
+            int previous = 12;
+            for (int i = 0; i < pointers; i++)
             {
-                break;
+                int at = m.Count;
+                m.Add((byte)(0xC0 | (previous >> 8)));
+                m.Add((byte)previous);
+                previous = at;
             }
+
+            bool ok = DnsName.TryRead([.. m], previous, out _, out _, out DnsError error);
+            return (ok, error);
         }
 
-        byte[] bytes = [.. m];
-        int last = bytes.Length - 2;
-        bool ok = DnsName.TryRead(bytes, last, out _, out _, out DnsError error);
-        Assert.True(ok || error == DnsError.TooManyPointers);
+        Assert.Equal((true, DnsError.None), Walk(DnsName.MaxPointerHops));
+        Assert.Equal((false, DnsError.TooManyPointers), Walk(DnsName.MaxPointerHops + 1));
     }
 
     [Fact]

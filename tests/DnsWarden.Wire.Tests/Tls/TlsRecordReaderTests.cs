@@ -57,16 +57,19 @@ public sealed class TlsRecordReaderTests
     }
 
     [Fact]
-    public void SplitAtEveryOffset_TwoChunks()
+    public void SplitAtEveryOffset_TwoRecords()
     {
-        byte[] stream = ClientHelloBuilder.ToRecords(s_hello, 40);
+        // The handshake message cut into two TLS records at every offset (a client may fragment it anywhere): each
+        // stream is two records, and the reader puts the ClientHello back together whole, and only when both are in.
         var scratch = new byte[4096];
-        for (int split = 1; split < stream.Length; split++)
+        for (int split = 1; split < s_hello.Length; split++)
         {
-            Assert.False(TlsRecordReader.TryGetClientHello(stream.AsSpan(0, split), scratch, out _, out TlsStreamStatus first));
-            Assert.Equal(TlsStreamStatus.NeedMoreData, first);
-            Assert.True(TlsRecordReader.TryGetClientHello(stream, scratch, out int length, out _));
+            byte[] stream = ClientHelloBuilder.ToRecords(s_hello, split);
+            Assert.Equal(s_hello.Length + (2 * TlsRecordReader.RecordHeaderLength), stream.Length);
+            Assert.True(TlsRecordReader.TryGetClientHello(stream, scratch, out int length, out TlsStreamStatus status), $"split {split}: {status}");
             Assert.Equal(s_hello, scratch[..length]);
+            Assert.False(TlsRecordReader.TryGetClientHello(stream.AsSpan(0, TlsRecordReader.RecordHeaderLength + split), scratch, out _, out TlsStreamStatus first));
+            Assert.Equal(TlsStreamStatus.NeedMoreData, first);
         }
     }
 
