@@ -96,7 +96,8 @@ fi
 ecs_version=8.11.5
 if [ $want_test -eq 1 ] && [ ! -f .tools/ecs/$ecs_version/package/generated/ecs_flat.js ]; then
     tmp="$(mktemp -d)"
-    (cd "$tmp" && npm pack --silent "@elastic/ecs@$ecs_version" >/dev/null)
+    # npm's cache goes with the temporary directory: nothing is left in the user's home.
+    (cd "$tmp" && npm_config_cache="$tmp/.npm" npm_config_update_notifier=false npm pack --silent "@elastic/ecs@$ecs_version" >/dev/null)
     mkdir -p .tools/ecs/$ecs_version
     tar -xzf "$tmp"/elastic-ecs-$ecs_version.tgz -C .tools/ecs/$ecs_version
     rm -rf "$tmp"
