@@ -17,7 +17,7 @@ public static class Program
         if (parse.Errors.Count > 0 && parse.Action is not (HelpAction or VersionFlag.PrintVersion))
         {
             // GNU style: one line saying what is wrong, then where to read more; not the whole help first.
-            Console.Error.WriteLine($"dnsw: {parse.Errors[0].Message}");
+            Console.Error.WriteLine($"dnsw: {OneLine(parse.Errors[0].Message)}");
             Console.Error.WriteLine($"Try '{CommandPath(parse.CommandResult)} --help' for more information.");
             return ExitCodes.Usage;
         }
@@ -35,6 +35,21 @@ public static class Program
             Console.Error.WriteLine($"dnsw: internal error: {CliText.Describe(e)} ({e.GetType().Name}); this is a bug in dnsw");
             return ExitCodes.InternalError;
         }
+    }
+
+    /// <summary>
+    /// A parser message on one line: System.CommandLine lists an option's allowed values one per line, tab-indented
+    /// ("Must be one of:\n\t'full'\n\t'redacted'"), which becomes "Must be one of: 'full', 'redacted'".
+    /// </summary>
+    internal static string OneLine(string message)
+    {
+        string[] lines = message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length <= 1)
+        {
+            return message.Trim();
+        }
+
+        return lines[0] + " " + string.Join(", ", lines[1..]);
     }
 
     internal static RootCommand BuildRoot()

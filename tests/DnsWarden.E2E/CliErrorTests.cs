@@ -19,6 +19,9 @@ public sealed class CliErrorTests : IDisposable
     [InlineData(new[] { "leak", "watch", "--duration", "soon" }, "dnsw: --duration: 'soon' is not a duration (expected a number and a unit: ms, s, m, h or d, e.g. 500ms, 1.5s, 2m (a number alone is seconds))", "dnsw leak watch")]
     [InlineData(new string[0], "dnsw: Required command was not provided.", "dnsw")]
     [InlineData(new[] { "proxy", "--upstream", "10.0.0.1:53" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw proxy")]
+    [InlineData(new[] { "jail", "--upstream", "10.0.0.1:53", "--", "true" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw jail")]
+    [InlineData(new[] { "tun", "--netns", "n", "--upstream", "10.0.0.1:53" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw tun")]
+    [InlineData(new[] { "jail", "--privacy", "some", "--", "true" }, "dnsw: Argument 'some' not recognized. Must be one of: 'full', 'redacted', 'minimal'", "dnsw jail")]
     public async Task AUsageError_IsOneLineAndAPointerToHelp(string[] args, string line, string command)
     {
         CommandResult run = await Dnsw(args);

@@ -20,21 +20,10 @@ internal static class JailCommand
         var mode = new Option<string>("--mode") { Description = "sinkhole (default): every A is 6.6.6.6, every AAAA ::, nothing resolved; policy: names the policy allows are resolved upstream.", DefaultValueFactory = _ => "sinkhole" };
         mode.AcceptOnlyFromAmong("sinkhole", "policy");
         var policy = new Option<FileInfo?>("--policy") { Description = "The resolver policy (docs/RESOLVER.md) for --mode policy." };
-        var upstream = new Option<string[]>("--upstream") { Description = "Where allowed names are resolved (repeatable; as for dnsw proxy), from the host's side.", Arity = ArgumentArity.ZeroOrMore };
-        upstream.Validators.Add(r =>
-        {
-            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (!UpstreamConfig.TryParse(s, out _, out string? error))
-                {
-                    r.AddError($"--upstream: {error}");
-                }
-            }
-        });
+        Option<string[]> upstream = UpstreamOption.Create("Where allowed names are resolved (repeatable; as for dnsw proxy), from the host's side.");
         var user = new Option<string?>("--user") { Description = "Run CMD as this user (default: the user sudo ran dnsw for, else nobody)." };
         var output = new Option<FileInfo?>("--out") { Description = "Write every DNS query with its verdict and exfiltration score as JSON lines to this file." };
-        var privacy = new Option<string>("--privacy") { Description = "What --out keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
-        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> privacy = PrivacyOption.Create("What --out keeps");
         var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
         Option<string?> logLimit = LogLimitOption.Create("--out");
         Option<string?> logFormat = LogFormatOption.Create("--out");
@@ -143,7 +132,7 @@ internal static class JailCommand
         {
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
             Policy = policy,
-            Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
+            Upstreams = UpstreamOption.Parse(upstreams),
             User = account,
             OutputOwner = UserAccount.Invoking(),
             Command = command,

@@ -85,12 +85,7 @@ internal static class WatchCommand
             DefaultValueFactory = _ => "human",
         };
         format.AcceptOnlyFromAmong("human", "json", "ecs");
-        var privacy = new Option<string>("--privacy")
-        {
-            Description = "What events keep: full, redacted (default: names cut to the base domain, source to its network) or minimal.",
-            DefaultValueFactory = _ => "redacted",
-        };
-        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> privacy = PrivacyOption.Create("What events keep (redacted cuts names to the base domain and sources to their network)");
         var output = new Option<FileInfo?>("--out") { Description = "Also write every event as JSON lines to this file, the summary last (input of `dnsw leak report`); in ECS with --format ecs." };
         var observations = new Option<FileInfo?>("--observations") { Description = "Write every DNS/TLS/QUIC observation (before the rules, unredacted) as JSON lines to this file." };
         var geoip = new Option<FileInfo[]>("--geoip")

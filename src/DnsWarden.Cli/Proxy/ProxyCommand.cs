@@ -44,21 +44,7 @@ internal static class ProxyCommand
                 }
             }
         });
-        var upstream = new Option<string[]>("--upstream")
-        {
-            Description = "Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        upstream.Validators.Add(r =>
-        {
-            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (!UpstreamConfig.TryParse(s, out _, out string? error))
-                {
-                    r.AddError($"--upstream: {error}");
-                }
-            }
-        });
+        Option<string[]> upstream = UpstreamOption.Create("Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.");
         var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
         var strategy = new Option<string?>("--strategy") { Description = "failover (default): the healthiest upstream first; race: the two fastest at once." };
         strategy.AcceptOnlyFromAmong("failover", "race");
@@ -81,8 +67,7 @@ internal static class ProxyCommand
             }
         });
         var queryLog = new Option<string?>("--query-log") { Description = "Append every query as a JSON line to this file ('-' for standard output; --log-format)." };
-        var privacy = new Option<string?>("--privacy") { Description = "What the query log keeps: full, redacted (default) or minimal." };
-        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> privacy = PrivacyOption.Create("What the query log keeps", defaulted: false);
         var metrics = new Option<string?>("--metrics") { Description = "Serve Prometheus/OpenMetrics on http://IP:PORT/metrics." };
         metrics.Validators.Add(r =>
         {

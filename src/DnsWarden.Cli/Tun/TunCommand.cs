@@ -22,21 +22,10 @@ internal static class TunCommand
         var netns = new Option<string>("--netns") { Description = "The network namespace (ip netns) whose traffic goes through the filter.", Required = true };
         var mode = new Option<string>("--mode") { Description = "firewall (default): every packet meets the filter, only what DNS handed out gets through, and the namespace stays closed if dnsw dies; dns-only: only the virtual DNS addresses are routed to it.", DefaultValueFactory = _ => "firewall" };
         mode.AcceptOnlyFromAmong("firewall", "dns-only");
-        var upstream = new Option<string[]>("--upstream") { Description = "Where names are resolved (repeatable; as for dnsw proxy), reached from the namespace dnsw runs in, not through the filter.", Arity = ArgumentArity.ZeroOrMore };
-        upstream.Validators.Add(r =>
-        {
-            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (!UpstreamConfig.TryParse(s, out _, out string? error))
-                {
-                    r.AddError($"--upstream: {error}");
-                }
-            }
-        });
+        Option<string[]> upstream = UpstreamOption.Create("Where names are resolved (repeatable; as for dnsw proxy), reached from the namespace dnsw runs in, not through the filter.");
         var policy = new Option<FileInfo?>("--policy") { Description = "The resolver policy (docs/RESOLVER.md)." };
         var queryLog = new Option<FileInfo?>("--query-log") { Description = "Append every query as a JSON line to this file (--log-format)." };
-        var privacy = new Option<string>("--privacy") { Description = "What --query-log keeps: full, redacted (default) or minimal.", DefaultValueFactory = _ => "redacted" };
-        privacy.AcceptOnlyFromAmong("full", "redacted", "minimal");
+        Option<string?> privacy = PrivacyOption.Create("What --query-log keeps");
         Option<string?> logLimit = LogLimitOption.Create("--query-log");
         Option<string?> logFormat = LogFormatOption.Create("--query-log");
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUNs without virtio headers and offloads: one read per 1500-byte packet (by default TCP moves in 64 KiB super-packets, several times faster)." };
@@ -182,7 +171,7 @@ internal static class TunCommand
             Namespace = netns,
             Mode = filterMode,
             Policy = policy,
-            Upstreams = [.. upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))],
+            Upstreams = UpstreamOption.Parse(upstreams),
             QueryLogPath = queryLog?.FullName,
             OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
