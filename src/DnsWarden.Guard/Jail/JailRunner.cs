@@ -11,6 +11,7 @@ using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
+using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
 using DnsWarden.Resolver.Tracking;
@@ -131,6 +132,8 @@ public static class JailRunner
             {
                 Policy = policy,
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
+                // The proxy's cache: a hit is recorded and let through the gate again before it is released.
+                Cache = EngineParts.Cache(new ProxyConfig()),
                 Tracker = new IpTracker(IpTrackerOptions.Fixed()),
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of((IQueryLog?)tally ?? log, options.QueryExport),

@@ -8,6 +8,7 @@ using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
+using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
 using DnsWarden.Resolver.Tracking;
@@ -106,6 +107,8 @@ public static class TunRunner
             {
                 Policy = options.Policy,
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
+                // The proxy's cache: a hit is recorded in the tracker again before it is released.
+                Cache = EngineParts.Cache(new ProxyConfig()),
                 Tracker = new IpTracker(AddressHold.Tracker(options.MinTtl)),
                 Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),

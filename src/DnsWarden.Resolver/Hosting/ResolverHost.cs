@@ -119,14 +119,7 @@ public sealed class ResolverHost : IAsyncDisposable
                 }
             }
 
-            DnsCache? cache = config.CacheEnabled
-                ? new DnsCache(new DnsCacheOptions
-                {
-                    MaxEntries = config.CacheMaxEntries,
-                    MaxBytes = config.CacheMaxBytes,
-                    MaxTtl = config.CacheMaxTtl ?? TimeSpan.FromSeconds(DnsCacheOptions.MaxRfcTtlSeconds),
-                })
-                : null;
+            DnsCache? cache = EngineParts.Cache(config);
             var tracker = new IpTracker(new IpTrackerOptions
             {
                 MinTtl = config.TrackerMinTtl,

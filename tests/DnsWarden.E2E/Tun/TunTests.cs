@@ -229,6 +229,8 @@ public sealed partial class TunTests(TunNetFixture fixture) : IClassFixture<TunN
         Assert.All(logged, e => Assert.Equal(["ts", "event"], e.EnumerateObject().Take(2).Select(p => p.Name)));
         Assert.Contains(logged, e => EventFields.Event(e) == "query" && e.TryGetProperty("qname", out _) && e.TryGetProperty("src", out _));
         Assert.DoesNotContain(logged, e => e.TryGetProperty("client", out _) || e.TryGetProperty("port", out _));
+        // The engine's cache, as the proxy has it: the name asked again (curl, then dig over TCP and UDP) is a hit.
+        Assert.Contains(logged, e => EventFields.Event(e) == "query" && e.GetProperty("verdict").GetString() == "cached");
         JsonElement refused4 = Assert.Single(logged, e => EventFields.Event(e) == "blocked_connection" && EventFields.Dst(e) == $"{TunNetFixture.OtherV4}:80");
         Assert.Equal("unresolved", refused4.GetProperty("kind").GetString());
         Assert.Equal("tcp", refused4.GetProperty("protocol").GetString());
