@@ -232,12 +232,9 @@ internal static class WatchCommand
         }
     }
 
-    /// <summary>How far out of time order a multi-interface capture may be written: dumpcap hands over each interface's packets when its buffer fills or its timeout (under a second) expires.</summary>
     private const int OutputBufferSize = 1 << 16;
 
     private static readonly TimeSpan s_statusInterval = TimeSpan.FromMilliseconds(500);
-
-    private static readonly TimeSpan s_reorderWindow = TimeSpan.FromSeconds(2);
 
     private static readonly TimeSpan s_clockLag = TimeSpan.FromSeconds(1);
 
@@ -518,82 +515,15 @@ internal static class WatchCommand
         drops = [];
         problem = null;
         filtered = null;
-        var problems = new List<string>();
         // Checked at the start, so it compiles; a file of another link type may still not take it (named below).
         using PacketFilter? filter = options.Filter is not null && OperatingSystem.IsLinux() && PacketFilter.TryCreate(options.Filter, out PacketFilter? f, out _) ? f : null;
-        string? fallbackName = options.Interfaces.FirstOrDefault();
-        long framesBefore = 0;
-        foreach (FileInfo fileInfo in options.Files)
+        var replay = new CaptureReplay(pipeline, frames)
         {
-            // "-" is standard input, as for tcpdump -r; every other name is a path.
-            string path = fileInfo.ToString() == CaptureFileReader.StandardInput ? CaptureFileReader.StandardInput : fileInfo.FullName;
-            string shown = path == CaptureFileReader.StandardInput ? "standard input" : path;
-            if (!CaptureFileReader.TryOpen(path, out ICaptureFileReader? reader, out CaptureFileError openError))
-            {
-                // One bad file among several is named, and the rest are read.
-                problems.Add(openError.Message.StartsWith(path, StringComparison.Ordinal) ? openError.Message : $"{shown}: {openError.Message}");
-                continue;
-            }
-
-            using (reader)
-            {
-                // A file with several interfaces (dumpcap -i a -i b) is written in per-interface blocks: replay it by time.
-                TimeOrderBuffer? ordered = null;
-                // The file as the user named it goes beside each frame number; "-" for standard input, as given.
-                long offset = frames.Begin(fileInfo.ToString(), framesBefore);
-                long frame = 0;
-                bool hinted = false;
-                try
-                {
-                    while (reader!.TryReadNext(out CapturedPacket p))
-                    {
-                        frame++;
-                        if (filter is not null && OperatingSystem.IsLinux() && !filter.Matches(p.LinkType, p.Data, p.OriginalLength))
-                        {
-                            continue; // the frame keeps its number: events name the file's frames
-                        }
-
-                        string? recorded = p.InterfaceName ?? fallbackName;
-                        if (recorded is null && !hinted)
-                        {
-                            // A classic pcap does not record its interface: say so once, since the route class (and
-                            // with it a Leak-A's severity) depends on knowing it.
-                            hinted = true;
-                            Console.Error.WriteLine($"dnsw: {shown} does not name its interface (a classic pcap); its packets are on if{p.InterfaceId} of unknown kind: give --iface NAME for the interface it was captured on");
-                        }
-
-                        string name = recorded ?? $"if{p.InterfaceId}";
-                        var origin = new FrameOrigin(p.TimestampNs, p.InterfaceId, name, p.LinkType, p.OriginalLength);
-                        if (ordered is null && reader.Interfaces.Count > 1)
-                        {
-                            ordered = new TimeOrderBuffer(pipeline.Process, s_reorderWindow, interfaceIds: Enumerable.Range(0, reader.Interfaces.Count));
-                        }
-
-                        if (ordered is not null)
-                        {
-                            ordered.Add(in origin, p.Data, offset + frame);
-                        }
-                        else
-                        {
-                            pipeline.Process(in origin, p.Data, offset + frame);
-                        }
-                    }
-
-                    ordered?.Flush();
-                }
-                finally
-                {
-                    ordered?.Dispose();
-                    framesBefore = offset + frame;
-                }
-
-                if (reader.Error.IsError)
-                {
-                    problems.Add(string.Create(CultureInfo.InvariantCulture, $"{shown}: at byte {reader.Error.Offset}: {reader.Error.Message} ({reader.PacketsRead} packets before it were processed)"));
-                }
-            }
-        }
-
+            Filter = filter,
+            FallbackInterface = options.Interfaces.FirstOrDefault(),
+            Hint = hint => Console.Error.WriteLine("dnsw: " + hint),
+        };
+        List<string> problems = [.. replay.Run(options.Files.Select(file => file.ToString()))];
         if (filter is not null && OperatingSystem.IsLinux())
         {
             filtered = new FilterCounts(filter.Expression, filter.Kept, filter.Dropped);
