@@ -62,7 +62,7 @@ public sealed class DnsEngineOptions
 
 /// <summary>
 /// The DNS engine: policy decision, cache, forwarding with failover, IP tracking, logging and counting for one query
-/// at a time, from any listener. <see cref="HandleAsync"/> completes synchronously for policy and cache answers (no
+/// at a time, from any listener. <see cref="HandleAsync(ReadOnlyMemory{byte}, Memory{byte}, ListenerProtocol, System.Net.EndPoint?, CancellationToken)"/> completes synchronously for policy and cache answers (no
 /// allocation on a cache hit when the query log and scoring are off) and asynchronously only to wait on an upstream.
 /// Thread-safe; the policy can be swapped at any moment with <see cref="Reload"/> (queries in flight finish under the
 /// policy they started with).
