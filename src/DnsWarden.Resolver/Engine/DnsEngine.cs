@@ -19,6 +19,13 @@ public sealed class DnsEngineOptions
 {
     public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
 
+    /// <summary>
+    /// The sinkhole A when the policy names none. The jail and the TUN filter keep 6.6.6.6 (their egress is closed, a
+    /// connection to it is refused and logged); <c>dnsw proxy</c> answers real hosts and sets 0.0.0.0
+    /// (<see cref="ResolverPolicy.ProxySinkholeV4"/>).
+    /// </summary>
+    public IPAddress DefaultSinkholeV4 { get; init; } = ResolverPolicy.DefaultSinkholeV4;
+
     /// <summary>Where allowed queries go; null when the policy never forwards (every forward then gets SERVFAIL).</summary>
     public IDnsForwarder? Forwarder { get; init; }
 
@@ -86,12 +93,14 @@ public sealed class DnsEngine
     private readonly ResolverMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly double _ticksPerTimestamp;
+    private readonly IPAddress _defaultSinkholeV4;
     private volatile ResolverDecider _decider;
 
     public DnsEngine(DnsEngineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _decider = new ResolverDecider(options.Policy);
+        _defaultSinkholeV4 = options.DefaultSinkholeV4;
+        _decider = new ResolverDecider(options.Policy, _defaultSinkholeV4);
         _forwarder = options.Forwarder;
         _cache = options.Cache;
         _tracker = options.Tracker;
@@ -132,7 +141,7 @@ public sealed class DnsEngine
     public void Reload(ResolverPolicy policy)
     {
         ResolverDecider old = _decider;
-        _decider = new ResolverDecider(policy);
+        _decider = new ResolverDecider(policy, _defaultSinkholeV4);
         if (_rebinding is not null && !old.Policy.PrivateAnswers.Rules.SequenceEqual(policy.PrivateAnswers.Rules, StringComparer.OrdinalIgnoreCase))
         {
             _cache?.Clear();
@@ -240,7 +249,7 @@ public sealed class DnsEngine
 
         if (_forwarder is null)
         {
-            length = ServFail(q, response.Span);
+            length = ServFail(q, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream configured");
             Finish(protocol, client, start, QueryOutcome.ServFail, "no upstream configured", qname, qtype, score, response.Span[..length], null);
             return ValueTask.FromResult(length);
         }
@@ -262,7 +271,7 @@ public sealed class DnsEngine
     /// <summary>SERVFAIL at once for a query over the limit of forwarded queries in flight: no upstream, no waiting.</summary>
     private int Overloaded(ReadOnlySpan<byte> query, Span<byte> response, ListenerProtocol protocol, EndPoint? client, long start, string reason, string? qname, ushort qtype, int score)
     {
-        int length = ServFail(query, response);
+        int length = ServFail(query, response, DnsExtendedError.Other, "overloaded");
         Finish(protocol, client, start, QueryOutcome.Overloaded, reason, qname, qtype, score, response[..length], null);
         return length;
     }
@@ -314,7 +323,9 @@ public sealed class DnsEngine
 
         if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
         {
-            length = ServFail(query.Span, response.Span);
+            length = reply.Ok
+                ? ServFail(query.Span, response.Span, DnsExtendedError.Other, "upstream reply does not answer the query")
+                : ServFail(query.Span, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream answered");
             string reason = reply.Ok ? "upstream reply does not answer the query" : "all upstreams failed: " + ErrorText(reply.Error);
             Finish(protocol, client, start, QueryOutcome.ServFail, reason, qname, qtype, score, response.Span[..length], reply.Upstream);
             return length;
@@ -457,6 +468,10 @@ public sealed class DnsEngine
 
     private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response) =>
         DnsMessageWriter.TryWriteServFail(query, response, out int n) ? n : 0;
+
+    /// <summary>SERVFAIL that says why (RFC 8914) to a client that speaks EDNS.</summary>
+    private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response, DnsExtendedError why, string text) =>
+        DnsMessageWriter.TryWriteErrorResponse(query, response, DnsRcode.ServFail, why, text, out int n) ? n : 0;
 
     /// <summary>Header and question with TC set and no records (RFC 1035 §4.2.1): the client asks again over TCP.</summary>
     internal static int Truncated(ReadOnlySpan<byte> query, Span<byte> response)

@@ -232,7 +232,11 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
             }
             """;
         RunningProxy proxy = await StartProxyAsync(n, "block", "[\"udp://10.53.0.11\"]", Policy);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.blocktest.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        string blocked = (await Dig(proxy, "ads.blocktest.proxy.test", "A")).StdOut;
+        Assert.Contains("status: NXDOMAIN", blocked, StringComparison.Ordinal);
+        // dig asks with EDNS: the answer says why (RFC 8914) and carries an SOA so it can be cached (RFC 2308).
+        Assert.Contains("; EDE: 15 (Blocked): (on the block list)", blocked, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^ads\.blocktest\.proxy\.test\.\s+60\s+IN\s+SOA\s+localhost\. nobody\.invalid\. 1 3600 600 86400 60$", blocked);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "deep.ads.blocktest.proxy.test", "AAAA", "+tcp")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "use-application-dns.net", "A")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "mask.icloud.com", "A")).StdOut, StringComparison.Ordinal);
@@ -241,7 +245,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         await StopAsync(proxy);
 
         RunningProxy sinkhole = await StartProxyAsync(n, "sinkhole", "[]", """{ "mode": "sinkhole-all" }""");
-        Assert.Equal("6.6.6.6", await Short(sinkhole, "sink.proxy.test", "A"));
+        // The proxy answers real hosts: the unspecified address, not the routable 6.6.6.6 the jail uses.
+        Assert.Equal("0.0.0.0", await Short(sinkhole, "sink.proxy.test", "A"));
         Assert.Equal("::", await Short(sinkhole, "sink.proxy.test", "AAAA"));
         await StopAsync(sinkhole);
 
