@@ -72,7 +72,10 @@ public sealed record ProxyConfig
     /// <summary>DNS over TLS listeners (RFC 7858, <c>dot.listen</c>, <c>--dot-listen</c>); empty for none.</summary>
     public IReadOnlyList<IPEndPoint> DotListen { get; init; } = [];
 
-    /// <summary>The PEM certificate chain the DoT listeners present (<c>dot.certificate</c>, <c>--tls-cert</c>).</summary>
+    /// <summary>DNS over HTTPS listeners (RFC 8484, <c>doh.listen</c>, <c>--doh-listen</c>) on <c>/dns-query</c>; empty for none.</summary>
+    public IReadOnlyList<IPEndPoint> DohListen { get; init; } = [];
+
+    /// <summary>The PEM certificate chain the DoT and DoH listeners present (<c>dot.certificate</c>, <c>--tls-cert</c>).</summary>
     public string? TlsCertificateFile { get; init; }
 
     /// <summary>The PEM private key of <see cref="TlsCertificateFile"/> (<c>dot.key</c>, <c>--tls-key</c>).</summary>
@@ -193,17 +196,20 @@ public sealed record ProxyConfig
             }
         }
 
-        foreach (IPEndPoint endPoint in DotListen)
+        foreach ((string name, IReadOnlyList<IPEndPoint> endPoints) in new[] { ("dot", DotListen), ("doh", DohListen) })
         {
-            if (!listen.Add(endPoint))
+            foreach (IPEndPoint endPoint in endPoints)
             {
-                problems.Add($"dot.listen: {Format(endPoint)} is also a DNS listening address");
+                if (!listen.Add(endPoint))
+                {
+                    problems.Add($"{name}.listen: {Format(endPoint)} is also another listening address");
+                }
             }
-        }
 
-        if (DotListen.Count > 0 && (TlsCertificateFile is null || TlsKeyFile is null))
-        {
-            problems.Add("dot: a DoT listener needs a certificate and its key (dot.certificate and dot.key, or --tls-cert and --tls-key)");
+            if (endPoints.Count > 0 && (TlsCertificateFile is null || TlsKeyFile is null))
+            {
+                problems.Add($"{name}: an encrypted listener needs a certificate and its key ({name}.certificate and {name}.key, or --tls-cert and --tls-key)");
+            }
         }
 
         if (MetricsListen is not null && listen.Contains(MetricsListen))

@@ -10,7 +10,7 @@ internal ref struct ProxyConfigReader
 {
     private static readonly string[] s_rootKeys =
     [
-        "version", "listen", "dot", "upstreams", "upstream_for", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
+        "version", "listen", "dot", "doh", "upstreams", "upstream_for", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
         "allow_clients", "rate_limit", "in_flight", "rebind_protection",
     ];
 
@@ -130,7 +130,10 @@ internal ref struct ProxyConfigReader
                     ok = ReadMetrics(ref c);
                     break;
                 case "dot":
-                    ok = ReadDot(ref c);
+                    ok = ReadEncryptedListener("dot", "853", ref c);
+                    break;
+                case "doh":
+                    ok = ReadEncryptedListener("doh", "443", ref c);
                     break;
                 case "tcp":
                     ok = ReadTcp(ref c);
@@ -177,47 +180,54 @@ internal ref struct ProxyConfigReader
 
     // ---- sections ----
 
-    /// <summary><c>dot</c>: DNS over TLS listeners (RFC 7858) with the certificate and key they present.</summary>
-    private bool ReadDot(ref ProxyConfig c)
+    /// <summary>
+    /// <c>dot</c> (DNS over TLS, RFC 7858) or <c>doh</c> (DNS over HTTPS, RFC 8484): listeners with the certificate and
+    /// key they present. Both present one certificate: when both name files, they must name the same ones.
+    /// </summary>
+    private bool ReadEncryptedListener(string name, string port, ref ProxyConfig c)
     {
-        if (!BeginObject("dot", "{ \"listen\": [\"127.0.0.1:853\"], \"certificate\": \"cert.pem\", \"key\": \"key.pem\" }"))
+        if (!BeginObject(name, $"{{ \"listen\": [\"127.0.0.1:{port}\"], \"certificate\": \"cert.pem\", \"key\": \"key.pem\" }}"))
         {
             return false;
         }
 
         long start = _json.Reader.TokenStartIndex;
+        string? cert = null;
+        string? keyFile = null;
+        List<IPEndPoint> listen = [];
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
-        while (_json.NextKey(seen, s_dotKeys, "dot", out string? key))
+        while (_json.NextKey(seen, s_dotKeys, name, out string? key))
         {
-            bool ok;
-            switch (key)
+            bool ok = key switch
             {
-                case "listen":
-                    ok = ReadListen("dot.listen", "853", out List<IPEndPoint> listen);
-                    c = c with { DotListen = listen };
-                    break;
-                case "certificate":
-                    ok = ReadExistingFile("dot.certificate", "a PEM certificate file (the chain, leaf first)", out string? cert);
-                    c = c with { TlsCertificateFile = cert };
-                    break;
-                default:
-                    ok = ReadExistingFile("dot.key", "a PEM private key file", out string? keyFile);
-                    c = c with { TlsKeyFile = keyFile };
-                    break;
-            }
-
+                "listen" => ReadListen(name + ".listen", port, out listen),
+                "certificate" => ReadExistingFile(name + ".certificate", "a PEM certificate file (the chain, leaf first)", out cert),
+                _ => ReadExistingFile(name + ".key", "a PEM private key file", out keyFile),
+            };
             if (!ok)
             {
                 return false;
             }
         }
 
-        if (Error is null && (c.TlsCertificateFile is null || c.TlsKeyFile is null || c.DotListen.Count == 0))
+        if (Error is not null)
         {
-            return _json.FailAt(start, "dot: expected \"listen\", \"certificate\" and \"key\" together");
+            return false;
         }
 
-        return Error is null;
+        if (cert is null || keyFile is null || listen.Count == 0)
+        {
+            return _json.FailAt(start, $"{name}: expected \"listen\", \"certificate\" and \"key\" together");
+        }
+
+        if ((c.TlsCertificateFile is not null && c.TlsCertificateFile != cert) || (c.TlsKeyFile is not null && c.TlsKeyFile != keyFile))
+        {
+            return _json.FailAt(start, $"{name}: the DoT and DoH listeners present one certificate: name the same certificate and key in both");
+        }
+
+        c = name == "dot" ? c with { DotListen = listen } : c with { DohListen = listen };
+        c = c with { TlsCertificateFile = cert, TlsKeyFile = keyFile };
+        return true;
     }
 
     private bool ReadListen(out List<IPEndPoint> listen) => ReadListen("listen", "53", out listen);

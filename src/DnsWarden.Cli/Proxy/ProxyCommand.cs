@@ -33,7 +33,8 @@ internal static class ProxyCommand
         Option<string[]> upstream = UpstreamOption.Create("Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.");
         Option<string[]> upstreamFor = UpstreamOption.CreateFor();
         Option<string[]> dotListen = EndPoints("--dot-listen", "Also answer DNS over TLS (RFC 7858) on this IP:PORT (repeatable, e.g. 127.0.0.1:853), with --tls-cert and --tls-key.");
-        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "The PEM certificate chain (leaf first) the DoT listeners present." };
+        Option<string[]> dohListen = EndPoints("--doh-listen", "Also answer DNS over HTTPS (RFC 8484, /dns-query, HTTP/2) on this IP:PORT (repeatable, e.g. 127.0.0.1:443), with --tls-cert and --tls-key.");
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "The PEM certificate chain (leaf first) the DoT and DoH listeners present." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
         var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
         var strategy = new Option<string?>("--strategy") { Description = "failover (default): the healthiest upstream first; race: the two fastest at once." };
@@ -89,7 +90,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, check, listen, dotListen, tlsCert, tlsKey, upstream, upstreamFor, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
+            config, check, listen, dotListen, dohListen, tlsCert, tlsKey, upstream, upstreamFor, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
@@ -112,6 +113,7 @@ internal static class ProxyCommand
                 LogFormat = parse.GetValue(logFormat),
                 UpstreamFor = parse.GetValue(upstreamFor) ?? [],
                 DotListen = parse.GetValue(dotListen) ?? [],
+                DohListen = parse.GetValue(dohListen) ?? [],
                 TlsCertificate = parse.GetValue(tlsCert),
                 TlsKey = parse.GetValue(tlsKey),
             },
@@ -164,6 +166,9 @@ internal static class ProxyCommand
         /// <summary><c>--dot-listen</c>: DoT endpoints replacing the configuration's <c>dot.listen</c>.</summary>
         public string[] DotListen { get; init; } = [];
 
+        /// <summary><c>--doh-listen</c>: DoH endpoints replacing the configuration's <c>doh.listen</c>.</summary>
+        public string[] DohListen { get; init; } = [];
+
         public FileInfo? TlsCertificate { get; init; }
 
         public FileInfo? TlsKey { get; init; }
@@ -202,6 +207,11 @@ internal static class ProxyCommand
         if (flags.DotListen.Length > 0)
         {
             config = config with { DotListen = [.. flags.DotListen.Select(s => ProxyConfig.TryParseEndPoint(s, out IPEndPoint? ep, out _) ? ep : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.DohListen.Length > 0)
+        {
+            config = config with { DohListen = [.. flags.DohListen.Select(s => ProxyConfig.TryParseEndPoint(s, out IPEndPoint? ep, out _) ? ep : throw new InvalidOperationException(s))] };
         }
 
         foreach ((FileInfo? file, string flag) in new[] { (flags.TlsCertificate, "--tls-cert"), (flags.TlsKey, "--tls-key") })
@@ -494,7 +504,8 @@ internal static class ProxyCommand
         }
 
         string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
-        string dot = c.DotListen.Count == 0 ? "" : ", DoT " + string.Join(" ", c.DotListen.Select(e => e.ToString()));
+        string dot = (c.DotListen.Count == 0 ? "" : ", DoT " + string.Join(" ", c.DotListen.Select(e => e.ToString())))
+            + (c.DohListen.Count == 0 ? "" : ", DoH " + string.Join(" ", c.DohListen.Select(e => $"https://{e}{DohListener.Path}")));
         return $"udp+tcp {string.Join(" ", listening.Select(e => e.ToString()))}{dot} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}";
     }
 

@@ -25,6 +25,7 @@ public sealed class ResolverHost : IAsyncDisposable
 
     private readonly List<UdpDnsListener> _udp = [];
     private readonly List<TcpDnsListener> _tcp = [];
+    private readonly List<DohListener> _doh = [];
     private readonly UpstreamPool? _pool;
     private DomainForwarder? _routes;
     private readonly QueryLogWriter? _log;
@@ -197,12 +198,18 @@ public sealed class ResolverHost : IAsyncDisposable
                     host._tcp.Add(new TcpDnsListener(engine, new IPEndPoint(ep.Address, udp.LocalEndPoint.Port), config.MaxTcpConnections, config.TcpIdleTimeout, options: listenerOptions));
                 }
 
-                if (config.DotListen.Count > 0)
+                if (config.DotListen.Count > 0 || config.DohListen.Count > 0)
                 {
-                    ListenerOptions dot = listenerOptions with { TlsCertificate = TlsCertificate(config) };
+                    X509Certificate2 certificate = TlsCertificate(config);
+                    ListenerOptions dot = listenerOptions with { TlsCertificate = certificate };
                     foreach (IPEndPoint ep in config.DotListen)
                     {
                         host._tcp.Add(new TcpDnsListener(engine, ep, config.MaxTcpConnections, config.TcpIdleTimeout, options: dot));
+                    }
+
+                    foreach (IPEndPoint ep in config.DohListen)
+                    {
+                        host._doh.Add(new DohListener(engine, ep, certificate, config.MaxTcpConnections, config.TcpIdleTimeout, listenerOptions));
                     }
                 }
             }
@@ -310,7 +317,7 @@ public sealed class ResolverHost : IAsyncDisposable
 
         _stopped = true;
         await _stop.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_udp.Select(l => l.StopAsync(drain)).Concat(_tcp.Select(l => l.StopAsync(drain)))).ConfigureAwait(false);
+        await Task.WhenAll(_udp.Select(l => l.StopAsync(drain)).Concat(_tcp.Select(l => l.StopAsync(drain))).Concat(_doh.Select(l => l.DisposeAsync().AsTask()))).ConfigureAwait(false);
         if (_sweeper is not null)
         {
             await _sweeper.ConfigureAwait(false);

@@ -269,6 +269,45 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
     }
 
     [Fact]
+    public async Task TheDohListenerAnswersCurlAndKdigOverHttp2_GetAndPost_AndRefusesWhatIsNotAQuery()
+    {
+        ProxyNet n = Net;
+        int dohPort = Interlocked.Increment(ref s_port);
+        string dohText = dohPort.ToString(CultureInfo.InvariantCulture);
+        RunningProxy proxy = await StartProxyAsync(n, "doh", $"[\"udp://{ProxyNet.DnsmasqV4}\"]",
+            args: ["--doh-listen", $"127.0.0.1:{dohText}", "--tls-cert", n.CertFile, "--tls-key", n.KeyFile]);
+        await n.Net.WaitForListenersAsync(n.Pc, [Listener.Tcp(dohPort, "127.0.0.1")], TimeSpan.FromSeconds(10), proxy.Process);
+        string url = $"https://{ProxyNet.TlsName}:{dohText}/dns-query";
+        string[] resolve = ["--resolve", $"{ProxyNet.TlsName}:{dohText}:127.0.0.1", "--cacert", n.CaFile, "--http2", "-s", "-m", "10"];
+
+        // kdig: POST over HTTP/2 (+https) and GET (+https-get).
+        foreach (string mode in new[] { "+https", "+https-get" })
+        {
+            CommandResult k = await n.Net.ExecAsync(n.Pc, "kdig", ["@127.0.0.1", "-p", dohText, mode, $"+tls-ca={n.CaFile}", $"+tls-hostname={ProxyNet.TlsName}",
+                "+time=5", "+retry=0", ProxyNet.WwwName, "A", "+short"], TimeSpan.FromSeconds(15));
+            Assert.Equal(ProxyNet.WwwV4, k.EnsureSuccess().StdOut.Trim());
+        }
+
+        // curl as a browser uses it: --doh-url resolves the name it then fetches (the fetch itself is refused: only the
+        // resolution matters here, and curl says which address it tried).
+        CommandResult viaCurl = await n.Net.ExecAsync(n.Pc, "curl", [.. resolve, "--doh-url", url, "--doh-insecure", "-v", "-o", "/dev/null", $"http://{ProxyNet.WwwName}:9/"], TimeSpan.FromSeconds(20));
+        Assert.Contains(ProxyNet.WwwV4, viaCurl.StdErr, StringComparison.Ordinal);
+
+        // What is not a DoH query: the status says what was wrong.
+        async Task<string> Status(params string[] args) =>
+            (await n.Net.ExecAsync(n.Pc, "curl", [.. resolve, "-o", "/dev/null", "-w", "%{http_code} %{http_version}", .. args], TimeSpan.FromSeconds(15))).StdOut.Trim();
+        Assert.Equal("400 2", await Status(url + "?dns=%%%"));
+        Assert.Equal("400 2", await Status(url));
+        Assert.Equal("415 2", await Status("-X", "POST", "-H", "content-type: text/plain", "--data-binary", "hello", url));
+        Assert.Equal("405 2", await Status("-X", "PUT", url));
+        Assert.Equal("404 2", await Status($"https://{ProxyNet.TlsName}:{dohText}/other"));
+
+        string stderr = await StopAsync(proxy);
+        Assert.Contains($", DoH https://127.0.0.1:{dohText}/dns-query →", stderr, StringComparison.Ordinal);
+        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName);
+    }
+
+    [Fact]
     public async Task PerDomainUpstreams_ARoutedNameReachesOnlyItsUpstreamAndTheRestOnlyTheDefault()
     {
         ProxyNet n = Net;
