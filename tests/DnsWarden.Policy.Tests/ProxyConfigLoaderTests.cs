@@ -35,6 +35,20 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         return e!.ToString();
     }
 
+    /// <summary>The jail and the filter read the same file over their own defaults: a key left out keeps theirs, a key written wins.</summary>
+    [Fact]
+    public void KeysTheFileLeavesOutKeepTheDefaultsGiven()
+    {
+        var defaults = new ProxyConfig { TrackerMinTtl = TimeSpan.FromMinutes(5), TrackerMaxTtl = TimeSpan.FromHours(1), UpstreamTimeout = TimeSpan.FromSeconds(7) };
+        byte[] json = Encoding.UTF8.GetBytes("""{ "upstreams": ["udp://10.0.0.1"], "ip_tracker": { "min_ttl": "30s" }, "strategy": "race" }""");
+        Assert.True(ProxyConfigLoader.TryParse(json, "c.json", null, defaults, out ProxyConfig? c, out PolicyError? e), e?.ToString());
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromHours(1), TimeSpan.FromSeconds(7), UpstreamStrategy.Race), (c!.TrackerMinTtl, c.TrackerMaxTtl, c.UpstreamTimeout, c.Strategy));
+        Assert.Equal("c.json", c.Source);
+
+        ProxyConfig proxy = Load("""{ "upstreams": ["udp://10.0.0.1"] }""");
+        Assert.Equal((TimeSpan.Zero, (TimeSpan?)null, ProxyConfig.DefaultUpstreamTimeout), (proxy.TrackerMinTtl, proxy.TrackerMaxTtl, proxy.UpstreamTimeout));
+    }
+
     private string Write(string name, string text)
     {
         string path = Path.Combine(_dir, name);
