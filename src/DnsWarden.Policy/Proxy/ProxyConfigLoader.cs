@@ -29,7 +29,7 @@ public static class ProxyConfigLoader
             }
         }
 
-        return PolicyLoader.TryLoadFile(
+        return PolicyFile.TryLoadFile(
             path,
             (ReadOnlySpan<byte> utf8, string file, out ProxyConfig? c, out PolicyError? e) => TryParse(utf8, file, directory, defaults, out c, out e),
             out config,
@@ -45,7 +45,7 @@ public static class ProxyConfigLoader
     {
         config = null;
         string file = fileName ?? "";
-        if (!PolicyLoader.TryPrepare(utf8, file, Example, out ReadOnlySpan<byte> data, out error))
+        if (!PolicyFile.TryPrepare(utf8, file, Example, out ReadOnlySpan<byte> data, out error))
         {
             return false;
         }
