@@ -22,6 +22,7 @@ public static class EngineParts
         return new DnsEngine(new DnsEngineOptions
         {
             Policy = config.Policy,
+            DefaultSinkholeV4 = seams.DefaultSinkholeV4,
             Forwarder = pool is null ? null : new PoolForwarder(pool),
             Cache = Cache(config),
             Tracker = new IpTracker(Tracker(config)),
@@ -76,6 +77,7 @@ public static class EngineParts
                 MaxEntries = config.CacheMaxEntries,
                 MaxBytes = config.CacheMaxBytes,
                 MaxTtl = config.CacheMaxTtl ?? TimeSpan.FromSeconds(DnsCacheOptions.MaxRfcTtlSeconds),
+                StaleWindow = config.CacheServeStale,
             })
             : null;
     }

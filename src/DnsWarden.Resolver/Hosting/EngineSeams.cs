@@ -1,10 +1,12 @@
+using System.Net;
+using DnsWarden.Policy;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Logging;
 
 namespace DnsWarden.Resolver.Hosting;
 
 /// <summary>
-/// What a plane plugs into the engine <see cref="EngineParts.Engine"/> builds from its <see cref="Policy.ProxyConfig"/>:
+/// What a plane plugs into the engine <see cref="EngineParts.Engine"/> builds from its <see cref="ProxyConfig"/>:
 /// the sinks and guards that differ between the proxy, the jail's stub and the TUN filter's virtual DNS, each set on
 /// purpose by its plane (the reasons are on the planes' own defaults, <c>GuardEngine</c> for the jail and the filter).
 /// </summary>
@@ -21,6 +23,12 @@ public sealed record EngineSeams
 
     /// <summary>The exfiltration scorer, or null when nothing reads the score.</summary>
     public ExfiltrationScorer? Exfiltration { get; init; }
+
+    /// <summary>
+    /// The sinkhole A when the policy names none: 6.6.6.6 in the jail and the TUN filter (their egress is closed, a
+    /// connection to it is refused and logged), 0.0.0.0 for the proxy (<see cref="ResolverPolicy.ProxySinkholeV4"/>).
+    /// </summary>
+    public IPAddress DefaultSinkholeV4 { get; init; } = ResolverPolicy.DefaultSinkholeV4;
 
     public ResolverMetrics Metrics { get; init; } = new();
 

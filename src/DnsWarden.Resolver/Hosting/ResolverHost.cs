@@ -117,6 +117,8 @@ public sealed class ResolverHost : IAsyncDisposable
 
             DnsEngine engine = EngineParts.Engine(config, pool, new EngineSeams
             {
+                // Its clients are real hosts with open egress: a sinkhole answer is 0.0.0.0, not a routable address.
+                DefaultSinkholeV4 = ResolverPolicy.ProxySinkholeV4,
                 QueryLog = TeeQueryLog.Of(log, hooks?.QueryLog),
 
                 // Off unless asked: a forwarder on a LAN serves intranet names with private addresses (docs/DECISIONS.md).
