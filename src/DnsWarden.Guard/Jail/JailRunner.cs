@@ -105,6 +105,7 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
+        DomainForwarder? routes = null;
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
         using var gate = new NftAddressGate(net.Namespace, options.Engine.TrackerMinTtl);
@@ -122,10 +123,11 @@ public static class JailRunner
         {
             // Sinkhole mode resolves nothing, so it has no upstreams whatever the configuration names.
             ProxyConfig config = options.Mode == JailMode.Sinkhole
-                ? options.Engine with { Policy = new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" }, Upstreams = [] }
+                ? options.Engine with { Policy = new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" }, Upstreams = [], DomainUpstreams = [] }
                 : options.Engine;
             pool = EngineParts.Pool(config);
-            DnsEngine engine = EngineParts.Engine(config, pool, new EngineSeams
+            routes = EngineParts.Routes(config, pool);
+            DnsEngine engine = EngineParts.Engine(config, pool, routes, new EngineSeams
             {
                 QueryLog = TeeQueryLog.Of((IQueryLog?)tally ?? log, options.QueryExport),
 
@@ -183,6 +185,11 @@ public static class JailRunner
         finally
         {
             blocked?.Dispose();
+            if (routes is not null)
+            {
+                await routes.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (pool is not null)
             {
                 await pool.DisposeAsync().ConfigureAwait(false);

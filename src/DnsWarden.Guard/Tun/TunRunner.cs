@@ -86,6 +86,7 @@ public static class TunRunner
         var filterOptions = new TunFilterOptions { Mode = options.Mode, VirtualDns = options.VirtualDns };
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = EngineParts.Pool(options.Engine);
+        DomainForwarder? routes = EngineParts.Routes(options.Engine, pool);
         Stream? logStream = null;
         QueryLogWriter? log = null;
         var refusals = new TunRefusals();
@@ -97,7 +98,7 @@ public static class TunRunner
                 log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit }, format: options.QueryLogFormat);
             }
 
-            DnsEngine engine = EngineParts.Engine(options.Engine, pool, new EngineSeams
+            DnsEngine engine = EngineParts.Engine(options.Engine, pool, routes, new EngineSeams
             {
                 // A cache hit is recorded in the tracker again before it is released.
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),
@@ -119,6 +120,11 @@ public static class TunRunner
             if (logStream is not null)
             {
                 await logStream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (routes is not null)
+            {
+                await routes.DisposeAsync().ConfigureAwait(false);
             }
 
             if (pool is not null)

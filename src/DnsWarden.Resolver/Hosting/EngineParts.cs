@@ -14,8 +14,12 @@ namespace DnsWarden.Resolver.Hosting;
 /// </summary>
 public static class EngineParts
 {
-    /// <summary>The engine for <paramref name="config"/> forwarding to <paramref name="pool"/> (<see cref="Pool"/>; null when nothing is forwarded).</summary>
-    public static DnsEngine Engine(ProxyConfig config, UpstreamPool? pool, EngineSeams seams)
+    /// <summary>
+    /// The engine for <paramref name="config"/> forwarding to <paramref name="routes"/> (<see cref="Routes"/>, the
+    /// per-domain upstreams over the pool) when the configuration routes domains, else to <paramref name="pool"/>
+    /// (<see cref="Pool"/>; null when nothing is forwarded). The caller keeps and disposes both.
+    /// </summary>
+    public static DnsEngine Engine(ProxyConfig config, UpstreamPool? pool, DomainForwarder? routes, EngineSeams seams)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(seams);
@@ -23,7 +27,7 @@ public static class EngineParts
         {
             Policy = config.Policy,
             DefaultSinkholeV4 = seams.DefaultSinkholeV4,
-            Forwarder = pool is null ? null : new PoolForwarder(pool),
+            Forwarder = (IDnsForwarder?)routes ?? (pool is null ? null : new PoolForwarder(pool)),
             Cache = Cache(config),
             Tracker = new IpTracker(Tracker(config)),
             Exfiltration = seams.Exfiltration,
@@ -52,6 +56,22 @@ public static class EngineParts
         }
 
         return new UpstreamPool(upstreams, config.Strategy, config.UpstreamTimeout, time);
+    }
+
+    /// <summary>
+    /// The conditional forwarder for <see cref="ProxyConfig.DomainUpstreams"/> over <paramref name="fallback"/> (the
+    /// default pool, which the caller keeps and disposes); null when the configuration routes no domain.
+    /// </summary>
+    public static DomainForwarder? Routes(ProxyConfig config, UpstreamPool? fallback, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.DomainUpstreams.Count == 0)
+        {
+            return null;
+        }
+
+        return new DomainForwarder(fallback, config.DomainUpstreams.Select(r =>
+            (r.Suffix, new UpstreamPool([.. r.Upstreams.Select(u => UpstreamFactory.Create(u, config.UpstreamTimeout))], config.Strategy, config.UpstreamTimeout, time))));
     }
 
     /// <summary>The IP tracker's TTL floor, ceiling, fixed lifetime and per-name bound from <paramref name="config"/>.</summary>

@@ -40,8 +40,8 @@ public sealed class EnginePartsTests
     [Fact]
     public void TheEngineHasTheConfigsCacheAndATracker()
     {
-        Assert.NotNull(EngineParts.Engine(new ProxyConfig(), null, new EngineSeams()).Cache);
-        Assert.Null(EngineParts.Engine(new ProxyConfig { CacheEnabled = false }, null, new EngineSeams()).Cache);
-        Assert.NotNull(EngineParts.Engine(new ProxyConfig(), null, new EngineSeams()).Tracker);
+        Assert.NotNull(EngineParts.Engine(new ProxyConfig(), null, null, new EngineSeams()).Cache);
+        Assert.Null(EngineParts.Engine(new ProxyConfig { CacheEnabled = false }, null, null, new EngineSeams()).Cache);
+        Assert.NotNull(EngineParts.Engine(new ProxyConfig(), null, null, new EngineSeams()).Tracker);
     }
 }
