@@ -27,6 +27,7 @@ public class TunFastPathBenchmarks
     private byte[] _tcp4Miss = [];
     private byte[] _tcp6Miss = [];
     private byte[] _udp4Hit = [];
+    private byte[] _udp6Options = [];
     private IpPacketInfo _query;
 
     [GlobalSetup]
@@ -39,7 +40,9 @@ public class TunFastPathBenchmarks
         _udp4Hit = new byte[64];
         PacketBuilder.TryWriteUdpPacket(_udp4Hit, s_client4, s_virtual4, 40000, 53, new byte[33], out int n);
         _udp4Hit = _udp4Hit.AsSpan(0, n).ToArray();
-        if (!IpPacket.TryRead(_udp4Hit, out _query, out IpPacketError error) || _table.Match(_udp4Hit) != 0 || _table.Match(_tcp4Miss) != -1 || _table.Match(_tcp6Miss) != -1)
+        _udp6Options = WithDestinationOptions(s_client6, s_remote6);
+        if (!IpPacket.TryRead(_udp4Hit, out _query, out IpPacketError error) || _table.Match(_udp4Hit) != 0 || _table.Match(_tcp4Miss) != -1 || _table.Match(_tcp6Miss) != -1
+            || TryReadIpv6DestOptionsUdp() != 53)
         {
             throw new InvalidOperationException($"benchmark packets are not what they should be: {error}");
         }
@@ -58,9 +61,32 @@ public class TunFastPathBenchmarks
     [Benchmark]
     public int TryReadIpv4Tcp() => IpPacket.TryRead(_tcp4Miss, out IpPacketInfo info, out _) ? info.DestinationPort : -1;
 
+    [Benchmark]
+    public int TryReadIpv6Tcp() => IpPacket.TryRead(_tcp6Miss, out IpPacketInfo info, out _) ? info.DestinationPort : -1;
+
+    /// <summary>IPv6 with one Destination Options header before UDP/53: the extension walk.</summary>
+    [Benchmark]
+    public int TryReadIpv6DestOptionsUdp() => IpPacket.TryRead(_udp6Options, out IpPacketInfo info, out _) ? info.DestinationPort : -1;
+
     /// <summary>A 100-byte DNS answer wrapped as IPv4/UDP with both checksums.</summary>
     [Benchmark]
     public int WriteUdpReply100() => IpReplyWriter.TryWriteUdpReply(_query, _answer, _output, out int n) ? n : -1;
+
+    /// <summary>An IPv6 UDP/53 packet with an 8-byte Destination Options header (one PadN option) after the fixed header.</summary>
+    private static byte[] WithDestinationOptions(IpAddr source, IpAddr destination)
+    {
+        var buffer = new byte[128];
+        PacketBuilder.TryWriteUdpPacket(buffer, source, destination, 40000, 53, new byte[33], out int n);
+        byte[] packet = new byte[n + 8];
+        buffer.AsSpan(0, 40).CopyTo(packet);
+        packet[6] = (byte)IpProtocol.DestinationOptions;
+        packet[5] += 8;
+        packet[40] = (byte)IpProtocol.Udp;
+        packet[42] = 1; // PadN (RFC 8200 §4.2) filling the header's 6 option bytes
+        packet[43] = 4;
+        buffer.AsSpan(40, n - 40).CopyTo(packet.AsSpan(48));
+        return packet;
+    }
 
     private static byte[] Tcp(IpAddr source, IpAddr destination)
     {

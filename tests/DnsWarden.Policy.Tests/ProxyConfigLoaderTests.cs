@@ -8,7 +8,7 @@ namespace DnsWarden.Policy.Tests;
 /// <summary>The <c>dnsw proxy</c> configuration file: every key, defaults, broken files with the exact "file:line:column: message", inline and named policies.</summary>
 public sealed class ProxyConfigLoaderTests : IDisposable
 {
-    private const string RootKeys = "version, listen, dot, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
+    private const string RootKeys = "version, listen, dot, doh, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
 
     private const string PolicyKeys =
         "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers";
@@ -33,6 +33,20 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         Assert.False(ProxyConfigLoader.TryParse(Encoding.UTF8.GetBytes(json), "c.json", baseDirectory, out ProxyConfig? c, out PolicyError? e));
         Assert.Null(c);
         return e!.ToString();
+    }
+
+    /// <summary>The jail and the filter read the same file over their own defaults: a key left out keeps theirs, a key written wins.</summary>
+    [Fact]
+    public void KeysTheFileLeavesOutKeepTheDefaultsGiven()
+    {
+        var defaults = new ProxyConfig { TrackerMinTtl = TimeSpan.FromMinutes(5), TrackerMaxTtl = TimeSpan.FromHours(1), UpstreamTimeout = TimeSpan.FromSeconds(7) };
+        byte[] json = Encoding.UTF8.GetBytes("""{ "upstreams": ["udp://10.0.0.1"], "ip_tracker": { "min_ttl": "30s" }, "strategy": "race" }""");
+        Assert.True(ProxyConfigLoader.TryParse(json, "c.json", null, defaults, out ProxyConfig? c, out PolicyError? e), e?.ToString());
+        Assert.Equal((TimeSpan.FromSeconds(30), TimeSpan.FromHours(1), TimeSpan.FromSeconds(7), UpstreamStrategy.Race), (c!.TrackerMinTtl, c.TrackerMaxTtl, c.UpstreamTimeout, c.Strategy));
+        Assert.Equal("c.json", c.Source);
+
+        ProxyConfig proxy = Load("""{ "upstreams": ["udp://10.0.0.1"] }""");
+        Assert.Equal((TimeSpan.Zero, (TimeSpan?)null, ProxyConfig.DefaultUpstreamTimeout), (proxy.TrackerMinTtl, proxy.TrackerMaxTtl, proxy.UpstreamTimeout));
     }
 
     private string Write(string name, string text)

@@ -237,24 +237,19 @@ public sealed class FrameDissector
     private void ProcessTcp(in FlowKey5 flow, PortClass portClass, uint sequence, TcpFlags flags, ReadOnlySpan<byte> payload)
     {
         _segments?.OnTcpSegment(_frameNumber, in _origin, in flow, flags, payload.Length);
-        var key = new TcpFlowKey(flow.Source, flow.Destination, flow.SourcePort, flow.DestinationPort);
         if (portClass == PortClass.Dns)
         {
-            _dnsStreams.AddSegment(in key, sequence, flags, payload, _origin.TimestampNs);
+            _dnsStreams.AddSegment(in flow, sequence, flags, payload, _origin.TimestampNs);
         }
         else if (portClass is PortClass.Dot or PortClass.Https)
         {
-            _tlsStreams.AddSegment(in key, sequence, flags, payload, _origin.TimestampNs);
+            _tlsStreams.AddSegment(in flow, sequence, flags, payload, _origin.TimestampNs);
         }
     }
 
-    private void OnTcpDnsMessage(in TcpFlowKey key, ReadOnlySpan<byte> message, long timestampNs)
-    {
-        var flow = new FlowKey5(key.Source, key.Destination, key.SourcePort, key.DestinationPort, IpProtocol.Tcp);
-        EmitDns(in flow, "tcp53", message);
-    }
+    private void OnTcpDnsMessage(in FlowKey5 flow, ReadOnlySpan<byte> message, long timestampNs) => EmitDns(in flow, "tcp53", message);
 
-    private bool OnTlsPrefix(in TcpFlowKey key, ReadOnlySpan<byte> prefix, bool isFull, long timestampNs)
+    private bool OnTlsPrefix(in FlowKey5 key, ReadOnlySpan<byte> prefix, bool isFull, long timestampNs)
     {
         TlsRecordReader.TryGetClientHello(prefix, _helloScratch, out int helloLength, out TlsStreamStatus status);
         switch (status)
@@ -284,10 +279,9 @@ public sealed class FrameDissector
         }
 
         Stats.TlsClientHellos++;
-        var flow = new FlowKey5(key.Source, key.Destination, key.SourcePort, key.DestinationPort, IpProtocol.Tcp);
         string transport = PortClassifier.Classify(IpProtocol.Tcp, key.SourcePort, key.DestinationPort) == PortClass.Dot ? "dot" : "tls";
         _onObservation(new Observation(
-            _frameNumber, _origin, flow, ObservationKind.TlsClientHello, transport, null,
+            _frameNumber, _origin, key, ObservationKind.TlsClientHello, transport, null,
             info.ServerNameString(hello), info.AlpnList(hello), info.HasEch, 0));
         return false;
     }

@@ -1,10 +1,11 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using DnsWarden.Wire.Frames;
 
 namespace DnsWarden.Capture.Reassembly;
 
 /// <summary>Receives one whole DNS message; the span is valid only during the call.</summary>
-public delegate void DnsTcpMessageHandler(in TcpFlowKey flow, ReadOnlySpan<byte> message, long timestampNs);
+public delegate void DnsTcpMessageHandler(in FlowKey5 flow, ReadOnlySpan<byte> message, long timestampNs);
 
 /// <summary>
 /// Splits the in-order bytes of DNS-over-TCP streams into messages: each is preceded by a two-byte
@@ -18,7 +19,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
 
     private readonly DnsTcpMessageHandler _onMessage;
     private readonly int _maxMessageLength;
-    private readonly Dictionary<TcpFlowKey, Partial> _partials = [];
+    private readonly Dictionary<FlowKey5, Partial> _partials = [];
 
     public DnsTcpFramer(DnsTcpMessageHandler onMessage, int maxMessageLength = ushort.MaxValue)
     {
@@ -39,7 +40,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
     /// <summary>Directions holding a partial message right now.</summary>
     public int PartialCount => _partials.Count;
 
-    public void OnData(in TcpFlowKey flow, ReadOnlySpan<byte> data, long timestampNs)
+    public void OnData(in FlowKey5 flow, ReadOnlySpan<byte> data, long timestampNs)
     {
         if (_partials.TryGetValue(flow, out Partial? p))
         {
@@ -78,7 +79,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
         }
     }
 
-    public void OnGap(in TcpFlowKey flow, long missingBytes, long timestampNs)
+    public void OnGap(in FlowKey5 flow, long missingBytes, long timestampNs)
     {
         if (!_partials.TryGetValue(flow, out Partial? p))
         {
@@ -94,7 +95,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
         }
     }
 
-    public void OnClosed(in TcpFlowKey flow, TcpCloseReason reason, long timestampNs)
+    public void OnClosed(in FlowKey5 flow, TcpCloseReason reason, long timestampNs)
     {
         if (_partials.Remove(flow, out Partial? p))
         {
@@ -103,7 +104,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
     }
 
     /// <summary>Adds bytes to a partial message; returns what is left after it completes.</summary>
-    private ReadOnlySpan<byte> Continue(scoped in TcpFlowKey flow, Partial p, ReadOnlySpan<byte> data, long timestampNs)
+    private ReadOnlySpan<byte> Continue(scoped in FlowKey5 flow, Partial p, ReadOnlySpan<byte> data, long timestampNs)
     {
         while (!data.IsEmpty)
         {
@@ -130,7 +131,7 @@ public sealed class DnsTcpFramer : ITcpStreamConsumer
         return data;
     }
 
-    private void Emit(in TcpFlowKey flow, ReadOnlySpan<byte> message, int length, long timestampNs)
+    private void Emit(in FlowKey5 flow, ReadOnlySpan<byte> message, int length, long timestampNs)
     {
         if (length < MinMessageLength || length > _maxMessageLength)
         {

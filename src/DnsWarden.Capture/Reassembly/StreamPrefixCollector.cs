@@ -1,4 +1,5 @@
 using System.Buffers;
+using DnsWarden.Wire.Frames;
 
 namespace DnsWarden.Capture.Reassembly;
 
@@ -6,7 +7,7 @@ namespace DnsWarden.Capture.Reassembly;
 /// Called whenever a direction's prefix grew. Return true to keep collecting, false once the prefix
 /// has been used (e.g. a TLS ClientHello was parsed) so its memory is released.
 /// </summary>
-public delegate bool StreamPrefixHandler(in TcpFlowKey flow, ReadOnlySpan<byte> prefix, bool isFull, long timestampNs);
+public delegate bool StreamPrefixHandler(in FlowKey5 flow, ReadOnlySpan<byte> prefix, bool isFull, long timestampNs);
 
 /// <summary>
 /// Keeps the first N bytes of each stream direction, so a message spread over several segments (a TLS
@@ -20,7 +21,7 @@ public sealed class StreamPrefixCollector : ITcpStreamConsumer
 
     private readonly StreamPrefixHandler? _onGrew;
     private readonly int _prefixLength;
-    private readonly Dictionary<TcpFlowKey, Prefix> _prefixes = [];
+    private readonly Dictionary<FlowKey5, Prefix> _prefixes = [];
 
     public StreamPrefixCollector(StreamPrefixHandler? onGrew = null, int prefixLength = DefaultPrefixLength)
     {
@@ -35,7 +36,7 @@ public sealed class StreamPrefixCollector : ITcpStreamConsumer
     public int Count => _prefixes.Count;
 
     /// <summary>The bytes collected so far for <paramref name="flow"/>; empty and false when none are held.</summary>
-    public bool TryGetPrefix(in TcpFlowKey flow, out ReadOnlySpan<byte> prefix)
+    public bool TryGetPrefix(in FlowKey5 flow, out ReadOnlySpan<byte> prefix)
     {
         if (_prefixes.TryGetValue(flow, out Prefix? p) && p.Buffer.Length > 0)
         {
@@ -47,7 +48,7 @@ public sealed class StreamPrefixCollector : ITcpStreamConsumer
         return false;
     }
 
-    public void OnData(in TcpFlowKey flow, ReadOnlySpan<byte> data, long timestampNs)
+    public void OnData(in FlowKey5 flow, ReadOnlySpan<byte> data, long timestampNs)
     {
         if (!_prefixes.TryGetValue(flow, out Prefix? p))
         {
@@ -79,7 +80,7 @@ public sealed class StreamPrefixCollector : ITcpStreamConsumer
         }
     }
 
-    public void OnGap(in TcpFlowKey flow, long missingBytes, long timestampNs)
+    public void OnGap(in FlowKey5 flow, long missingBytes, long timestampNs)
     {
         // Bytes after a hole are not a prefix of the stream: keep what we have, add nothing more.
         if (!_prefixes.TryGetValue(flow, out Prefix? p))
@@ -91,7 +92,7 @@ public sealed class StreamPrefixCollector : ITcpStreamConsumer
         p.Stopped = true;
     }
 
-    public void OnClosed(in TcpFlowKey flow, TcpCloseReason reason, long timestampNs)
+    public void OnClosed(in FlowKey5 flow, TcpCloseReason reason, long timestampNs)
     {
         if (_prefixes.Remove(flow, out Prefix? p))
         {
@@ -127,7 +128,7 @@ public sealed class TcpStreamFanout(params ITcpStreamConsumer[] consumers) : ITc
 {
     private readonly ITcpStreamConsumer[] _consumers = consumers;
 
-    public void OnData(in TcpFlowKey flow, ReadOnlySpan<byte> data, long timestampNs)
+    public void OnData(in FlowKey5 flow, ReadOnlySpan<byte> data, long timestampNs)
     {
         foreach (ITcpStreamConsumer c in _consumers)
         {
@@ -135,7 +136,7 @@ public sealed class TcpStreamFanout(params ITcpStreamConsumer[] consumers) : ITc
         }
     }
 
-    public void OnGap(in TcpFlowKey flow, long missingBytes, long timestampNs)
+    public void OnGap(in FlowKey5 flow, long missingBytes, long timestampNs)
     {
         foreach (ITcpStreamConsumer c in _consumers)
         {
@@ -143,7 +144,7 @@ public sealed class TcpStreamFanout(params ITcpStreamConsumer[] consumers) : ITc
         }
     }
 
-    public void OnClosed(in TcpFlowKey flow, TcpCloseReason reason, long timestampNs)
+    public void OnClosed(in FlowKey5 flow, TcpCloseReason reason, long timestampNs)
     {
         foreach (ITcpStreamConsumer c in _consumers)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Capture.Reassembly;
@@ -29,7 +30,7 @@ public sealed class TcpReassembler
 {
     private readonly TcpReassemblerOptions _options;
     private readonly ITcpStreamConsumer _consumer;
-    private readonly Dictionary<TcpFlowKey, Direction> _flows = [];
+    private readonly Dictionary<FlowKey5, Direction> _flows = [];
 
     // Least recently active first: the head is the next to time out and the first to evict.
     private readonly LinkedList<Direction> _lru = new();
@@ -76,7 +77,7 @@ public sealed class TcpReassembler
     public long BufferedBytes { get; private set; }
 
     /// <summary>Feeds one segment. <paramref name="sequenceNumber"/> is the header's raw sequence number.</summary>
-    public void AddSegment(in TcpFlowKey flow, uint sequenceNumber, TcpFlags flags, ReadOnlySpan<byte> payload, long timestampNs)
+    public void AddSegment(in FlowKey5 flow, uint sequenceNumber, TcpFlags flags, ReadOnlySpan<byte> payload, long timestampNs)
     {
         Segments++;
         ExpireIdle(timestampNs);
@@ -85,7 +86,7 @@ public sealed class TcpReassembler
         {
             // RFC 9293 §3.10.7: a reset ends the connection, so both directions end.
             CloseIfOpen(flow, TcpCloseReason.Rst, timestampNs);
-            CloseIfOpen(flow.Reverse, TcpCloseReason.Rst, timestampNs);
+            CloseIfOpen(flow.Reversed, TcpCloseReason.Rst, timestampNs);
             return;
         }
 
@@ -185,7 +186,7 @@ public sealed class TcpReassembler
         }
     }
 
-    private Direction Create(in TcpFlowKey flow, long timestampNs)
+    private Direction Create(in FlowKey5 flow, long timestampNs)
     {
         while (_flows.Count >= _options.MaxFlows && _lru.First is { } head)
         {
@@ -313,7 +314,7 @@ public sealed class TcpReassembler
         }
     }
 
-    private void CloseIfOpen(in TcpFlowKey flow, TcpCloseReason reason, long timestampNs)
+    private void CloseIfOpen(in FlowKey5 flow, TcpCloseReason reason, long timestampNs)
     {
         if (_flows.TryGetValue(flow, out Direction? d) && !d.Closed)
         {
@@ -351,9 +352,9 @@ public sealed class TcpReassembler
 
     private readonly record struct Segment(uint Seq, byte[] Data, int Length);
 
-    private sealed class Direction(TcpFlowKey key)
+    private sealed class Direction(FlowKey5 key)
     {
-        public TcpFlowKey Key { get; } = key;
+        public FlowKey5 Key { get; } = key;
 
         public LinkedListNode<Direction>? Node { get; set; }
 

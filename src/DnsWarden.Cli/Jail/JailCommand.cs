@@ -28,13 +28,14 @@ internal static class JailCommand
         Option<string?> logLimit = LogLimitOption.Create("--out");
         Option<string?> logFormat = LogFormatOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
+        Option<FileInfo?> config = EngineConfigOption.Create("the jail");
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, cleanup, commandLine,
+            mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -51,11 +52,12 @@ internal static class JailCommand
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
-            parse.GetValue(report)));
+            parse.GetValue(report),
+            parse.GetValue(config)));
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -69,11 +71,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report, configFile).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile)
     {
         if (cleanupOnly)
         {
@@ -89,9 +91,9 @@ internal static class JailCommand
         }
 
         // A policy mode with no policy would forward every name and open every answer: no jail at all.
-        if (mode == "policy" && (policyFile is null || upstreams.Length == 0))
+        if (mode == "policy" && configFile is null && (policyFile is null || upstreams.Length == 0))
         {
-            await stderr.WriteLineAsync("dnsw jail: --mode policy needs --policy FILE (which names may resolve) and --upstream URL (where they resolve); without them the jail would let everything through").ConfigureAwait(false);
+            await stderr.WriteLineAsync("dnsw jail: --mode policy needs --policy FILE (which names may resolve) and --upstream URL (where they resolve), or a --config FILE naming both; without them the jail would let everything through").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -101,7 +103,7 @@ internal static class JailCommand
             return ExitCodes.Usage;
         }
 
-        ResolverPolicy policy = ResolverPolicy.Default;
+        ResolverPolicy? policy = null;
         if (policyFile is not null)
         {
             if (!ResolverPolicyLoader.TryLoad(policyFile.FullName, out ResolverPolicy? loaded, out PolicyError? e))
@@ -111,6 +113,18 @@ internal static class JailCommand
             }
 
             policy = loaded!;
+        }
+
+        if (EngineConfigOption.Resolve(configFile, UpstreamOption.Parse(upstreams), policy, out string? configError) is not { } engine)
+        {
+            await stderr.WriteLineAsync($"dnsw jail: {configError}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+
+        if (mode == "policy" && (ReferenceEquals(engine.Policy, ResolverPolicy.Default) || engine.Upstreams.Count == 0))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --mode policy needs a policy and an upstream, and {configFile?.FullName} names {(engine.Upstreams.Count == 0 ? "no upstream" : "no policy")} (add it there or give --policy/--upstream)").ConfigureAwait(false);
+            return ExitCodes.Usage;
         }
 
         UserAccount? account = ResolveUser(user, out string? why);
@@ -131,8 +145,7 @@ internal static class JailCommand
         var options = new JailOptions
         {
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
-            Policy = policy,
-            Upstreams = UpstreamOption.Parse(upstreams),
+            Engine = engine,
             User = account,
             OutputOwner = UserAccount.Invoking(),
             Command = command,

@@ -47,12 +47,13 @@ internal static class TunCommand
                 r.AddError($"--min-ttl: {error}");
             }
         });
+        Option<FileInfo?> config = EngineConfigOption.Create("the filter");
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what a killed instance for --netns left (its fail-closed rules and routes, nftables tables), then exit." };
 
         var export = new ExportOptions("tun");
         var command = new Command("tun", "Run the TUN packet filter for a network namespace: a virtual DNS service, and in firewall mode egress only to addresses DNS handed out.")
         {
-            netns, mode, upstream, virtualDns, minTtl, policy, queryLog, privacy, logLimit, logFormat, noOffload, setMode, cleanup,
+            netns, mode, upstream, virtualDns, minTtl, policy, config, queryLog, privacy, logLimit, logFormat, noOffload, setMode, cleanup,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -60,7 +61,7 @@ internal static class TunCommand
             parse.GetValue(netns)!,
             parse.GetValue(mode)!,
             parse.GetValue(upstream) ?? [],
-            new TunEngineChoices(parse.GetValue(virtualDns) ?? [], parse.GetValue(minTtl)),
+            new TunEngineChoices(parse.GetValue(virtualDns) ?? [], parse.GetValue(minTtl), parse.GetValue(config)),
             parse.GetValue(policy),
             parse.GetValue(queryLog),
             parse.GetValue(privacy)!,
@@ -74,8 +75,8 @@ internal static class TunCommand
         return command;
     }
 
-    /// <summary>What the engine and filter are built with, validated by the parser: <c>--virtual-dns</c> and <c>--min-ttl</c>.</summary>
-    private readonly record struct TunEngineChoices(string[] VirtualDns, string? MinTtl);
+    /// <summary>What the engine and filter are built with: <c>--virtual-dns</c> and <c>--min-ttl</c> (validated by the parser), <c>--config</c>.</summary>
+    private readonly record struct TunEngineChoices(string[] VirtualDns, string? MinTtl, FileInfo? Config);
 
     private static async Task<int> RunAsync(ExportRequest export, string netns, string mode, string[] upstreams, TunEngineChoices choices, FileInfo? policyFile, FileInfo? queryLog, string privacy, long logLimit, QueryLogFormat logFormat, bool offload, string? setMode, bool cleanupOnly, TextWriter stdout, TextWriter stderr)
     {
@@ -152,7 +153,7 @@ internal static class TunCommand
             return ok ? ExitCodes.Ok : ExitCodes.StartError;
         }
 
-        ResolverPolicy policy = ResolverPolicy.Default;
+        ResolverPolicy? policy = null;
         if (policyFile is not null)
         {
             if (!ResolverPolicyLoader.TryLoad(policyFile.FullName, out ResolverPolicy? loaded, out PolicyError? e))
@@ -164,21 +165,30 @@ internal static class TunCommand
             policy = loaded!;
         }
 
+        if (EngineConfigOption.Resolve(choices.Config, UpstreamOption.Parse(upstreams), policy, out string? configError) is not { } engine)
+        {
+            await stderr.WriteLineAsync($"dnsw tun: {configError}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
+
+        if (choices.MinTtl is { } text && AddressHold.TryParseMinimum(text, out TimeSpan floor, out _))
+        {
+            engine = engine with { TrackerMinTtl = floor };
+        }
+
         PrivacyRedactor.TryParse(privacy, out PrivacyMode privacyMode);
         TunRunner.TryParseMode(mode, out TunFilterMode filterMode);
         var options = new TunRunOptions
         {
             Namespace = netns,
             Mode = filterMode,
-            Policy = policy,
-            Upstreams = UpstreamOption.Parse(upstreams),
+            Engine = engine,
             QueryLogPath = queryLog?.FullName,
             OutputOwner = UserAccount.Invoking(),
             Privacy = privacyMode,
             QueryLogLimit = logLimit,
             QueryLogFormat = logFormat,
             VnetHeader = offload,
-            MinTtl = choices.MinTtl is { } text && AddressHold.TryParseMinimum(text, out TimeSpan floor, out _) ? floor : AddressHold.DefaultMinimum,
         };
         if (choices.VirtualDns.Length > 0 && VirtualDnsAddresses.TryParse(choices.VirtualDns, out IReadOnlyList<IpAddr> addresses, out _))
         {

@@ -14,7 +14,6 @@ using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
-using DnsWarden.Resolver.Tracking;
 using DnsWarden.Resolver.Upstreams;
 
 namespace DnsWarden.Guard.Jail;
@@ -31,9 +30,8 @@ public sealed record JailOptions
 {
     public JailMode Mode { get; init; } = JailMode.Sinkhole;
 
-    public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
-
-    public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
+    /// <summary>The stub's engine: upstreams, strategy and timeout, cache, tracker, policy (<c>--config</c>, <see cref="GuardEngine.Defaults"/>).</summary>
+    public ProxyConfig Engine { get; init; } = GuardEngine.Defaults;
 
     /// <summary>Who the command runs as: never uid 0 or gid 0 (<see cref="JailRunner.RunAsync"/> refuses).</summary>
     public required UserAccount User { get; init; }
@@ -107,9 +105,10 @@ public static class JailRunner
         }
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
+        DomainForwarder? routes = null;
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
-        using var gate = new NftAddressGate(net.Namespace);
+        using var gate = new NftAddressGate(net.Namespace, options.Engine.TrackerMinTtl);
         BlockedAttempts? blocked = null;
         try
         {
@@ -122,23 +121,20 @@ public static class JailRunner
         }
         try
         {
-            if (options.Mode == JailMode.Policy && options.Upstreams.Count > 0)
+            // Sinkhole mode resolves nothing, so it has no upstreams whatever the configuration names.
+            ProxyConfig config = options.Mode == JailMode.Sinkhole
+                ? options.Engine with { Policy = new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" }, Upstreams = [], DomainUpstreams = [] }
+                : options.Engine;
+            pool = EngineParts.Pool(config);
+            routes = EngineParts.Routes(config, pool);
+            DnsEngine engine = EngineParts.Engine(config, pool, routes, new EngineSeams
             {
-                pool = new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
-            }
-
-            ResolverPolicy policy = options.Mode == JailMode.Sinkhole ? new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" } : options.Policy;
-            var engine = new DnsEngine(new DnsEngineOptions
-            {
-                Policy = policy,
-                Forwarder = pool is null ? null : new PoolForwarder(pool),
-                // The proxy's cache: a hit is recorded and let through the gate again before it is released.
-                Cache = EngineParts.Cache(new ProxyConfig()),
-                Tracker = new IpTracker(IpTrackerOptions.Fixed()),
-                Exfiltration = new ExfiltrationScorer(),
                 QueryLog = TeeQueryLog.Of((IQueryLog?)tally ?? log, options.QueryExport),
+
+                // A cache hit is recorded and let through the gate again before it is released.
                 AnswerObserver = gate,
-                Rebinding = HostAddresses.Rebinding(IPAddress.Parse(net.JailV4), IPAddress.Parse(net.JailV6)),
+                Rebinding = GuardEngine.Rebinding(IPAddress.Parse(net.JailV4), IPAddress.Parse(net.JailV6)),
+                Exfiltration = GuardEngine.Scorer(),
                 Metrics = metrics,
             });
 
@@ -189,6 +185,11 @@ public static class JailRunner
         finally
         {
             blocked?.Dispose();
+            if (routes is not null)
+            {
+                await routes.DisposeAsync().ConfigureAwait(false);
+            }
+
             if (pool is not null)
             {
                 await pool.DisposeAsync().ConfigureAwait(false);

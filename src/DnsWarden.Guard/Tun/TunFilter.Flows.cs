@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Ip;
 using DnsWarden.Wire.Packets;
 
@@ -20,8 +21,8 @@ public sealed partial class TunFilter
     private const byte IcmpV6EchoRequest = 128;
     private const byte IcmpV6EchoReply = 129;
 
-    private readonly ConcurrentDictionary<FlowKey, FlowEntry> _flows = new();
-    private readonly ConcurrentDictionary<FlowKey, FlowEntry> _pairs = new();
+    private readonly ConcurrentDictionary<FlowKey5, FlowEntry> _flows = new();
+    private readonly ConcurrentDictionary<FlowKey5, FlowEntry> _pairs = new();
     private readonly long _tcpTimeout;
     private readonly long _udpTimeout;
     private readonly long _closingTimeout;
@@ -43,10 +44,10 @@ public sealed partial class TunFilter
         return removed;
     }
 
-    private static int SweepTable(ConcurrentDictionary<FlowKey, FlowEntry> table, ref int count, long now)
+    private static int SweepTable(ConcurrentDictionary<FlowKey5, FlowEntry> table, ref int count, long now)
     {
         int removed = 0;
-        foreach (KeyValuePair<FlowKey, FlowEntry> pair in table)
+        foreach (KeyValuePair<FlowKey5, FlowEntry> pair in table)
         {
             if (!pair.Value.IsExpired(now) || !table.TryRemove(pair))
             {
@@ -67,13 +68,13 @@ public sealed partial class TunFilter
     }
 
     /// <summary>The flow key of an outbound packet: ports for TCP/UDP, the echo identifier for an ICMP echo request.</summary>
-    private static bool TryOutboundKey(ReadOnlySpan<byte> packet, in IpPacketInfo info, out FlowKey key)
+    private static bool TryOutboundKey(ReadOnlySpan<byte> packet, in IpPacketInfo info, out FlowKey5 key)
     {
         switch (info.Protocol)
         {
             case IpProtocol.Tcp:
             case IpProtocol.Udp:
-                key = new FlowKey(info.Source, info.Destination, info.SourcePort, info.DestinationPort, info.Protocol);
+                key = new FlowKey5(info.Source, info.Destination, info.SourcePort, info.DestinationPort, info.Protocol);
                 return info.HasTransportHeader;
 
             case IpProtocol.Icmp:
@@ -81,7 +82,7 @@ public sealed partial class TunFilter
                 if (IsEchoRequest(in info))
                 {
                     ushort id = EchoIdentifier(packet, in info);
-                    key = new FlowKey(info.Source, info.Destination, id, id, info.Protocol);
+                    key = new FlowKey5(info.Source, info.Destination, id, id, info.Protocol);
                     return true;
                 }
 
@@ -93,13 +94,13 @@ public sealed partial class TunFilter
     }
 
     /// <summary>The key of the flow an inbound packet answers (its 5-tuple reversed); an echo reply answers the request with its identifier.</summary>
-    private static bool TryInboundKey(ReadOnlySpan<byte> packet, in IpPacketInfo info, out FlowKey key)
+    private static bool TryInboundKey(ReadOnlySpan<byte> packet, in IpPacketInfo info, out FlowKey5 key)
     {
         switch (info.Protocol)
         {
             case IpProtocol.Tcp:
             case IpProtocol.Udp:
-                key = new FlowKey(info.Destination, info.Source, info.DestinationPort, info.SourcePort, info.Protocol);
+                key = new FlowKey5(info.Destination, info.Source, info.DestinationPort, info.SourcePort, info.Protocol);
                 return info.HasTransportHeader;
 
             case IpProtocol.Icmp:
@@ -108,7 +109,7 @@ public sealed partial class TunFilter
                     && info.IcmpType == (info.Protocol == IpProtocol.Icmp ? IcmpV4EchoReply : IcmpV6EchoReply))
                 {
                     ushort id = EchoIdentifier(packet, in info);
-                    key = new FlowKey(info.Destination, info.Source, id, id, info.Protocol);
+                    key = new FlowKey5(info.Destination, info.Source, id, id, info.Protocol);
                     return true;
                 }
 
@@ -126,10 +127,10 @@ public sealed partial class TunFilter
     private static ushort EchoIdentifier(ReadOnlySpan<byte> packet, in IpPacketInfo info) =>
         BinaryPrimitives.ReadUInt16BigEndian(packet.Slice(info.TransportOffset + 4));
 
-    private static FlowKey PairKey(IpAddr source, IpAddr destination, IpProtocol protocol) => new(source, destination, 0, 0, protocol);
+    private static FlowKey5 PairKey(IpAddr source, IpAddr destination, IpProtocol protocol) => new(source, destination, 0, 0, protocol);
 
     /// <summary>Refreshes a live flow; false when there is none (an expired one not yet swept counts as none).</summary>
-    private bool TryRefresh(in FlowKey key, long now, in IpPacketInfo info, bool outbound)
+    private bool TryRefresh(in FlowKey5 key, long now, in IpPacketInfo info, bool outbound)
     {
         if (!_flows.TryGetValue(key, out FlowEntry? entry) || entry.IsExpired(now))
         {
@@ -145,7 +146,7 @@ public sealed partial class TunFilter
         return true;
     }
 
-    private bool TryCreate(in FlowKey key, long now, in IpPacketInfo info)
+    private bool TryCreate(in FlowKey5 key, long now, in IpPacketInfo info)
     {
         long timeout = info.Protocol == IpProtocol.Tcp ? _tcpTimeout : _udpTimeout;
         if (_flows.TryGetValue(key, out FlowEntry? stale))
@@ -199,7 +200,7 @@ public sealed partial class TunFilter
         return false;
     }
 
-    private void TouchPair(FlowKey key, long now)
+    private void TouchPair(FlowKey5 key, long now)
     {
         if (_pairs.TryGetValue(key, out FlowEntry? entry))
         {
@@ -213,7 +214,7 @@ public sealed partial class TunFilter
         }
     }
 
-    private bool PairIsLive(FlowKey key, long now) => _pairs.TryGetValue(key, out FlowEntry? entry) && !entry.IsExpired(now);
+    private bool PairIsLive(FlowKey5 key, long now) => _pairs.TryGetValue(key, out FlowEntry? entry) && !entry.IsExpired(now);
 
     /// <summary>An inbound packet of a live flow, or an ICMP error about one (RFC 1191 / RFC 8201 path MTU discovery needs "too big").</summary>
     private bool InboundBelongs(ReadOnlySpan<byte> packet, in IpPacketInfo info)
@@ -224,7 +225,7 @@ public sealed partial class TunFilter
             return PairIsLive(PairKey(info.Destination, info.Source, info.Protocol), now);
         }
 
-        if (TryInboundKey(packet, in info, out FlowKey key) && TryRefresh(in key, now, in info, outbound: false))
+        if (TryInboundKey(packet, in info, out FlowKey5 key) && TryRefresh(in key, now, in info, outbound: false))
         {
             if (info.IsFragment)
             {
@@ -246,7 +247,7 @@ public sealed partial class TunFilter
         }
 
         return quoted.HasPorts
-            ? _flows.TryGetValue(new FlowKey(quoted.Source, quoted.Destination, quoted.SourcePort, quoted.DestinationPort, quoted.Protocol), out FlowEntry? e) && !e.IsExpired(now)
+            ? _flows.TryGetValue(new FlowKey5(quoted.Source, quoted.Destination, quoted.SourcePort, quoted.DestinationPort, quoted.Protocol), out FlowEntry? e) && !e.IsExpired(now)
             : PairIsLive(PairKey(quoted.Source, quoted.Destination, quoted.Protocol), now);
     }
 
@@ -264,7 +265,7 @@ public sealed partial class TunFilter
         }
 
         return quoted.HasPorts
-            ? _flows.TryGetValue(new FlowKey(quoted.Destination, quoted.Source, quoted.DestinationPort, quoted.SourcePort, quoted.Protocol), out FlowEntry? e) && !e.IsExpired(now)
+            ? _flows.TryGetValue(new FlowKey5(quoted.Destination, quoted.Source, quoted.DestinationPort, quoted.SourcePort, quoted.Protocol), out FlowEntry? e) && !e.IsExpired(now)
             : PairIsLive(PairKey(quoted.Destination, quoted.Source, quoted.Protocol), now);
     }
 
@@ -275,8 +276,6 @@ public sealed partial class TunFilter
     private static bool IsReportedError(in IpPacketInfo info) => info.HasTransportHeader && (info.Protocol == IpProtocol.Icmp
         ? info.IcmpType is 3 or 11 or 12
         : info.Protocol == IpProtocol.IcmpV6 && info.IcmpType is 1 or 2 or 3 or 4);
-
-    private readonly record struct FlowKey(IpAddr Source, IpAddr Destination, ushort SourcePort, ushort DestinationPort, IpProtocol Protocol);
 
     private sealed class FlowEntry
     {

@@ -1,5 +1,6 @@
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Tracking;
+using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Ip;
 using DnsWarden.Wire.Packets;
 
@@ -393,7 +394,7 @@ public sealed partial class TunFilter
             return TunVerdict.Drop;
         }
 
-        bool keyed = TryOutboundKey(packet, in info, out FlowKey key);
+        bool keyed = TryOutboundKey(packet, in info, out FlowKey5 key);
         if (keyed && TryRefresh(in key, now, in info, outbound: true))
         {
             if (info.IsFragment)

@@ -11,7 +11,6 @@ using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
 using DnsWarden.Resolver.Logging;
-using DnsWarden.Resolver.Tracking;
 using DnsWarden.Resolver.Upstreams;
 using DnsWarden.Wire.Ip;
 
@@ -24,9 +23,8 @@ public sealed record TunRunOptions
 
     public TunFilterMode Mode { get; init; } = TunFilterMode.Firewall;
 
-    public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
-
-    public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
+    /// <summary>The virtual DNS's engine: upstreams, strategy and timeout, cache, tracker TTLs, policy (<c>--config</c>, <see cref="GuardEngine.Defaults"/>).</summary>
+    public ProxyConfig Engine { get; init; } = GuardEngine.Defaults;
 
     /// <summary>Every query as a JSON line (the resolver's query log), with <see cref="Privacy"/>.</summary>
     public string? QueryLogPath { get; init; }
@@ -53,9 +51,6 @@ public sealed record TunRunOptions
 
     /// <summary>The virtual DNS service's addresses (<c>--virtual-dns</c>).</summary>
     public IReadOnlyList<IpAddr> VirtualDns { get; init; } = [TunFilterOptions.DefaultVirtualDnsV4, TunFilterOptions.DefaultVirtualDnsV6];
-
-    /// <summary>The TTL floor of the addresses DNS hands out (<c>--min-ttl</c>, <see cref="AddressHold"/>).</summary>
-    public TimeSpan MinTtl { get; init; } = AddressHold.DefaultMinimum;
 
     /// <summary>How often idle flows and expired addresses are forgotten.</summary>
     public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(2);
@@ -90,8 +85,8 @@ public static class TunRunner
 
         var filterOptions = new TunFilterOptions { Mode = options.Mode, VirtualDns = options.VirtualDns };
         var metrics = new ResolverMetrics();
-        UpstreamPool? pool = options.Upstreams.Count == 0 ? null
-            : new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
+        UpstreamPool? pool = EngineParts.Pool(options.Engine);
+        DomainForwarder? routes = EngineParts.Routes(options.Engine, pool);
         Stream? logStream = null;
         QueryLogWriter? log = null;
         var refusals = new TunRefusals();
@@ -103,16 +98,12 @@ public static class TunRunner
                 log = new QueryLogWriter(logStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.QueryLogLimit }, format: options.QueryLogFormat);
             }
 
-            var engine = new DnsEngine(new DnsEngineOptions
+            DnsEngine engine = EngineParts.Engine(options.Engine, pool, routes, new EngineSeams
             {
-                Policy = options.Policy,
-                Forwarder = pool is null ? null : new PoolForwarder(pool),
-                // The proxy's cache: a hit is recorded in the tracker again before it is released.
-                Cache = EngineParts.Cache(new ProxyConfig()),
-                Tracker = new IpTracker(AddressHold.Tracker(options.MinTtl)),
-                Exfiltration = new ExfiltrationScorer(),
+                // A cache hit is recorded in the tracker again before it is released.
                 QueryLog = TeeQueryLog.Of(log, options.QueryExport),
-                Rebinding = HostAddresses.Rebinding(),
+                Rebinding = GuardEngine.Rebinding(),
+                Exfiltration = GuardEngine.Scorer(),
                 Metrics = metrics,
             });
             return await ServeAsync(options, filterOptions, engine, refusals, stderr).ConfigureAwait(false);
@@ -129,6 +120,11 @@ public static class TunRunner
             if (logStream is not null)
             {
                 await logStream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (routes is not null)
+            {
+                await routes.DisposeAsync().ConfigureAwait(false);
             }
 
             if (pool is not null)

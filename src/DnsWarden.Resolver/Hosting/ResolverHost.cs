@@ -97,16 +97,7 @@ public sealed class ResolverHost : IAsyncDisposable
         QueryLogWriter? log = null;
         try
         {
-            if (config.Upstreams.Count > 0)
-            {
-                var upstreams = new List<IDnsUpstream>(config.Upstreams.Count);
-                foreach (UpstreamConfig u in config.Upstreams)
-                {
-                    upstreams.Add(UpstreamFactory.Create(u, config.UpstreamTimeout));
-                }
-
-                pool = new UpstreamPool(upstreams, config.Strategy, config.UpstreamTimeout, time);
-            }
+            pool = EngineParts.Pool(config, time);
 
             routes = EngineParts.Routes(config, pool, time);
 
@@ -126,33 +117,22 @@ public sealed class ResolverHost : IAsyncDisposable
                 }
             }
 
-            DnsCache? cache = EngineParts.Cache(config);
-            var tracker = new IpTracker(new IpTrackerOptions
-            {
-                MinTtl = config.TrackerMinTtl,
-                MaxTtl = config.TrackerMaxTtl,
-                FixedTtl = config.TrackerFixedTtl,
-                MaxAddressesPerName = config.TrackerMaxAddressesPerName,
-            });
-
             // Scoring costs a name string and a lock per query: done when something reads the score.
             ExfiltrationScorer? scorer = config.Policy.Exfiltration.BlockScore is not null || log is not null || hooks?.QueryLog is not null
                 ? new ExfiltrationScorer(baseDomains: baseDomains, time: time)
                 : null;
 
-            var engine = new DnsEngine(new DnsEngineOptions
+            DnsEngine engine = EngineParts.Engine(config, pool, routes, new EngineSeams
             {
-                Policy = config.Policy,
+                // Its clients are real hosts with open egress: a sinkhole answer is 0.0.0.0, not a routable address.
                 DefaultSinkholeV4 = ResolverPolicy.ProxySinkholeV4,
-                Forwarder = (IDnsForwarder?)routes ?? (pool is null ? null : new PoolForwarder(pool)),
-                Cache = cache,
-                Tracker = tracker,
-                Exfiltration = scorer,
                 QueryLog = TeeQueryLog.Of(log, hooks?.QueryLog),
+
+                // Off unless asked: a forwarder on a LAN serves intranet names with private addresses (docs/DECISIONS.md).
                 Rebinding = config.RebindProtection
                     ? new RebindingGuard([.. hostAddresses.Select(a => a.Address), .. config.Listen.Select(e => e.Address)])
                     : null,
-                MaxForwardsInFlight = config.InFlightTotal,
+                Exfiltration = scorer,
                 Metrics = metrics,
                 Time = time,
             });
@@ -172,6 +152,8 @@ public sealed class ResolverHost : IAsyncDisposable
             if (config.MetricsListen is not null)
             {
                 UpstreamPool? p = pool;
+                DnsCache? cache = engine.Cache;
+                IpTracker tracker = engine.Tracker!;
                 DomainForwarder? r = routes;
                 endpoint = new MetricsEndpoint(new MetricsSnapshotSource(
                     metrics,

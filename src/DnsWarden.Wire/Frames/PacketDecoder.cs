@@ -16,7 +16,7 @@ public static class PacketDecoder
     public const int MaxVlanTags = 8;
 
     /// <summary>IPv6 extension headers walked before giving up (RFC 8200 §4.1 defines at most ~8 in a sane order).</summary>
-    public const int MaxExtensionHeaders = 8;
+    public const int MaxExtensionHeaders = Ipv6ExtensionChain.MaxHeaders;
 
     private const int EthernetHeaderLength = 14;
     private const int SllHeaderLength = 16;
@@ -500,83 +500,6 @@ public static class PacketDecoder
         return payloadLength > frame.Length - off - Ipv6HeaderLength ? DecodeError.Truncated : DecodeError.None;
     }
 
-    /// <summary>
-    /// Walks IPv6 extension headers (RFC 8200 §4) from <paramref name="cur"/> up to <paramref name="end"/>.
-    /// Stops at the first upper-layer or unknown header, at ESP (opaque, RFC 4303) and No Next Header, and
-    /// after a Fragment header with a non-zero offset, since what follows is the middle of a packet.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static DecodeError WalkExtensionHeaders(ReadOnlySpan<byte> frame, int end, ref int cur, ref int nextHeader, out int fragmentHeader)
-    {
-        fragmentHeader = -1;
-        int nh = nextHeader;
-        int c = cur;
-        for (int count = 0; ; count++)
-        {
-            int headerLength;
-            switch ((IpProtocol)nh)
-            {
-                case IpProtocol.HopByHopOptions:
-                case IpProtocol.Routing:
-                case IpProtocol.DestinationOptions:
-                case IpProtocol.Mobility:
-                case IpProtocol.Hip:
-                case IpProtocol.Shim6:
-                case IpProtocol.Fragment:
-                case IpProtocol.Ah:
-                    break;
-                default:
-                    cur = c;
-                    nextHeader = nh;
-                    return DecodeError.None;
-            }
-
-            if (count == MaxExtensionHeaders)
-            {
-                return DecodeError.ExtensionChainTooLong;
-            }
-
-            // RFC 8200 §4.3: Hop-by-Hop options may only follow the IPv6 header directly.
-            if (nh == (int)IpProtocol.HopByHopOptions && count != 0)
-            {
-                return DecodeError.BadExtensionHeader;
-            }
-
-            // Every extension header is a multiple of 8 bytes long, so at least 8 (RFC 8200 §4; RFC 4302 §2.2 for AH).
-            if (end - c < 8)
-            {
-                return DecodeError.BadExtensionHeader;
-            }
-
-            if (nh == (int)IpProtocol.Fragment)
-            {
-                // RFC 8200 §4.5: fixed 8 bytes; offset in 8-byte units in the top 13 bits, M flag in bit 0.
-                fragmentHeader = c;
-                nh = BigEndian.U8(frame, c);
-                c += 8;
-                if ((BigEndian.U16(frame, fragmentHeader + 2) & 0xFFF8) != 0)
-                {
-                    cur = c;
-                    nextHeader = nh;
-                    return DecodeError.None;
-                }
-
-                continue;
-            }
-
-            headerLength = nh == (int)IpProtocol.Ah
-                ? (BigEndian.U8(frame, c + 1) + 2) << 2 // RFC 4302 §2.2: length in 4-byte units, minus 2
-                : (BigEndian.U8(frame, c + 1) + 1) << 3; // RFC 8200 §4.3: length in 8-byte units, not counting the first 8
-            if (headerLength > end - c)
-            {
-                return DecodeError.BadExtensionHeader;
-            }
-
-            nh = BigEndian.U8(frame, c);
-            c += headerLength;
-        }
-    }
-
     private static DecodeError DecodeIpv4(ReadOnlySpan<byte> frame, int off, ref PacketFields f)
     {
         DecodeError error = ReadIpv4(frame, off, out int headerLength, out int totalLength);
@@ -638,10 +561,12 @@ public static class PacketDecoder
 
         int cur = off + Ipv6HeaderLength;
         int end = cur + payloadLength;
-        error = WalkExtensionHeaders(frame, end, ref cur, ref nh, out int fragmentHeader);
-        if (error != DecodeError.None)
+        switch (Ipv6ExtensionChain.Walk(frame, end, ref cur, ref nh, out int fragmentHeader, out _))
         {
-            return error;
+            case Ipv6ChainError.TooLong:
+                return DecodeError.ExtensionChainTooLong;
+            case Ipv6ChainError.BadHeader:
+                return DecodeError.BadExtensionHeader;
         }
 
         f.Protocol = (IpProtocol)nh;
@@ -651,9 +576,8 @@ public static class PacketDecoder
         bool more = false;
         if (fragmentHeader >= 0)
         {
-            ushort fo = BigEndian.U16(frame, fragmentHeader + 2);
-            int fragmentOffset = fo & 0xFFF8;
-            more = (fo & 1) != 0;
+            int fragmentOffset = Ipv6ExtensionChain.FragmentOffset(frame, fragmentHeader);
+            more = Ipv6ExtensionChain.MoreFragments(frame, fragmentHeader);
             nonFirst = fragmentOffset != 0;
             PacketFlags flags = PacketFlags.V6FragmentHeader;
             if (more || nonFirst)

@@ -12,7 +12,7 @@ namespace DnsWarden.Wire.Packets;
 public static class IpPacket
 {
     /// <summary>IPv6 extension headers walked before giving up; RFC 8200 §4.1's recommended order has at most 8.</summary>
-    public const int MaxExtensionHeaders = 8;
+    public const int MaxExtensionHeaders = Ipv6ExtensionChain.MaxHeaders;
 
     public const int Ipv4MinHeaderLength = 20;
     public const int Ipv6HeaderLength = 40;
@@ -20,7 +20,6 @@ public static class IpPacket
     private const int UdpHeaderLength = 8;
     private const int TcpMinHeaderLength = 20;
     private const int IcmpHeaderLength = 8;
-    private const int ExtensionHeaderUnit = 8;
 
     [SkipLocalsInit]
     public static bool TryRead(ReadOnlySpan<byte> packet, out IpPacketInfo info, out IpPacketError error) =>
@@ -153,67 +152,37 @@ public static class IpPacket
         int cur = Ipv6HeaderLength;
         bool later = false;
         bool more = false;
-        for (int count = 0; IsWalkedExtension(nh); count++)
+
+        // The common packet has TCP or UDP right after the fixed header: one compare, no call.
+        if (Ipv6ExtensionChain.IsExtension(nh))
         {
-            if (count == MaxExtensionHeaders)
+            switch (Ipv6ExtensionChain.Walk(packet, end, ref cur, ref nh, out int fragmentHeader, out bool routing))
             {
-                return IpPacketError.ExtensionChainTooLong;
+                case Ipv6ChainError.TooLong:
+                    return IpPacketError.ExtensionChainTooLong;
+                case Ipv6ChainError.BadHeader:
+                    return IpPacketError.BadExtensionHeader;
             }
 
-            // RFC 8200 §4.3: Hop-by-Hop options only directly after the IPv6 header. Every header is ≥ 8 bytes.
-            if ((nh == (int)IpProtocol.HopByHopOptions && count != 0) || end - cur < ExtensionHeaderUnit)
-            {
-                return IpPacketError.BadExtensionHeader;
-            }
-
-            int next = BigEndian.U8(packet, cur);
-            if (nh == (int)IpProtocol.Fragment)
-            {
-                // RFC 8200 §4.5: 8 bytes; offset (8-byte units) in the top 13 bits of bytes 2–3, M flag in bit 0.
-                int offsetFlags = BigEndian.U16(packet, cur + 2);
-                later = (offsetFlags & 0xFFF8) != 0;
-                more = (offsetFlags & 1) != 0;
-                cur += ExtensionHeaderUnit;
-                nh = next;
-                if (later || more)
-                {
-                    f.Flags |= later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
-                }
-
-                // What follows a later fragment's header is the middle of a datagram, not more headers.
-                if (later)
-                {
-                    break;
-                }
-
-                continue;
-            }
-
-            if (nh == (int)IpProtocol.Routing)
+            if (routing)
             {
                 f.Flags |= IpPacketFlags.RoutingHeader;
             }
 
-            int length = nh == (int)IpProtocol.Ah
-                ? (BigEndian.U8(packet, cur + 1) + 2) << 2 // RFC 4302 §2.2: 4-byte units, minus 2
-                : (BigEndian.U8(packet, cur + 1) + 1) << 3; // RFC 8200 §4.3–4.6: 8-byte units, first 8 not counted
-            if (length > end - cur)
+            if (fragmentHeader >= 0)
             {
-                return IpPacketError.BadExtensionHeader;
+                later = Ipv6ExtensionChain.FragmentOffset(packet, fragmentHeader) != 0;
+                more = Ipv6ExtensionChain.MoreFragments(packet, fragmentHeader);
+                if (later || more)
+                {
+                    f.Flags |= later ? IpPacketFlags.Fragment | IpPacketFlags.LaterFragment : IpPacketFlags.Fragment;
+                }
             }
-
-            cur += length;
-            nh = next;
         }
 
         f.Protocol = (IpProtocol)nh;
         return ReadTransport(packet, cur, end - cur, later, more, ref f);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool IsWalkedExtension(int nextHeader) =>
-        nextHeader is (int)IpProtocol.HopByHopOptions or (int)IpProtocol.Routing or (int)IpProtocol.Fragment
-            or (int)IpProtocol.DestinationOptions or (int)IpProtocol.Ah;
 
     private static IpPacketError ReadTransport(ReadOnlySpan<byte> packet, int off, int length, bool laterFragment, bool moreFragments, ref IpPacketFields f)
     {

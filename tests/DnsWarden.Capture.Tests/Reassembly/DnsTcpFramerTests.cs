@@ -1,12 +1,13 @@
 using System.Buffers.Binary;
 using DnsWarden.Capture.Reassembly;
+using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Transport;
 
 namespace DnsWarden.Capture.Tests.Reassembly;
 
 public sealed class DnsTcpFramerTests
 {
-    private static readonly TcpFlowKey s_client = TcpReassemblerTests.Client;
+    private static readonly FlowKey5 s_client = TcpReassemblerTests.Client;
 
     /// <summary>A DNS query for "example.com" A (RFC 1035 §4.1) with the given id.</summary>
     private static byte[] Query(ushort id, int padTo = 0)
@@ -33,7 +34,7 @@ public sealed class DnsTcpFramerTests
     private static (DnsTcpFramer Framer, List<byte[]> Messages) NewFramer(int max = ushort.MaxValue)
     {
         var got = new List<byte[]>();
-        var framer = new DnsTcpFramer((in TcpFlowKey f, ReadOnlySpan<byte> m, long t) => got.Add(m.ToArray()), max);
+        var framer = new DnsTcpFramer((in FlowKey5 f, ReadOnlySpan<byte> m, long t) => got.Add(m.ToArray()), max);
         return (framer, got);
     }
 
@@ -117,7 +118,7 @@ public sealed class DnsTcpFramerTests
         Assert.Equal(0, framer.PartialCount);
 
         // The other direction is unaffected.
-        framer.OnData(s_client.Reverse, stream, 0);
+        framer.OnData(s_client.Reversed, stream, 0);
         Assert.Equal(2, got.Count);
     }
 

@@ -1,10 +1,11 @@
 using DnsWarden.Capture.Reassembly;
+using DnsWarden.Wire.Frames;
 
 namespace DnsWarden.Capture.Tests.Reassembly;
 
 public sealed class StreamPrefixCollectorTests
 {
-    private static readonly TcpFlowKey s_client = TcpReassemblerTests.Client with { DestinationPort = 853 };
+    private static readonly FlowKey5 s_client = TcpReassemblerTests.Client with { DestinationPort = 853 };
 
     /// <summary>A TLS record header (RFC 8446 §5.1: handshake, legacy version 0x0301, length) followed by filler.</summary>
     private static byte[] FakeClientHello(int bodyLength) =>
@@ -16,7 +17,7 @@ public sealed class StreamPrefixCollectorTests
         byte[] hello = FakeClientHello(1800);
         int calls = 0;
         byte[]? parsed = null;
-        var collector = new StreamPrefixCollector((in TcpFlowKey f, ReadOnlySpan<byte> prefix, bool full, long t) =>
+        var collector = new StreamPrefixCollector((in FlowKey5 f, ReadOnlySpan<byte> prefix, bool full, long t) =>
         {
             calls++;
             if (prefix.Length >= 5 && prefix.Length >= 5 + ((prefix[3] << 8) | prefix[4]))
@@ -38,7 +39,7 @@ public sealed class StreamPrefixCollectorTests
     public void KeepsOnlyTheFirstNBytes()
     {
         var seen = new List<int>();
-        var collector = new StreamPrefixCollector((in TcpFlowKey f, ReadOnlySpan<byte> p, bool full, long t) =>
+        var collector = new StreamPrefixCollector((in FlowKey5 f, ReadOnlySpan<byte> p, bool full, long t) =>
         {
             seen.Add(p.Length);
             return true;
@@ -69,7 +70,7 @@ public sealed class StreamPrefixCollectorTests
     public void Fanout_FeedsBothConsumers()
     {
         var got = new List<int>();
-        var framer = new DnsTcpFramer((in TcpFlowKey f, ReadOnlySpan<byte> m, long t) => got.Add(m.Length));
+        var framer = new DnsTcpFramer((in FlowKey5 f, ReadOnlySpan<byte> m, long t) => got.Add(m.Length));
         var collector = new StreamPrefixCollector(prefixLength: 4);
         var r = new TcpReassembler(new TcpStreamFanout(framer, collector));
         TcpReassemblerTests.Send(r, s_client, 0, [0, 12, .. new byte[12]], [1]);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using DnsWarden.Capture.Reassembly;
+using DnsWarden.Wire.Frames;
 using DnsWarden.Wire.Ip;
 using DnsWarden.Wire.Transport;
 
@@ -9,19 +10,19 @@ public sealed class TcpReassemblerTests
 {
     private const long Second = 1_000_000_000;
 
-    internal static readonly TcpFlowKey Client = new(IpAddr.Parse("192.168.1.10"), IpAddr.Parse("198.51.100.53"), 40000, 53);
+    internal static readonly FlowKey5 Client = new(IpAddr.Parse("192.168.1.10"), IpAddr.Parse("198.51.100.53"), 40000, 53, IpProtocol.Tcp);
 
     internal sealed class Recorder : ITcpStreamConsumer
     {
-        public Dictionary<TcpFlowKey, List<byte>> Data { get; } = [];
+        public Dictionary<FlowKey5, List<byte>> Data { get; } = [];
 
-        public List<(TcpFlowKey Flow, long Missing)> Gaps { get; } = [];
+        public List<(FlowKey5 Flow, long Missing)> Gaps { get; } = [];
 
-        public List<(TcpFlowKey Flow, TcpCloseReason Reason)> Closed { get; } = [];
+        public List<(FlowKey5 Flow, TcpCloseReason Reason)> Closed { get; } = [];
 
-        public byte[] Of(TcpFlowKey flow) => Data.TryGetValue(flow, out List<byte>? l) ? [.. l] : [];
+        public byte[] Of(FlowKey5 flow) => Data.TryGetValue(flow, out List<byte>? l) ? [.. l] : [];
 
-        public void OnData(in TcpFlowKey flow, ReadOnlySpan<byte> data, long timestampNs)
+        public void OnData(in FlowKey5 flow, ReadOnlySpan<byte> data, long timestampNs)
         {
             Assert.False(data.IsEmpty);
             if (!Data.TryGetValue(flow, out List<byte>? l))
@@ -32,15 +33,15 @@ public sealed class TcpReassemblerTests
             l.AddRange(data.ToArray());
         }
 
-        public void OnGap(in TcpFlowKey flow, long missingBytes, long timestampNs) => Gaps.Add((flow, missingBytes));
+        public void OnGap(in FlowKey5 flow, long missingBytes, long timestampNs) => Gaps.Add((flow, missingBytes));
 
-        public void OnClosed(in TcpFlowKey flow, TcpCloseReason reason, long timestampNs) => Closed.Add((flow, reason));
+        public void OnClosed(in FlowKey5 flow, TcpCloseReason reason, long timestampNs) => Closed.Add((flow, reason));
     }
 
     internal static byte[] Stream(int n) => Enumerable.Range(0, n).Select(i => (byte)(i % 251)).ToArray();
 
     /// <summary>Sends SYN then the stream cut at the given offsets (payload starts at isn + 1).</summary>
-    internal static void Send(TcpReassembler r, TcpFlowKey flow, uint isn, byte[] stream, IEnumerable<int> cuts, bool syn = true, bool fin = false)
+    internal static void Send(TcpReassembler r, FlowKey5 flow, uint isn, byte[] stream, IEnumerable<int> cuts, bool syn = true, bool fin = false)
     {
         if (syn)
         {
@@ -157,7 +158,7 @@ public sealed class TcpReassemblerTests
     {
         var rec = new Recorder();
         var r = new TcpReassembler(rec);
-        TcpFlowKey server = Client.Reverse;
+        FlowKey5 server = Client.Reversed;
         Send(r, Client, 10, Stream(20), []);
         Send(r, server, 9000, Stream(30), []);
         r.AddSegment(server, 9031, TcpFlags.Rst, [], 2);
@@ -201,7 +202,7 @@ public sealed class TcpReassemblerTests
             Assert.True(r.BufferedBytes <= 1000);
         }
 
-        (TcpFlowKey flow, long missing) = Assert.Single(rec.Gaps);
+        (FlowKey5 flow, long missing) = Assert.Single(rec.Gaps);
         Assert.Equal(Client, flow);
         Assert.Equal(100, missing);
         Assert.Equal([.. s[..100], .. s[200..]], rec.Of(Client));
@@ -213,7 +214,7 @@ public sealed class TcpReassemblerTests
         var rec = new Recorder();
         var r = new TcpReassembler(rec, new TcpReassemblerOptions { IdleTimeoutNs = 10 * Second });
         r.AddSegment(Client, 0, TcpFlags.Syn, [], 0);
-        r.AddSegment(Client.Reverse, 0, TcpFlags.Syn, [], 5 * Second);
+        r.AddSegment(Client.Reversed, 0, TcpFlags.Syn, [], 5 * Second);
         r.ExpireIdle(9 * Second);
         Assert.Empty(rec.Closed);
         r.ExpireIdle(10 * Second);
@@ -231,7 +232,7 @@ public sealed class TcpReassemblerTests
         var r = new TcpReassembler(rec, new TcpReassemblerOptions { MaxFlows = 100 });
         for (int i = 0; i < 10_000; i++)
         {
-            var flow = new TcpFlowKey(IpAddr.FromV4((uint)(0x0A000000 + i)), IpAddr.Parse("198.51.100.53"), (ushort)(1024 + (i % 50000)), 53);
+            var flow = new FlowKey5(IpAddr.FromV4((uint)(0x0A000000 + i)), IpAddr.Parse("198.51.100.53"), (ushort)(1024 + (i % 50000)), 53, IpProtocol.Tcp);
             r.AddSegment(flow, (uint)i, 0, [1, 2, 3], i);
             r.AddSegment(flow, (uint)i + 100, 0, [4, 5, 6], i);   // out of order, held
             Assert.True(r.FlowCount <= 100);
@@ -252,7 +253,7 @@ public sealed class TcpReassemblerTests
         byte[] buf = new byte[1500];
         for (int i = 0; i < 20_000; i++)
         {
-            var flow = new TcpFlowKey(IpAddr.FromV4((uint)rng.Next(4)), IpAddr.FromV4(1), (ushort)rng.Next(3), 53);
+            var flow = new FlowKey5(IpAddr.FromV4((uint)rng.Next(4)), IpAddr.FromV4(1), (ushort)rng.Next(3), 53, IpProtocol.Tcp);
             uint seq = (uint)rng.Next(2) == 0 ? (uint)rng.Next(0, 5000) : (uint)rng.NextInt64(0, 1L << 32);
             r.AddSegment(flow, seq, (TcpFlags)rng.Next(64), buf.AsSpan(0, rng.Next(0, 1500)), i * 1000L);
             Assert.True(r.BufferedBytes <= options.MaxBufferedBytes + 1500);
@@ -263,7 +264,7 @@ public sealed class TcpReassemblerTests
     [Fact]
     public void InOrderPath_DoesNotAllocate()
     {
-        var framer = new DnsTcpFramer((in TcpFlowKey f, ReadOnlySpan<byte> m, long t) => { });
+        var framer = new DnsTcpFramer((in FlowKey5 f, ReadOnlySpan<byte> m, long t) => { });
         var r = new TcpReassembler(framer);
         byte[] msg = new byte[2 + 40];
         BinaryPrimitives.WriteUInt16BigEndian(msg, 40);

@@ -22,6 +22,9 @@ public sealed class JailNetFixture : TopologyFixture
     public const string HostV6 = "fd00:60::1";
     public const string WebName = "web.jail.test";
 
+    /// <summary>The port of a UDP upstream on <see cref="ResolverV4"/> that never answers.</summary>
+    public const int SilentPort = 5399;
+
     public string Host { get; private set; } = "";
 
     public string Inet { get; private set; } = "";
@@ -29,6 +32,9 @@ public sealed class JailNetFixture : TopologyFixture
     public string InetInterface { get; private set; } = "";
 
     public NetnsProcess Dnsmasq { get; private set; } = null!;
+
+    /// <summary>The second dnsmasq, on port 5353, logging its queries.</summary>
+    public NetnsProcess Dnsmasq5353 { get; private set; } = null!;
 
     protected override string? FindSkipReason() =>
         HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "kresd", "dig", "kdig", "curl", "dumpcap", "tshark", "python3", "gtlsclient");
@@ -60,13 +66,18 @@ public sealed class JailNetFixture : TopologyFixture
             $"--host-record={WebName},{WebV4}", $"--host-record=other.jail.test,{OtherWebV4}",
         ],
         [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
-        await net.StartServerAsync(Inet, "dnsmasq-5353", "dnsmasq",
+        Dnsmasq5353 = await net.StartServerAsync(Inet, "dnsmasq-5353", "dnsmasq",
         [
             "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--port=5353",
             $"--listen-address={ResolverV4}", "--bind-interfaces", "--user=root", "--group=root",
-            "--pid-file=" + net.TempPath("dnsmasq-5353.pid"), "--log-facility=-", $"--host-record={WebName},{WebV4}",
+            "--pid-file=" + net.TempPath("dnsmasq-5353.pid"), "--log-facility=-", "--log-queries", $"--host-record={WebName},{WebV4}",
         ],
         [Listener.Udp(5353, ResolverV4)]);
+
+        // An upstream that reads every query and never answers: only a timeout moves a resolver past it.
+        await net.StartServerAsync(Inet, "silent-udp", "python3",
+            ["-c", $"import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.bind(('{ResolverV4}', {SilentPort}))\nwhile True: s.recv(4096)"],
+            [Listener.Udp(SilentPort, ResolverV4)]);
         await KresdServer.StartAsync(net, Inet, "kresd",
             [
                 $"net.listen('{ResolverV4}', 853, {{ kind = 'tls' }})", $"net.listen('{ResolverV4}', 443, {{ kind = 'doh2' }})",

@@ -125,6 +125,41 @@ public sealed partial class TunTests
         }
     }
 
+    /// <summary>
+    /// <c>--config</c> is the proxy's file: its upstream and its <c>ip_tracker.min_ttl</c> make the engine. A floor of 0
+    /// in the file closes a TTL-0 address at once, as <c>--min-ttl 0</c> does; a floor of 5m keeps it open.
+    /// </summary>
+    [Theory]
+    [InlineData("0", false)]
+    [InlineData("5m", true)]
+    public async Task TheConfigFilesUpstreamAndTtlFloorMakeTheEngine(string minTtl, bool reachable)
+    {
+        fixture.Check();
+        string config = fixture.Net.TempPath($"tun-config-{minTtl}.json");
+        await File.WriteAllTextAsync(config, $$"""
+            { "upstreams": ["udp://{{TunNetFixture.ZeroTtlResolverV4}}"], "strategy": "failover", "upstream_timeout": "3s", "ip_tracker": { "min_ttl": "{{minTtl}}", "max_ttl": "1h" } }
+            """);
+        NetnsProcess tun = fixture.Net.StartProcess(fixture.Host, "dnsw-tun-config", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "tun", "--netns", fixture.Client, "--config", config]);
+        await tun.WaitForOutputAsync("dnsw tun: ready", TimeSpan.FromSeconds(60));
+        CommandResult r;
+        try
+        {
+            string name = TunNetFixture.ZeroTtlName;
+            r = await InClientAsync(string.Join("\n",
+                $"echo ttl=$(dig +noall +answer @{TunNetFixture.VirtualDnsV4} {name} A | awk '{{print $2}}')",
+                $"p=$(curl -s -m 5 -4 http://{name}/); echo rc=$? page=$p"));
+        }
+        finally
+        {
+            await StopAsync(tun);
+        }
+
+        // The answer came from the file's upstream (the only one: no --upstream was given).
+        Assert.Contains("ttl=0\n", r.StdOut, StringComparison.Ordinal);
+        Assert.Contains(reachable ? "rc=0 page=tun web\n" : "rc=7 page=\n", r.StdOut, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConfiguredVirtualDnsAddressesAnswerAndTheOldDefaultDoesNot()
     {

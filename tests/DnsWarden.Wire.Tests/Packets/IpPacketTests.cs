@@ -438,6 +438,76 @@ public sealed class IpPacketTests
         }
     }
 
+    /// <summary>
+    /// The capture decoder and the TUN view take one IPv6 extension walk: over extension chains (Mobility, HIP and Shim6
+    /// among them), IPv4 and IPv6 fragments and ICMP, they accept the same packets and read the same fields — an IPv6 →
+    /// Mobility → UDP/53 packet is UDP/53 to both. Every shape is generated often enough to count.
+    /// </summary>
+    [Fact]
+    public void Agrees_with_PacketDecoder_on_extension_chains_fragments_and_icmp()
+    {
+        var rng = new Random(15);
+        var shapes = new Dictionary<string, int>();
+        for (int i = 0; i < 6000; i++)
+        {
+            byte[] p = RandomShapedPacket(rng, out string shape);
+            foreach (string part in shape.Split('+'))
+            {
+                shapes[part] = shapes.GetValueOrDefault(part) + 1;
+            }
+
+            IpPacketInfo info = Read(p);
+            Assert.True(PacketDecoder.TryDecode(LinkType.Raw, p, out DecodedPacket d), $"{shape}: {d.Error}");
+            string because = shape;
+            Assert.True(d.IpVersion == info.Version, because);
+            Assert.True(d.IpProtocol == info.Protocol, $"{because}: {d.IpProtocol} / {info.Protocol}");
+            Assert.True(d.Source == info.Source && d.Destination == info.Destination, because);
+            Assert.True(d.HasTransportHeader == info.HasTransportHeader, because);
+            Assert.True((d.SourcePort, d.DestinationPort) == (info.SourcePort, info.DestinationPort), because);
+            Assert.True((d.IpPayloadOffset, d.IpPayloadLength) == (info.TransportOffset, info.TransportLength), because);
+            Assert.True((d.PayloadOffset, d.PayloadLength) == (info.PayloadOffset, info.PayloadLength), because);
+            Assert.True(d.IsFragment == info.IsFragment, because);
+            Assert.True((d.IsFragment && d.FragmentOffset != 0) == info.IsLaterFragment, because);
+            Assert.True((d.IcmpType, d.IcmpCode) == (info.IcmpType, info.IcmpCode), because);
+            Assert.True((d.IcmpInnerOffset >= 0) == info.IsIcmpError, because);
+            if (info.Protocol == IpProtocol.Tcp && info.HasTransportHeader)
+            {
+                Assert.True(((byte)d.TcpFlags, d.TcpSequence, d.TcpAcknowledgment) == (info.TcpFlags, info.TcpSequence, info.TcpAcknowledgment), because);
+            }
+        }
+
+        string[] expected =
+        [
+            "udp", "tcp", "icmp-echo", "icmp-error", "other", "v4-first-fragment", "v4-later-fragment", "v6-fragment", "v6-later-fragment",
+            nameof(IpProtocol.HopByHopOptions), nameof(IpProtocol.DestinationOptions), nameof(IpProtocol.Routing), nameof(IpProtocol.Mobility),
+            nameof(IpProtocol.Hip), nameof(IpProtocol.Shim6), nameof(IpProtocol.Ah),
+        ];
+        Assert.All(expected, s => Assert.True(shapes.GetValueOrDefault(s) >= 100, $"{s}: {shapes.GetValueOrDefault(s)} packets"));
+    }
+
+    [Theory]
+    [InlineData(IpProtocol.Mobility)]
+    [InlineData(IpProtocol.Hip)]
+    [InlineData(IpProtocol.Shim6)]
+    public void Ipv6_then_mobility_hip_or_shim6_then_udp53_is_udp53_to_both_readers(IpProtocol extension)
+    {
+        byte[] p = V6WithExtensions(ClientV6, ServerV6, IpProtocol.Udp, Segment(UdpV6()), new Extension(extension));
+        IpPacketInfo info = Read(p);
+        Assert.True(PacketDecoder.TryDecode(LinkType.Raw, p, out DecodedPacket d));
+        Assert.Equal((IpProtocol.Udp, (ushort)53, 48), (info.Protocol, info.DestinationPort, info.TransportOffset));
+        Assert.Equal((IpProtocol.Udp, (ushort)53, 48), (d.IpProtocol, d.DestinationPort, d.IpPayloadOffset));
+    }
+
+    [Fact]
+    public void A_chain_one_past_the_limit_is_refused_by_both_readers()
+    {
+        Extension[] nine = [.. Enumerable.Range(0, 9).Select(i => new Extension(i % 2 == 0 ? IpProtocol.Mobility : IpProtocol.Shim6))];
+        byte[] p = V6WithExtensions(ClientV6, ServerV6, IpProtocol.Udp, Segment(UdpV6()), nine);
+        Assert.Equal(IpPacketError.ExtensionChainTooLong, Refuse(p));
+        Assert.False(PacketDecoder.TryDecode(LinkType.Raw, p, out DecodedPacket d));
+        Assert.Equal(DecodeError.ExtensionChainTooLong, d.Error);
+    }
+
     /// <summary>Random mutations of valid packets and random bytes: never throws, and what is accepted has its offsets in range.</summary>
     [Fact]
     public void Mutations_never_throw_and_offsets_stay_in_range()

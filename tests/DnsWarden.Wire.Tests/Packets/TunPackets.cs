@@ -131,4 +131,108 @@ internal static class TunPackets
             ? Udp(src, dst, sp, dp, payload)
             : Tcp(src, dst, sp, dp, (uint)rng.NextInt64(0, 1L << 32), (uint)rng.NextInt64(0, 1L << 32), (TcpFlags)rng.Next(256), payload);
     }
+
+    /// <summary>
+    /// A random packet of the shapes a TUN device and a capture both meet: IPv4 whole, first or later fragment; IPv6 with
+    /// a chain of up to <paramref name="maxExtensions"/> extension headers (Hop-by-Hop first, Destination Options,
+    /// Routing, Mobility, HIP, Shim6, AH, one Fragment header: atomic, first or later); over UDP (often to port 53), TCP,
+    /// ICMP/ICMPv6 echo or an error quoting a packet, or a protocol without ports. <paramref name="shape"/> names it.
+    /// </summary>
+    public static byte[] RandomShapedPacket(Random rng, out string shape, int maxExtensions = 5)
+    {
+        bool v6 = rng.Next(2) == 0;
+        IpAddr src = v6 ? RandomV6(rng) : RandomV4(rng);
+        IpAddr dst = v6 ? RandomV6(rng) : RandomV4(rng);
+        var payload = new byte[rng.Next(120)];
+        rng.NextBytes(payload);
+        ushort sp = (ushort)rng.Next(1, 65536);
+        ushort dp = rng.Next(3) == 0 ? (ushort)53 : (ushort)rng.Next(1, 65536);
+        byte[] packet;
+        int kind = rng.Next(5);
+        switch (kind)
+        {
+            case 0:
+                packet = Udp(src, dst, sp, dp, payload);
+                shape = "udp";
+                break;
+            case 1:
+                packet = Tcp(src, dst, sp, dp, (uint)rng.NextInt64(0, 1L << 32), (uint)rng.NextInt64(0, 1L << 32), (TcpFlags)rng.Next(256), payload);
+                shape = "tcp";
+                break;
+            case 2:
+                packet = Icmp(src, dst, v6 ? (byte)128 : (byte)8, 0, payload);
+                shape = "icmp-echo";
+                break;
+            case 3:
+                // An error quoting the start of a packet that went the other way (RFC 792, RFC 4443 §2.4).
+                byte[] quoted = Udp(dst, src, dp, sp, payload);
+                packet = Icmp(src, dst, v6 ? (byte)1 : (byte)3, (byte)rng.Next(5), quoted.AsSpan(0, Math.Min(quoted.Length, (v6 ? 40 : 20) + 8)));
+                shape = "icmp-error";
+                break;
+            default:
+                IpProtocol other = rng.Next(2) == 0 ? IpProtocol.Sctp : IpProtocol.Gre;
+                packet = v6 ? V6WithExtensions(src, dst, other, payload) : WithProtocol(Udp(src, dst, sp, dp, payload), other);
+                shape = "other";
+                break;
+        }
+
+        if (!v6)
+        {
+            switch (rng.Next(4))
+            {
+                case 0:
+                    // First fragment: MF set, the UDP length may claim more than this fragment holds.
+                    packet[6] |= 0x20;
+                    shape += "+v4-first-fragment";
+                    break;
+                case 1:
+                    BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(6), (ushort)(rng.Next(1, 0x1FFF) | (rng.Next(2) == 0 ? 0x2000 : 0)));
+                    shape += "+v4-later-fragment";
+                    break;
+            }
+
+            return packet;
+        }
+
+        int count = rng.Next(maxExtensions + 1);
+        if (count == 0)
+        {
+            return packet;
+        }
+
+        IpProtocol upper = (IpProtocol)packet[6];
+        byte[] upperBytes = packet.AsSpan(40).ToArray();
+        var chain = new List<Extension>();
+        bool fragment = false;
+        IpProtocol[] kinds = [IpProtocol.DestinationOptions, IpProtocol.Routing, IpProtocol.Mobility, IpProtocol.Hip, IpProtocol.Shim6, IpProtocol.Ah, IpProtocol.Fragment];
+        for (int i = 0; i < count; i++)
+        {
+            IpProtocol type = i == 0 && rng.Next(3) == 0 ? IpProtocol.HopByHopOptions : kinds[rng.Next(kinds.Length)];
+            if (type == IpProtocol.Fragment && fragment)
+            {
+                type = IpProtocol.DestinationOptions;
+            }
+
+            if (type == IpProtocol.Fragment)
+            {
+                fragment = true;
+                int which = rng.Next(3);
+                chain.Add(new Extension(IpProtocol.Fragment, FragmentOffset: which == 2 ? 8 * rng.Next(1, 8000) : 0, More: which != 0 || rng.Next(2) == 0));
+                shape += which == 2 ? "+v6-later-fragment" : "+v6-fragment";
+                continue;
+            }
+
+            chain.Add(new Extension(type, 8 * rng.Next(1, 4)));
+            shape += "+" + type;
+        }
+
+        return V6WithExtensions(src, dst, upper, upperBytes, [.. chain]);
+    }
+
+    /// <summary>An IPv4 packet with its protocol field changed (and the header checksum left as it was: readers do not check it).</summary>
+    private static byte[] WithProtocol(byte[] packet, IpProtocol protocol)
+    {
+        packet[9] = (byte)protocol;
+        return packet;
+    }
 }

@@ -66,7 +66,7 @@ public sealed record JailReport
         {
             Command = options.Command,
             Mode = options.Mode == JailMode.Sinkhole ? "sinkhole" : "policy",
-            Policy = options.Mode == JailMode.Sinkhole ? "sinkhole mode: every A is 6.6.6.6, every AAAA ::" : options.Policy.Source,
+            Policy = options.Mode == JailMode.Sinkhole ? "sinkhole mode: every A is 6.6.6.6, every AAAA ::" : options.Engine.Policy.Source,
             Privacy = PrivacyRedactor.Name(options.Privacy),
             Started = started,
             Ended = DateTimeOffset.UtcNow,

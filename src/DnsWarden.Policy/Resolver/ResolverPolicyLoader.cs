@@ -7,13 +7,13 @@ namespace DnsWarden.Policy;
 public static class ResolverPolicyLoader
 {
     public static bool TryLoad(string path, out ResolverPolicy? policy, out PolicyError? error) =>
-        PolicyLoader.TryLoadFile(path, TryParse, out policy, out error);
+        PolicyFile.TryLoadFile(path, TryParse, out policy, out error);
 
     public static bool TryParse(ReadOnlySpan<byte> utf8Json, string fileName, out ResolverPolicy? policy, out PolicyError? error)
     {
         policy = null;
         string file = fileName ?? "";
-        if (!PolicyLoader.TryPrepare(utf8Json, file, "{ \"mode\": \"forward\" }", out ReadOnlySpan<byte> data, out error))
+        if (!PolicyFile.TryPrepare(utf8Json, file, "{ \"mode\": \"forward\" }", out ReadOnlySpan<byte> data, out error))
         {
             return false;
         }

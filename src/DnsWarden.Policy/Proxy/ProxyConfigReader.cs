@@ -64,11 +64,14 @@ internal ref struct ProxyConfigReader
 
     private PolicyJsonCursor _json;
     private readonly string? _baseDirectory;
+    private readonly ProxyConfig _defaults;
 
-    public ProxyConfigReader(ReadOnlySpan<byte> data, string file, string? baseDirectory)
+    /// <param name="defaults">What a key the file leaves out keeps: the proxy's defaults, or the jail's and the filter's.</param>
+    public ProxyConfigReader(ReadOnlySpan<byte> data, string file, string? baseDirectory, ProxyConfig? defaults = null)
     {
         _json = new PolicyJsonCursor(data, file, ProxyConfigLoader.Example);
         _baseDirectory = baseDirectory;
+        _defaults = defaults ?? new ProxyConfig();
     }
 
     public readonly PolicyError? Error => _json.Error;
@@ -87,7 +90,7 @@ internal ref struct ProxyConfigReader
         }
 
         long root = _json.Reader.TokenStartIndex;
-        var c = new ProxyConfig { Source = _json.File };
+        ProxyConfig c = _defaults with { Source = _json.File };
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         while (_json.NextKey(seen, s_rootKeys, null, out string? key))
         {

@@ -5,11 +5,11 @@ using System.Text.Json;
 namespace DnsWarden.Policy;
 
 /// <summary>
-/// Reads a policy file (JSON, docs/POLICY.md) into a <see cref="LeakPolicy"/>. Bad input of any kind — a missing file,
-/// a directory, an oversized file, invalid UTF-8, broken JSON, an unknown key, a wrong type or value — gives a
-/// <see cref="PolicyError"/> that points at the offending token, never an exception.
+/// What every file of the Policy project gets before and around its reader — the leak policy, the resolver policy and
+/// the engine configuration alike: a bounded read that refuses special files, the size, BOM, UTF-8 and blank checks,
+/// and errors placed at a byte offset as <c>file:line:column</c>.
 /// </summary>
-public static class PolicyLoader
+internal static class PolicyFile
 {
     /// <summary>The largest policy file read; a policy is a few kilobytes, so anything near this is a wrong path.</summary>
     public const int MaxFileBytes = 1024 * 1024;
@@ -18,9 +18,6 @@ public static class PolicyLoader
     internal const int MaxDepth = 32;
 
     private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
-
-    public static bool TryLoad(string path, out LeakPolicy? policy, out PolicyError? error) =>
-        TryLoadFile(path, TryParse, out policy, out error);
 
     /// <summary>A parser of one kind of policy file (leak policy, resolver policy).</summary>
     internal delegate bool Parser<T>(ReadOnlySpan<byte> utf8Json, string fileName, out T? policy, out PolicyError? error)
@@ -93,27 +90,6 @@ public static class PolicyLoader
                 ArrayPool<byte>.Shared.Return(buffer);
             }
         }
-    }
-
-    public static bool TryParse(ReadOnlySpan<byte> utf8Json, string fileName, out LeakPolicy? policy, out PolicyError? error)
-    {
-        policy = null;
-        string file = fileName ?? "";
-        if (!TryPrepare(utf8Json, file, "{ \"version\": 1 }", out ReadOnlySpan<byte> data, out error))
-        {
-            return false;
-        }
-
-        var reader = new PolicyReader(data, file);
-        if (!reader.TryRead(out policy))
-        {
-            error = reader.Error;
-            policy = null;
-            return false;
-        }
-
-        error = null;
-        return true;
     }
 
     /// <summary>An error at a byte offset of <paramref name="data"/>: the line counts <c>\n</c>, the column counts characters.</summary>

@@ -28,7 +28,7 @@ internal ref struct PolicyJsonCursor
         {
             CommentHandling = JsonCommentHandling.Skip,
             AllowTrailingCommas = true,
-            MaxDepth = PolicyLoader.MaxDepth,
+            MaxDepth = PolicyFile.MaxDepth,
         });
         Error = null;
         _started = false;
@@ -50,7 +50,7 @@ internal ref struct PolicyJsonCursor
         }
         catch (JsonException e)
         {
-            long offset = PolicyLoader.OffsetOf(Data, e);
+            long offset = PolicyFile.OffsetOf(Data, e);
             if (!_started)
             {
                 _started = true;
@@ -80,7 +80,7 @@ internal ref struct PolicyJsonCursor
         }
         catch (JsonException e)
         {
-            return FailAt(PolicyLoader.OffsetOf(Data, e), "invalid JSON: " + StripPosition(e.Message));
+            return FailAt(PolicyFile.OffsetOf(Data, e), "invalid JSON: " + StripPosition(e.Message));
         }
     }
 
@@ -104,7 +104,7 @@ internal ref struct PolicyJsonCursor
         key = name;
         if (seen.TryGetValue(key, out long first))
         {
-            return Fail($"duplicate key '{key}' (first at line {PolicyLoader.At(File, Data, first, "").Line})");
+            return Fail($"duplicate key '{key}' (first at line {PolicyFile.At(File, Data, first, "").Line})");
         }
 
         seen.Add(key, Reader.TokenStartIndex);
@@ -123,7 +123,7 @@ internal ref struct PolicyJsonCursor
 
     public bool FailAt(long offset, string message)
     {
-        Error ??= PolicyLoader.At(File, Data, offset, message);
+        Error ??= PolicyFile.At(File, Data, offset, message);
         return false;
     }
 
