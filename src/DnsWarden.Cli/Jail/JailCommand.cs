@@ -7,6 +7,7 @@ using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
+using DnsWarden.Policy.Http;
 using DnsWarden.Report.Jail;
 using DnsWarden.Resolver.Logging;
 
@@ -28,13 +29,15 @@ internal static class JailCommand
         Option<string?> logLimit = LogLimitOption.Create("--out");
         Option<string?> logFormat = LogFormatOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
+        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
+        var observe = new Option<bool>("--observe") { Description = "Decide TCP by host, but allow everything and log it (to write --allow rules from)." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -51,11 +54,12 @@ internal static class JailCommand
             parse.GetValue(cleanup),
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
-            parse.GetValue(report)));
+            parse.GetValue(report),
+            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe))));
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, HostRuleArguments hosts)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -69,11 +73,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report, hosts).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, HostRuleArguments hosts)
     {
         if (cleanupOnly)
         {
@@ -113,6 +117,20 @@ internal static class JailCommand
             policy = loaded!;
         }
 
+        // --allow and the policy file's http section are one list; the file's line:col errors were given above.
+        if (!HostRules.TryParse([.. policy.Http.Rules.Select(r => r.Text), .. hosts.Allow], hosts.Observe || policy.Http.Observe, out HostRules? hostRules, out string? ruleError))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --allow {ruleError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        // The proxy resolves an allowed host itself (the address the command dialled is never trusted): it needs upstreams.
+        if (hostRules!.Active && upstreams.Length == 0)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --allow and --observe need --upstream URL (where the proxy resolves the hosts it allows)").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         UserAccount? account = ResolveUser(user, out string? why);
         if (account is null)
         {
@@ -131,6 +149,7 @@ internal static class JailCommand
         var options = new JailOptions
         {
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
+            Hosts = hostRules,
             Policy = policy,
             Upstreams = UpstreamOption.Parse(upstreams),
             User = account,
@@ -181,6 +200,9 @@ internal static class JailCommand
             }
         }
     }
+
+    /// <summary>--allow and --observe as given.</summary>
+    private sealed record HostRuleArguments(string[] Allow, bool Observe);
 
     /// <summary>
     /// --user NAME (or a uid), else the user sudo ran dnsw for, else nobody: never an account with uid 0 or gid 0, whatever

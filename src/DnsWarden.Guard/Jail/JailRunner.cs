@@ -10,6 +10,7 @@ using DnsWarden.Platform;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
+using DnsWarden.Policy.Http;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
@@ -34,6 +35,9 @@ public sealed record JailOptions
     public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
 
     public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
+
+    /// <summary>Host rules (<c>--allow</c>, the policy's http section): when active, every TCP connection goes to the host proxy.</summary>
+    public HostRules Hosts { get; init; } = HostRules.None;
 
     /// <summary>Who the command runs as: never uid 0 or gid 0 (<see cref="JailRunner.RunAsync"/> refuses).</summary>
     public required UserAccount User { get; init; }
