@@ -66,12 +66,14 @@ public sealed class JailNetwork : IDisposable
     public IReadOnlyList<string> ForwardingOpened => _forwarding?.Opened ?? [];
 
     /// <summary>Builds the namespace, the veth pair, routes, NAT and the jail's table; removes what it made on failure.</summary>
-    public static JailNetwork Create(int ownerPid)
+    /// <param name="ownerPid">This process (the jail's id).</param>
+    /// <param name="hostProxyPort">With host rules: every TCP connection (but DNS, loopback and the raw sets) is redirected to this port on the jail's loopback.</param>
+    public static JailNetwork Create(int ownerPid, int? hostProxyPort = null)
     {
         var net = new JailNetwork(ownerPid.ToString(CultureInfo.InvariantCulture));
         try
         {
-            net.Build(ownerPid);
+            net.Build(ownerPid, hostProxyPort);
             return net;
         }
         catch
@@ -125,7 +127,7 @@ public sealed class JailNetwork : IDisposable
         }
     }
 
-    private void Build(int ownerPid)
+    private void Build(int ownerPid, int? hostProxyPort)
     {
         OwnerRecord.Write(OwnerFile, ownerPid);
         // In-process (rtnetlink, and the namespace made like `ip netns add` makes it) rather than `ip` processes:
@@ -176,7 +178,8 @@ public sealed class JailNetwork : IDisposable
 
             // Kept for the counters read at exit (its socket stays in the jail's namespace).
             _jailNft = new NftContext();
-            return _jailNft.Run(JailRules());
+            NftResult rules = _jailNft.Run(JailRules());
+            return rules.Ok && hostProxyPort is int port ? _jailNft.Run(HostProxyRules(port)) : rules;
         }).GetAwaiter().GetResult();
         if (!inside.Ok)
         {
@@ -232,6 +235,22 @@ public sealed class JailNetwork : IDisposable
         add rule inet {{JailTable}} ingress ct state established,related accept
         add rule inet {{JailTable}} ingress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
         add rule inet {{JailTable}} ingress counter name refused_inbound log prefix "inbound" group 7 drop
+        """;
+
+    /// <summary>
+    /// With host rules (docs/JAIL.md): after DNS has gone to the stub, every other TCP connection — any address, any
+    /// port, IPv4 and IPv6 — is redirected to the host proxy on the jail's loopback, except loopback itself and an
+    /// address and port in raw4/raw6 (a <c>tcp:NAME:PORT</c> rule, filled by the stub with the addresses it answered for
+    /// NAME). The redirect is a DNAT, so the egress chain's <c>ct status dnat</c> lets it through.
+    /// </summary>
+    private static string HostProxyRules(int port) => $$"""
+        add set inet {{JailTable}} raw4 { type ipv4_addr . inet_service; flags timeout; }
+        add set inet {{JailTable}} raw6 { type ipv6_addr . inet_service; flags timeout; }
+        add rule inet {{JailTable}} dns_to_stub ip daddr 127.0.0.0/8 return
+        add rule inet {{JailTable}} dns_to_stub ip6 daddr ::1 return
+        add rule inet {{JailTable}} dns_to_stub ip daddr . tcp dport @raw4 return
+        add rule inet {{JailTable}} dns_to_stub ip6 daddr . tcp dport @raw6 return
+        add rule inet {{JailTable}} dns_to_stub meta l4proto tcp redirect to :{{port}}
         """;
 
     /// <summary>The jail table's counters as nft lists them (text); empty when they cannot be read.</summary>

@@ -70,6 +70,9 @@ public sealed record JailOptions
     /// <summary>The vocabulary of <c>--out</c>: dnsw's JSON or Elastic Common Schema.</summary>
     public QueryLogFormat LogFormat { get; init; }
 
+    /// <summary>Called for every decision of the host proxy (the request log); must not block.</summary>
+    public Action<ProxyRequest>? OnProxyRequest { get; init; }
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -104,7 +107,7 @@ public static class JailRunner
             await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
         }
 
-        using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        using JailNetwork net = JailNetwork.Create(Environment.ProcessId, options.Hosts.Active ? HostProxy.Port : null);
         if (net.ForwardingOpened.Count > 0)
         {
             await stderr.WriteLineAsync($"dnsw jail: forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while jails run (only replies to the jails pass); undone when the last one ends").ConfigureAwait(false);
@@ -113,8 +116,9 @@ public static class JailRunner
         UpstreamPool? pool = null;
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
-        using var gate = new NftAddressGate(net.Namespace);
+        using var gate = new NftAddressGate(net.Namespace, hosts: options.Hosts);
         BlockedAttempts? blocked = null;
+        HostProxy? proxy = null;
         try
         {
             blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
@@ -126,12 +130,12 @@ public static class JailRunner
         }
         try
         {
-            if (options.Mode == JailMode.Policy && options.Upstreams.Count > 0)
+            if ((options.Mode == JailMode.Policy || options.Hosts.Active) && options.Upstreams.Count > 0)
             {
                 pool = new UpstreamPool([.. options.Upstreams.Select(u => UpstreamFactory.Create(u, ProxyConfig.DefaultUpstreamTimeout))], UpstreamStrategy.Failover, ProxyConfig.DefaultUpstreamTimeout);
             }
 
-            ResolverPolicy policy = options.Mode == JailMode.Sinkhole ? new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" } : options.Policy;
+            ResolverPolicy policy = StubPolicy(options);
             var engine = new DnsEngine(new DnsEngineOptions
             {
                 Policy = policy,
@@ -157,6 +161,13 @@ public static class JailRunner
                 udp.Start();
                 tcp.Start();
             }
+
+            if (options.Hosts.Active)
+            {
+                // Host rules: the proxy's listeners are on the jail's loopback, its upstream sockets here (docs/JAIL.md).
+                proxy = new HostProxy(options.Hosts, new HostResolver(pool ?? throw new InvalidOperationException("host rules need --upstream")), stderr, options.OnProxyRequest);
+                await proxy.StartAsync(net.Namespace).ConfigureAwait(false);
+            }
             int status;
             try
             {
@@ -167,8 +178,17 @@ public static class JailRunner
                 // Deleting a veth waits out the kernel's grace periods (~20 ms): done while the rest winds down.
                 net.RemoveLinksInBackground();
                 await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
+                if (proxy is not null)
+                {
+                    await proxy.DisposeAsync().ConfigureAwait(false);
+                }
             }
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
+            if (proxy is not null)
+            {
+                await stderr.WriteLineAsync(ProxySummary(proxy)).ConfigureAwait(false);
+            }
+
             if (gate.Held.Describe() is string held)
             {
                 await stderr.WriteLineAsync("dnsw jail: " + held).ConfigureAwait(false);
@@ -203,6 +223,28 @@ public static class JailRunner
                 await log.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// What the stub answers. Sinkhole mode with host rules: the names the rules mention resolve (through the upstreams,
+    /// their addresses gated as in policy mode), every other name gets the sinkhole — a denied host never causes an
+    /// upstream lookup; observe mode resolves everything. Policy mode: the policy, rules or not.
+    /// </summary>
+    private static ResolverPolicy StubPolicy(JailOptions options)
+    {
+        if (options.Mode == JailMode.Policy)
+        {
+            return options.Policy;
+        }
+
+        if (options.Hosts.Observe)
+        {
+            return new ResolverPolicy { Source = "jail: observe" };
+        }
+
+        return options.Hosts.Active
+            ? new ResolverPolicy { Allow = options.Hosts.Names, DefaultAction = ResolverDefaultAction.Block, BlockAction = ResolverBlockAction.Sinkhole, Source = "jail: host rules" }
+            : new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" };
     }
 
     private static async Task<(UdpDnsListener Udp, TcpDnsListener Tcp)> StubAsync(DnsEngine engine, string netns, IPAddress address)
@@ -275,6 +317,14 @@ public static class JailRunner
         string counters = net.ListCounters();
         return string.Create(CultureInfo.InvariantCulture,
             $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}, multicast {Packets(counters, "refused_multicast")}, routing headers and IP options {Sum(counters, "refused_routing", "refused_ipoptions")}; inbound connections refused {Packets(counters, "refused_inbound")}");
+    }
+
+    /// <summary>The host proxy's totals and its most refused hosts (at most 10).</summary>
+    private static string ProxySummary(HostProxy proxy)
+    {
+        IReadOnlyList<(string Host, int Count)> top = proxy.TopDenied(10);
+        string denied = top.Count == 0 ? "" : "; top refused: " + string.Join(", ", top.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Host} ×{t.Count}")));
+        return string.Create(CultureInfo.InvariantCulture, $"dnsw jail: host proxy: allowed {proxy.Allowed}, refused {proxy.Denied}{denied}");
     }
 
     /// <summary>Refused attempts grouped by kind, protocol and destination, most frequent first (at most 20 lines).</summary>
