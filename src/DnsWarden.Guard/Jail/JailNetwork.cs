@@ -197,7 +197,9 @@ public sealed class JailNetwork : IDisposable
     /// without a log line (counter dropped_kernel): the kernel sends them for every jail, and a refusal list full of
     /// them would bury what the command tried. Input: nothing new comes in — only loopback, replies to
     /// the jail's own flows and neighbour discovery; a neighbour or host process opening a connection to the jail is
-    /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind.
+    /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind. An
+    /// egress refusal is answered at once (chain refuse: a TCP reset, else ICMP administratively prohibited), so the
+    /// command fails at once instead of waiting out its own timeout; inbound attempts are dropped silently.
     /// </summary>
     private static string JailRules() => $$"""
         add table inet {{JailTable}}
@@ -214,22 +216,25 @@ public sealed class JailNetwork : IDisposable
         add chain inet {{JailTable}} dns_to_stub { type nat hook output priority -100; policy accept; }
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv4 meta l4proto { udp, tcp } th dport 53 dnat ip to 127.0.0.1:53
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv6 meta l4proto { udp, tcp } th dport 53 dnat ip6 to [::1]:53
+        add chain inet {{JailTable}} refuse
+        add rule inet {{JailTable}} refuse meta l4proto tcp reject with tcp reset
+        add rule inet {{JailTable}} refuse reject with icmpx admin-prohibited
         add chain inet {{JailTable}} egress { type filter hook output priority 0; policy drop; }
         add rule inet {{JailTable}} egress oifname "lo" accept
-        add rule inet {{JailTable}} egress exthdr rt exists counter name refused_routing log prefix "routing" group 7 drop
-        add rule inet {{JailTable}} egress ip hdrlength != 5 counter name refused_ipoptions log prefix "ipoptions" group 7 drop
+        add rule inet {{JailTable}} egress exthdr rt exists counter name refused_routing log prefix "routing" group 7 goto refuse
+        add rule inet {{JailTable}} egress ip hdrlength != 5 counter name refused_ipoptions log prefix "ipoptions" group 7 goto refuse
         add rule inet {{JailTable}} egress ct status dnat accept
         add rule inet {{JailTable}} egress ct state established,related accept
         add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
         add rule inet {{JailTable}} egress icmpv6 type { mld-listener-report, mld2-listener-report, mld-listener-done, nd-router-solicit } counter name dropped_kernel drop
         add rule inet {{JailTable}} egress ip protocol igmp counter name dropped_kernel drop
-        add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 drop
-        add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 drop
-        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 drop
-        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 drop
+        add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 goto refuse
+        add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 goto refuse
+        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 goto refuse
+        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 goto refuse
         add rule inet {{JailTable}} egress ip daddr @allowed4 accept
         add rule inet {{JailTable}} egress ip6 daddr @allowed6 accept
-        add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
+        add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 goto refuse
         add chain inet {{JailTable}} ingress { type filter hook input priority 0; policy drop; }
         add rule inet {{JailTable}} ingress iifname "lo" accept
         add rule inet {{JailTable}} ingress ct state established,related accept

@@ -137,6 +137,7 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         string script = string.Join("\n",
             Client("garbage", A, 443),
             Client("dribble", A, 443, A, ca),
+            Client("bighello", A, 443, A),
             Client("silent", A, 443),
             $"echo after=$(curl -s -m 20 --cacert {ca} https://{A}/)",
             "exit 0");
@@ -149,6 +150,8 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         // One byte per write is reassembled, decided and forwarded: the server's handshake record (22) comes back.
         Assert.Matches(@"dribble=sent \d+ bytes one at a time, got record type 22", r.StdOut);
         Assert.Matches(@"silent=closed after 1\d s", r.StdOut);
+        // A 17 KB ClientHello over three records reaches the server whole (it answers with a TLS record: 21 alert or 22 handshake).
+        Assert.Matches(@"bighello=sent 1\d{4} bytes in 3 records, got record type 2[12]", r.StdOut);
         HasErr(r, "no decision within 10 s (0 bytes)");
         // The proxy is still there for the next client.
         Has(r, $"after=page for {A}");
@@ -192,5 +195,24 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         Assert.DoesNotContain($"accepted {HostProxyNetFixture.WebV4} ", reached, StringComparison.Ordinal);
         Assert.DoesNotContain($"accepted {HostProxyNetFixture.WebV6} ", reached, StringComparison.Ordinal);
         Assert.Empty(fixture.Raw2223.StdOut[raw2223..]);
+    }
+
+    [Fact]
+    public async Task WithoutHostRulesARefusedConnectionFailsAtOnceAndIsStillLogged()
+    {
+        fixture.Check();
+        string script = string.Join("\n",
+            $"curl -s -m 20 http://{HostProxyNetFixture.WebV4}/ >/dev/null; echo tcp=$?",
+            Client("udp", HostProxyNetFixture.WebV4, 5000),
+            "exit 0");
+        CommandResult r = await JailAsync([], script);
+
+        Assert.True(r.ExitCode == 0, r.Describe());
+        // 7: could not connect (a reset), not 28 (its own timeout, which a silent drop meant).
+        Has(r, "tcp=7");
+        // UDP: the local reject fails the send itself (EPERM), where a drop left recv waiting.
+        Has(r, "udp=error PermissionError: [Errno 1] Operation not permitted");
+        HasErr(r, $"refused unresolved tcp {HostProxyNetFixture.WebV4}:80");
+        HasErr(r, $"refused unresolved udp {HostProxyNetFixture.WebV4}:5000");
     }
 }
