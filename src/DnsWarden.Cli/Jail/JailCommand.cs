@@ -30,6 +30,9 @@ internal static class JailCommand
         Option<string?> logFormat = LogFormatOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
+        var requestLog = new Option<FileInfo?>("--request-log") { Description = "With --allow or --observe: write every decision of the host proxy (verdict, rule, method, host or SNI, path, destination, bytes) to this file, with --privacy." };
+        var requestLogFormat = new Option<string>("--request-log-format") { Description = "json (default): dnsw's JSON lines; httpjail: '<timestamp> <+/-> <METHOD> <URL>'.", DefaultValueFactory = _ => "json" };
+        requestLogFormat.AcceptOnlyFromAmong("json", "httpjail");
         var observe = new Option<bool>("--observe") { Description = "Decide TCP by host, but allow everything and log it (to write --allow rules from)." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
@@ -37,7 +40,7 @@ internal static class JailCommand
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, cleanup, commandLine,
+            mode, policy, upstream, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, requestLog, requestLogFormat, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -55,7 +58,7 @@ internal static class JailCommand
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
             parse.GetValue(report),
-            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe))));
+            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe), parse.GetValue(requestLog), parse.GetValue(requestLogFormat) == "httpjail" ? RequestLogFormat.Httpjail : RequestLogFormat.Json)));
         return command;
     }
 
@@ -131,6 +134,12 @@ internal static class JailCommand
             return ExitCodes.Usage;
         }
 
+        if (hosts.RequestLog is not null && !hostRules.Active)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --request-log needs --allow or --observe (without host rules there is no proxy to log)").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         UserAccount? account = ResolveUser(user, out string? why);
         if (account is null)
         {
@@ -150,6 +159,8 @@ internal static class JailCommand
         {
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
             Hosts = hostRules,
+            RequestLogPath = hosts.RequestLog?.FullName,
+            RequestLogFormat = hosts.RequestLogFormat,
             Policy = policy,
             Upstreams = UpstreamOption.Parse(upstreams),
             User = account,
@@ -192,6 +203,11 @@ internal static class JailCommand
             await stderr.WriteLineAsync($"dnsw jail: --out {e.Message}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
+        catch (IOException e) when (hosts.RequestLog is not null && e.Message.StartsWith(hosts.RequestLog.FullName, StringComparison.Ordinal))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --request-log {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
         finally
         {
             if (exporter is not null)
@@ -202,7 +218,7 @@ internal static class JailCommand
     }
 
     /// <summary>--allow and --observe as given.</summary>
-    private sealed record HostRuleArguments(string[] Allow, bool Observe);
+    private sealed record HostRuleArguments(string[] Allow, bool Observe, FileInfo? RequestLog, RequestLogFormat RequestLogFormat);
 
     /// <summary>
     /// --user NAME (or a uid), else the user sudo ran dnsw for, else nobody: never an account with uid 0 or gid 0, whatever

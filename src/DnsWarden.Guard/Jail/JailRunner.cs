@@ -70,8 +70,13 @@ public sealed record JailOptions
     /// <summary>The vocabulary of <c>--out</c>: dnsw's JSON or Elastic Common Schema.</summary>
     public QueryLogFormat LogFormat { get; init; }
 
-    /// <summary>Called for every decision of the host proxy (the request log); must not block.</summary>
+    /// <summary>Called for every decision of the host proxy; must not block.</summary>
     public Action<ProxyRequest>? OnProxyRequest { get; init; }
+
+    /// <summary>Every decision of the host proxy as a line (<c>--request-log</c>), with <see cref="Privacy"/>.</summary>
+    public string? RequestLogPath { get; init; }
+
+    public RequestLogFormat RequestLogFormat { get; init; }
 
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
@@ -97,6 +102,7 @@ public static class JailRunner
         // The user's file, in a directory the jailed command may be able to write: opened as that user, never through a
         // link, and before anything is built so a refusal leaves nothing to undo.
         await using Stream? outStream = options.OutPath is null ? null : OutputFile.Open(options.OutPath, options.OutputOwner, append: false);
+        await using Stream? requestStream = options.RequestLogPath is null ? null : OutputFile.Open(options.RequestLogPath, options.OutputOwner, append: false);
 
         DateTimeOffset started = DateTimeOffset.UtcNow;
 
@@ -165,7 +171,13 @@ public static class JailRunner
             if (options.Hosts.Active)
             {
                 // Host rules: the proxy's listeners are on the jail's loopback, its upstream sockets here (docs/JAIL.md).
-                proxy = new HostProxy(options.Hosts, new HostResolver(pool ?? throw new InvalidOperationException("host rules need --upstream")), stderr, options.OnProxyRequest);
+                RequestLog? requests = requestStream is null ? null : new RequestLog(requestStream, options.RequestLogFormat, options.Privacy, BaseDomains.Default);
+                Action<ProxyRequest>? onRequest = requests is null ? options.OnProxyRequest : r =>
+                {
+                    requests.Write(r);
+                    options.OnProxyRequest?.Invoke(r);
+                };
+                proxy = new HostProxy(options.Hosts, new HostResolver(pool ?? throw new InvalidOperationException("host rules need --upstream")), stderr, onRequest);
                 await proxy.StartAsync(net.Namespace).ConfigureAwait(false);
             }
             int status;

@@ -224,9 +224,9 @@ internal static class HostProxyScripts
                 versions = ext(43, b"\x04\x03\x04\x03\x03")
                 groups = ext(10, u16(4) + u16(0x11ec) + u16(0x001d))
                 share = b"\x42" * 16384
-                keyshare = ext(51, u16(len(share) + 4) + u16(0x11ec) + u16(len(share)))
+                keyshare = ext(51, u16(len(share) + 4) + u16(0x11ec) + u16(len(share)) + share)
                 sigs = ext(13, u16(4) + u16(0x0403) + u16(0x0804))
-                exts = sni + versions + groups + sigs + keyshare + share
+                exts = sni + versions + groups + sigs + keyshare
                 body = b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + u16(2) + u16(0x1301) + b"\x01\x00" + u16(len(exts)) + exts
                 hello = b"\x01" + len(body).to_bytes(3, "big") + body
                 records = b"".join(b"\x16\x03\x01" + u16(len(hello[i:i + 7000])) + hello[i:i + 7000] for i in range(0, len(hello), 7000))

@@ -1,4 +1,5 @@
 using System.Runtime.Versioning;
+using System.Text.Json;
 
 namespace DnsWarden.E2E.Jail;
 
@@ -55,7 +56,8 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             Client("keepalive", A, 80, A, O),
             Client("chunked", A, 80, A, "smuggled.hp.test"),
             "exit 0");
-        CommandResult r = await JailAsync(["--allow", A], script);
+        string requests = fixture.Net.TempPath("hp-requests.jsonl");
+        CommandResult r = await JailAsync(["--allow", A, "--request-log", requests, "--privacy", "full"], script);
         await dump.StopAsync();
 
         Assert.True(r.ExitCode == 0, r.Describe());
@@ -75,6 +77,20 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         // after the body is found, checked and passes.
         Has(r, $"chunked=HTTP/1.1 200 OK | posted 42 to {A} || HTTP/1.1 200 OK | page for {A}");
         Assert.Matches($@"host proxy: allowed \d+, refused \d+; top refused: {O.Replace(".", "\\.", StringComparison.Ordinal)} ×[4-9]", r.StdErr);
+
+        // The request log: every decision, allowed and denied, in the project's vocabulary.
+        JsonElement[] log = [.. File.ReadAllLines(requests).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
+        Assert.All(log, e => Assert.Equal("request", e.GetProperty("event").GetString()));
+        JsonElement tls = Assert.Single(log, e => e.TryGetProperty("sni", out JsonElement sni) && sni.GetString() == A && e.GetProperty("dst").GetString() == HostProxyNetFixture.WebV4);
+        Assert.Equal("allowed", tls.GetProperty("verdict").GetString());
+        Assert.Equal(A, tls.GetProperty("rule").GetString());
+        Assert.Equal(443, tls.GetProperty("dport").GetInt32());
+        Assert.True(tls.GetProperty("bytes_in").GetInt64() > 0);
+        JsonElement denied = Assert.Single(log, e => e.TryGetProperty("sni", out JsonElement sni) && sni.GetString() == O && e.GetProperty("dst").GetString() == HostProxyNetFixture.WebV4);
+        Assert.Equal("denied", denied.GetProperty("verdict").GetString());
+        Assert.Equal($"no rule allows {O}", denied.GetProperty("reason").GetString());
+        Assert.Contains(log, e => e.TryGetProperty("host", out JsonElement h) && h.GetString() == O && e.GetProperty("path").GetString() == "/two" && e.GetProperty("verdict").GetString() == "denied");
+        Assert.Contains(log, e => e.TryGetProperty("host", out JsonElement h) && h.GetString() == A && e.GetProperty("path").GetString() == "/one" && e.GetProperty("method").GetString() == "GET");
 
         // The far side: the allowed name arrived by SNI and Host; the other name never, in its log or on the wire.
         string web = fixture.Web.StdOut[webLogStart..];
@@ -141,7 +157,8 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             Client("silent", A, 443),
             $"echo after=$(curl -s -m 20 --cacert {ca} https://{A}/)",
             "exit 0");
-        CommandResult r = await JailAsync(["--allow", A], script);
+        string requests = fixture.Net.TempPath("hp-bad.log");
+        CommandResult r = await JailAsync(["--allow", A, "--request-log", requests, "--request-log-format", "httpjail"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         Has(r, "garbage=error ConnectionResetError");
@@ -152,9 +169,15 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         Assert.Matches(@"silent=closed after 1\d s", r.StdOut);
         // A 17 KB ClientHello over three records reaches the server whole (it answers with a TLS record: 21 alert or 22 handshake).
         Assert.Matches(@"bighello=sent 1\d{4} bytes in 3 records, got record type 2[12]", r.StdOut);
+        Assert.False(r.StdErr.Contains("proxy refused tls", StringComparison.Ordinal), r.Describe());
         HasErr(r, "no decision within 10 s (0 bytes)");
         // The proxy is still there for the next client.
         Has(r, $"after=page for {A}");
+        // httpjail's format; the default privacy (redacted) keeps base domains and no paths.
+        string[] lines = File.ReadAllLines(requests);
+        Assert.Contains(lines, l => l.EndsWith($" - OTHER tcp://-:443/", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.EndsWith(" + TLS https://*.hp.test/", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains(" - TLS ", StringComparison.Ordinal));
     }
 
     [Fact]
