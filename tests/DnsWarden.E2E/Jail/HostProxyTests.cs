@@ -238,4 +238,30 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         HasErr(r, $"refused unresolved tcp {HostProxyNetFixture.WebV4}:80");
         HasErr(r, $"refused unresolved udp {HostProxyNetFixture.WebV4}:5000");
     }
+
+    [Fact]
+    public async Task ACommandThatIsNotThereExits127AsEnvDoes()
+    {
+        fixture.Check();
+        CommandResult r = await fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "no-such-command-dnsw"], TimeSpan.FromSeconds(60));
+        Assert.True(r.ExitCode == 127, r.Describe());
+    }
+
+    [Fact]
+    public async Task ObserveAllowsEveryHostAndLogsIt()
+    {
+        fixture.Check();
+        string requests = fixture.Net.TempPath("hp-observe.jsonl");
+        string script = string.Join("\n",
+            $"echo other=$(curl -s -m 20 --cacert {fixture.CaFile} https://{O}/)",
+            $"echo literal=$(curl -s -m 20 http://{HostProxyNetFixture.WebV4}/)",
+            "exit 0");
+        CommandResult r = await JailAsync(["--observe", "--request-log", requests, "--privacy", "full"], script);
+
+        Assert.True(r.ExitCode == 0, r.Describe());
+        Has(r, $"other=page for {O}");
+        Has(r, $"literal=page for {HostProxyNetFixture.WebV4}");
+        string[] lines = File.ReadAllLines(requests);
+        Assert.Contains(lines, l => l.Contains($"\"sni\":\"{O}\"", StringComparison.Ordinal) && l.Contains("\"rule\":\"observe\"", StringComparison.Ordinal));
+    }
 }
