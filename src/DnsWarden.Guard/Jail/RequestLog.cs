@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using DnsWarden.Indicators;
@@ -27,7 +28,8 @@ public sealed class RequestLog(Stream stream, RequestLogFormat format, PrivacyMo
     public void Write(ProxyRequest r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        string? host = _redactor.WriteName(r.Host);
+        // An IP literal is an address, not a name: cut by privacy as a name would make nonsense of it (*.113.90).
+        string? host = r.Host is not null && IPAddress.TryParse(r.Host.Trim('[', ']'), out _) ? (privacy == PrivacyMode.Minimal ? null : r.Host) : _redactor.WriteName(r.Host);
         string? path = privacy == PrivacyMode.Full ? r.Path : null;
         lock (_lock)
         {
@@ -72,8 +74,12 @@ public sealed class RequestLog(Stream stream, RequestLogFormat format, PrivacyMo
         WriteIf(json, "upstream", r.Upstream?.ToString());
         if (r.Allowed)
         {
+            // HTTP: this request's head and body; the responses of a kept-alive connection are not split per request.
             json.WriteNumber("bytes_out", r.BytesSent);
-            json.WriteNumber("bytes_in", r.BytesReceived);
+            if (r.Protocol != "http")
+            {
+                json.WriteNumber("bytes_in", r.BytesReceived);
+            }
         }
 
         json.WriteEndObject();
