@@ -134,6 +134,18 @@ public sealed partial class HostProxy : IAsyncDisposable
 
     private async Task DecideAsync(Socket client, IPEndPoint destination, byte[] buffer)
     {
+        // The ClientHello's reassembly scratch is given back before the connection is relayed: a long-lived connection
+        // holds only its first-bytes buffer (HTTP reads every later head into it) and the relay's two buffers.
+        (Verdict? verdict, int filled) = await ReadFirstBytesAsync(client, destination, buffer).ConfigureAwait(false);
+        if (verdict is not null)
+        {
+            await ActAsync(client, destination, buffer, filled, verdict).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads until the first bytes decide; null when the connection was refused or closed meanwhile.</summary>
+    private async Task<(Verdict? Verdict, int Filled)> ReadFirstBytesAsync(Socket client, IPEndPoint destination, byte[] buffer)
+    {
         using var firstBytes = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         firstBytes.CancelAfter(_firstBytesTimeout);
         int filled = 0;
@@ -157,14 +169,13 @@ public sealed partial class HostProxy : IAsyncDisposable
                 };
                 if (verdict.Kind != VerdictKind.NeedMore)
                 {
-                    await ActAsync(client, destination, buffer, filled, verdict).ConfigureAwait(false);
-                    return;
+                    return (verdict, filled);
                 }
 
                 if (filled == buffer.Length)
                 {
                     await RefuseAsync(client, destination, kind == FirstBytesKind.Http ? "http" : "tls", null, null, null, $"more than {MaxFirstBytes / 1024} KiB before a decision").ConfigureAwait(false);
-                    return;
+                    return (null, filled);
                 }
 
                 int n;
@@ -175,7 +186,7 @@ public sealed partial class HostProxy : IAsyncDisposable
                 catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
                 {
                     await RefuseAsync(client, destination, Protocol(kind), null, null, null, $"no decision within {_firstBytesTimeout.TotalSeconds:0} s ({filled} bytes)").ConfigureAwait(false);
-                    return;
+                    return (null, filled);
                 }
 
                 if (n == 0)
@@ -185,7 +196,7 @@ public sealed partial class HostProxy : IAsyncDisposable
                         await RefuseAsync(client, destination, Protocol(kind), null, null, null, $"closed after {filled} bytes, before a decision").ConfigureAwait(false);
                     }
 
-                    return;
+                    return (null, filled);
                 }
 
                 filled += n;

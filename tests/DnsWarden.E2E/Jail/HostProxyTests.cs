@@ -139,6 +139,9 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         HasErr(r, "malformed request (BadLineEnding)");
         HasErr(r, ": no SNI");
         HasErr(r, "no rule allows denied.hp.test");
+        // The denied name was sinkholed by the stub, never asked upstream (dnsmasq logs every query it gets).
+        Assert.DoesNotContain("denied.hp.test", fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
+        Assert.Contains(A, fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
 
         // Nothing of it left the jail's host: no connection reached the web server at all.
         Assert.Empty(await SeenAsync(capture, "tcp"));
