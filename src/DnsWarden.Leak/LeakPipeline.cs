@@ -34,7 +34,7 @@ public sealed record LeakPipelineOptions(
 
 /// <summary>
 /// Frames in, leak events out: the dissector (decode, defragment, reassemble, read DNS/TLS/QUIC), the flow tracker
-/// and the rules. Live capture and capture files differ only in who calls <see cref="Process"/>.
+/// and the rules. Live capture and capture files differ only in who calls <see cref="Process(in FrameOrigin, ReadOnlySpan{byte})"/>.
 /// Single-threaded; frames in capture order.
 /// </summary>
 public sealed class LeakPipeline

@@ -83,6 +83,12 @@ public sealed record ProxyConfig
     /// <summary>Upper bound on how long a cached answer lives, whatever its TTL says (null: the TTL decides).</summary>
     public TimeSpan? CacheMaxTtl { get; init; }
 
+    /// <summary>
+    /// Serve-stale (RFC 8767, <c>cache.serve_stale</c>): how long past its TTL an answer is kept to be given, with TTL
+    /// 30 s and EDE 3, when every upstream fails; zero (the default) gives SERVFAIL instead.
+    /// </summary>
+    public TimeSpan CacheServeStale { get; init; } = TimeSpan.Zero;
+
     /// <summary>IP tracker: lowest TTL an address is kept for.</summary>
     public TimeSpan TrackerMinTtl { get; init; } = TimeSpan.Zero;
 

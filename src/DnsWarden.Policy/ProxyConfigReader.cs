@@ -16,7 +16,7 @@ internal ref struct ProxyConfigReader
 
     private static readonly string[] s_upstreamKeys = ["url", "bootstrap", "server_name", "pin_sha256", "ca_file", "verify_certificate"];
 
-    private static readonly string[] s_cacheKeys = ["enabled", "max_entries", "max_bytes", "max_ttl"];
+    private static readonly string[] s_cacheKeys = ["enabled", "max_entries", "max_bytes", "max_ttl", "serve_stale"];
 
     private static readonly string[] s_trackerKeys = ["min_ttl", "max_ttl", "fixed_ttl", "max_addresses_per_name"];
 
@@ -42,6 +42,9 @@ internal ref struct ProxyConfigReader
     private static readonly TimeSpan s_maxUpstreamTimeout = TimeSpan.FromSeconds(60);
 
     private static readonly TimeSpan s_maxTcpIdle = TimeSpan.FromHours(1);
+
+    /// <summary>RFC 8767 §5 suggests 1 to 3 days of stale answers; a week is the most a typo-free file asks for.</summary>
+    private static readonly TimeSpan s_maxServeStale = TimeSpan.FromDays(7);
 
     /// <summary>At 239 B an entry (docs/RESOLVER.md, "Cache") this is some 24 GB: far past any sensible cache, so a typo.</summary>
     private const int MaxCacheEntries = 100_000_000;
@@ -435,6 +438,10 @@ internal ref struct ProxyConfigReader
                 case "max_bytes":
                     ok = ReadSize(path, MinCacheBytes, MaxCacheBytes, out long bytes);
                     c = c with { CacheMaxBytes = bytes };
+                    break;
+                case "serve_stale":
+                    ok = ReadDuration(path, TimeSpan.Zero, s_maxServeStale, nullable: false, out TimeSpan? stale);
+                    c = c with { CacheServeStale = stale ?? TimeSpan.Zero };
                     break;
                 default:
                     ok = ReadDuration(path, TimeSpan.FromSeconds(1), PolicyDuration.Max, nullable: true, out TimeSpan? maxTtl);

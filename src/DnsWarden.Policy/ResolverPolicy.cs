@@ -78,7 +78,18 @@ public sealed class ResolverPolicy
     /// </summary>
     public static IReadOnlyList<string> DefaultCanaries { get; } = ["use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com"];
 
+    /// <summary>
+    /// The sinkhole A of the jail and the TUN filter when the policy names none: their egress is closed, so a program
+    /// that connects to it is refused and shows up in the refusal log (a routable address that goes nowhere).
+    /// </summary>
     public static IPAddress DefaultSinkholeV4 { get; } = IPAddress.Parse("6.6.6.6");
+
+    /// <summary>
+    /// The sinkhole A of <c>dnsw proxy</c> when the policy names none: its clients are real hosts with open egress,
+    /// and 6.6.6.6 is a routable public address, so they get the unspecified address (a connection to it stays on
+    /// the client's own machine), as other blocking resolvers answer.
+    /// </summary>
+    public static IPAddress ProxySinkholeV4 { get; } = IPAddress.Any;
 
     public static IPAddress DefaultSinkholeV6 { get; } = IPAddress.IPv6Any;
 
@@ -97,7 +108,8 @@ public sealed class ResolverPolicy
     /// <summary>Applies only when <see cref="Allow"/> is not empty; a list of allowed names means "only these" unless said otherwise.</summary>
     public ResolverDefaultAction DefaultAction { get; init; } = ResolverDefaultAction.Block;
 
-    public IPAddress SinkholeV4 { get; init; } = DefaultSinkholeV4;
+    /// <summary>The A of sinkhole answers; null when the file names none, and the engine's default applies (<see cref="DefaultSinkholeV4"/>, <see cref="ProxySinkholeV4"/>).</summary>
+    public IPAddress? SinkholeV4 { get; init; }
 
     public IPAddress SinkholeV6 { get; init; } = DefaultSinkholeV6;
 

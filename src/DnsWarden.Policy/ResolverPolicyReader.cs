@@ -93,7 +93,7 @@ internal ref struct ResolverPolicyReader
         List<string> privateAnswers = [];
         ResolverBlockAction blockAction = ResolverBlockAction.NxDomain;
         ResolverDefaultAction defaultAction = ResolverDefaultAction.Block;
-        IPAddress v4 = ResolverPolicy.DefaultSinkholeV4;
+        IPAddress? v4 = null;
         IPAddress v6 = ResolverPolicy.DefaultSinkholeV6;
         uint sinkholeTtl = ResolverPolicy.DefaultSinkholeTtl;
         List<LocalRecord> records = [];
@@ -130,7 +130,8 @@ internal ref struct ResolverPolicyReader
                     defaultAction = (ResolverDefaultAction)i;
                     break;
                 case "sinkhole_v4":
-                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetwork, out v4);
+                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetwork, out IPAddress given);
+                    v4 = given;
                     break;
                 case "sinkhole_v6":
                     ok = ReadAddress(_prefix + key, AddressFamily.InterNetworkV6, out v6);

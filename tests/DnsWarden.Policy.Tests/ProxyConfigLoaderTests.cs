@@ -96,7 +96,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
               ],
               "strategy": "race",
               "upstream_timeout": "1500ms",
-              "cache": { "enabled": false, "max_entries": 500, "max_bytes": "2MiB", "max_ttl": "1d" },
+              "cache": { "enabled": false, "max_entries": 500, "max_bytes": "2MiB", "max_ttl": "1d", "serve_stale": "2d" },
               "ip_tracker": { "min_ttl": "30s", "max_ttl": "1h", "fixed_ttl": "5m", "max_addresses_per_name": 16 },
               "query_log": { "path": "-", "privacy": "minimal" },
               "metrics": { "listen": "127.0.0.1:9153" },
@@ -108,6 +108,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         Assert.True(ProxyConfigLoader.TryLoad(path, out ProxyConfig? c, out PolicyError? e), e?.ToString());
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5353), new IPEndPoint(IPAddress.IPv6Loopback, 5353)], c!.Listen);
         Assert.Equal(4, c.Upstreams.Count);
+        Assert.Equal(TimeSpan.FromDays(2), c.CacheServeStale);
         Assert.Equal("10.0.0.1", c.Upstreams[0].Host);
         Assert.Equal(("dns.example", IPAddress.Parse("10.0.0.2"), 853), (c.Upstreams[1].Host, c.Upstreams[1].Bootstrap, c.Upstreams[1].Port));
         Assert.Equal((UpstreamProtocol.Https, IPAddress.Parse("fd00::3"), "/dns-query"), (c.Upstreams[2].Protocol, c.Upstreams[2].Bootstrap, c.Upstreams[2].Path));
@@ -266,7 +267,8 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "cache size too large", "{ \"cache\": { \"max_bytes\": \"65GiB\" } }", "c.json:1:27: cache.max_bytes: expected a size from 1KiB to 64GiB, got '65GiB'" },
         { "cache size fraction", "{ \"cache\": { \"max_bytes\": 1.5e6 } }", "c.json:1:27: cache.max_bytes: expected a size from 1KiB to 64GiB, got the number 1.5e6" },
         { "cache ttl too long", "{ \"cache\": { \"max_ttl\": \"8d\" } }", "c.json:1:25: cache.max_ttl: expected a duration from 1s to 7d or null, got '8d'" },
-        { "cache unknown key", "{ \"cache\": { \"max_entires\": 1 } }", "c.json:1:14: unknown key 'max_entires' in cache (did you mean 'max_entries'? expected one of: enabled, max_entries, max_bytes, max_ttl)" },
+        { "cache unknown key", "{ \"cache\": { \"max_entires\": 1 } }", "c.json:1:14: unknown key 'max_entires' in cache (did you mean 'max_entries'? expected one of: enabled, max_entries, max_bytes, max_ttl, serve_stale)" },
+        { "serve_stale too long", "{ \"cache\": { \"serve_stale\": \"8d\" } }", "c.json:1:29: cache.serve_stale: expected a duration from 0 to 7d, got '8d'" },
         { "tracker max below min", "{ \"ip_tracker\": { \"min_ttl\": \"5m\",\n  \"max_ttl\": \"1m\" } }", "c.json:2:14: ip_tracker.max_ttl: 1m is below min_ttl 5m" },
         { "tracker per name zero", "{ \"ip_tracker\": { \"max_addresses_per_name\": 0 } }", "c.json:1:45: ip_tracker.max_addresses_per_name: expected a whole number between 1 and 65536, got the number 0" },
         { "privacy word", "{ \"query_log\": { \"privacy\": \"none\" } }", "c.json:1:29: query_log.privacy: 'none' is not valid (expected one of: full, redacted, minimal)" },

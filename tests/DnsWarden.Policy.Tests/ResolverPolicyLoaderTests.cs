@@ -33,7 +33,7 @@ public sealed class ResolverPolicyLoaderTests
         Assert.Equal(0, p.Block.Count);
         Assert.Equal(ResolverBlockAction.NxDomain, p.BlockAction);
         Assert.Equal(ResolverDefaultAction.Block, p.DefaultAction);
-        Assert.Equal(IPAddress.Parse("6.6.6.6"), p.SinkholeV4);
+        Assert.Null(p.SinkholeV4); // the engine's default: 6.6.6.6 in the jail and the TUN filter, 0.0.0.0 in the proxy
         Assert.Equal(IPAddress.IPv6Any, p.SinkholeV6);
         Assert.Equal(60u, p.SinkholeTtl);
         Assert.Empty(p.LocalRecords);

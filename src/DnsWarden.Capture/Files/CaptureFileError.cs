@@ -46,7 +46,7 @@ public readonly record struct CaptureFileError(CaptureFileErrorKind Kind, long O
     public override string ToString() => IsError ? $"{Kind} at offset {Offset}: {Message}" : "no error";
 }
 
-/// <summary>Thrown only by <see cref="CaptureFileReader.Open(string)"/> and friends; readers themselves never throw on bad data.</summary>
+/// <summary>Thrown only by <see cref="CaptureFileReader.Open(string, int)"/> and friends; readers themselves never throw on bad data.</summary>
 public sealed class CaptureFileException : Exception
 {
     public CaptureFileException()

@@ -159,7 +159,7 @@ public sealed class TunFilterCounters
 /// its IpTracker; TCP otherwise gets a RST, UDP an ICMP port unreachable, QUIC is dropped.
 /// </summary>
 /// <remarks>
-/// <see cref="Outbound"/> and <see cref="Inbound"/> may run on two threads at once, <see cref="Sweep"/> and
+/// <see cref="Outbound"/> and <see cref="Inbound"/> may run on two threads at once, <see cref="Sweep()"/> and
 /// <see cref="Mode"/> from any other. A packet of a live flow costs one lock-free dictionary lookup and no
 /// allocation. The flow table is bounded by <see cref="TunFilterOptions.MaxFlows"/>: when it is full of live flows a
 /// new flow is refused (fail-closed) rather than evicting a live one an attacker could not otherwise reach.

@@ -12,7 +12,7 @@ namespace DnsWarden.Platform.Enforcement;
 /// Changes links, addresses, routes and FIB rules over an AF_NETLINK/NETLINK_ROUTE socket, in-process, the way
 /// <c>ip link/addr/route/rule</c> do (include/uapi/linux/rtnetlink.h, if_link.h, if_addr.h, fib_rules.h, veth.h).
 /// The socket belongs to the network namespace of the thread that opens it (open it inside
-/// <see cref="NetworkNamespace.RunAsync{T}"/> or a <see cref="NamespaceWorker"/> to work in another one) and keeps
+/// <see cref="NetworkNamespace.RunAsync{T}"/> to work in another one) and keeps
 /// working there from any thread. Every request asks for an ack (NLM_F_ACK) and waits for it; a refusal is an
 /// <see cref="IOException"/> naming the operation and the kernel's reason. One caller at a time.
 /// </summary>

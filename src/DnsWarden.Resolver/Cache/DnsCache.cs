@@ -29,6 +29,7 @@ public sealed class DnsCache
     private readonly uint _maxNegativeTtl;
     private readonly uint _negativeTtlWithoutSoa;
     private readonly uint _servFailTtl;
+    private readonly long _staleTicks;
 
     public DnsCache(DnsCacheOptions? options = null)
     {
@@ -50,7 +51,12 @@ public sealed class DnsCache
         _maxNegativeTtl = Seconds(options.MaxNegativeTtl);
         _negativeTtlWithoutSoa = Seconds(options.NegativeTtlWithoutSoa);
         _servFailTtl = Seconds(options.ServFailTtl);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.StaleWindow, TimeSpan.Zero);
+        _staleTicks = options.StaleWindow.Ticks;
     }
+
+    /// <summary>Whether expired answers are kept for <see cref="LookupStale"/> (RFC 8767).</summary>
+    public bool ServesStale => _staleTicks > 0;
 
     public int Count
     {
@@ -186,8 +192,13 @@ public sealed class DnsCache
 
             if (entry.ExpiresTicks <= nowTicks)
             {
-                shard.Remove(entry);
-                shard.Expirations++;
+                // Kept for serve-stale until its window has passed too.
+                if (entry.ExpiresTicks + _staleTicks <= nowTicks)
+                {
+                    shard.Remove(entry);
+                    shard.Expirations++;
+                }
+
                 shard.Misses++;
                 return DnsCacheLookupResult.Expired;
             }
@@ -202,20 +213,76 @@ public sealed class DnsCache
             shard.Hits++;
         }
 
-        byte[] stored = entry.Response;
-        stored.CopyTo(destination);
-        Span<byte> output = destination.Slice(0, stored.Length);
-
-        // RFC 1035 §4.1.1: the ID is the asker's; the question keeps the asker's case (0x20 clients).
-        query.Slice(0, sizeof(ushort)).CopyTo(output);
-        query.Slice(DnsHeader.Length, questionNameLength).CopyTo(output.Slice(DnsHeader.Length));
+        Span<byte> output = Copy(entry, query, questionNameLength, destination);
         long age = Math.Max(0, nowTicks - entry.StoredTicks) / TimeSpan.TicksPerSecond;
         PatchTtls(output, (uint)Math.Min(age, uint.MaxValue));
-        bytesWritten = stored.Length;
+        bytesWritten = output.Length;
         return DnsCacheLookupResult.Hit;
     }
 
-    /// <summary>Drops every entry expired at <paramref name="nowTicks"/>; returns how many.</summary>
+    /// <summary>
+    /// Serve-stale (RFC 8767 §4): an answer past its TTL but within the stale window, written with every TTL set to
+    /// <see cref="DnsCacheOptions.StaleAnswerTtlSeconds"/>; for the engine to give when every upstream failed. Also
+    /// answers with an entry that is still fresh (it expired while the upstreams were tried, or was stored since).
+    /// </summary>
+    public DnsCacheLookupResult LookupStale(ReadOnlySpan<byte> query, long nowTicks, Span<byte> destination, out int bytesWritten)
+    {
+        bytesWritten = 0;
+        Span<byte> key = stackalloc byte[DnsCacheKey.MaxLength];
+        if (!DnsCacheKey.TryBuild(query, key, out int keyLength, out int questionNameLength))
+        {
+            return DnsCacheLookupResult.MalformedQuery;
+        }
+
+        key = key.Slice(0, keyLength);
+        int hash = DnsCacheKey.Hash(key);
+        Shard shard = _shards[hash & _shardMask];
+        Entry? entry;
+        lock (shard.Gate)
+        {
+            entry = shard.Find(key, hash);
+            if (entry is null || entry.ExpiresTicks + _staleTicks <= nowTicks)
+            {
+                return DnsCacheLookupResult.Miss;
+            }
+
+            if (entry.Response.Length > destination.Length)
+            {
+                return DnsCacheLookupResult.BufferTooSmall;
+            }
+        }
+
+        Span<byte> output = Copy(entry, query, questionNameLength, destination);
+        SetTtls(output, DnsCacheOptions.StaleAnswerTtlSeconds);
+        bytesWritten = output.Length;
+        return DnsCacheLookupResult.Hit;
+    }
+
+    /// <summary>The stored answer in <paramref name="destination"/> with the asker's ID and question case (RFC 1035 §4.1.1, 0x20 clients).</summary>
+    private static Span<byte> Copy(Entry entry, ReadOnlySpan<byte> query, int questionNameLength, Span<byte> destination)
+    {
+        byte[] stored = entry.Response;
+        stored.CopyTo(destination);
+        Span<byte> output = destination.Slice(0, stored.Length);
+        query.Slice(0, sizeof(ushort)).CopyTo(output);
+        query.Slice(DnsHeader.Length, questionNameLength).CopyTo(output.Slice(DnsHeader.Length));
+        return output;
+    }
+
+    /// <summary>Sets every TTL to <paramref name="ttl"/> but OPT's, whose TTL field is flags (RFC 6891 §6.1.3).</summary>
+    private static void SetTtls(Span<byte> message, uint ttl)
+    {
+        var reader = new DnsMessageReader(message);
+        while (reader.TryReadRecord(out DnsRecord r))
+        {
+            if (r.Type != DnsType.OPT)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(message.Slice(r.RdataOffset - TtlBeforeRdata), ttl);
+            }
+        }
+    }
+
+    /// <summary>Drops every entry expired at <paramref name="nowTicks"/> (and past the stale window); returns how many.</summary>
     public int Sweep(long nowTicks)
     {
         int removed = 0;
@@ -227,7 +294,7 @@ public sealed class DnsCache
                 while (e is not null)
                 {
                     Entry? newer = e.Prev;
-                    if (e.ExpiresTicks <= nowTicks)
+                    if (e.ExpiresTicks + _staleTicks <= nowTicks)
                     {
                         shard.Remove(e);
                         shard.Expirations++;

@@ -23,6 +23,15 @@ public sealed class DnsCacheOptions
     /// <summary>RFC 2308 §5: a negative answer without SOA should not be cached; zero means it is not.</summary>
     public TimeSpan NegativeTtlWithoutSoa { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Serve-stale (RFC 8767): how long past its TTL an answer is kept for <see cref="DnsCache.LookupStale"/>, which
+    /// the engine asks only when every upstream failed. Zero (the default) keeps nothing past its TTL.
+    /// </summary>
+    public TimeSpan StaleWindow { get; init; } = TimeSpan.Zero;
+
+    /// <summary>RFC 8767 §4: the TTL a stale answer is given (30 s recommended), so clients ask again soon.</summary>
+    public const uint StaleAnswerTtlSeconds = 30;
+
     /// <summary>RFC 2308 §7.1: SERVFAIL kept at most 5 minutes; default zero, never cached.</summary>
     public TimeSpan ServFailTtl { get; init; } = TimeSpan.Zero;
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using DnsWarden.Policy;
 using DnsWarden.Wire.Dns;
@@ -29,7 +30,8 @@ public sealed class ResolverDecider
     private readonly PolicyDecision _blockByDefaultDecision;
     private readonly PolicyDecision _blockExfiltrationDecision;
 
-    public ResolverDecider(ResolverPolicy policy)
+    /// <param name="defaultSinkholeV4">The sinkhole A when the policy names none (null: <see cref="ResolverPolicy.DefaultSinkholeV4"/>).</param>
+    public ResolverDecider(ResolverPolicy policy, IPAddress? defaultSinkholeV4 = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         _policy = policy;
@@ -60,7 +62,7 @@ public sealed class ResolverDecider
             _localGroups.Add([.. g]);
         }
 
-        _sinkholeV4 = IpAddr.FromIPAddress(policy.SinkholeV4);
+        _sinkholeV4 = IpAddr.FromIPAddress(policy.SinkholeV4 ?? defaultSinkholeV4 ?? ResolverPolicy.DefaultSinkholeV4);
         _sinkholeV6 = IpAddr.FromIPAddress(policy.SinkholeV6);
         _blockDecision = BlockDecision(policy.BlockAction, DecisionReason.Blocked);
         _blockByDefaultDecision = BlockDecision(policy.BlockAction, DecisionReason.BlockedByDefault);
@@ -208,17 +210,56 @@ public sealed class ResolverDecider
             case AnswerKind.Rcode:
                 if (writer.TryBeginResponse(query, decision.Rcode))
                 {
-                    return writer.TryFinish(out written);
+                    if (ExtendedErrorOf(decision.Reason) is (DnsExtendedError code, string text))
+                    {
+                        writer.SetExtendedError(code, text);
+                    }
+
+                    return (decision.Rcode != DnsRcode.NxDomain || !IsPolicyAnswer(decision.Reason) || TryWriteNegativeSoa(query, ref writer))
+                        && writer.TryFinish(out written);
                 }
 
                 return TryWriteBareHeader(query, decision.Rcode, destination, out written);
             case AnswerKind.Sinkhole:
+                writer.SetExtendedError(DnsExtendedError.ForgedAnswer, "sinkhole: " + decision.ReasonText);
                 return TryWriteSinkhole(query, ref writer, out written);
             case AnswerKind.Local when decision.LocalGroup >= 0 && decision.LocalGroup < _localGroups.Count:
                 return TryWriteLocal(query, _localGroups[decision.LocalGroup], ref writer, out written);
             default:
                 return false;
         }
+    }
+
+    /// <summary>Why a refusal the policy made is one (RFC 8914), for clients and their logs; null for protocol errors.</summary>
+    private static (DnsExtendedError Code, string Text)? ExtendedErrorOf(DecisionReason reason) => reason switch
+    {
+        DecisionReason.Blocked => (DnsExtendedError.Blocked, "on the block list"),
+        DecisionReason.BlockedByDefault => (DnsExtendedError.Blocked, "not on the allow list"),
+        DecisionReason.BlockedExfiltration => (DnsExtendedError.Blocked, "exfiltration score"),
+        _ => null,
+    };
+
+    /// <summary>An answer the policy chose (not a protocol error): its NXDOMAIN carries an SOA so it can be cached.</summary>
+    private static bool IsPolicyAnswer(DecisionReason reason) =>
+        reason is DecisionReason.Blocked or DecisionReason.BlockedByDefault or DecisionReason.BlockedExfiltration or DecisionReason.Canary;
+
+    /// <summary>
+    /// The SOA a synthesised NXDOMAIN carries in its authority section (RFC 2308 §3), owned by the name asked for, so
+    /// resolvers and stubs cache the refusal for <see cref="ResolverPolicy.SinkholeTtl"/> seconds (the SOA's TTL and
+    /// MINIMUM, RFC 2308 §5) instead of asking again at once.
+    /// </summary>
+    private bool TryWriteNegativeSoa(ReadOnlySpan<byte> query, ref DnsMessageWriter writer)
+    {
+        var reader = new DnsMessageReader(query);
+        if (!reader.TryReadQuestion(out DnsQuestion q))
+        {
+            return true;
+        }
+
+        uint ttl = _policy.SinkholeTtl;
+        return writer.TryWriteSoa(
+            DnsSection.Authority, q.Name, ttl, DnsNameSource.FromUtf8("localhost."u8), DnsNameSource.FromUtf8("nobody.invalid."u8),
+            serial: 1, refresh: 3600, retry: 600, expire: 86_400, minimum: ttl);
     }
 
     private bool TryWriteSinkhole(ReadOnlySpan<byte> query, ref DnsMessageWriter writer, out int written)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -18,6 +19,13 @@ namespace DnsWarden.Resolver.Engine;
 public sealed class DnsEngineOptions
 {
     public ResolverPolicy Policy { get; init; } = ResolverPolicy.Default;
+
+    /// <summary>
+    /// The sinkhole A when the policy names none. The jail and the TUN filter keep 6.6.6.6 (their egress is closed, a
+    /// connection to it is refused and logged); <c>dnsw proxy</c> answers real hosts and sets 0.0.0.0
+    /// (<see cref="ResolverPolicy.ProxySinkholeV4"/>).
+    /// </summary>
+    public IPAddress DefaultSinkholeV4 { get; init; } = ResolverPolicy.DefaultSinkholeV4;
 
     /// <summary>Where allowed queries go; null when the policy never forwards (every forward then gets SERVFAIL).</summary>
     public IDnsForwarder? Forwarder { get; init; }
@@ -62,7 +70,7 @@ public sealed class DnsEngineOptions
 
 /// <summary>
 /// The DNS engine: policy decision, cache, forwarding with failover, IP tracking, logging and counting for one query
-/// at a time, from any listener. <see cref="HandleAsync"/> completes synchronously for policy and cache answers (no
+/// at a time, from any listener. <see cref="HandleAsync(ReadOnlyMemory{byte}, Memory{byte}, ListenerProtocol, System.Net.EndPoint?, CancellationToken)"/> completes synchronously for policy and cache answers (no
 /// allocation on a cache hit when the query log and scoring are off) and asynchronously only to wait on an upstream.
 /// Thread-safe; the policy can be swapped at any moment with <see cref="Reload"/> (queries in flight finish under the
 /// policy they started with).
@@ -86,12 +94,18 @@ public sealed class DnsEngine
     private readonly ResolverMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly double _ticksPerTimestamp;
+    private readonly IPAddress _defaultSinkholeV4;
+
+    // Forwarded queries waiting on an upstream, by cache key: an identical query joins the first instead of asking
+    // again (one upstream query for N clients). Bounded by the in-flight limits every query passes first.
+    private readonly ConcurrentDictionary<string, SharedForward> _shared = new(StringComparer.Ordinal);
     private volatile ResolverDecider _decider;
 
     public DnsEngine(DnsEngineOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _decider = new ResolverDecider(options.Policy);
+        _defaultSinkholeV4 = options.DefaultSinkholeV4;
+        _decider = new ResolverDecider(options.Policy, _defaultSinkholeV4);
         _forwarder = options.Forwarder;
         _cache = options.Cache;
         _tracker = options.Tracker;
@@ -132,7 +146,7 @@ public sealed class DnsEngine
     public void Reload(ResolverPolicy policy)
     {
         ResolverDecider old = _decider;
-        _decider = new ResolverDecider(policy);
+        _decider = new ResolverDecider(policy, _defaultSinkholeV4);
         if (_rebinding is not null && !old.Policy.PrivateAnswers.Rules.SequenceEqual(policy.PrivateAnswers.Rules, StringComparer.OrdinalIgnoreCase))
         {
             _cache?.Clear();
@@ -240,7 +254,7 @@ public sealed class DnsEngine
 
         if (_forwarder is null)
         {
-            length = ServFail(q, response.Span);
+            length = ServFail(q, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream configured");
             Finish(protocol, client, start, QueryOutcome.ServFail, "no upstream configured", qname, qtype, score, response.Span[..length], null);
             return ValueTask.FromResult(length);
         }
@@ -262,12 +276,16 @@ public sealed class DnsEngine
     /// <summary>SERVFAIL at once for a query over the limit of forwarded queries in flight: no upstream, no waiting.</summary>
     private int Overloaded(ReadOnlySpan<byte> query, Span<byte> response, ListenerProtocol protocol, EndPoint? client, long start, string reason, string? qname, ushort qtype, int score)
     {
-        int length = ServFail(query, response);
+        int length = ServFail(query, response, DnsExtendedError.Other, "overloaded");
         Finish(protocol, client, start, QueryOutcome.Overloaded, reason, qname, qtype, score, response[..length], null);
         return length;
     }
 
-    private async ValueTask<int> ForwardAsync(
+    /// <summary>
+    /// Forwards the query, or joins an identical one already waiting on an upstream (same name, type, class, DO and CD:
+    /// the cache key) and answers with its reply, so N clients asking at once cost one upstream query.
+    /// </summary>
+    private ValueTask<int> ForwardAsync(
         ResolverDecider decider,
         ReadOnlyMemory<byte> query,
         Memory<byte> response,
@@ -278,6 +296,128 @@ public sealed class DnsEngine
         string? qname,
         ushort qtype,
         int score,
+        CancellationToken cancellationToken)
+    {
+        Span<byte> key = stackalloc byte[DnsCacheKey.MaxLength];
+        if (!DnsCacheKey.TryBuild(query.Span, key, out int keyLength, out int questionNameLength))
+        {
+            return ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken);
+        }
+
+        string text = System.Text.Encoding.Latin1.GetString(key[..keyLength]);
+        var mine = new SharedForward(text);
+        SharedForward first = _shared.GetOrAdd(text, mine);
+        return first == mine
+            ? ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, mine, cancellationToken)
+            : JoinAsync(first, decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, questionNameLength, cancellationToken);
+    }
+
+    /// <summary>Waits for the identical query in flight and answers with its reply (the asker's ID and question case); asks itself if that one could not share.</summary>
+    private async ValueTask<int> JoinAsync(
+        SharedForward first,
+        ResolverDecider decider,
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        InFlightLimit? listenerForwards,
+        long start,
+        string? qname,
+        ushort qtype,
+        int score,
+        int questionNameLength,
+        CancellationToken cancellationToken)
+    {
+        SharedReply shared;
+        _metrics.EnterQuery();
+        try
+        {
+            shared = await first.Reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            shared = default;
+        }
+        finally
+        {
+            _metrics.LeaveQuery();
+        }
+
+        if (shared.AskAgain)
+        {
+            return await ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        _forwards.Leave();
+        listenerForwards?.Leave();
+        int length;
+        if (shared.Answer is not byte[] answer || answer.Length > response.Length)
+        {
+            length = ServFail(query.Span, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream answered");
+            Finish(protocol, client, start, QueryOutcome.ServFail, "all upstreams failed (an identical query in flight)", qname, qtype, score, response.Span[..length], shared.Upstream);
+            return length;
+        }
+
+        // The tracker and the firewall were told of these addresses before the first query's answer was released.
+        answer.CopyTo(response.Span);
+        query.Span[..sizeof(ushort)].CopyTo(response.Span);
+        query.Span.Slice(DnsHeader.Length, questionNameLength).CopyTo(response.Span[DnsHeader.Length..]);
+        length = FitToClient(query.Span, response.Span, answer.Length, protocol);
+        Finish(protocol, client, start, shared.Outcome, shared.Reason + " (shared with an identical query in flight)", qname, qtype, score, response.Span[..length], shared.Upstream);
+        return length;
+    }
+
+    private async ValueTask<int> ForwardOwnAsync(
+        ResolverDecider decider,
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        InFlightLimit? listenerForwards,
+        long start,
+        string? qname,
+        ushort qtype,
+        int score,
+        SharedForward? sharing,
+        CancellationToken cancellationToken)
+    {
+        // Whatever happens below, those who joined this query are answered (AskAgain unless a reply was shared).
+        try
+        {
+            return await ForwardAndShareAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, sharing, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (sharing is not null)
+            {
+                _shared.TryRemove(new KeyValuePair<string, SharedForward>(sharing.Key, sharing));
+                sharing.Reply.TrySetResult(new SharedReply(null, AskAgain: true, QueryOutcome.ServFail, "", null));
+            }
+        }
+    }
+
+    /// <summary>Tells those who joined <paramref name="sharing"/> the reply, and lets later queries start their own.</summary>
+    private void Share(SharedForward? sharing, SharedReply reply)
+    {
+        if (sharing is not null)
+        {
+            _shared.TryRemove(new KeyValuePair<string, SharedForward>(sharing.Key, sharing));
+            sharing.Reply.TrySetResult(reply);
+        }
+    }
+
+    private async ValueTask<int> ForwardAndShareAsync(
+        ResolverDecider decider,
+        ReadOnlyMemory<byte> query,
+        Memory<byte> response,
+        ListenerProtocol protocol,
+        EndPoint? client,
+        InFlightLimit? listenerForwards,
+        long start,
+        string? qname,
+        ushort qtype,
+        int score,
+        SharedForward? sharing,
         CancellationToken cancellationToken)
     {
         _metrics.EnterQuery();
@@ -314,7 +454,23 @@ public sealed class DnsEngine
 
         if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
         {
-            length = ServFail(query.Span, response.Span);
+            if (!reply.Ok && TryStale(query.Span, response.Span, out length))
+            {
+                // RFC 8767: an expired answer is better than none while every upstream is down; never a fallback upstream.
+                long staleNow = NowTicks;
+                _tracker?.Record(response.Span[..length], staleNow);
+                _observer?.BeforeRelease(response.Span[..length]);
+                string staleReason = "stale answer: all upstreams failed: " + ErrorText(reply.Error);
+                Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Stale, staleReason, reply.Upstream));
+                length = FitToClient(query.Span, response.Span, length, protocol);
+                Finish(protocol, client, start, QueryOutcome.Stale, staleReason, qname, qtype, score, response.Span[..length], reply.Upstream);
+                return length;
+            }
+
+            Share(sharing, new SharedReply(null, AskAgain: reply.Ok, QueryOutcome.ServFail, "", reply.Upstream));
+            length = reply.Ok
+                ? ServFail(query.Span, response.Span, DnsExtendedError.Other, "upstream reply does not answer the query")
+                : ServFail(query.Span, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream answered");
             string reason = reply.Ok ? "upstream reply does not answer the query" : "all upstreams failed: " + ErrorText(reply.Error);
             Finish(protocol, client, start, QueryOutcome.ServFail, reason, qname, qtype, score, response.Span[..length], reply.Upstream);
             return length;
@@ -350,10 +506,40 @@ public sealed class DnsEngine
             _scorer.AddResponse(qname, (ushort)RcodeOf(response.Span));
         }
 
+        Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Forwarded, forwarded, reply.Upstream));
+
         length = FitToClient(query.Span, response.Span, length, protocol);
         Finish(protocol, client, start, QueryOutcome.Forwarded, forwarded, qname, qtype, score, response.Span[..length], reply.Upstream);
         return length;
     }
+
+    /// <summary>A stale answer from the cache (RFC 8767) with EDE 3, Stale Answer (RFC 8914), when its OPT allows.</summary>
+    private bool TryStale(ReadOnlySpan<byte> query, Span<byte> response, out int length)
+    {
+        length = 0;
+        if (_cache is not { ServesStale: true } cache || cache.LookupStale(query, NowTicks, response, out length) != DnsCacheLookupResult.Hit)
+        {
+            return false;
+        }
+
+        if (DnsOptEdit.TryAppendExtendedError(response, length, DnsExtendedError.StaleAnswer, out int withEde))
+        {
+            length = withEde;
+        }
+
+        return true;
+    }
+
+    /// <summary>One forwarded query others may join: its key and the reply it shares.</summary>
+    private sealed class SharedForward(string key)
+    {
+        public string Key { get; } = key;
+
+        public TaskCompletionSource<SharedReply> Reply { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>What a forwarded query shares: the answer as released (null: none), or AskAgain when a joiner must forward itself.</summary>
+    private readonly record struct SharedReply(byte[]? Answer, bool AskAgain, QueryOutcome Outcome, string Reason, string? Upstream);
 
     /// <summary>The answer rewritten in place without its forbidden records; 0 when it could not be (then nothing of it is released).</summary>
     private static int StripForbidden(RebindingGuard guard, Span<byte> response, int length, out int removed)
@@ -457,6 +643,10 @@ public sealed class DnsEngine
 
     private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response) =>
         DnsMessageWriter.TryWriteServFail(query, response, out int n) ? n : 0;
+
+    /// <summary>SERVFAIL that says why (RFC 8914) to a client that speaks EDNS.</summary>
+    private static int ServFail(ReadOnlySpan<byte> query, Span<byte> response, DnsExtendedError why, string text) =>
+        DnsMessageWriter.TryWriteErrorResponse(query, response, DnsRcode.ServFail, why, text, out int n) ? n : 0;
 
     /// <summary>Header and question with TC set and no records (RFC 1035 §4.2.1): the client asks again over TCP.</summary>
     internal static int Truncated(ReadOnlySpan<byte> query, Span<byte> response)

@@ -48,4 +48,7 @@ public enum QueryOutcome : byte
 
     /// <summary>The client's prefix was over its response rate: dropped, or answered truncated (the slip) so it can retry over TCP.</summary>
     RateLimited,
+
+    /// <summary>Every upstream failed and the cache still held an expired answer within its stale window (RFC 8767): answered with it, TTL 30 s, EDE 3.</summary>
+    Stale,
 }

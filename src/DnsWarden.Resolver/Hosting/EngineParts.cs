@@ -19,6 +19,7 @@ public static class EngineParts
                 MaxEntries = config.CacheMaxEntries,
                 MaxBytes = config.CacheMaxBytes,
                 MaxTtl = config.CacheMaxTtl ?? TimeSpan.FromSeconds(DnsCacheOptions.MaxRfcTtlSeconds),
+                StaleWindow = config.CacheServeStale,
             })
             : null;
     }

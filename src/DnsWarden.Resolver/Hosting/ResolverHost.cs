@@ -136,6 +136,7 @@ public sealed class ResolverHost : IAsyncDisposable
             var engine = new DnsEngine(new DnsEngineOptions
             {
                 Policy = config.Policy,
+                DefaultSinkholeV4 = ResolverPolicy.ProxySinkholeV4,
                 Forwarder = pool is null ? null : new PoolForwarder(pool),
                 Cache = cache,
                 Tracker = tracker,

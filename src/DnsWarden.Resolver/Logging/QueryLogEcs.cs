@@ -21,7 +21,7 @@ public static class QueryLogEcs
     /// </summary>
     public static string? Decision(QueryOutcome outcome) => outcome switch
     {
-        QueryOutcome.Forwarded or QueryOutcome.Cached or QueryOutcome.Local => "allowed",
+        QueryOutcome.Forwarded or QueryOutcome.Cached or QueryOutcome.Local or QueryOutcome.Stale => "allowed",
         QueryOutcome.Blocked or QueryOutcome.Sinkholed or QueryOutcome.BlockedExfiltration
             or QueryOutcome.ClientRefused or QueryOutcome.RateLimited => "denied",
         _ => null,

@@ -59,6 +59,7 @@ public static class QueryLogJson
         QueryOutcome.Overloaded => "overloaded",
         QueryOutcome.ClientRefused => "client_refused",
         QueryOutcome.RateLimited => "rate_limited",
+        QueryOutcome.Stale => "stale",
         _ => "unknown",
     };
 

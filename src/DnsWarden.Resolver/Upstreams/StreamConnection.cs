@@ -44,7 +44,7 @@ internal sealed class StreamConnection : IAsyncDisposable
     public long UnmatchedReplies => Interlocked.Read(ref _unmatchedReplies);
 
     /// <summary>
-    /// Sends the query and waits for its reply. <paramref name="retryable"/> is true when the query was never
+    /// Sends the query and waits for its reply. <c>Retryable</c> is true when the query was never
     /// answered because the connection was already closing: the caller may ask again on a new connection.
     /// </summary>
     public async ValueTask<(UpstreamReply Reply, bool Retryable)> ExchangeAsync(

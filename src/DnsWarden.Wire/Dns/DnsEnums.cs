@@ -156,3 +156,18 @@ public enum EdnsOptionCode : ushort
     KeyTag = 14,
     ExtendedDnsError = 15,
 }
+
+/// <summary>Extended DNS Error INFO-CODEs (RFC 8914 §4) a resolver puts in the OPT of its answer to say why.</summary>
+public enum DnsExtendedError : ushort
+{
+    Other = 0,
+    StaleAnswer = 3,
+    ForgedAnswer = 4,
+    Blocked = 15,
+    Censored = 16,
+    Filtered = 17,
+    Prohibited = 18,
+    NotReady = 14,
+    NoReachableAuthority = 22,
+    NetworkError = 23,
+}

@@ -101,6 +101,23 @@ public ref partial struct DnsMessageWriter
         return writer.TryBeginResponse(query, rcode) && writer.TryFinish(out bytesWritten);
     }
 
+    /// <summary>
+    /// As <see cref="TryWriteErrorResponse(ReadOnlySpan{byte}, Span{byte}, DnsRcode, out int)"/>, saying why with an
+    /// Extended DNS Error (RFC 8914) when the query had OPT.
+    /// </summary>
+    public static bool TryWriteErrorResponse(ReadOnlySpan<byte> query, Span<byte> destination, DnsRcode rcode, DnsExtendedError reason, string? extraText, out int bytesWritten)
+    {
+        var writer = new DnsMessageWriter(destination);
+        bytesWritten = 0;
+        if (!writer.TryBeginResponse(query, rcode))
+        {
+            return false;
+        }
+
+        writer.SetExtendedError(reason, extraText);
+        return writer.TryFinish(out bytesWritten);
+    }
+
     public static bool TryWriteRefused(ReadOnlySpan<byte> query, Span<byte> destination, out int bytesWritten) =>
         TryWriteErrorResponse(query, destination, DnsRcode.Refused, out bytesWritten);
 

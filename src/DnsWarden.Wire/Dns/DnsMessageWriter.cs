@@ -46,6 +46,8 @@ public ref partial struct DnsMessageWriter
     private bool _echoOpt;
     private bool _echoDnssecOk;
     private ushort _echoUdpPayloadSize;
+    private int _echoExtendedError;
+    private string? _echoExtendedErrorText;
 
     public DnsMessageWriter(Span<byte> destination)
     {
@@ -65,6 +67,8 @@ public ref partial struct DnsMessageWriter
         _echoOpt = false;
         _echoDnssecOk = false;
         _echoUdpPayloadSize = 0;
+        _echoExtendedError = -1;
+        _echoExtendedErrorText = null;
     }
 
     public readonly int BytesWritten => _position;
@@ -360,8 +364,23 @@ public ref partial struct DnsMessageWriter
     }
 
     /// <summary>
+    /// Puts an Extended DNS Error (RFC 8914) with <paramref name="code"/> and an optional short
+    /// <paramref name="extraText"/> (UTF-8, cut to <see cref="MaxExtendedErrorText"/> bytes) in the OPT that
+    /// <see cref="TryFinish"/> echoes. A response to a query without OPT gets none (RFC 6891 §7), so a client that
+    /// did not ask for EDNS never sees it.
+    /// </summary>
+    public void SetExtendedError(DnsExtendedError code, string? extraText = null)
+    {
+        _echoExtendedError = (int)code;
+        _echoExtendedErrorText = extraText;
+    }
+
+    /// <summary>The most EXTRA-TEXT bytes <see cref="SetExtendedError"/> writes: a reason, not a report.</summary>
+    public const int MaxExtendedErrorText = 64;
+
+    /// <summary>
     /// Completes the message: adds the OPT a response must echo (RFC 6891 §7) if none was written,
-    /// and checks no record is left open.
+    /// with the Extended DNS Error set by <see cref="SetExtendedError"/>, and checks no record is left open.
     /// </summary>
     public bool TryFinish(out int bytesWritten)
     {
@@ -371,7 +390,7 @@ public ref partial struct DnsMessageWriter
             return Fail(DnsError.InvalidState);
         }
 
-        if (!_optWritten && _echoOpt && !TryWriteOpt(_echoUdpPayloadSize, _echoDnssecOk))
+        if (!_optWritten && _echoOpt && !TryWriteEchoedOpt())
         {
             return false;
         }
@@ -384,6 +403,27 @@ public ref partial struct DnsMessageWriter
 
         bytesWritten = _position;
         return true;
+    }
+
+    private bool TryWriteEchoedOpt()
+    {
+        if (_echoExtendedError < 0)
+        {
+            return TryWriteOpt(_echoUdpPayloadSize, _echoDnssecOk);
+        }
+
+        // OPTION-CODE, OPTION-LENGTH, INFO-CODE, EXTRA-TEXT (RFC 8914 §2).
+        Span<byte> option = stackalloc byte[6 + MaxExtendedErrorText];
+        int text = 0;
+        if (_echoExtendedErrorText is { Length: > 0 } extra)
+        {
+            System.Text.Encoding.UTF8.TryGetBytes(extra.AsSpan(0, Math.Min(extra.Length, MaxExtendedErrorText)), option[6..], out text);
+        }
+
+        BinaryPrimitives.WriteUInt16BigEndian(option, (ushort)EdnsOptionCode.ExtendedDnsError);
+        BinaryPrimitives.WriteUInt16BigEndian(option[2..], (ushort)(2 + text));
+        BinaryPrimitives.WriteUInt16BigEndian(option[4..], (ushort)_echoExtendedError);
+        return TryWriteOpt(_echoUdpPayloadSize, _echoDnssecOk, option[..(6 + text)]);
     }
 
     private bool TryWriteName(scoped DnsNameSource source, bool compress)

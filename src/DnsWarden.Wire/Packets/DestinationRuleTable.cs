@@ -137,7 +137,7 @@ public sealed class DestinationRuleTable
     /// <summary>
     /// The per-packet decision: reads only the version nibble and the destination address (IPv4 bytes 16–19,
     /// IPv6 bytes 24–39) and returns the service that claims it, or -1 when none does or the bytes are too
-    /// short or not IPv4/IPv6 (run <see cref="IpPacket.TryRead"/> to classify those).
+    /// short or not IPv4/IPv6 (run <see cref="IpPacket.TryRead(ReadOnlySpan{byte}, out IpPacketInfo, out IpPacketError)"/> to classify those).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Match(ReadOnlySpan<byte> packet)

@@ -1,6 +1,6 @@
 namespace DnsWarden.Wire.Packets;
 
-/// <summary>Why <see cref="IpPacket.TryRead"/> refused a packet, so a filter can count drops by cause.</summary>
+/// <summary>Why <see cref="IpPacket.TryRead(ReadOnlySpan{byte}, out IpPacketInfo, out IpPacketError)"/> refused a packet, so a filter can count drops by cause.</summary>
 public enum IpPacketError : byte
 {
     None = 0,

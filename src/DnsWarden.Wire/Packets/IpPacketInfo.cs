@@ -3,7 +3,7 @@ using DnsWarden.Wire.Ip;
 namespace DnsWarden.Wire.Packets;
 
 /// <summary>
-/// What <see cref="IpPacket.TryRead"/> found in a raw IP packet (as a TUN device with IFF_NO_PI hands it over):
+/// What <see cref="IpPacket.TryRead(ReadOnlySpan{byte}, out IpPacketInfo, out IpPacketError)"/> found in a raw IP packet (as a TUN device with IFF_NO_PI hands it over):
 /// header fields and offsets from the packet's first byte. It holds no span, so a caller keeps the packet
 /// beside it. After a failed read, the fields reached before the failure are kept and the rest are zero.
 /// </summary>

@@ -20,6 +20,9 @@ public sealed class ProxyNet : IAsyncDisposable
 
     /// <summary>A dnsmasq of the load test's own, so thousands of its log lines never slow the shared one's log.</summary>
     public const string LoadV4 = "10.53.0.15";
+
+    /// <summary>The serve-stale test's own upstream, which it stops.</summary>
+    public const string StaleV4 = "10.53.0.16";
     public const string DnsmasqV6 = "fd00:53::11";
     public const string TlsName = "dns.proxy.test";
 
@@ -81,7 +84,7 @@ public sealed class ProxyNet : IAsyncDisposable
             VethPair veth = await net.AddVethAsync(pc, up, "eth0", "eth0");
             await net.AddAddressAsync(pc, "eth0", ClientV4 + "/24");
             await net.AddAddressAsync(pc, "eth0", "fd00:53::2/64");
-            foreach (string a in new[] { "10.53.0.1", DnsmasqV4, UnboundV4, KresdV4, SpareV4, LoadV4 })
+            foreach (string a in new[] { "10.53.0.1", DnsmasqV4, UnboundV4, KresdV4, SpareV4, LoadV4, StaleV4 })
             {
                 await net.AddAddressAsync(up, "eth0", a + "/24");
             }

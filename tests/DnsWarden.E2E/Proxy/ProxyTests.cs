@@ -195,6 +195,52 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
     }
 
     [Fact]
+    public async Task WithTheOnlyUpstreamStopped_ACachedNameIsServedStaleAndOthersGetServFail_NothingElseIsAsked()
+    {
+        ProxyNet n = Net;
+        NetnsProcess upstream = await ProxyNet.StartDnsmasqAsync(n.Net, n.Up, "stale", ProxyNet.StaleV4);
+        RunningProxy proxy = await StartProxyAsync(n, "stale", $"[\"udp://{ProxyNet.StaleV4}\"]",
+            extra: ", \"upstream_timeout\": \"300ms\", \"cache\": { \"max_ttl\": \"1s\", \"serve_stale\": \"1h\" }");
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        await upstream.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(2));
+
+        string capture = n.Net.TempPath("proxy-stale-upstream-side.pcapng");
+        DumpcapCapture dump = await n.Net.StartCaptureAsync(n.Up, [n.UpInterface], capture);
+
+        // Fresh from the cache for up to a second, then (the upstream silent) stale: watched, not waited for.
+        string stale = "";
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            stale = (await Dig(proxy, ProxyNet.WwwName, "A")).StdOut;
+            if (stale.Contains("EDE: 3", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        Assert.Contains("status: NOERROR", stale, StringComparison.Ordinal);
+        Assert.Contains("; EDE: 3 (Stale Answer)", stale, StringComparison.Ordinal);
+        Assert.Matches(@$"(?m)^www\.proxy\.test\.\s+30\s+IN\s+A\s+{ProxyNet.WwwV4.Replace(".", "\\.", StringComparison.Ordinal)}$", stale);
+
+        string never = (await Dig(proxy, "never-cached.proxy.test", "A")).StdOut;
+        Assert.Contains("status: SERVFAIL", never, StringComparison.Ordinal);
+        Assert.Contains("; EDE: 22 (No Reachable Authority)", never, StringComparison.Ordinal);
+        await StopAsync(proxy);
+        await dump.StopAsync();
+
+        Assert.Contains(proxy.LogLines(), e => e.GetProperty("verdict").GetString() == "stale"
+            && e.GetProperty("reason").GetString()!.StartsWith("stale answer: all upstreams failed: ", StringComparison.Ordinal));
+        // The far side: the stopped upstream was asked (for both names), and nothing else was (its ICMP port-unreachable
+        // replies quote the queries and are left out).
+        CommandResult asked = await ProcessRunner.RunAsync("tshark", ["-r", capture, "-Y", "dns.flags.response == 0 && !icmp", "-T", "fields", "-e", "ip.dst", "-e", "dns.qry.name"]);
+        string[] lines = asked.EnsureSuccess().StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Contains(lines, l => l == $"{ProxyNet.StaleV4}\t{ProxyNet.WwwName}");
+        Assert.Contains(lines, l => l == $"{ProxyNet.StaleV4}\tnever-cached.proxy.test");
+        Assert.All(lines, l => Assert.StartsWith(ProxyNet.StaleV4 + "\t", l, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task TruncatedUpstreamAnswerIsAskedAgainOverTcpAndMetricsSayIt()
     {
         ProxyNet n = Net;
@@ -232,7 +278,11 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
             }
             """;
         RunningProxy proxy = await StartProxyAsync(n, "block", "[\"udp://10.53.0.11\"]", Policy);
-        Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "ads.blocktest.proxy.test", "A")).StdOut, StringComparison.Ordinal);
+        string blocked = (await Dig(proxy, "ads.blocktest.proxy.test", "A")).StdOut;
+        Assert.Contains("status: NXDOMAIN", blocked, StringComparison.Ordinal);
+        // dig asks with EDNS: the answer says why (RFC 8914) and carries an SOA so it can be cached (RFC 2308).
+        Assert.Contains("; EDE: 15 (Blocked): (on the block list)", blocked, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^ads\.blocktest\.proxy\.test\.\s+60\s+IN\s+SOA\s+localhost\. nobody\.invalid\. 1 3600 600 86400 60$", blocked);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "deep.ads.blocktest.proxy.test", "AAAA", "+tcp")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "use-application-dns.net", "A")).StdOut, StringComparison.Ordinal);
         Assert.Contains("status: NXDOMAIN", (await Dig(proxy, "mask.icloud.com", "A")).StdOut, StringComparison.Ordinal);
@@ -241,7 +291,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
         await StopAsync(proxy);
 
         RunningProxy sinkhole = await StartProxyAsync(n, "sinkhole", "[]", """{ "mode": "sinkhole-all" }""");
-        Assert.Equal("6.6.6.6", await Short(sinkhole, "sink.proxy.test", "A"));
+        // The proxy answers real hosts: the unspecified address, not the routable 6.6.6.6 the jail uses.
+        Assert.Equal("0.0.0.0", await Short(sinkhole, "sink.proxy.test", "A"));
         Assert.Equal("::", await Short(sinkhole, "sink.proxy.test", "AAAA"));
         await StopAsync(sinkhole);
 

@@ -169,6 +169,87 @@ public sealed class ResolverDeciderTests
         Assert.Equal(60, dc.Answers.Single().InitialTimeToLive);
     }
 
+    /// <summary>The Extended DNS Error of a response (RFC 8914): INFO-CODE and EXTRA-TEXT, or null when it has none.</summary>
+    private static (ushort Code, string Text)? ExtendedError(byte[] response)
+    {
+        var reader = new DnsMessageReader(response);
+        Assert.True(reader.TryReadHeader(out _));
+        while (reader.TryReadRecord(out DnsRecord r))
+        {
+            if (r.Type == DnsType.OPT && r.TryReadOpt(out DnsOpt opt) && opt.Options.TryGet((ushort)EdnsOptionCode.ExtendedDnsError, out ReadOnlySpan<byte> ede))
+            {
+                return ((ushort)((ede[0] << 8) | ede[1]), Encoding.UTF8.GetString(ede[2..]));
+            }
+        }
+
+        return null;
+    }
+
+    [Theory]
+    [InlineData("ads.example.com", "on the block list")]
+    [InlineData("notlisted.example", "not on the allow list")]
+    public void BlockedNxDomain_CarriesAnSoaAndABlockedExtendedError_OracleChecked(string name, string text)
+    {
+        ResolverDecider d = Decider(Lists);
+        byte[] r = Answer(d, Query(name, DnsType.A, edns: 1232), out _);
+
+        Ars.DnsMessage m = ArsoftOracle.Parse(r);
+        Assert.Equal(Ars.ReturnCode.NxDomain, m.ReturnCode);
+        // RFC 2308 §3: the SOA in the authority section makes the refusal cacheable, for the sinkhole TTL.
+        Ars.SoaRecord soa = Assert.IsType<Ars.SoaRecord>(Assert.Single(m.AuthorityRecords));
+        Assert.Equal(name + ".", soa.Name.ToString());
+        Assert.Equal(60, soa.TimeToLive);
+        Assert.Equal(60, soa.NegativeCachingTTL);
+        Assert.Equal(((ushort)15, text), ExtendedError(r)); // RFC 8914 INFO-CODE 15, Blocked
+
+        DnsClientOracle.Parsed dc = DnsClientOracle.Parse(r);
+        Assert.Equal(DnsClient.DnsHeaderResponseCode.NotExistentDomain, dc.Header.ResponseCode);
+    }
+
+    [Fact]
+    public void WithoutEdnsInTheQuery_NoOptAndNoExtendedError_ButTheSoaStays()
+    {
+        byte[] r = Answer(Decider(Lists), Query("ads.example.com", DnsType.A), out _);
+        Ars.DnsMessage m = ArsoftOracle.Parse(r);
+        Assert.False(m.IsEDnsEnabled);
+        Assert.Null(ExtendedError(r));
+        Assert.IsType<Ars.SoaRecord>(Assert.Single(m.AuthorityRecords));
+    }
+
+    [Fact]
+    public void RefusedBlock_HasTheExtendedErrorAndNoSoa()
+    {
+        ResolverDecider d = Decider("""{ "block": ["blocked.example"], "block_action": "refused" }""");
+        byte[] r = Answer(d, Query("blocked.example", DnsType.A, edns: 1232), out _);
+        Assert.Empty(ArsoftOracle.Parse(r).AuthorityRecords);
+        Assert.Equal(((ushort)15, "on the block list"), ExtendedError(r));
+    }
+
+    [Fact]
+    public void SinkholeAnswer_SaysItIsForged()
+    {
+        ResolverDecider d = Decider("""{ "mode": "sinkhole-all" }""");
+        byte[] r = Answer(d, Query("any.example", DnsType.A, edns: 1232), out _);
+        Assert.Equal((ushort)4, ExtendedError(r)?.Code); // RFC 8914 INFO-CODE 4, Forged Answer
+        Assert.Null(ExtendedError(Answer(d, Query("any.example", DnsType.A), out _)));
+    }
+
+    [Fact]
+    public void AFormErrCarriesNoExtendedErrorAndNoSoa()
+    {
+        byte[] q = Query("a.example", DnsType.A, edns: 1232);
+        q[5] = 2; // QDCOUNT 2 with one question: FORMERR
+        ResolverDecider d = Decider(Lists);
+        PolicyDecision decision = d.Decide(q);
+        var buf = new byte[1232];
+        if (d.TryWriteAnswer(q, decision, buf, out int n))
+        {
+            byte[] r = buf.AsSpan(0, n).ToArray();
+            Assert.Null(ExtendedError(r));
+            Assert.Equal(0, r[9] | (r[8] << 8)); // NSCOUNT
+        }
+    }
+
     [Fact]
     public void SinkholeBlockAction_UsesConfiguredAddressesAndTtl()
     {

@@ -24,6 +24,7 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="udp",outcome="overloaded"} 0
         dnsw_queries_total{protocol="udp",outcome="client_refused"} 0
         dnsw_queries_total{protocol="udp",outcome="rate_limited"} 0
+        dnsw_queries_total{protocol="udp",outcome="stale"} 0
         dnsw_queries_total{protocol="tcp",outcome="forwarded"} 0
         dnsw_queries_total{protocol="tcp",outcome="cached"} 0
         dnsw_queries_total{protocol="tcp",outcome="local"} 0
@@ -36,6 +37,7 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="tcp",outcome="overloaded"} 0
         dnsw_queries_total{protocol="tcp",outcome="client_refused"} 0
         dnsw_queries_total{protocol="tcp",outcome="rate_limited"} 0
+        dnsw_queries_total{protocol="tcp",outcome="stale"} 0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0
         dnsw_queries_total{protocol="packet",outcome="local"} 0
@@ -48,6 +50,7 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="packet",outcome="overloaded"} 0
         dnsw_queries_total{protocol="packet",outcome="client_refused"} 0
         dnsw_queries_total{protocol="packet",outcome="rate_limited"} 0
+        dnsw_queries_total{protocol="packet",outcome="stale"} 0
         # HELP dnsw_query_duration_seconds Time from receipt to answer.
         # TYPE dnsw_query_duration_seconds histogram
         dnsw_query_duration_seconds_bucket{le="0.0001"} 2
@@ -206,6 +209,8 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="udp",outcome="client_refused"} {CREATED}.0
         dnsw_queries_total{protocol="udp",outcome="rate_limited"} 0
         dnsw_queries_created{protocol="udp",outcome="rate_limited"} {CREATED}.0
+        dnsw_queries_total{protocol="udp",outcome="stale"} 0
+        dnsw_queries_created{protocol="udp",outcome="stale"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="forwarded"} 0
         dnsw_queries_created{protocol="tcp",outcome="forwarded"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="cached"} 0
@@ -230,6 +235,8 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="tcp",outcome="client_refused"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="rate_limited"} 0
         dnsw_queries_created{protocol="tcp",outcome="rate_limited"} {CREATED}.0
+        dnsw_queries_total{protocol="tcp",outcome="stale"} 0
+        dnsw_queries_created{protocol="tcp",outcome="stale"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_created{protocol="packet",outcome="forwarded"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0
@@ -254,6 +261,8 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="packet",outcome="client_refused"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="rate_limited"} 0
         dnsw_queries_created{protocol="packet",outcome="rate_limited"} {CREATED}.0
+        dnsw_queries_total{protocol="packet",outcome="stale"} 0
+        dnsw_queries_created{protocol="packet",outcome="stale"} {CREATED}.0
         # HELP dnsw_query_duration_seconds Time from receipt to answer.
         # TYPE dnsw_query_duration_seconds histogram
         # UNIT dnsw_query_duration_seconds seconds

@@ -110,7 +110,7 @@ public sealed class QueryLogJsonTests
     [Fact]
     public void VerdictsAreDistinctSnakeCaseAndRoundTrip()
     {
-        string[] expected = ["forwarded", "cached", "local", "blocked", "sinkholed", "blocked_exfiltration", "servfail", "malformed", "dropped", "overloaded", "client_refused", "rate_limited"];
+        string[] expected = ["forwarded", "cached", "local", "blocked", "sinkholed", "blocked_exfiltration", "servfail", "malformed", "dropped", "overloaded", "client_refused", "rate_limited", "stale"];
         Assert.Equal(expected, Enum.GetValues<QueryOutcome>().Select(QueryLogJson.FormatVerdict));
         foreach (QueryOutcome o in Enum.GetValues<QueryOutcome>())
         {
