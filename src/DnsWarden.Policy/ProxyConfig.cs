@@ -69,6 +69,9 @@ public sealed record ProxyConfig
     /// <summary>Where forwarded queries go; empty is allowed only when the policy never forwards (sinkhole mode).</summary>
     public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
 
+    /// <summary>Conditional forwarding: names under a suffix go only to its upstreams (longest suffix wins); the rest to <see cref="Upstreams"/>.</summary>
+    public IReadOnlyList<DomainUpstream> DomainUpstreams { get; init; } = [];
+
     public UpstreamStrategy Strategy { get; init; } = UpstreamStrategy.Failover;
 
     /// <summary>How long one attempt at one upstream may take before the next is tried.</summary>
@@ -197,6 +200,17 @@ public sealed record ProxyConfig
             if (Upstreams[i].ConnectAddress is null)
             {
                 problems.Add($"upstreams[{i}]: '{Upstreams[i].Host}' needs a bootstrap address: the resolver never asks the system resolver");
+            }
+        }
+
+        foreach (DomainUpstream route in DomainUpstreams)
+        {
+            foreach (UpstreamConfig u in route.Upstreams)
+            {
+                if (u.ConnectAddress is null)
+                {
+                    problems.Add($"upstream_for.{route.Suffix}: '{u.Host}' needs a bootstrap address: the resolver never asks the system resolver");
+                }
             }
         }
 

@@ -10,7 +10,7 @@ internal ref struct ProxyConfigReader
 {
     private static readonly string[] s_rootKeys =
     [
-        "version", "listen", "upstreams", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
+        "version", "listen", "upstreams", "upstream_for", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
         "allow_clients", "rate_limit", "in_flight", "rebind_protection",
     ];
 
@@ -100,8 +100,12 @@ internal ref struct ProxyConfigReader
                     c = c with { Listen = listen };
                     break;
                 case "upstreams":
-                    ok = ReadUpstreams(out List<UpstreamConfig> upstreams);
+                    ok = ReadUpstreams("upstreams", out List<UpstreamConfig> upstreams);
                     c = c with { Upstreams = upstreams };
+                    break;
+                case "upstream_for":
+                    ok = ReadDomainUpstreams(out List<DomainUpstream> routes);
+                    c = c with { DomainUpstreams = routes };
                     break;
                 case "strategy":
                     ok = _json.ReadEnum(key, s_strategies, out int strategy);
@@ -204,10 +208,50 @@ internal ref struct ProxyConfigReader
         }
     }
 
-    private bool ReadUpstreams(out List<UpstreamConfig> upstreams)
+    /// <summary><c>upstream_for</c>: an object from domain suffix to its list of upstreams.</summary>
+    private bool ReadDomainUpstreams(out List<DomainUpstream> routes)
+    {
+        routes = [];
+        if (!BeginObject("upstream_for", "{ \"corp.example\": [\"udp://10.0.0.53\"] }"))
+        {
+            return false;
+        }
+
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, null, "upstream_for", out string? key))
+        {
+            long at = _json.Reader.TokenStartIndex;
+            if (!DomainUpstream.TryParseSuffix(key, out string suffix, out string? error))
+            {
+                return _json.FailAt(at, "upstream_for: " + error);
+            }
+
+            if (routes.Any(r => r.Suffix == suffix))
+            {
+                return _json.FailAt(at, $"upstream_for: {PolicyJsonCursor.Quote(key)} names the suffix {PolicyJsonCursor.Quote(suffix)} twice");
+            }
+
+            string path = "upstream_for." + key;
+            if (!ReadUpstreams(path, out List<UpstreamConfig> upstreams))
+            {
+                return false;
+            }
+
+            if (upstreams.Count == 0)
+            {
+                return _json.Fail($"{path}: expected at least one upstream");
+            }
+
+            routes.Add(new DomainUpstream(suffix, upstreams));
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadUpstreams(string where, out List<UpstreamConfig> upstreams)
     {
         upstreams = [];
-        if (!_json.BeginArray("upstreams", "an array of upstreams such as [\"udp://10.0.0.1\", \"tls://dns.example@10.0.0.2\"]"))
+        if (!_json.BeginArray(where, "an array of upstreams such as [\"udp://10.0.0.1\", \"tls://dns.example@10.0.0.2\"]"))
         {
             return false;
         }
@@ -224,7 +268,7 @@ internal ref struct ProxyConfigReader
                 return true;
             }
 
-            string path = $"upstreams[{i}]";
+            string path = $"{where}[{i}]";
             long at = _json.Reader.TokenStartIndex;
             UpstreamConfig? upstream;
             if (_json.Reader.TokenType == JsonTokenType.String)

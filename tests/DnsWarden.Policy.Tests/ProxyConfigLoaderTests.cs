@@ -8,7 +8,7 @@ namespace DnsWarden.Policy.Tests;
 /// <summary>The <c>dnsw proxy</c> configuration file: every key, defaults, broken files with the exact "file:line:column: message", inline and named policies.</summary>
 public sealed class ProxyConfigLoaderTests : IDisposable
 {
-    private const string RootKeys = "version, listen, upstreams, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
+    private const string RootKeys = "version, listen, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
 
     private const string PolicyKeys =
         "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers, http";
@@ -94,6 +94,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
                   "verify_certificate": false,
                 },
               ],
+              "upstream_for": { "corp.example": ["udp://10.0.0.53", "tcp://10.0.0.54"], "*.Lan.": ["udp://192.168.1.1"] },
               "strategy": "race",
               "upstream_timeout": "1500ms",
               "cache": { "enabled": false, "max_entries": 500, "max_bytes": "2MiB", "max_ttl": "1d", "serve_stale": "2d" },
@@ -109,6 +110,8 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5353), new IPEndPoint(IPAddress.IPv6Loopback, 5353)], c!.Listen);
         Assert.Equal(4, c.Upstreams.Count);
         Assert.Equal(TimeSpan.FromDays(2), c.CacheServeStale);
+        Assert.Equal(["corp.example", "lan"], c.DomainUpstreams.Select(r => r.Suffix));
+        Assert.Equal(["udp://10.0.0.53", "tcp://10.0.0.54"], c.DomainUpstreams[0].Upstreams.Select(u => u.Url));
         Assert.Equal("10.0.0.1", c.Upstreams[0].Host);
         Assert.Equal(("dns.example", IPAddress.Parse("10.0.0.2"), 853), (c.Upstreams[1].Host, c.Upstreams[1].Bootstrap, c.Upstreams[1].Port));
         Assert.Equal((UpstreamProtocol.Https, IPAddress.Parse("fd00::3"), "/dns-query"), (c.Upstreams[2].Protocol, c.Upstreams[2].Bootstrap, c.Upstreams[2].Path));
@@ -268,6 +271,10 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "cache size fraction", "{ \"cache\": { \"max_bytes\": 1.5e6 } }", "c.json:1:27: cache.max_bytes: expected a size from 1KiB to 64GiB, got the number 1.5e6" },
         { "cache ttl too long", "{ \"cache\": { \"max_ttl\": \"8d\" } }", "c.json:1:25: cache.max_ttl: expected a duration from 1s to 7d or null, got '8d'" },
         { "cache unknown key", "{ \"cache\": { \"max_entires\": 1 } }", "c.json:1:14: unknown key 'max_entires' in cache (did you mean 'max_entries'? expected one of: enabled, max_entries, max_bytes, max_ttl, serve_stale)" },
+        { "upstream_for bad suffix", "{ \"upstream_for\": { \"a..b\": [\"udp://10.0.0.1\"] } }", "c.json:1:21: upstream_for: expected a domain suffix such as corp.example, got 'a..b'" },
+        { "upstream_for twice", "{ \"upstream_for\": { \"lan\": [\"udp://10.0.0.1\"], \".lan\": [\"udp://10.0.0.2\"] } }", "c.json:1:48: upstream_for: '.lan' names the suffix 'lan' twice" },
+        { "upstream_for empty", "{ \"upstream_for\": { \"lan\": [] } }", "c.json:1:29: upstream_for.lan: expected at least one upstream" },
+        { "upstream_for not a list", "{ \"upstream_for\": { \"lan\": \"udp://10.0.0.1\" } }", "c.json:1:28: upstream_for.lan: expected an array of upstreams such as [\"udp://10.0.0.1\", \"tls://dns.example@10.0.0.2\"], got a string" },
         { "serve_stale too long", "{ \"cache\": { \"serve_stale\": \"8d\" } }", "c.json:1:29: cache.serve_stale: expected a duration from 0 to 7d, got '8d'" },
         { "tracker max below min", "{ \"ip_tracker\": { \"min_ttl\": \"5m\",\n  \"max_ttl\": \"1m\" } }", "c.json:2:14: ip_tracker.max_ttl: 1m is below min_ttl 5m" },
         { "tracker per name zero", "{ \"ip_tracker\": { \"max_addresses_per_name\": 0 } }", "c.json:1:45: ip_tracker.max_addresses_per_name: expected a whole number between 1 and 65536, got the number 0" },

@@ -45,6 +45,7 @@ internal static class ProxyCommand
             }
         });
         Option<string[]> upstream = UpstreamOption.Create("Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.");
+        Option<string[]> upstreamFor = UpstreamOption.CreateFor();
         var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
         var strategy = new Option<string?>("--strategy") { Description = "failover (default): the healthiest upstream first; race: the two fastest at once." };
         strategy.AcceptOnlyFromAmong("failover", "race");
@@ -99,7 +100,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, check, listen, upstream, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
+            config, check, listen, upstream, upstreamFor, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
@@ -120,6 +121,7 @@ internal static class ProxyCommand
                 parse.GetValue(check))
             {
                 LogFormat = parse.GetValue(logFormat),
+                UpstreamFor = parse.GetValue(upstreamFor) ?? [],
             },
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
             exportError,
@@ -146,6 +148,9 @@ internal static class ProxyCommand
     {
         /// <summary><c>--log-format</c>: <c>json</c> or <c>ecs</c>; null keeps the configuration's <c>query_log.format</c>.</summary>
         public string? LogFormat { get; init; }
+
+        /// <summary><c>--upstream-for SUFFIX=URL</c> values, laid over the configuration's <c>upstream_for</c>.</summary>
+        public string[] UpstreamFor { get; init; } = [];
     }
 
     /// <summary>Where a service's configuration lives when --config is not given (read only when it exists).</summary>
@@ -176,6 +181,11 @@ internal static class ProxyCommand
         if (flags.Upstreams.Length > 0)
         {
             config = config with { Upstreams = [.. flags.Upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.UpstreamFor.Length > 0)
+        {
+            config = config with { DomainUpstreams = UpstreamOption.MergeFor(config.DomainUpstreams, flags.UpstreamFor) };
         }
 
         if (flags.Policy is not null)
@@ -438,6 +448,11 @@ internal static class ProxyCommand
     private static string Serving(ProxyConfig c, IEnumerable<IPEndPoint> listening)
     {
         string upstreams = c.Upstreams.Count == 0 ? "no upstream (policy answers only)" : string.Join(", ", c.Upstreams.Select(u => u.Url)) + $" ({(c.Strategy == UpstreamStrategy.Race ? "race" : "failover")})";
+        foreach (DomainUpstream route in c.DomainUpstreams)
+        {
+            upstreams += $"; {route.Suffix} → {string.Join(", ", route.Upstreams.Select(u => u.Url))}";
+        }
+
         string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
         return $"udp+tcp {string.Join(" ", listening.Select(e => e.ToString()))} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}";
     }

@@ -24,6 +24,7 @@ public sealed class ResolverHost : IAsyncDisposable
     private readonly List<UdpDnsListener> _udp = [];
     private readonly List<TcpDnsListener> _tcp = [];
     private readonly UpstreamPool? _pool;
+    private DomainForwarder? _routes;
     private readonly QueryLogWriter? _log;
     private readonly Stream? _logStream;
     private readonly MetricsEndpoint? _metricsEndpoint;
@@ -88,6 +89,7 @@ public sealed class ResolverHost : IAsyncDisposable
         QueryLogFormat logFormat = config.QueryLogFormat == "ecs" ? QueryLogFormat.Ecs : QueryLogFormat.Json;
         var metrics = new ResolverMetrics();
         UpstreamPool? pool = null;
+        DomainForwarder? routes = null;
         Stream? logStream = null;
         QueryLogWriter? log = null;
         try
@@ -102,6 +104,8 @@ public sealed class ResolverHost : IAsyncDisposable
 
                 pool = new UpstreamPool(upstreams, config.Strategy, config.UpstreamTimeout, time);
             }
+
+            routes = EngineParts.Routes(config, pool, time);
 
             if (config.QueryLogPath is { } path)
             {
@@ -137,7 +141,7 @@ public sealed class ResolverHost : IAsyncDisposable
             {
                 Policy = config.Policy,
                 DefaultSinkholeV4 = ResolverPolicy.ProxySinkholeV4,
-                Forwarder = pool is null ? null : new PoolForwarder(pool),
+                Forwarder = (IDnsForwarder?)routes ?? (pool is null ? null : new PoolForwarder(pool)),
                 Cache = cache,
                 Tracker = tracker,
                 Exfiltration = scorer,
@@ -165,17 +169,19 @@ public sealed class ResolverHost : IAsyncDisposable
             if (config.MetricsListen is not null)
             {
                 UpstreamPool? p = pool;
+                DomainForwarder? r = routes;
                 endpoint = new MetricsEndpoint(new MetricsSnapshotSource(
                     metrics,
                     cache is null ? null : () => cache.GetStatistics(),
                     () => tracker.Count,
-                    () => p?.Upstreams ?? [],
-                    p is null ? null : u => p.Health.FirstOrDefault(h => h.Url == u.Config.Url)?.Up ?? true,
+                    () => [.. p?.Upstreams ?? [], .. r?.RouteUpstreams ?? []],
+                    p is null && r is null ? null : u => (p?.Health ?? []).Concat(r?.RouteHealth ?? []).FirstOrDefault(h => h.Url == u.Config.Url)?.Up ?? true,
                     hooks?.Metrics));
             }
 
-            var host = new ResolverHost(config, pool, engine, log, logStream, endpoint) { AllowedClients = allowed };
+            var host = new ResolverHost(config, pool, engine, log, logStream, endpoint) { AllowedClients = allowed, _routes = routes };
             pool = null;
+            routes = null;
             log = null;
             logStream = null;
             try
@@ -197,16 +203,17 @@ public sealed class ResolverHost : IAsyncDisposable
 
             return host;
         }
-        catch (Exception) when (Release(pool, log, logStream))
+        catch (Exception) when (Release(pool, routes, log, logStream))
         {
             throw; // Not reached: Release returns false so the original exception flies on untouched.
         }
     }
 
     // Closes what Create built before the host owned it; false keeps the exception filter from catching.
-    private static bool Release(UpstreamPool? pool, QueryLogWriter? log, Stream? logStream)
+    private static bool Release(UpstreamPool? pool, DomainForwarder? routes, QueryLogWriter? log, Stream? logStream)
     {
         pool?.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        routes?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         log?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         logStream?.Dispose();
         return false;
@@ -290,6 +297,11 @@ public sealed class ResolverHost : IAsyncDisposable
         if (_pool is not null)
         {
             await _pool.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (_routes is not null)
+        {
+            await _routes.DisposeAsync().ConfigureAwait(false);
         }
 
         if (_log is not null)

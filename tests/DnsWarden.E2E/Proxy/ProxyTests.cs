@@ -241,6 +241,42 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
     }
 
     [Fact]
+    public async Task PerDomainUpstreams_ARoutedNameReachesOnlyItsUpstreamAndTheRestOnlyTheDefault()
+    {
+        ProxyNet n = Net;
+        // Default: dnsmasq; names under lab.proxy.test (the config file) and www.proxy.test (the flag, the longer
+        // suffix of the two for www) go to unbound only.
+        RunningProxy proxy = await StartProxyAsync(n, "routes", $"[\"udp://{ProxyNet.DnsmasqV4}\"]",
+            extra: $", \"upstream_for\": {{ \"lab.proxy.test\": [\"udp://{ProxyNet.UnboundV4}\"] }}, \"cache\": {{ \"enabled\": false }}",
+            args: ["--upstream-for", $"{ProxyNet.WwwName}=udp://{ProxyNet.UnboundV4}"]);
+        string tag = Guid.NewGuid().ToString("N")[..12];
+        string routed = $"r{tag}.lab.proxy.test";
+        string other = $"o{tag}.proxy.test";
+        Assert.Equal(ProxyNet.WwwV4, await Short(proxy, ProxyNet.WwwName, "A"));
+        await Dig(proxy, routed, "A");
+        await Dig(proxy, other, "A");
+
+        // Markers last through each upstream: once each server logged its marker, everything asked before it is logged.
+        string viaUnbound = $"m{tag}.lab.proxy.test";
+        string viaDnsmasq = $"m{tag}.proxy.test";
+        await Dig(proxy, viaUnbound, "A");
+        await Dig(proxy, viaDnsmasq, "A");
+        await StopAsync(proxy);
+        Assert.True(await ProxyNet.WaitForQueriesAsync(n.Unbound, viaUnbound, 1, TimeSpan.FromSeconds(10)) >= 1, n.Unbound.StdErr);
+        Assert.True(await ProxyNet.WaitForQueriesAsync(n.Dnsmasq, viaDnsmasq, 1, TimeSpan.FromSeconds(10)) >= 1);
+
+        Assert.True(ProxyNet.QueriesSeen(n.Unbound, routed) >= 1);
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, routed));
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Dnsmasq, viaUnbound));
+        Assert.True(ProxyNet.QueriesSeen(n.Dnsmasq, other) >= 1);
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Unbound, other));
+        Assert.Equal(0, ProxyNet.QueriesSeen(n.Unbound, viaDnsmasq));
+        JsonElement www = proxy.LogLines().First(e => e.GetProperty("qname").GetString() == ProxyNet.WwwName);
+        Assert.Equal($"udp://{ProxyNet.UnboundV4}", www.GetProperty("upstream").GetString());
+        Assert.Contains($"{ProxyNet.WwwName} → udp://{ProxyNet.UnboundV4}", proxy.Process.StdErr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TruncatedUpstreamAnswerIsAskedAgainOverTcpAndMetricsSayIt()
     {
         ProxyNet n = Net;
