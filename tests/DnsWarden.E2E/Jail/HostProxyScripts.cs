@@ -214,19 +214,21 @@ internal static class HostProxyScripts
                 s.connect((host, port))
                 s.send(b"ping")
                 out(s.recv(4096).decode(errors="replace"))
-            elif mode == "bighello":
-                # A ClientHello of ~17 KB (a large key share, as post-quantum groups make), over several records, in
-                # 1,000-byte writes: the server's first record type comes back if the proxy let it through whole.
+            elif mode in ("bighello", "ech"):
+                # bighello: a ClientHello of ~17 KB (a large key share, as post-quantum groups make), over several
+                # records, in 1,000-byte writes. ech: a small one carrying an encrypted_client_hello extension, its
+                # SNI the outer name. The server's first record type comes back if the proxy let it through whole.
                 def u16(n): return n.to_bytes(2, "big")
                 def ext(t, data): return u16(t) + u16(len(data)) + data
                 name = args[0].encode()
                 sni = ext(0, u16(len(name) + 3) + b"\x00" + u16(len(name)) + name)
                 versions = ext(43, b"\x04\x03\x04\x03\x03")
                 groups = ext(10, u16(4) + u16(0x11ec) + u16(0x001d))
-                share = b"\x42" * 16384
-                keyshare = ext(51, u16(len(share) + 4) + u16(0x11ec) + u16(len(share)) + share)
+                share = b"\x42" * (16384 if mode == "bighello" else 32)
+                keyshare = ext(51, u16(len(share) + 4) + u16(0x11ec if mode == "bighello" else 0x001d) + u16(len(share)) + share)
                 sigs = ext(13, u16(4) + u16(0x0403) + u16(0x0804))
-                exts = sni + versions + groups + sigs + keyshare
+                ech = ext(0xfe0d, b"\x00" + b"\x00\x01\x00\x01" + b"\x07" + u16(32) + bytes(32) + u16(64) + bytes(64)) if mode == "ech" else b""
+                exts = sni + versions + groups + sigs + keyshare + ech
                 body = b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + u16(2) + u16(0x1301) + b"\x01\x00" + u16(len(exts)) + exts
                 hello = b"\x01" + len(body).to_bytes(3, "big") + body
                 records = b"".join(b"\x16\x03\x01" + u16(len(hello[i:i + 7000])) + hello[i:i + 7000] for i in range(0, len(hello), 7000))

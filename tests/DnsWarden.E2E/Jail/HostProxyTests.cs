@@ -120,6 +120,7 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             Client("raw", A, 80, $"GET http://{O}/ HTTP/1.1\\r\\nHost: {A}\\r\\n\\r\\n"),
             Client("raw", A, 80, $"GET / HTTP/1.1\\nHost: {A}\\n\\n"),
             Client("nosni", A, 443, ca),
+            Client("ech", A, 443, O),
             "exit 0");
         CommandResult r = await JailAsync(["--allow", A], script);
         await dump.StopAsync();
@@ -138,6 +139,10 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         HasErr(r, "malformed request (HostMismatch)");
         HasErr(r, "malformed request (BadLineEnding)");
         HasErr(r, ": no SNI");
+        // An encrypted ClientHello is judged by its outer name: another host's is refused with the proxy's alert (21).
+        Has(r, "ech=sent ");
+        Assert.Matches("ech=sent \\d+ bytes in 1 records, got record type 21", r.StdOut);
+        HasErr(r, $"no rule allows {O} (the outer name of an encrypted ClientHello)");
         HasErr(r, "no rule allows denied.hp.test");
         // The denied name was sinkholed by the stub, never asked upstream (dnsmasq logs every query it gets).
         Assert.DoesNotContain("denied.hp.test", fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
