@@ -69,6 +69,15 @@ public sealed record ProxyConfig
     /// <summary>Where forwarded queries go; empty is allowed only when the policy never forwards (sinkhole mode).</summary>
     public IReadOnlyList<UpstreamConfig> Upstreams { get; init; } = [];
 
+    /// <summary>DNS over TLS listeners (RFC 7858, <c>dot.listen</c>, <c>--dot-listen</c>); empty for none.</summary>
+    public IReadOnlyList<IPEndPoint> DotListen { get; init; } = [];
+
+    /// <summary>The PEM certificate chain the DoT listeners present (<c>dot.certificate</c>, <c>--tls-cert</c>).</summary>
+    public string? TlsCertificateFile { get; init; }
+
+    /// <summary>The PEM private key of <see cref="TlsCertificateFile"/> (<c>dot.key</c>, <c>--tls-key</c>).</summary>
+    public string? TlsKeyFile { get; init; }
+
     /// <summary>Conditional forwarding: names under a suffix go only to its upstreams (longest suffix wins); the rest to <see cref="Upstreams"/>.</summary>
     public IReadOnlyList<DomainUpstream> DomainUpstreams { get; init; } = [];
 
@@ -182,6 +191,19 @@ public sealed record ProxyConfig
             {
                 problems.Add($"listen: {Format(endPoint)} is listed twice");
             }
+        }
+
+        foreach (IPEndPoint endPoint in DotListen)
+        {
+            if (!listen.Add(endPoint))
+            {
+                problems.Add($"dot.listen: {Format(endPoint)} is also a DNS listening address");
+            }
+        }
+
+        if (DotListen.Count > 0 && (TlsCertificateFile is null || TlsKeyFile is null))
+        {
+            problems.Add("dot: a DoT listener needs a certificate and its key (dot.certificate and dot.key, or --tls-cert and --tls-key)");
         }
 
         if (MetricsListen is not null && listen.Contains(MetricsListen))

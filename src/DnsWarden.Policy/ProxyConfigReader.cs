@@ -10,7 +10,7 @@ internal ref struct ProxyConfigReader
 {
     private static readonly string[] s_rootKeys =
     [
-        "version", "listen", "upstreams", "upstream_for", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
+        "version", "listen", "dot", "upstreams", "upstream_for", "strategy", "upstream_timeout", "cache", "ip_tracker", "query_log", "metrics", "tcp", "policy",
         "allow_clients", "rate_limit", "in_flight", "rebind_protection",
     ];
 
@@ -23,6 +23,8 @@ internal ref struct ProxyConfigReader
     private static readonly string[] s_queryLogKeys = ["path", "privacy", "limit", "format"];
 
     private static readonly string[] s_metricsKeys = ["listen"];
+
+    private static readonly string[] s_dotKeys = ["listen", "certificate", "key"];
 
     private static readonly string[] s_tcpKeys = ["max_connections", "idle_timeout", "max_connections_per_client"];
 
@@ -127,6 +129,9 @@ internal ref struct ProxyConfigReader
                 case "metrics":
                     ok = ReadMetrics(ref c);
                     break;
+                case "dot":
+                    ok = ReadDot(ref c);
+                    break;
                 case "tcp":
                     ok = ReadTcp(ref c);
                     break;
@@ -172,10 +177,55 @@ internal ref struct ProxyConfigReader
 
     // ---- sections ----
 
-    private bool ReadListen(out List<IPEndPoint> listen)
+    /// <summary><c>dot</c>: DNS over TLS listeners (RFC 7858) with the certificate and key they present.</summary>
+    private bool ReadDot(ref ProxyConfig c)
+    {
+        if (!BeginObject("dot", "{ \"listen\": [\"127.0.0.1:853\"], \"certificate\": \"cert.pem\", \"key\": \"key.pem\" }"))
+        {
+            return false;
+        }
+
+        long start = _json.Reader.TokenStartIndex;
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_dotKeys, "dot", out string? key))
+        {
+            bool ok;
+            switch (key)
+            {
+                case "listen":
+                    ok = ReadListen("dot.listen", "853", out List<IPEndPoint> listen);
+                    c = c with { DotListen = listen };
+                    break;
+                case "certificate":
+                    ok = ReadExistingFile("dot.certificate", "a PEM certificate file (the chain, leaf first)", out string? cert);
+                    c = c with { TlsCertificateFile = cert };
+                    break;
+                default:
+                    ok = ReadExistingFile("dot.key", "a PEM private key file", out string? keyFile);
+                    c = c with { TlsKeyFile = keyFile };
+                    break;
+            }
+
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        if (Error is null && (c.TlsCertificateFile is null || c.TlsKeyFile is null || c.DotListen.Count == 0))
+        {
+            return _json.FailAt(start, "dot: expected \"listen\", \"certificate\" and \"key\" together");
+        }
+
+        return Error is null;
+    }
+
+    private bool ReadListen(out List<IPEndPoint> listen) => ReadListen("listen", "53", out listen);
+
+    private bool ReadListen(string where, string port, out List<IPEndPoint> listen)
     {
         listen = [];
-        if (!_json.BeginArray("listen", "an array of addresses such as [\"127.0.0.1:53\", \"[::1]:53\"]"))
+        if (!_json.BeginArray(where, $"an array of addresses such as [\"127.0.0.1:{port}\", \"[::1]:{port}\"]"))
         {
             return false;
         }
@@ -190,10 +240,10 @@ internal ref struct ProxyConfigReader
 
             if (_json.Reader.TokenType == JsonTokenType.EndArray)
             {
-                return listen.Count > 0 || _json.FailAt(start, "listen: expected at least one address such as \"127.0.0.1:53\", got an empty array");
+                return listen.Count > 0 || _json.FailAt(start, $"{where}: expected at least one address such as \"127.0.0.1:{port}\", got an empty array");
             }
 
-            string path = $"listen[{i}]";
+            string path = $"{where}[{i}]";
             if (!ReadEndPointHere(path, out IPEndPoint? endPoint))
             {
                 return false;

@@ -8,7 +8,7 @@ namespace DnsWarden.Policy.Tests;
 /// <summary>The <c>dnsw proxy</c> configuration file: every key, defaults, broken files with the exact "file:line:column: message", inline and named policies.</summary>
 public sealed class ProxyConfigLoaderTests : IDisposable
 {
-    private const string RootKeys = "version, listen, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
+    private const string RootKeys = "version, listen, dot, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
 
     private const string PolicyKeys =
         "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers, http";
@@ -275,6 +275,9 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "upstream_for twice", "{ \"upstream_for\": { \"lan\": [\"udp://10.0.0.1\"], \".lan\": [\"udp://10.0.0.2\"] } }", "c.json:1:48: upstream_for: '.lan' names the suffix 'lan' twice" },
         { "upstream_for empty", "{ \"upstream_for\": { \"lan\": [] } }", "c.json:1:29: upstream_for.lan: expected at least one upstream" },
         { "upstream_for not a list", "{ \"upstream_for\": { \"lan\": \"udp://10.0.0.1\" } }", "c.json:1:28: upstream_for.lan: expected an array of upstreams such as [\"udp://10.0.0.1\", \"tls://dns.example@10.0.0.2\"], got a string" },
+        { "dot without a key", "{ \"dot\": { \"listen\": [\"127.0.0.1:853\"] } }", "c.json:1:10: dot: expected \"listen\", \"certificate\" and \"key\" together" },
+        { "dot empty listen", "{ \"dot\": { \"listen\": [] } }", "c.json:1:22: dot.listen: expected at least one address such as \"127.0.0.1:853\", got an empty array" },
+        { "dot missing certificate file", "{ \"dot\": { \"certificate\": \"/nonexistent/cert.pem\" } }", "c.json:1:27: dot.certificate: no such file '/nonexistent/cert.pem'" },
         { "serve_stale too long", "{ \"cache\": { \"serve_stale\": \"8d\" } }", "c.json:1:29: cache.serve_stale: expected a duration from 0 to 7d, got '8d'" },
         { "tracker max below min", "{ \"ip_tracker\": { \"min_ttl\": \"5m\",\n  \"max_ttl\": \"1m\" } }", "c.json:2:14: ip_tracker.max_ttl: 1m is below min_ttl 5m" },
         { "tracker per name zero", "{ \"ip_tracker\": { \"max_addresses_per_name\": 0 } }", "c.json:1:45: ip_tracker.max_addresses_per_name: expected a whole number between 1 and 65536, got the number 0" },

@@ -46,6 +46,23 @@ internal static class ProxyCommand
         });
         Option<string[]> upstream = UpstreamOption.Create("Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.");
         Option<string[]> upstreamFor = UpstreamOption.CreateFor();
+        var dotListen = new Option<string[]>("--dot-listen")
+        {
+            Description = "Also answer DNS over TLS (RFC 7858) on this IP:PORT (repeatable, e.g. 127.0.0.1:853), with --tls-cert and --tls-key.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        dotListen.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!ProxyConfig.TryParseEndPoint(s, out _, out string? error))
+                {
+                    r.AddError($"--dot-listen: {error}");
+                }
+            }
+        });
+        var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "The PEM certificate chain (leaf first) the DoT listeners present." };
+        var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
         var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
         var strategy = new Option<string?>("--strategy") { Description = "failover (default): the healthiest upstream first; race: the two fastest at once." };
         strategy.AcceptOnlyFromAmong("failover", "race");
@@ -100,7 +117,7 @@ internal static class ProxyCommand
 
         var command = new Command("proxy", "Run the DNS engine as a forwarder: policy, cache, encrypted upstreams with failover, IP tracker, query log, metrics.")
         {
-            config, check, listen, upstream, upstreamFor, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
+            config, check, listen, dotListen, tlsCert, tlsKey, upstream, upstreamFor, policy, strategy, timeout, noCache, cacheEntries, queryLog, privacy, metrics, allowClient, logLimit, logFormat,
         };
         export.AddTo(command);
         command.SetAction((parse, cancel) => RunAsync(
@@ -122,6 +139,9 @@ internal static class ProxyCommand
             {
                 LogFormat = parse.GetValue(logFormat),
                 UpstreamFor = parse.GetValue(upstreamFor) ?? [],
+                DotListen = parse.GetValue(dotListen) ?? [],
+                TlsCertificate = parse.GetValue(tlsCert),
+                TlsKey = parse.GetValue(tlsKey),
             },
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? exportSettings : null,
             exportError,
@@ -151,6 +171,13 @@ internal static class ProxyCommand
 
         /// <summary><c>--upstream-for SUFFIX=URL</c> values, laid over the configuration's <c>upstream_for</c>.</summary>
         public string[] UpstreamFor { get; init; } = [];
+
+        /// <summary><c>--dot-listen</c>: DoT endpoints replacing the configuration's <c>dot.listen</c>.</summary>
+        public string[] DotListen { get; init; } = [];
+
+        public FileInfo? TlsCertificate { get; init; }
+
+        public FileInfo? TlsKey { get; init; }
     }
 
     /// <summary>Where a service's configuration lives when --config is not given (read only when it exists).</summary>
@@ -181,6 +208,30 @@ internal static class ProxyCommand
         if (flags.Upstreams.Length > 0)
         {
             config = config with { Upstreams = [.. flags.Upstreams.Select(s => UpstreamConfig.TryParse(s, out UpstreamConfig? u, out _) ? u : throw new InvalidOperationException(s))] };
+        }
+
+        if (flags.DotListen.Length > 0)
+        {
+            config = config with { DotListen = [.. flags.DotListen.Select(s => ProxyConfig.TryParseEndPoint(s, out IPEndPoint? ep, out _) ? ep : throw new InvalidOperationException(s))] };
+        }
+
+        foreach ((FileInfo? file, string flag) in new[] { (flags.TlsCertificate, "--tls-cert"), (flags.TlsKey, "--tls-key") })
+        {
+            if (file is not null && !file.Exists)
+            {
+                error = $"{flag}: no such file '{file.FullName}'";
+                return null;
+            }
+        }
+
+        if (flags.TlsCertificate is not null)
+        {
+            config = config with { TlsCertificateFile = flags.TlsCertificate.FullName };
+        }
+
+        if (flags.TlsKey is not null)
+        {
+            config = config with { TlsKeyFile = flags.TlsKey.FullName };
         }
 
         if (flags.UpstreamFor.Length > 0)
@@ -454,7 +505,8 @@ internal static class ProxyCommand
         }
 
         string cache = c.CacheEnabled ? $"cache {c.CacheMaxEntries.ToString(CultureInfo.InvariantCulture)} entries" : "no cache";
-        return $"udp+tcp {string.Join(" ", listening.Select(e => e.ToString()))} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}";
+        string dot = c.DotListen.Count == 0 ? "" : ", DoT " + string.Join(" ", c.DotListen.Select(e => e.ToString()));
+        return $"udp+tcp {string.Join(" ", listening.Select(e => e.ToString()))}{dot} → {upstreams}; {cache}; policy {c.PolicyPath ?? c.Policy.Source}";
     }
 
     private static string Totals(ResolverMetrics m)

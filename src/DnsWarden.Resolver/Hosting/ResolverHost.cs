@@ -1,4 +1,6 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using DnsWarden.Indicators;
 using DnsWarden.Policy;
 using DnsWarden.Resolver.Cache;
@@ -194,6 +196,15 @@ public sealed class ResolverHost : IAsyncDisposable
                     // TCP on the port UDP got (they differ only when port 0 asked the kernel for one).
                     host._tcp.Add(new TcpDnsListener(engine, new IPEndPoint(ep.Address, udp.LocalEndPoint.Port), config.MaxTcpConnections, config.TcpIdleTimeout, options: listenerOptions));
                 }
+
+                if (config.DotListen.Count > 0)
+                {
+                    ListenerOptions dot = listenerOptions with { TlsCertificate = TlsCertificate(config) };
+                    foreach (IPEndPoint ep in config.DotListen)
+                    {
+                        host._tcp.Add(new TcpDnsListener(engine, ep, config.MaxTcpConnections, config.TcpIdleTimeout, options: dot));
+                    }
+                }
             }
             catch
             {
@@ -210,6 +221,22 @@ public sealed class ResolverHost : IAsyncDisposable
     }
 
     // Closes what Create built before the host owned it; false keeps the exception filter from catching.
+    /// <summary>The DoT listeners' certificate with its key, read from the PEM files; a one-line error when they are unusable.</summary>
+    private static X509Certificate2 TlsCertificate(ProxyConfig config)
+    {
+        try
+        {
+            X509Certificate2 certificate = X509Certificate2.CreateFromPemFile(config.TlsCertificateFile!, config.TlsKeyFile);
+            return certificate.HasPrivateKey
+                ? certificate
+                : throw new ArgumentException($"dot: {config.TlsKeyFile} holds no key for {config.TlsCertificateFile}");
+        }
+        catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"dot: cannot use the certificate {config.TlsCertificateFile} with the key {config.TlsKeyFile}: {e.Message}", e);
+        }
+    }
+
     private static bool Release(UpstreamPool? pool, DomainForwarder? routes, QueryLogWriter? log, Stream? logStream)
     {
         pool?.DisposeAsync().AsTask().GetAwaiter().GetResult();

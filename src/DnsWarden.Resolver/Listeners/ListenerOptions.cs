@@ -26,4 +26,10 @@ public sealed record ListenerOptions
     /// them). Unlimited by default: only the proxy has clients to share between.
     /// </summary>
     public int MaxConnectionsPerClient { get; init; } = int.MaxValue;
+
+    /// <summary>
+    /// DNS over TLS (RFC 7858): the TCP listener's connections are TLS with this certificate (which holds its key),
+    /// ALPN "dot" offered; null for plain DNS over TCP. The handshake must finish within the idle timeout.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; init; }
 }

@@ -1,7 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Wire.Ip;
@@ -31,6 +33,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
     private readonly ClientAllowList? _allow;
     private readonly int _maxPerClient;
     private readonly InFlightLimit _forwards;
+    private readonly SslServerAuthenticationOptions? _tls;
     private Task? _acceptLoop;
     private long _refused;
 
@@ -50,6 +53,13 @@ public sealed class TcpDnsListener : IAsyncDisposable
         _allow = options.AllowList;
         _maxPerClient = options.MaxConnectionsPerClient;
         _forwards = new InFlightLimit(options.MaxForwardsInFlight);
+        _tls = options.TlsCertificate is null ? null : new SslServerAuthenticationOptions
+        {
+            ServerCertificate = options.TlsCertificate,
+            ApplicationProtocols = [new SslApplicationProtocol("dot")],
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            ClientCertificateRequired = false,
+        };
         _engine = engine;
         _maxConnections = maxConnections;
         _idleTimeout = idleTimeout;
@@ -80,6 +90,9 @@ public sealed class TcpDnsListener : IAsyncDisposable
     }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Whether connections are DNS over TLS (RFC 7858) rather than plain TCP.</summary>
+    public bool IsTls => _tls is not null;
 
     /// <summary>Connections closed on arrival because <c>max_connections</c> were open, or the client's share was.</summary>
     public long RefusedConnections => Interlocked.Read(ref _refused);
@@ -208,6 +221,9 @@ public sealed class TcpDnsListener : IAsyncDisposable
         private readonly CancellationTokenSource _abort = new();
         private readonly EndPoint? _remote = owner._engine.WantsClientAddress ? socket.RemoteEndPoint : null;
 
+        // DNS over TLS: every read and write goes through it once the handshake is done; null for plain TCP.
+        private SslStream? _tls;
+
         public Task Completion { get; private set; } = Task.CompletedTask;
 
         public IpAddr Client => client;
@@ -233,6 +249,16 @@ public sealed class TcpDnsListener : IAsyncDisposable
             byte[] prefix = new byte[2];
             try
             {
+                if (owner._tls is not null)
+                {
+                    // A client that never finishes its handshake is idle like one that never sends a query.
+                    using var handshake = CancellationTokenSource.CreateLinkedTokenSource(linked.Token);
+                    handshake.CancelAfter(owner._idleTimeout);
+                    var tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+                    _tls = tls;
+                    await tls.AuthenticateAsServerAsync(owner._tls, handshake.Token).ConfigureAwait(false);
+                }
+
                 while (true)
                 {
                     // Idle: no complete new query within the timeout (RFC 7766 §6.2.3) — a client trickling a message
@@ -262,9 +288,9 @@ public sealed class TcpDnsListener : IAsyncDisposable
                     _ = ServeAsync(query, length);
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or IOException or AuthenticationException)
             {
-                // Closed by the client, idle, or shutting down.
+                // Closed by the client, idle, shutting down, or a TLS handshake or record that failed.
             }
             finally
             {
@@ -279,6 +305,11 @@ public sealed class TcpDnsListener : IAsyncDisposable
                     {
                         break;
                     }
+                }
+
+                if (_tls is not null)
+                {
+                    await _tls.DisposeAsync().ConfigureAwait(false);
                 }
 
                 socket.Dispose();
@@ -298,7 +329,14 @@ public sealed class TcpDnsListener : IAsyncDisposable
                     await _writeGate.WaitAsync(_abort.Token).ConfigureAwait(false);
                     try
                     {
-                        await socket.SendAsync(response.AsMemory(0, n + 2), SocketFlags.None, _abort.Token).ConfigureAwait(false);
+                        if (_tls is not null)
+                        {
+                            await _tls.WriteAsync(response.AsMemory(0, n + 2), _abort.Token).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            await socket.SendAsync(response.AsMemory(0, n + 2), SocketFlags.None, _abort.Token).ConfigureAwait(false);
+                        }
                     }
                     finally
                     {
@@ -306,7 +344,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
                     }
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException or IOException)
             {
             }
             finally
@@ -322,7 +360,9 @@ public sealed class TcpDnsListener : IAsyncDisposable
             int read = 0;
             while (read < buffer.Length)
             {
-                int n = await socket.ReceiveAsync(buffer[read..], SocketFlags.None, token).ConfigureAwait(false);
+                int n = _tls is not null
+                    ? await _tls.ReadAsync(buffer[read..], token).ConfigureAwait(false)
+                    : await socket.ReceiveAsync(buffer[read..], SocketFlags.None, token).ConfigureAwait(false);
                 if (n == 0)
                 {
                     return false;

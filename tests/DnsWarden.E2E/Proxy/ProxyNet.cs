@@ -66,6 +66,11 @@ public sealed class ProxyNet : IAsyncDisposable
     /// <summary>The test CA that signed kresd's certificate (PEM).</summary>
     public string CaFile { get; }
 
+    /// <summary>The leaf certificate for <see cref="TlsName"/> (PEM) and its key: what the DoT listener test serves with.</summary>
+    public string CertFile { get; private init; } = "";
+
+    public string KeyFile { get; private init; } = "";
+
     /// <summary>Base64 SHA-256 of kresd's certificate's SubjectPublicKeyInfo.</summary>
     public string PinSha256 { get; }
 
@@ -95,7 +100,7 @@ public sealed class ProxyNet : IAsyncDisposable
             NetnsProcess dnsmasq = await StartDnsmasqAsync(net, up, "main", DnsmasqV4, DnsmasqV6);
             NetnsProcess unbound = await StartUnboundAsync(net, up);
             NetnsProcess kresd = await StartKresdAsync(net, up, cert, key);
-            return new ProxyNet(net, pc, up, dnsmasq, unbound, kresd, ca, pin) { UpInterface = veth.InterfaceB };
+            return new ProxyNet(net, pc, up, dnsmasq, unbound, kresd, ca, pin) { UpInterface = veth.InterfaceB, CertFile = cert, KeyFile = key };
         }
         catch
         {

@@ -241,6 +241,34 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
     }
 
     [Fact]
+    public async Task TheDotListenerAnswersKdigOverTlsAndAClientThatSpeaksNoTlsIsDropped()
+    {
+        ProxyNet n = Net;
+        int dotPort = Interlocked.Increment(ref s_port);
+        string dotText = dotPort.ToString(CultureInfo.InvariantCulture);
+        RunningProxy proxy = await StartProxyAsync(n, "dot", $"[\"udp://{ProxyNet.DnsmasqV4}\"]",
+            args: ["--dot-listen", $"127.0.0.1:{dotText}", "--tls-cert", n.CertFile, "--tls-key", n.KeyFile]);
+        await n.Net.WaitForListenersAsync(n.Pc, [Listener.Tcp(dotPort, "127.0.0.1")], TimeSpan.FromSeconds(10), proxy.Process);
+
+        // A plain DNS-over-TCP client on the DoT port: its bytes are no ClientHello, the connection is closed, and
+        // the listener goes on serving.
+        CommandResult plain = await n.Net.ExecAsync(n.Pc, "dig", ["@127.0.0.1", "-p", dotText, "+tcp", "+time=3", "+tries=1", ProxyNet.WwwName, "A"], TimeSpan.FromSeconds(15));
+        Assert.DoesNotContain("status: NOERROR", plain.StdOut, StringComparison.Ordinal);
+
+        CommandResult k = await n.Net.ExecAsync(n.Pc, "kdig", ["@127.0.0.1", "-p", dotText, "+tls", $"+tls-ca={n.CaFile}", $"+tls-hostname={ProxyNet.TlsName}",
+            "+time=5", "+retry=0", ProxyNet.WwwName, "A", "+short"], TimeSpan.FromSeconds(15));
+        Assert.Equal(ProxyNet.WwwV4, k.EnsureSuccess().StdOut.Trim());
+        // Two queries on one TLS connection (RFC 7858 §3.4: connections are reused).
+        CommandResult two = await n.Net.ExecAsync(n.Pc, "kdig", ["@127.0.0.1", "-p", dotText, "+tls", $"+tls-ca={n.CaFile}", $"+tls-hostname={ProxyNet.TlsName}",
+            "+time=5", "+retry=0", "+keepopen", ProxyNet.WwwName, "A", "+short", ProxyNet.WwwName, "AAAA", "+short"], TimeSpan.FromSeconds(15));
+        Assert.Equal([ProxyNet.WwwV4, ProxyNet.WwwV6], two.EnsureSuccess().StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        string stderr = await StopAsync(proxy);
+        Assert.Contains($", DoT 127.0.0.1:{dotText} →", stderr, StringComparison.Ordinal);
+        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName && e.GetProperty("protocol").GetString() == "tcp");
+    }
+
+    [Fact]
     public async Task PerDomainUpstreams_ARoutedNameReachesOnlyItsUpstreamAndTheRestOnlyTheDefault()
     {
         ProxyNet n = Net;
