@@ -29,38 +29,10 @@ internal static class ProxyCommand
     {
         var config = new Option<FileInfo?>("--config") { Description = $"Read the configuration from this JSON file (docs/RESOLVER.md, \"Configuration\"; default {DefaultConfigPath} when it exists); flags given as well override it." };
         var check = new Option<bool>("--check") { Description = "Check the configuration (file and flags) and say what would run, then exit: 0 when it is valid, 3 when not." };
-        var listen = new Option<string[]>("--listen")
-        {
-            Description = "Answer on this IP:PORT over UDP and TCP (repeatable; IPv6 as [::1]:53; default 127.0.0.1:53 and [::1]:53).",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        listen.Validators.Add(r =>
-        {
-            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (!ProxyConfig.TryParseEndPoint(s, out _, out string? error))
-                {
-                    r.AddError($"--listen: {error}");
-                }
-            }
-        });
+        Option<string[]> listen = EndPoints("--listen", "Answer on this IP:PORT over UDP and TCP (repeatable; IPv6 as [::1]:53; default 127.0.0.1:53 and [::1]:53).");
         Option<string[]> upstream = UpstreamOption.Create("Forward to this upstream (repeatable, in order of preference): udp://IP[:PORT], tcp://…, tls://NAME@IP[:PORT], https://NAME@IP[:PORT]/dns-query.");
         Option<string[]> upstreamFor = UpstreamOption.CreateFor();
-        var dotListen = new Option<string[]>("--dot-listen")
-        {
-            Description = "Also answer DNS over TLS (RFC 7858) on this IP:PORT (repeatable, e.g. 127.0.0.1:853), with --tls-cert and --tls-key.",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        dotListen.Validators.Add(r =>
-        {
-            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
-            {
-                if (!ProxyConfig.TryParseEndPoint(s, out _, out string? error))
-                {
-                    r.AddError($"--dot-listen: {error}");
-                }
-            }
-        });
+        Option<string[]> dotListen = EndPoints("--dot-listen", "Also answer DNS over TLS (RFC 7858) on this IP:PORT (repeatable, e.g. 127.0.0.1:853), with --tls-cert and --tls-key.");
         var tlsCert = new Option<FileInfo?>("--tls-cert") { Description = "The PEM certificate chain (leaf first) the DoT listeners present." };
         var tlsKey = new Option<FileInfo?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
         var policy = new Option<FileInfo?>("--policy") { Description = "Read the resolver policy from this file (allow/block lists, local records, sinkhole; docs/RESOLVER.md). Reread on SIGHUP." };
@@ -148,6 +120,23 @@ internal static class ProxyCommand
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error));
         return command;
+    }
+
+    /// <summary>A repeatable <c>IP:PORT</c> option, each value checked as the configuration file checks <c>listen</c>.</summary>
+    private static Option<string[]> EndPoints(string name, string description)
+    {
+        var option = new Option<string[]>(name) { Description = description, Arity = ArgumentArity.ZeroOrMore };
+        option.Validators.Add(r =>
+        {
+            foreach (string s in r.GetValueOrDefault<string[]>() ?? [])
+            {
+                if (!ProxyConfig.TryParseEndPoint(s, out _, out string? error))
+                {
+                    r.AddError($"{name}: {error}");
+                }
+            }
+        });
+        return option;
     }
 
     internal sealed record ProxyFlags(
