@@ -9,6 +9,7 @@ IFuzzer[] all =
     new FramesFuzzer(),
     new DnsFuzzer(),
     new TlsFuzzer(),
+    new HttpFirstBytesFuzzer(),
     new QuicFuzzer(),
     new PcapFuzzer(),
     new PcapNgFuzzer(),

@@ -11,7 +11,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
     private const string RootKeys = "version, listen, dot, doh, upstreams, upstream_for, strategy, upstream_timeout, cache, ip_tracker, query_log, metrics, tcp, policy, allow_clients, rate_limit, in_flight, rebind_protection";
 
     private const string PolicyKeys =
-        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers";
+        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers, http";
 
     private const string Pin = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; // SHA-256 of the empty string: 32 bytes.
 

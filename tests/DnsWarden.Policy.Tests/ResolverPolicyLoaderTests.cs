@@ -8,7 +8,7 @@ namespace DnsWarden.Policy.Tests;
 public sealed class ResolverPolicyLoaderTests
 {
     private const string RootKeys =
-        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers";
+        "version, mode, allow, block, block_action, default_action, sinkhole_v4, sinkhole_v6, sinkhole_ttl, local_records, canaries, exfiltration, private_answers, http";
 
     private static ResolverPolicy Load(string json)
     {

@@ -7,6 +7,7 @@ using DnsWarden.Guard.Jail;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
+using DnsWarden.Policy.Http;
 using DnsWarden.Report.Jail;
 using DnsWarden.Resolver.Logging;
 
@@ -29,13 +30,18 @@ internal static class JailCommand
         Option<string?> logFormat = LogFormatOption.Create("--out");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         Option<FileInfo?> config = EngineConfigOption.Create("the jail");
+        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
+        var requestLog = new Option<FileInfo?>("--request-log") { Description = "With --allow or --observe: write every decision of the host proxy (verdict, rule, method, host or SNI, path, destination, bytes) to this file, with --privacy." };
+        var requestLogFormat = new Option<string>("--request-log-format") { Description = "json (default): dnsw's JSON lines; httpjail: '<timestamp> <+/-> <METHOD> <URL>'.", DefaultValueFactory = _ => "json" };
+        requestLogFormat.AcceptOnlyFromAmong("json", "httpjail");
+        var observe = new Option<bool>("--observe") { Description = "Decide TCP by host, but allow everything and log it (to write --allow rules from)." };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, cleanup, commandLine,
+            mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, requestLog, requestLogFormat, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -53,11 +59,12 @@ internal static class JailCommand
             parse.GetValue(commandLine) ?? [],
             parse.InvocationConfiguration.Error,
             parse.GetValue(report),
-            parse.GetValue(config)));
+            parse.GetValue(config),
+            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe), parse.GetValue(requestLog), parse.GetValue(requestLogFormat) == "httpjail" ? RequestLogFormat.Httpjail : RequestLogFormat.Json)));
         return command;
     }
 
-    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile)
+    private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile, HostRuleArguments hosts)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -71,11 +78,11 @@ internal static class JailCommand
             return ExitCodes.StartError;
         }
 
-        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report, configFile).ConfigureAwait(false);
+        return await RunLinuxAsync(export, mode, policyFile, upstreams, user, output, privacy, writable, logLimit, logFormat, cleanupOnly, command, stderr, report, configFile, hosts).ConfigureAwait(false);
     }
 
     [SupportedOSPlatform("linux")]
-    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile)
+    private static async Task<int> RunLinuxAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile, HostRuleArguments hosts)
     {
         if (cleanupOnly)
         {
@@ -127,6 +134,26 @@ internal static class JailCommand
             return ExitCodes.Usage;
         }
 
+        // --allow and the policy's http section are one list; the file's line:col errors were given above.
+        if (!HostRules.TryParse([.. engine.Policy.Http.Rules.Select(r => r.Text), .. hosts.Allow], hosts.Observe || engine.Policy.Http.Observe, out HostRules? hostRules, out string? ruleError))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --allow {ruleError}").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        // The proxy resolves an allowed host itself (the address the command dialled is never trusted): it needs upstreams.
+        if (hostRules!.Active && engine.Upstreams.Count == 0)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --allow and --observe need --upstream URL (where the proxy resolves the hosts it allows)").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        if (hosts.RequestLog is not null && !hostRules.Active)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --request-log needs --allow or --observe (without host rules there is no proxy to log)").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
         UserAccount? account = ResolveUser(user, out string? why);
         if (account is null)
         {
@@ -146,6 +173,9 @@ internal static class JailCommand
         {
             Mode = mode == "policy" ? JailMode.Policy : JailMode.Sinkhole,
             Engine = engine,
+            Hosts = hostRules,
+            RequestLogPath = hosts.RequestLog?.FullName,
+            RequestLogFormat = hosts.RequestLogFormat,
             User = account,
             OutputOwner = UserAccount.Invoking(),
             Command = command,
@@ -186,6 +216,11 @@ internal static class JailCommand
             await stderr.WriteLineAsync($"dnsw jail: --out {e.Message}").ConfigureAwait(false);
             return ExitCodes.InputError;
         }
+        catch (IOException e) when (hosts.RequestLog is not null && e.Message.StartsWith(hosts.RequestLog.FullName, StringComparison.Ordinal))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: --request-log {e.Message}").ConfigureAwait(false);
+            return ExitCodes.InputError;
+        }
         finally
         {
             if (exporter is not null)
@@ -194,6 +229,9 @@ internal static class JailCommand
             }
         }
     }
+
+    /// <summary>--allow and --observe as given.</summary>
+    private sealed record HostRuleArguments(string[] Allow, bool Observe, FileInfo? RequestLog, RequestLogFormat RequestLogFormat);
 
     /// <summary>
     /// --user NAME (or a uid), else the user sudo ran dnsw for, else nobody: never an account with uid 0 or gid 0, whatever

@@ -66,12 +66,14 @@ public sealed class JailNetwork : IDisposable
     public IReadOnlyList<string> ForwardingOpened => _forwarding?.Opened ?? [];
 
     /// <summary>Builds the namespace, the veth pair, routes, NAT and the jail's table; removes what it made on failure.</summary>
-    public static JailNetwork Create(int ownerPid)
+    /// <param name="ownerPid">This process (the jail's id).</param>
+    /// <param name="hostProxyPort">With host rules: every TCP connection (but DNS, loopback and the raw sets) is redirected to this port on the jail's loopback.</param>
+    public static JailNetwork Create(int ownerPid, int? hostProxyPort = null)
     {
         var net = new JailNetwork(ownerPid.ToString(CultureInfo.InvariantCulture));
         try
         {
-            net.Build(ownerPid);
+            net.Build(ownerPid, hostProxyPort);
             return net;
         }
         catch
@@ -125,7 +127,7 @@ public sealed class JailNetwork : IDisposable
         }
     }
 
-    private void Build(int ownerPid)
+    private void Build(int ownerPid, int? hostProxyPort)
     {
         OwnerRecord.Write(OwnerFile, ownerPid);
         // In-process (rtnetlink, and the namespace made like `ip netns add` makes it) rather than `ip` processes:
@@ -176,7 +178,8 @@ public sealed class JailNetwork : IDisposable
 
             // Kept for the counters read at exit (its socket stays in the jail's namespace).
             _jailNft = new NftContext();
-            return _jailNft.Run(JailRules());
+            NftResult rules = _jailNft.Run(JailRules());
+            return rules.Ok && hostProxyPort is int port ? _jailNft.Run(HostProxyRules(port)) : rules;
         }).GetAwaiter().GetResult();
         if (!inside.Ok)
         {
@@ -194,7 +197,9 @@ public sealed class JailNetwork : IDisposable
     /// without a log line (counter dropped_kernel): the kernel sends them for every jail, and a refusal list full of
     /// them would bury what the command tried. Input: nothing new comes in — only loopback, replies to
     /// the jail's own flows and neighbour discovery; a neighbour or host process opening a connection to the jail is
-    /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind.
+    /// refused and logged. Counters name what was refused; each refusal is logged to NFLOG group 7 with its kind. An
+    /// egress refusal is answered at once (chain refuse: a TCP reset, else ICMP administratively prohibited), so the
+    /// command fails at once instead of waiting out its own timeout; inbound attempts are dropped silently.
     /// </summary>
     private static string JailRules() => $$"""
         add table inet {{JailTable}}
@@ -211,27 +216,46 @@ public sealed class JailNetwork : IDisposable
         add chain inet {{JailTable}} dns_to_stub { type nat hook output priority -100; policy accept; }
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv4 meta l4proto { udp, tcp } th dport 53 dnat ip to 127.0.0.1:53
         add rule inet {{JailTable}} dns_to_stub meta nfproto ipv6 meta l4proto { udp, tcp } th dport 53 dnat ip6 to [::1]:53
+        add chain inet {{JailTable}} refuse
+        add rule inet {{JailTable}} refuse meta l4proto tcp reject with tcp reset
+        add rule inet {{JailTable}} refuse reject with icmpx admin-prohibited
         add chain inet {{JailTable}} egress { type filter hook output priority 0; policy drop; }
         add rule inet {{JailTable}} egress oifname "lo" accept
-        add rule inet {{JailTable}} egress exthdr rt exists counter name refused_routing log prefix "routing" group 7 drop
-        add rule inet {{JailTable}} egress ip hdrlength != 5 counter name refused_ipoptions log prefix "ipoptions" group 7 drop
+        add rule inet {{JailTable}} egress exthdr rt exists counter name refused_routing log prefix "routing" group 7 goto refuse
+        add rule inet {{JailTable}} egress ip hdrlength != 5 counter name refused_ipoptions log prefix "ipoptions" group 7 goto refuse
         add rule inet {{JailTable}} egress ct status dnat accept
         add rule inet {{JailTable}} egress ct state established,related accept
         add rule inet {{JailTable}} egress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
         add rule inet {{JailTable}} egress icmpv6 type { mld-listener-report, mld2-listener-report, mld-listener-done, nd-router-solicit } counter name dropped_kernel drop
         add rule inet {{JailTable}} egress ip protocol igmp counter name dropped_kernel drop
-        add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 drop
-        add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 drop
-        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 drop
-        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 drop
+        add rule inet {{JailTable}} egress ip daddr 224.0.0.0/4 counter name refused_multicast log prefix "multicast" group 7 goto refuse
+        add rule inet {{JailTable}} egress ip6 daddr ff00::/8 counter name refused_multicast log prefix "multicast" group 7 goto refuse
+        add rule inet {{JailTable}} egress meta l4proto { tcp, udp } th dport 853 counter name refused_dot log prefix "dot" group 7 goto refuse
+        add rule inet {{JailTable}} egress udp dport { 80, 443 } counter name refused_quic log prefix "quic" group 7 goto refuse
         add rule inet {{JailTable}} egress ip daddr @allowed4 accept
         add rule inet {{JailTable}} egress ip6 daddr @allowed6 accept
-        add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 drop
+        add rule inet {{JailTable}} egress counter name refused_unresolved log prefix "unresolved" group 7 goto refuse
         add chain inet {{JailTable}} ingress { type filter hook input priority 0; policy drop; }
         add rule inet {{JailTable}} ingress iifname "lo" accept
         add rule inet {{JailTable}} ingress ct state established,related accept
         add rule inet {{JailTable}} ingress icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept
         add rule inet {{JailTable}} ingress counter name refused_inbound log prefix "inbound" group 7 drop
+        """;
+
+    /// <summary>
+    /// With host rules (docs/JAIL.md): after DNS has gone to the stub, every other TCP connection — any address, any
+    /// port, IPv4 and IPv6 — is redirected to the host proxy on the jail's loopback, except loopback itself and an
+    /// address and port in raw4/raw6 (a <c>tcp:NAME:PORT</c> rule, filled by the stub with the addresses it answered for
+    /// NAME). The redirect is a DNAT, so the egress chain's <c>ct status dnat</c> lets it through.
+    /// </summary>
+    private static string HostProxyRules(int port) => $$"""
+        add set inet {{JailTable}} raw4 { type ipv4_addr . inet_service; flags timeout; }
+        add set inet {{JailTable}} raw6 { type ipv6_addr . inet_service; flags timeout; }
+        add rule inet {{JailTable}} dns_to_stub ip daddr 127.0.0.0/8 return
+        add rule inet {{JailTable}} dns_to_stub ip6 daddr ::1 return
+        add rule inet {{JailTable}} dns_to_stub ip daddr . tcp dport @raw4 return
+        add rule inet {{JailTable}} dns_to_stub ip6 daddr . tcp dport @raw6 return
+        add rule inet {{JailTable}} dns_to_stub meta l4proto tcp redirect to :{{port}}
         """;
 
     /// <summary>The jail table's counters as nft lists them (text); empty when they cannot be read.</summary>

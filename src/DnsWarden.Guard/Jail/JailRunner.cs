@@ -10,6 +10,7 @@ using DnsWarden.Platform;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
+using DnsWarden.Policy.Http;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Resolver.Hosting;
 using DnsWarden.Resolver.Listeners;
@@ -32,6 +33,9 @@ public sealed record JailOptions
 
     /// <summary>The stub's engine: upstreams, strategy and timeout, cache, tracker, policy (<c>--config</c>, <see cref="GuardEngine.Defaults"/>).</summary>
     public ProxyConfig Engine { get; init; } = GuardEngine.Defaults;
+
+    /// <summary>Host rules (<c>--allow</c>, the policy's http section): when active, every TCP connection goes to the host proxy.</summary>
+    public HostRules Hosts { get; init; } = HostRules.None;
 
     /// <summary>Who the command runs as: never uid 0 or gid 0 (<see cref="JailRunner.RunAsync"/> refuses).</summary>
     public required UserAccount User { get; init; }
@@ -64,6 +68,14 @@ public sealed record JailOptions
     /// <summary>The vocabulary of <c>--out</c>: dnsw's JSON or Elastic Common Schema.</summary>
     public QueryLogFormat LogFormat { get; init; }
 
+    /// <summary>Called for every decision of the host proxy; must not block.</summary>
+    public Action<ProxyRequest>? OnProxyRequest { get; init; }
+
+    /// <summary>Every decision of the host proxy as a line (<c>--request-log</c>), with <see cref="Privacy"/>.</summary>
+    public string? RequestLogPath { get; init; }
+
+    public RequestLogFormat RequestLogFormat { get; init; }
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -88,6 +100,7 @@ public static class JailRunner
         // The user's file, in a directory the jailed command may be able to write: opened as that user, never through a
         // link, and before anything is built so a refusal leaves nothing to undo.
         await using Stream? outStream = options.OutPath is null ? null : OutputFile.Open(options.OutPath, options.OutputOwner, append: false);
+        await using Stream? requestStream = options.RequestLogPath is null ? null : OutputFile.Open(options.RequestLogPath, options.OutputOwner, append: false);
 
         DateTimeOffset started = DateTimeOffset.UtcNow;
 
@@ -98,7 +111,7 @@ public static class JailRunner
             await stderr.WriteLineAsync($"dnsw jail: removed what a dead jail ({stale}) left").ConfigureAwait(false);
         }
 
-        using JailNetwork net = JailNetwork.Create(Environment.ProcessId);
+        using JailNetwork net = JailNetwork.Create(Environment.ProcessId, options.Hosts.Active ? HostProxy.Port : null);
         if (net.ForwardingOpened.Count > 0)
         {
             await stderr.WriteLineAsync($"dnsw jail: forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while jails run (only replies to the jails pass); undone when the last one ends").ConfigureAwait(false);
@@ -108,8 +121,9 @@ public static class JailRunner
         DomainForwarder? routes = null;
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
-        using var gate = new NftAddressGate(net.Namespace, options.Engine.TrackerMinTtl);
+        using var gate = new NftAddressGate(net.Namespace, options.Engine.TrackerMinTtl, hosts: options.Hosts);
         BlockedAttempts? blocked = null;
+        HostProxy? proxy = null;
         try
         {
             blocked = new BlockedAttempts(net.Namespace, options.OnRefused);
@@ -121,10 +135,12 @@ public static class JailRunner
         }
         try
         {
-            // Sinkhole mode resolves nothing, so it has no upstreams whatever the configuration names.
-            ProxyConfig config = options.Mode == JailMode.Sinkhole
-                ? options.Engine with { Policy = new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" }, Upstreams = [], DomainUpstreams = [] }
-                : options.Engine;
+            // Sinkhole mode resolves nothing, so it has no upstreams whatever the configuration names; host rules resolve
+            // the names they allow (and the proxy's own lookups) through the configuration's upstreams.
+            ResolverPolicy policy = StubPolicy(options);
+            ProxyConfig config = options.Mode == JailMode.Policy || options.Hosts.Active
+                ? options.Engine with { Policy = policy }
+                : options.Engine with { Policy = policy, Upstreams = [], DomainUpstreams = [] };
             pool = EngineParts.Pool(config);
             routes = EngineParts.Routes(config, pool);
             DnsEngine engine = EngineParts.Engine(config, pool, routes, new EngineSeams
@@ -149,6 +165,19 @@ public static class JailRunner
                 udp.Start();
                 tcp.Start();
             }
+
+            if (options.Hosts.Active)
+            {
+                // Host rules: the proxy's listeners are on the jail's loopback, its upstream sockets here (docs/JAIL.md).
+                RequestLog? requests = requestStream is null ? null : new RequestLog(requestStream, options.RequestLogFormat, options.Privacy, BaseDomains.Default);
+                Action<ProxyRequest>? onRequest = requests is null ? options.OnProxyRequest : r =>
+                {
+                    requests.Write(r);
+                    options.OnProxyRequest?.Invoke(r);
+                };
+                proxy = new HostProxy(options.Hosts, new HostResolver((IDnsForwarder?)routes ?? new PoolForwarder(pool ?? throw new InvalidOperationException("host rules need --upstream"))), stderr, onRequest);
+                await proxy.StartAsync(net.Namespace).ConfigureAwait(false);
+            }
             int status;
             try
             {
@@ -159,8 +188,17 @@ public static class JailRunner
                 // Deleting a veth waits out the kernel's grace periods (~20 ms): done while the rest winds down.
                 net.RemoveLinksInBackground();
                 await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
+                if (proxy is not null)
+                {
+                    await proxy.DisposeAsync().ConfigureAwait(false);
+                }
             }
             await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
+            if (proxy is not null)
+            {
+                await stderr.WriteLineAsync(ProxySummary(proxy)).ConfigureAwait(false);
+            }
+
             if (gate.Held.Describe() is string held)
             {
                 await stderr.WriteLineAsync("dnsw jail: " + held).ConfigureAwait(false);
@@ -200,6 +238,28 @@ public static class JailRunner
                 await log.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// What the stub answers. Sinkhole mode with host rules: the names the rules mention resolve (through the upstreams,
+    /// their addresses gated as in policy mode), every other name gets the sinkhole — a denied host never causes an
+    /// upstream lookup; observe mode resolves everything. Policy mode: the policy, rules or not.
+    /// </summary>
+    private static ResolverPolicy StubPolicy(JailOptions options)
+    {
+        if (options.Mode == JailMode.Policy)
+        {
+            return options.Engine.Policy;
+        }
+
+        if (options.Hosts.Observe)
+        {
+            return new ResolverPolicy { Source = "jail: observe" };
+        }
+
+        return options.Hosts.Active
+            ? new ResolverPolicy { Allow = options.Hosts.Names, DefaultAction = ResolverDefaultAction.Block, BlockAction = ResolverBlockAction.Sinkhole, Source = "jail: host rules" }
+            : new ResolverPolicy { Mode = ResolverMode.SinkholeAll, Source = "jail: sinkhole mode" };
     }
 
     private static async Task<(UdpDnsListener Udp, TcpDnsListener Tcp)> StubAsync(DnsEngine engine, string netns, IPAddress address)
@@ -272,6 +332,14 @@ public static class JailRunner
         string counters = net.ListCounters();
         return string.Create(CultureInfo.InvariantCulture,
             $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}, multicast {Packets(counters, "refused_multicast")}, routing headers and IP options {Sum(counters, "refused_routing", "refused_ipoptions")}; inbound connections refused {Packets(counters, "refused_inbound")}");
+    }
+
+    /// <summary>The host proxy's totals and its most refused hosts (at most 10).</summary>
+    private static string ProxySummary(HostProxy proxy)
+    {
+        IReadOnlyList<(string Host, int Count)> top = proxy.TopDenied(10);
+        string denied = top.Count == 0 ? "" : "; top refused: " + string.Join(", ", top.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Host} ×{t.Count}")));
+        return string.Create(CultureInfo.InvariantCulture, $"dnsw jail: host proxy: allowed {proxy.Allowed}, refused {proxy.Denied}{denied}");
     }
 
     /// <summary>Refused attempts grouped by kind, protocol and destination, most frequent first (at most 20 lines).</summary>

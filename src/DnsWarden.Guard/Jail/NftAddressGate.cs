@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using DnsWarden.Platform.Enforcement;
+using DnsWarden.Policy.Http;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Wire.Dns;
 using DnsWarden.Wire.Ip;
@@ -19,13 +20,18 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
     private readonly NftSetElements _sets;
     private readonly TimeSpan _minimum;
     private readonly Lock _nftLock = new();
+    private readonly HostRules _hosts;
+    private readonly bool _rawRules;
     private long _inserted;
     private long _failures;
 
     /// <param name="netns">The jail's namespace.</param>
     /// <param name="minimum">The TTL floor (<see cref="AddressHold"/>; default <see cref="AddressHold.DefaultMinimum"/>).</param>
-    public NftAddressGate(string netns, TimeSpan? minimum = null)
+    /// <param name="hosts">Raw TCP rules (<c>tcp:NAME:PORT</c>): an answer for NAME also opens its addresses on PORT.</param>
+    public NftAddressGate(string netns, TimeSpan? minimum = null, HostRules? hosts = null)
     {
+        _hosts = hosts ?? HostRules.None;
+        _rawRules = _hosts.Rules.Any(r => r.Kind == HostRuleKind.Tcp);
         // At least a second: an element with timeout 0 in a set with flags timeout never expires.
         _minimum = TimeSpan.FromSeconds(Math.Max(1, (minimum ?? AddressHold.DefaultMinimum).TotalSeconds));
         _sets = NetworkNamespace.RunAsync(netns, () => NftSetElements.Open(JailNetwork.JailTable)).GetAwaiter().GetResult();
@@ -48,6 +54,7 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
         lock (_nftLock)
         {
             var reader = new DnsMessageReader(response);
+            int[] ports = RawPorts(response);
             while (reader.TryReadRecord(out DnsRecord record))
             {
                 if (record.Section != DnsSection.Answer || !record.TryReadAddress(out IpAddr address))
@@ -63,6 +70,17 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
                     // This batch is full (a very long answer): send it and go on with the next.
                     ok &= _sets.Commit(out error);
                     ok &= _sets.Add(set, bytes[..length], timeout);
+                }
+
+                // Only an address the stub handed out for NAME opens NAME's raw port, and only that port.
+                foreach (int port in ports)
+                {
+                    string raw = address.IsV4 ? "raw4" : "raw6";
+                    if (!_sets.AddWithPort(raw, bytes[..length], (ushort)port, timeout))
+                    {
+                        ok &= _sets.Commit(out error);
+                        ok &= _sets.AddWithPort(raw, bytes[..length], (ushort)port, timeout);
+                    }
                 }
 
                 count++;
@@ -88,6 +106,18 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
             Interlocked.Increment(ref _failures);
             LastError = error;
         }
+    }
+
+    /// <summary>The ports raw TCP rules open for the answer's name; none (no allocation) without such rules.</summary>
+    private int[] RawPorts(ReadOnlySpan<byte> response)
+    {
+        if (!_rawRules)
+        {
+            return [];
+        }
+
+        var reader = new DnsMessageReader(response);
+        return reader.TryReadQuestion(out DnsQuestion question) ? [.. _hosts.TcpPorts(question.Name.ToString())] : [];
     }
 
     /// <summary>Why the last insertion failed, if one did.</summary>

@@ -43,7 +43,10 @@ public sealed class NftSetElements : IDisposable
     private readonly byte[] _buffer = new byte[64 * 1024];
     private readonly byte[] _reply = new byte[8 * 1024];
     private readonly string[] _sets = new string[MaxElements];
-    private readonly byte[] _keys = new byte[MaxElements * 16];
+    /// <summary>The longest key: an IPv6 address and a port (an <c>ipv6_addr . inet_service</c> set), each padded to 4 bytes.</summary>
+    private const int KeyStride = 20;
+
+    private readonly byte[] _keys = new byte[MaxElements * KeyStride];
     private readonly byte[] _keyLengths = new byte[MaxElements];
     private readonly ulong[] _timeouts = new ulong[MaxElements];
     private int _count;
@@ -82,13 +85,38 @@ public sealed class NftSetElements : IDisposable
             throw new ArgumentException("an IPv4 or IPv6 address", nameof(address));
         }
 
+        return Queue(set, address, timeout);
+    }
+
+    /// <summary>
+    /// Queues an address and a port for an <c>ipv4_addr . inet_service</c> or <c>ipv6_addr . inet_service</c> set: the
+    /// kernel's concatenated key is each field padded to a 4-byte register (the port in network order, then two zeros).
+    /// </summary>
+    /// <returns>False when this batch is full (commit first).</returns>
+    public bool AddWithPort(string set, ReadOnlySpan<byte> address, ushort port, TimeSpan timeout)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(set);
+        if (address.Length is not (4 or 16))
+        {
+            throw new ArgumentException("an IPv4 or IPv6 address", nameof(address));
+        }
+
+        Span<byte> key = stackalloc byte[KeyStride];
+        key.Clear();
+        address.CopyTo(key);
+        BinaryPrimitives.WriteUInt16BigEndian(key[address.Length..], port);
+        return Queue(set, key[..(address.Length + 4)], timeout);
+    }
+
+    private bool Queue(string set, ReadOnlySpan<byte> address, TimeSpan timeout)
+    {
         if (_count == MaxElements)
         {
             return false;
         }
 
         _sets[_count] = set;
-        address.CopyTo(_keys.AsSpan(_count * 16));
+        address.CopyTo(_keys.AsSpan(_count * KeyStride));
         _keyLengths[_count] = (byte)address.Length;
         _timeouts[_count] = (ulong)Math.Max(1, (long)timeout.TotalMilliseconds);
         _count++;
@@ -122,7 +150,7 @@ public sealed class NftSetElements : IDisposable
             {
                 int element = w.BeginNested(ListElement | Nested);
                 int key = w.BeginNested(ElementKey | Nested);
-                w.AddBytes(DataValue, _keys.AsSpan(i * 16, _keyLengths[i]));
+                w.AddBytes(DataValue, _keys.AsSpan(i * KeyStride, _keyLengths[i]));
                 w.EndNested(key);
                 BinaryPrimitives.WriteUInt64BigEndian(timeout, _timeouts[i]);
                 w.AddBytes(ElementTimeout, timeout);

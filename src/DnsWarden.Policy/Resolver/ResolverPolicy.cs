@@ -128,6 +128,9 @@ public sealed class ResolverPolicy
     /// </summary>
     public DomainSet PrivateAnswers { get; init; } = DomainSet.Empty;
 
+    /// <summary>The jail's host rules (the file's <c>http</c> section; docs/JAIL.md): empty unless written.</summary>
+    public Http.HostRules Http { get; init; } = DnsWarden.Policy.Http.HostRules.None;
+
     /// <summary>Where the policy came from (a file path, or "default").</summary>
     public string Source { get; init; } = "default";
 }

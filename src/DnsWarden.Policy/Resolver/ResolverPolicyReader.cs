@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using DnsWarden.Policy.Http;
 
 namespace DnsWarden.Policy;
 
@@ -12,8 +13,10 @@ internal ref struct ResolverPolicyReader
     private static readonly string[] s_rootKeys =
     [
         "version", "mode", "allow", "block", "block_action", "default_action", "sinkhole_v4", "sinkhole_v6",
-        "sinkhole_ttl", "local_records", "canaries", "exfiltration", "private_answers",
+        "sinkhole_ttl", "local_records", "canaries", "exfiltration", "private_answers", "http",
     ];
+
+    private static readonly string[] s_httpKeys = ["allow", "observe"];
 
     private static readonly string[] s_recordKeys = ["name", "type", "value", "ttl"];
 
@@ -96,6 +99,7 @@ internal ref struct ResolverPolicyReader
         List<LocalRecord> records = [];
         IReadOnlyList<string> canaries = ResolverPolicy.DefaultCanaries;
         ResolverExfiltrationPolicy exfiltration = ResolverExfiltrationPolicy.Default;
+        HostRules http = HostRules.None;
 
         var seen = new Dictionary<string, long>(StringComparer.Ordinal);
         while (_json.NextKey(seen, s_rootKeys, _within, out string? key))
@@ -145,6 +149,9 @@ internal ref struct ResolverPolicyReader
                 case "private_answers":
                     ok = ReadDomains(_prefix + key, privateAnswers, rulesAllowed: true);
                     break;
+                case "http":
+                    ok = ReadHttp(out http);
+                    break;
                 default:
                     ok = ReadExfiltration(out exfiltration);
                     break;
@@ -175,6 +182,7 @@ internal ref struct ResolverPolicyReader
             Canaries = canaries,
             Exfiltration = exfiltration,
             PrivateAnswers = new DomainSet(privateAnswers),
+            Http = http,
             Source = _json.File,
         };
         return true;
@@ -362,6 +370,81 @@ internal ref struct ResolverPolicyReader
         }
 
         return Error is null;
+    }
+
+    /// <summary><c>"http": { "allow": ["api.example.com", "GET *.example.org/v1/", "tcp:git.example.com:22"], "observe": false }</c> (docs/JAIL.md).</summary>
+    private bool ReadHttp(out HostRules http)
+    {
+        http = HostRules.None;
+        if (!_json.Next())
+        {
+            return false;
+        }
+
+        if (_json.Reader.TokenType != JsonTokenType.StartObject)
+        {
+            return _json.Fail($"{_prefix}http: expected an object such as {{ \"allow\": [\"api.example.com\"] }}, got {_json.Describe()}");
+        }
+
+        var rules = new List<HostRule>();
+        bool observe = false;
+        var seen = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (_json.NextKey(seen, s_httpKeys, _prefix + "http", out string? key))
+        {
+            string path = _prefix + "http." + key;
+            if (key == "observe")
+            {
+                if (!_json.ReadBool(path, out observe))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (!_json.BeginArray(path, "an array of rules such as \"api.example.com\", \"GET *.example.org/v1/\" or \"tcp:git.example.com:22\""))
+            {
+                return false;
+            }
+
+            for (int i = 0; ; i++)
+            {
+                if (!_json.Next())
+                {
+                    return false;
+                }
+
+                if (_json.Reader.TokenType == JsonTokenType.EndArray)
+                {
+                    break;
+                }
+
+                if (_json.Reader.TokenType != JsonTokenType.String)
+                {
+                    return _json.Fail($"{path}: expected an array of rule strings, got {_json.Describe()} at index {i}");
+                }
+
+                if (!_json.TryGetString(out string s))
+                {
+                    return false;
+                }
+
+                if (!HostRule.TryParse(s, out HostRule? rule, out string? error))
+                {
+                    return _json.Fail($"{path}[{i}]: {error}");
+                }
+
+                rules.Add(rule!);
+            }
+        }
+
+        if (Error is not null)
+        {
+            return false;
+        }
+
+        http = new HostRules(rules, observe);
+        return true;
     }
 
     // ---- values ----

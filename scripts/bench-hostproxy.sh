@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Host proxy figures for docs/BENCHMARKS.md, in throwaway namespaces only: "host" runs dnsw jail --allow, "inet" plays
+# the internet (dnsmasq answering *.bench.test with 203.0.113.80; openssl s_server with a CA made here; a Python
+# HTTP/1.1 server for held connections). Side by side in one run:
+#   1. HTTPS bulk download (256 MiB) from the host namespace vs from inside the jail through the proxy;
+#   2. time to first byte of a small HTTPS file, 200 sequential requests, p50 and p90, both ways;
+#   3. 1,000 concurrent HTTP keep-alive connections held through the proxy, dnsw's resident memory before and after.
+#   sudo scripts/bench-hostproxy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" -eq 0 ] || { echo "bench-hostproxy: needs root (network namespaces)" >&2; exit 1; }
+[ -x out/dnsw ] || ./dnsw --help >/dev/null
+dnsw="$(pwd)/out/dnsw"
+h="dnswbph$$"; i="dnswbpi$$"
+# Outside /tmp: the jail's /tmp is its own, and the jailed command reads the CA and the client from here.
+work="$(mktemp -d "$(pwd)/out/bench-hostproxy-XXXX")"
+chmod 1777 "$work"
+cleanup() {
+    for ns in "$h" "$i"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; done
+    "$dnsw" jail --cleanup >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$h"; ip netns add "$i"
+ip -n "$h" link set lo up; ip -n "$i" link set lo up
+ip -n "$h" link add eth0 type veth peer name eth0 netns "$i"
+ip -n "$h" addr add 10.62.0.1/24 dev eth0; ip -n "$h" link set eth0 up
+ip -n "$i" addr add 10.62.0.2/24 dev eth0; ip -n "$i" addr add 203.0.113.53/32 dev eth0; ip -n "$i" addr add 203.0.113.80/32 dev eth0
+ip -n "$i" link set eth0 up
+ip -n "$h" route add default via 10.62.0.2
+cd "$work"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -subj /CN=bench-ca -days 1 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout web.key -out web.csr -subj /CN=web.bench.test -addext subjectAltName=DNS:web.bench.test 2>/dev/null
+openssl x509 -req -in web.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -copy_extensions copy -out web.pem 2>/dev/null
+mkdir -p www; head -c $((256 * 1024 * 1024)) /dev/zero > www/big.bin; echo small > www/small.txt
+chmod -R a+rX "$work"; chmod 1777 "$work"
+ip netns exec "$i" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --listen-address=203.0.113.53 \
+    --bind-interfaces --user=root --group=root --pid-file="$work/dnsmasq.pid" --address=/bench.test/203.0.113.80 --log-facility=/dev/null &
+(cd www && exec ip netns exec "$i" openssl s_server -quiet -WWW -accept 203.0.113.80:443 -cert ../web.pem -key ../web.key -naccept 100000) >/dev/null 2>&1 &
+cat > held.py <<'PY'
+import http.server, socketserver
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "3"); self.end_headers(); self.wfile.write(b"ok\n")
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    request_queue_size = 2048
+S(("203.0.113.80", 80), H).serve_forever()
+PY
+ip netns exec "$i" python3 held.py &
+cat > hold.py <<'PY'
+import socket, sys, time, os
+n = int(sys.argv[1]); socks = []
+for _ in range(n):
+    s = socket.create_connection(("web.bench.test", 80), timeout=30)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: web.bench.test\r\n\r\n")
+    socks.append(s)
+ok = sum(s.recv(4096).startswith(b"HTTP/1.1 200") for s in socks)
+print(f"{ok}/{n} connections answered and held", flush=True)
+open(sys.argv[2], "w").write("held\n")
+while os.path.exists(sys.argv[2]):
+    time.sleep(0.1)
+PY
+chmod a+r held.py hold.py
+for _ in $(seq 1 100); do ip netns exec "$i" ss -lnt | grep -q '203.0.113.80:443' && ip netns exec "$i" ss -lnt | grep -q '203.0.113.80:80' && break; sleep 0.1; done
+cat > ttfb.sh <<'SH'
+for n in $(seq 1 200); do curl -s -o /dev/null -w '%{time_starttransfer}\n' --cacert "$1/ca.pem" https://web.bench.test/small.txt; done | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms, p90 %.2f ms\n", a[int(NR*0.5)]*1000, a[int(NR*0.9)]*1000}'
+SH
+bulk() { curl -s -o /dev/null -w '%{speed_download}' --cacert "$work/ca.pem" https://web.bench.test/big.bin | awk '{printf "%.0f MB/s\n", $1/1e6}'; }
+export -f bulk; export work
+jail=("$dnsw" jail --allow web.bench.test --upstream udp://203.0.113.53 --writable "$work" --)
+echo "HTTPS bulk, 256 MiB, 3 runs each:"
+for run in 1 2 3; do
+    printf '  host namespace: '; ip netns exec "$h" bash -c "echo 203.0.113.80 web.bench.test > /dev/null; curl -s -o /dev/null -w '%{speed_download}' --resolve web.bench.test:443:203.0.113.80 --cacert $work/ca.pem https://web.bench.test/big.bin | awk '{printf \"%.0f MB/s\n\", \$1/1e6}'"
+    printf '  through the jail proxy: '; ip netns exec "$h" "${jail[@]}" bash -c "curl -s -o /dev/null -w '%{speed_download}' --cacert $work/ca.pem https://web.bench.test/big.bin | awk '{printf \"%.0f MB/s\n\", \$1/1e6}'" 2>/dev/null
+done
+echo "HTTPS time to first byte, small file, 200 sequential connections:"
+printf '  host namespace: '; ip netns exec "$h" bash -c "sed 's|curl |curl --resolve web.bench.test:443:203.0.113.80 |' $work/ttfb.sh > $work/ttfb-direct.sh; bash $work/ttfb-direct.sh $work"
+printf '  through the jail proxy: '; ip netns exec "$h" "${jail[@]}" bash "$work/ttfb.sh" "$work" 2>/dev/null
+echo "1,000 concurrent HTTP keep-alive connections through the proxy:"
+flag="$work/holding"
+ip netns exec "$h" "${jail[@]}" bash -c "ulimit -n 8192; python3 $work/hold.py 1000 $flag" 2>/dev/null &
+jpid=$!
+for _ in $(seq 1 300); do [ -f "$flag" ] && break; sleep 0.1; done
+dnswpid="$(pgrep -f "^$dnsw jail --allow web.bench.test" | head -1)"
+held="$(grep VmRSS /proc/"$dnswpid"/status | awk '{print $2}')"
+rm -f "$flag"; wait "$jpid" || true
+ip netns exec "$h" "${jail[@]}" bash -c "python3 $work/hold.py 1 $flag.idle" 2>/dev/null &
+jpid=$!
+for _ in $(seq 1 300); do [ -f "$flag.idle" ] && break; sleep 0.1; done
+dnswpid="$(pgrep -f "^$dnsw jail --allow web.bench.test" | head -1)"
+idle="$(grep VmRSS /proc/"$dnswpid"/status | awk '{print $2}')"
+rm -f "$flag.idle"; wait "$jpid" || true
+echo "  dnsw resident: ${idle} KiB with 1 connection held, ${held} KiB with 1,000: $(( (held - idle) / 999 )) KiB per connection"

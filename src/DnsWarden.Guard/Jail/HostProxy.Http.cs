@@ -1,0 +1,244 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using DnsWarden.Wire.Http;
+
+namespace DnsWarden.Guard.Jail;
+
+public sealed partial class HostProxy
+{
+    /// <summary>
+    /// An allowed HTTP/1.x connection: every request head the command sends is read and judged before it is forwarded,
+    /// bodies are forwarded as their framing says (Content-Length or chunked), so the next head is found exactly. A
+    /// request for another host, or one no rule admits, ends the connection with a 403 once the server has answered
+    /// what it was sent. An Upgrade (WebSocket) or CONNECT that the server accepts (101, or 2xx for CONNECT) turns the
+    /// connection into a plain copy.
+    /// </summary>
+    private sealed class HttpConnection(HostProxy proxy, Socket client, Socket server, IPEndPoint destination, IPAddress upstream, string host, byte[] buffer, int filled)
+    {
+        private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(10);
+
+        private int _filled = filled;
+        private volatile TaskCompletionSource<bool>? _switchAnswer;
+        private volatile bool _expectConnect;
+        private volatile bool _keepClientOpen;
+        private long _received;
+        private readonly TaskCompletionSource _serverDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task RunAsync(HttpRequestHead first, ProxyRequest firstRequest)
+        {
+            Task down = DownAsync();
+            try
+            {
+                await UpAsync(first, firstRequest).ConfigureAwait(false);
+            }
+            finally
+            {
+                await down.ConfigureAwait(false);
+            }
+        }
+
+        private async Task UpAsync(HttpRequestHead head, ProxyRequest request)
+        {
+            CancellationToken stop = proxy._stop.Token;
+            while (true)
+            {
+                bool switching = head.IsUpgrade || head.IsConnect;
+                TaskCompletionSource<bool>? answer = null;
+                if (switching)
+                {
+                    answer = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _expectConnect = head.IsConnect;
+                    _switchAnswer = answer;
+                }
+
+                await server.SendAsync(buffer.AsMemory(0, head.Length), stop).ConfigureAwait(false);
+                int pos = head.Length;
+                long sent = head.Length;
+                (bool bodyDone, pos, long bodyBytes) = await ForwardBodyAsync(head, pos).ConfigureAwait(false);
+                sent += bodyBytes;
+                request.BytesSent = sent;
+                proxy._onRequest?.Invoke(request);
+                if (!bodyDone)
+                {
+                    server.Shutdown(SocketShutdown.Send);
+                    return;
+                }
+
+                if (answer is not null && await answer.Task.ConfigureAwait(false))
+                {
+                    // Switched protocols (or a CONNECT tunnel): no more HTTP on this connection to read.
+                    await server.SendAsync(buffer.AsMemory(pos, _filled - pos), stop).ConfigureAwait(false);
+                    await CopyAsync(client, server, stop).ConfigureAwait(false);
+                    return;
+                }
+
+                buffer.AsSpan(pos, _filled - pos).CopyTo(buffer);
+                _filled -= pos;
+
+                // The next request on the kept-alive connection.
+                HttpRequestHead next;
+                while (!HttpRequestHead.TryRead(buffer.AsSpan(0, _filled), out next, out HttpHeadStatus status, out HttpHeadError error))
+                {
+                    if (status == HttpHeadStatus.Malformed)
+                    {
+                        await DenyLaterAsync(null, null, null, $"malformed request ({error})").ConfigureAwait(false);
+                        return;
+                    }
+
+                    if (_filled == buffer.Length)
+                    {
+                        await DenyLaterAsync(null, null, null, $"a request head longer than {MaxFirstBytes / 1024} KiB").ConfigureAwait(false);
+                        return;
+                    }
+
+                    int n = await client.ReceiveAsync(buffer.AsMemory(_filled), stop).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        server.Shutdown(SocketShutdown.Send);
+                        return;
+                    }
+
+                    _filled += n;
+                }
+
+                Verdict v = proxy.JudgeHead(buffer.AsSpan(0, _filled), next);
+                if (v.Kind != VerdictKind.Allow || !string.Equals(v.Host, host, StringComparison.Ordinal))
+                {
+                    string reason = v.Kind != VerdictKind.Allow ? v.Reason! : $"this kept-alive connection is for {host}, not {v.Host}";
+                    await DenyLaterAsync(v.Method, v.Host, v.Path, reason).ConfigureAwait(false);
+                    return;
+                }
+
+                Interlocked.Increment(ref proxy._allowedCount);
+                head = next;
+                request = new ProxyRequest
+                {
+                    Time = DateTimeOffset.UtcNow,
+                    Allowed = true,
+                    Rule = v.Rule,
+                    Protocol = "http",
+                    Method = v.Method,
+                    Host = v.Host,
+                    Path = v.Path,
+                    Destination = destination,
+                    Upstream = upstream,
+                };
+            }
+        }
+
+        /// <summary>Forwards the body of <paramref name="head"/> (part may already be in the buffer after <paramref name="pos"/>).</summary>
+        private async Task<(bool Done, int Pos, long Bytes)> ForwardBodyAsync(HttpRequestHead head, int pos)
+        {
+            CancellationToken stop = proxy._stop.Token;
+            long remaining = head.IsChunked ? long.MaxValue : Math.Max(0, head.ContentLength);
+            var chunked = default(HttpChunkedBody);
+            long bytes = 0;
+            while (remaining > 0)
+            {
+                if (pos == _filled)
+                {
+                    pos = _filled = 0;
+                    int n = await client.ReceiveAsync(buffer, stop).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        return (false, pos, bytes);
+                    }
+
+                    _filled = n;
+                }
+
+                int take;
+                if (head.IsChunked)
+                {
+                    HttpBodyStatus status = chunked.Advance(buffer.AsSpan(pos, _filled - pos), out take);
+                    if (status == HttpBodyStatus.Malformed)
+                    {
+                        return (false, pos, bytes);
+                    }
+
+                    if (status == HttpBodyStatus.Complete)
+                    {
+                        remaining = take;
+                    }
+                }
+                else
+                {
+                    take = (int)Math.Min(remaining, _filled - pos);
+                }
+
+                await server.SendAsync(buffer.AsMemory(pos, take), stop).ConfigureAwait(false);
+                pos += take;
+                bytes += take;
+                remaining -= take;
+            }
+
+            return (true, pos, bytes);
+        }
+
+        /// <summary>Stops forwarding, lets the server finish what it was sent (bounded), then answers the refused request with a 403.</summary>
+        private async Task DenyLaterAsync(string? method, string? deniedHost, string? path, string reason)
+        {
+            _keepClientOpen = true;
+            server.Shutdown(SocketShutdown.Send);
+            using var drained = new CancellationTokenSource(s_drain);
+            try
+            {
+                await _serverDone.Task.WaitAsync(drained.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The server kept the connection open past the bound: the 403 goes out regardless.
+            }
+
+            await proxy.RefuseAsync(client, destination, "http", method, deniedHost, path, reason).ConfigureAwait(false);
+        }
+
+        /// <summary>Server to command, copied as it comes; the first bytes after an Upgrade or CONNECT say whether the protocol switched.</summary>
+        private async Task DownAsync()
+        {
+            byte[] down = ArrayPool<byte>.Shared.Rent(RelayBufferSize);
+            try
+            {
+                while (true)
+                {
+                    int n = await server.ReceiveAsync(down, proxy._stop.Token).ConfigureAwait(false);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    if (_switchAnswer is TaskCompletionSource<bool> answer)
+                    {
+                        _switchAnswer = null;
+                        ReadOnlySpan<byte> status = down.AsSpan(0, n);
+                        bool switched = _expectConnect
+                            ? status.Length >= 10 && (status.StartsWith("HTTP/1.1 2"u8) || status.StartsWith("HTTP/1.0 2"u8))
+                            : status.StartsWith("HTTP/1.1 101"u8);
+                        await client.SendAsync(down.AsMemory(0, n), proxy._stop.Token).ConfigureAwait(false);
+                        _received += n;
+                        answer.TrySetResult(switched);
+                        continue;
+                    }
+
+                    await client.SendAsync(down.AsMemory(0, n), proxy._stop.Token).ConfigureAwait(false);
+                    _received += n;
+                }
+
+                if (!_keepClientOpen)
+                {
+                    client.Shutdown(SocketShutdown.Send);
+                }
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+            finally
+            {
+                _switchAnswer?.TrySetResult(false);
+                _serverDone.TrySetResult();
+                ArrayPool<byte>.Shared.Return(down);
+            }
+        }
+    }
+}

@@ -1,0 +1,490 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.Versioning;
+using System.Text;
+using DnsWarden.Platform.Enforcement;
+using DnsWarden.Policy.Http;
+using DnsWarden.Wire.Http;
+using DnsWarden.Wire.Tls;
+
+namespace DnsWarden.Guard.Jail;
+
+/// <summary>
+/// The jail's transparent proxy (docs/JAIL.md, "Host rules"): nftables redirects every TCP connection the command opens
+/// to this listener on the jail's loopback; the first bytes decide — a ClientHello by its SNI, an HTTP/1.x request by
+/// its host (every request of a kept-alive connection) — against <see cref="HostRules"/>. An allowed host is resolved
+/// here through the jail's upstreams and connected to from dnsw's own namespace (the dialled address is never
+/// trusted); the bytes read are replayed, then both directions are copied through pooled buffers. Anything else is
+/// refused at once: a TLS alert, a 403 naming why, or a close.
+/// </summary>
+[SupportedOSPlatform("linux")]
+public sealed partial class HostProxy : IAsyncDisposable
+{
+    /// <summary>The listener's port on 127.0.0.1 and [::1] inside the jail.</summary>
+    public const int Port = 15001;
+
+    /// <summary>
+    /// What the proxy holds of a client's first bytes: a ClientHello with post-quantum key shares is ~2–17 KB, a request
+    /// head rarely passes 8 KB; past this the connection is refused.
+    /// </summary>
+    public const int MaxFirstBytes = 64 * 1024;
+
+    private const int RelayBufferSize = 16 * 1024;
+
+    /// <summary>At most this many refusals are written to stderr as they happen; all are counted and logged.</summary>
+    private const int MaxLiveLines = 100;
+
+    private readonly HostRules _rules;
+    private readonly HostResolver _resolver;
+    private readonly TimeSpan _firstBytesTimeout;
+    private readonly TextWriter _stderr;
+    private readonly Action<ProxyRequest>? _onRequest;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Socket> _listeners = [];
+    private readonly List<Task> _loops = [];
+    private readonly ConcurrentDictionary<Task, byte> _connections = new();
+    private readonly ConcurrentDictionary<string, int> _denied = new(StringComparer.Ordinal);
+    private long _allowedCount;
+    private long _deniedCount;
+    private int _liveLines;
+
+    public HostProxy(HostRules rules, HostResolver resolver, TextWriter stderr, Action<ProxyRequest>? onRequest = null, TimeSpan? firstBytesTimeout = null)
+    {
+        _rules = rules;
+        _resolver = resolver;
+        _stderr = stderr;
+        _onRequest = onRequest;
+        _firstBytesTimeout = firstBytesTimeout ?? TimeSpan.FromSeconds(10);
+    }
+
+    public long Allowed => Interlocked.Read(ref _allowedCount);
+
+    public long Denied => Interlocked.Read(ref _deniedCount);
+
+    /// <summary>Refused hosts (or "(no SNI)", an IP literal…) with their counts, most frequent first.</summary>
+    public IReadOnlyList<(string Host, int Count)> TopDenied(int count) =>
+        [.. _denied.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).Take(count).Select(p => (p.Key, p.Value))];
+
+    /// <summary>Opens the listeners inside <paramref name="netns"/> (its loopback) and starts accepting.</summary>
+    public async Task StartAsync(string netns)
+    {
+        foreach (IPAddress address in (IPAddress[])[IPAddress.Loopback, IPAddress.IPv6Loopback])
+        {
+            Socket listener = await NetworkNamespace.OpenSocketAsync(netns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp).ConfigureAwait(false);
+            listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            listener.Bind(new IPEndPoint(address, Port));
+            listener.Listen(1024);
+            _listeners.Add(listener);
+        }
+
+        foreach (Socket listener in _listeners)
+        {
+            _loops.Add(Task.Run(() => AcceptLoopAsync(listener)));
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            Task t = Task.Run(() => HandleAsync(client));
+            _connections.TryAdd(t, 0);
+            _ = t.ContinueWith(done => _connections.TryRemove(done, out _), TaskScheduler.Default);
+        }
+    }
+
+    private async Task HandleAsync(Socket client)
+    {
+        using (client)
+        {
+            client.NoDelay = true;
+            if (!OriginalDestination.TryGet(client, out IPEndPoint? destination))
+            {
+                // Dialled the proxy itself: nothing was redirected, so there is nothing to decide for.
+                return;
+            }
+
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxFirstBytes);
+            try
+            {
+                await DecideAsync(client, destination!, buffer).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+            {
+                // A side closed or reset: the connection is over, nothing to report beyond what was logged.
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private async Task DecideAsync(Socket client, IPEndPoint destination, byte[] buffer)
+    {
+        // The ClientHello's reassembly scratch is given back before the connection is relayed: a long-lived connection
+        // holds only its first-bytes buffer (HTTP reads every later head into it) and the relay's two buffers.
+        (Verdict? verdict, int filled) = await ReadFirstBytesAsync(client, destination, buffer).ConfigureAwait(false);
+        if (verdict is not null)
+        {
+            await ActAsync(client, destination, buffer, filled, verdict).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads until the first bytes decide; null when the connection was refused or closed meanwhile.</summary>
+    private async Task<(Verdict? Verdict, int Filled)> ReadFirstBytesAsync(Socket client, IPEndPoint destination, byte[] buffer)
+    {
+        using var firstBytes = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        firstBytes.CancelAfter(_firstBytesTimeout);
+        int filled = 0;
+        FirstBytesKind kind = FirstBytesKind.NeedMoreData;
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(MaxFirstBytes);
+        try
+        {
+            while (true)
+            {
+                if (kind == FirstBytesKind.NeedMoreData)
+                {
+                    kind = FirstBytes.Classify(buffer.AsSpan(0, filled));
+                }
+
+                Verdict verdict = kind switch
+                {
+                    FirstBytesKind.Tls => DecideTls(buffer.AsSpan(0, filled), scratch),
+                    FirstBytesKind.Http => DecideHttpHead(buffer.AsSpan(0, filled)),
+                    FirstBytesKind.Other => Verdict.Refuse("other", "neither TLS nor HTTP"),
+                    _ => Verdict.NeedMore,
+                };
+                if (verdict.Kind != VerdictKind.NeedMore)
+                {
+                    return (verdict, filled);
+                }
+
+                if (filled == buffer.Length)
+                {
+                    await RefuseAsync(client, destination, kind == FirstBytesKind.Http ? "http" : "tls", null, null, null, $"more than {MaxFirstBytes / 1024} KiB before a decision").ConfigureAwait(false);
+                    return (null, filled);
+                }
+
+                int n;
+                try
+                {
+                    n = await client.ReceiveAsync(buffer.AsMemory(filled), firstBytes.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                {
+                    await RefuseAsync(client, destination, Protocol(kind), null, null, null, $"no decision within {_firstBytesTimeout.TotalSeconds:0} s ({filled} bytes)").ConfigureAwait(false);
+                    return (null, filled);
+                }
+
+                if (n == 0)
+                {
+                    if (filled > 0)
+                    {
+                        await RefuseAsync(client, destination, Protocol(kind), null, null, null, $"closed after {filled} bytes, before a decision").ConfigureAwait(false);
+                    }
+
+                    return (null, filled);
+                }
+
+                filled += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private static string Protocol(FirstBytesKind kind) => kind switch
+    {
+        FirstBytesKind.Tls => "tls",
+        FirstBytesKind.Http => "http",
+        _ => "other",
+    };
+
+    private Verdict DecideTls(ReadOnlySpan<byte> stream, Span<byte> scratch)
+    {
+        if (!TlsRecordReader.TryGetClientHello(stream, scratch, out int length, out TlsStreamStatus status))
+        {
+            return status == TlsStreamStatus.NeedMoreData ? Verdict.NeedMore : Verdict.Refuse("tls", $"malformed ClientHello ({status})");
+        }
+
+        ReadOnlySpan<byte> message = scratch[..length];
+        if (!TlsClientHello.TryRead(message, out ClientHelloInfo info, out TlsError error))
+        {
+            return Verdict.Refuse("tls", $"malformed ClientHello ({error})");
+        }
+
+        string? sni = info.ServerNameString(message);
+        if (sni is null)
+        {
+            return _rules.Observe ? Verdict.Allow("tls", null, null, null, "observe") : Verdict.Refuse("tls", "no SNI");
+        }
+
+        return Judge("tls", sni, null, null, info.HasEch ? " (the outer name of an encrypted ClientHello)" : "");
+    }
+
+    private Verdict DecideHttpHead(ReadOnlySpan<byte> stream)
+    {
+        if (!HttpRequestHead.TryRead(stream, out HttpRequestHead head, out HttpHeadStatus status, out HttpHeadError error))
+        {
+            return status == HttpHeadStatus.NeedMoreData ? Verdict.NeedMore : Verdict.Refuse("http", $"malformed request ({error})");
+        }
+
+        return JudgeHead(stream, head);
+    }
+
+    private Verdict JudgeHead(ReadOnlySpan<byte> stream, HttpRequestHead head)
+    {
+        string method = head.MethodString(stream);
+        string host = head.HostString(stream);
+        string path = head.PathString(stream);
+        Verdict v = Judge("http", host, method, head.IsConnect ? null : path, "");
+        return v with { Head = head };
+    }
+
+    /// <summary>The one decision: an IP literal is never a name, observe allows all, else the first rule that admits it.</summary>
+    private Verdict Judge(string protocol, string host, string? method, string? path, string note)
+    {
+        string bare = host.TrimEnd('.');
+        if (IPAddress.TryParse(bare.Trim('[', ']'), out _))
+        {
+            return _rules.Observe ? Verdict.Allow(protocol, null, method, path, "observe") : Verdict.Refuse(protocol, "an IP literal", bare, method, path);
+        }
+
+        if (_rules.Observe)
+        {
+            return Verdict.Allow(protocol, bare, method, path, "observe");
+        }
+
+        // CONNECT asks for a tunnel: a request like any other, allowed only by a rule for its host and the CONNECT method.
+        if (method == "CONNECT")
+        {
+            HostRule? tunnel = _rules.Rules.FirstOrDefault(r => r.Kind == HostRuleKind.Http && r.Method == "CONNECT" && _rules.Match(bare, "CONNECT", null) == r);
+            return tunnel is null ? Verdict.Refuse(protocol, "CONNECT needs a rule 'CONNECT " + bare + "'", bare, method, path) : Verdict.Allow(protocol, bare, method, path, tunnel.Text);
+        }
+
+        HostRule? rule = _rules.Match(bare, method, path);
+        return rule is null ? Verdict.Refuse(protocol, "no rule allows " + bare + note, bare, method, path) : Verdict.Allow(protocol, bare, method, path, rule.Text);
+    }
+
+    private async Task ActAsync(Socket client, IPEndPoint destination, byte[] buffer, int filled, Verdict verdict)
+    {
+        if (verdict.Kind == VerdictKind.Refuse)
+        {
+            await RefuseAsync(client, destination, verdict.Protocol, verdict.Method, verdict.Host, verdict.Path, verdict.Reason!).ConfigureAwait(false);
+            return;
+        }
+
+        // Observe mode with no name (no SNI, an IP literal): the dialled address is all there is.
+        IPAddress? address = verdict.Host is null ? destination.Address : await ResolveAsync(verdict.Host).ConfigureAwait(false);
+        if (address is null)
+        {
+            await RefuseAsync(client, destination, verdict.Protocol, verdict.Method, verdict.Host, verdict.Path, $"{verdict.Host} does not resolve through the upstreams", allowedByRule: verdict.Rule).ConfigureAwait(false);
+            return;
+        }
+
+        using var server = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            connect.CancelAfter(_firstBytesTimeout);
+            await server.ConnectAsync(new IPEndPoint(address, destination.Port), connect.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            await RefuseAsync(client, destination, verdict.Protocol, verdict.Method, verdict.Host, verdict.Path, $"cannot connect to {verdict.Host} ({address}:{destination.Port})", allowedByRule: verdict.Rule).ConfigureAwait(false);
+            return;
+        }
+
+        Interlocked.Increment(ref _allowedCount);
+        var request = new ProxyRequest
+        {
+            Time = DateTimeOffset.UtcNow,
+            Allowed = true,
+            Rule = verdict.Rule,
+            Protocol = verdict.Protocol,
+            Method = verdict.Method,
+            Host = verdict.Host,
+            Path = verdict.Path,
+            Destination = destination,
+            Upstream = address,
+        };
+        if (verdict.Protocol == "http" && verdict.Head is HttpRequestHead head)
+        {
+            await new HttpConnection(this, client, server, destination, address, verdict.Host!, buffer, filled).RunAsync(head, request).ConfigureAwait(false);
+            return;
+        }
+
+        // TLS (or observe-mode anything): replay what was read, then copy both ways.
+        await server.SendAsync(buffer.AsMemory(0, filled), _stop.Token).ConfigureAwait(false);
+        request.BytesSent = filled;
+        (long up, long down) = await RelayAsync(client, server, _stop.Token).ConfigureAwait(false);
+        request.BytesSent += up;
+        request.BytesReceived = down;
+        _onRequest?.Invoke(request);
+    }
+
+    private async Task<IPAddress?> ResolveAsync(string host)
+    {
+        using var resolve = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        resolve.CancelAfter(_firstBytesTimeout);
+        try
+        {
+            return await _resolver.ResolveAsync(host, resolve.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Refuses a connection at once: HTTP gets a 403 whose one-line body says why, TLS an access_denied alert (RFC 8446
+    /// §6.2), anything else a reset. Counted, logged, and the first refusals written to stderr as they happen.
+    /// </summary>
+    private async Task RefuseAsync(Socket client, IPEndPoint destination, string protocol, string? method, string? host, string? path, string reason, string? allowedByRule = null)
+    {
+        Interlocked.Increment(ref _deniedCount);
+        string key = host ?? "(" + reason + ")";
+        _denied.AddOrUpdate(key, 1, (_, c) => c + 1);
+        if (Interlocked.Increment(ref _liveLines) <= MaxLiveLines)
+        {
+            lock (_stderr)
+            {
+                _stderr.WriteLine($"dnsw jail: proxy refused {protocol} {(method is null ? "" : method + " ")}{host ?? "-"}{path} to {EndpointText(destination)}: {reason}");
+            }
+        }
+
+        _onRequest?.Invoke(new ProxyRequest
+        {
+            Time = DateTimeOffset.UtcNow,
+            Allowed = false,
+            Rule = allowedByRule,
+            Reason = reason,
+            Protocol = protocol,
+            Method = method,
+            Host = host,
+            Path = path,
+            Destination = destination,
+        });
+        try
+        {
+            if (protocol == "http")
+            {
+                string body = "dnsw jail: denied: " + reason + "\n";
+                byte[] response = Encoding.ASCII.GetBytes(
+                    $"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {Encoding.ASCII.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
+                await client.SendAsync(response, _stop.Token).ConfigureAwait(false);
+                client.Shutdown(SocketShutdown.Send);
+            }
+            else if (protocol == "tls")
+            {
+                // alert record: type 21, version 3.3, length 2; level fatal (2), access_denied (49).
+                await client.SendAsync(new byte[] { 21, 3, 3, 0, 2, 2, 49 }, _stop.Token).ConfigureAwait(false);
+                client.Shutdown(SocketShutdown.Send);
+            }
+            else
+            {
+                client.LingerState = new LingerOption(true, 0);
+            }
+        }
+        catch (SocketException)
+        {
+        }
+    }
+
+    private static string EndpointText(IPEndPoint e) => e.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
+
+    /// <summary>Copies both directions until both are done; each direction half-closes the other side when its source ends.</summary>
+    internal static async Task<(long Up, long Down)> RelayAsync(Socket client, Socket server, CancellationToken cancellationToken)
+    {
+        Task<long> up = CopyAsync(client, server, cancellationToken);
+        Task<long> down = CopyAsync(server, client, cancellationToken);
+        await Task.WhenAll(up, down).ConfigureAwait(false);
+        return (up.Result, down.Result);
+    }
+
+    internal static async Task<long> CopyAsync(Socket from, Socket to, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(RelayBufferSize);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int n = await from.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                await to.SendAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                total += n;
+            }
+
+            to.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // One side went away: make the other see it.
+            try
+            {
+                to.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e2) when (e2 is SocketException or ObjectDisposedException)
+            {
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return total;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        await Task.WhenAll(_loops).ConfigureAwait(false);
+        await Task.WhenAll(_connections.Keys).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private enum VerdictKind
+    {
+        NeedMore,
+        Allow,
+        Refuse,
+    }
+
+    private sealed record Verdict(VerdictKind Kind, string Protocol, string? Host, string? Method, string? Path, string? Rule, string? Reason)
+    {
+        public static Verdict NeedMore { get; } = new(VerdictKind.NeedMore, "", null, null, null, null, null);
+
+        public HttpRequestHead? Head { get; init; }
+
+        public static Verdict Allow(string protocol, string? host, string? method, string? path, string rule) => new(VerdictKind.Allow, protocol, host, method, path, rule, null);
+
+        public static Verdict Refuse(string protocol, string reason, string? host = null, string? method = null, string? path = null) => new(VerdictKind.Refuse, protocol, host, method, path, null, reason);
+    }
+}
