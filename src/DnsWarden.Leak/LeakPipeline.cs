@@ -1,6 +1,6 @@
-using DnsWarden.Indicators;
 using DnsWarden.Capture.Dissect;
 using DnsWarden.Capture.Live;
+using DnsWarden.Indicators;
 using DnsWarden.Leak.Enrich;
 using DnsWarden.Leak.Evidence;
 using DnsWarden.Leak.Events;
@@ -47,21 +47,27 @@ public sealed class LeakPipeline
     {
         options ??= new LeakPipelineOptions();
         _evidence = options.Evidence;
-        Action<LeakEvent> emit = _evidence is { } evidence
-            ? e =>
+        Action<LeakEvent> emit = onEvent;
+        if (_evidence is { } evidence)
+        {
+            emit = e =>
             {
                 evidence.OnEvent(e);
                 onEvent(e);
-            }
-            : onEvent;
+            };
+        }
+
         _detector = new LeakDetector(policy, emit, options.GeoIp, options.Attributor, options.BaseDomains, options.Interfaces);
-        Action<Observation> sink = options.OnObservation is { } tap
-            ? o =>
+        Action<Observation> sink = _detector.OnObservation;
+        if (options.OnObservation is { } tap)
+        {
+            sink = o =>
             {
                 tap(o);
                 _detector.OnObservation(o);
-            }
-            : _detector.OnObservation;
+            };
+        }
+
         Func<int, string>? indexNames = options.InterfaceIndexNames;
         if (indexNames is null && options.Interfaces is { } table)
         {

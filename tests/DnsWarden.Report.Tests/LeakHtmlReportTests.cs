@@ -14,26 +14,26 @@ public sealed partial class LeakHtmlReportTests
     internal static LeakEvent Event(
         double seconds, LeakType? type, Severity severity, string iface = "eth0", string dst = "198.51.100.53:53", string? qname = "www.example.test",
         string? process = null, IReadOnlyList<string>? evidence = null, ConnectionFacts? connection = null) => new()
-    {
-        Kind = type is null ? "exfiltration" : "leak",
-        Timestamp = s_t0.AddSeconds(seconds),
-        LeakType = type,
-        Severity = severity,
-        Transport = "udp53",
-        Confidence = Confidence.High,
-        QName = qname,
-        QType = "A",
-        Interface = iface,
-        RouteClass = "physical",
-        Source = "192.168.1.10:40000",
-        Destination = dst,
-        Process = process is null ? null : new ProcessInfo(4242, process, "/usr/bin/" + process, 1000, process + " --flag", [new ProcessAncestor(1, "init")]),
-        Attribution = process is null ? Attribution.FromFile : new Attribution(Confidence.High, null),
-        Evidence = evidence ?? ["plaintext DNS query outside the safe path"],
-        Frame = 7,
-        CorrelationId = "q7",
-        Connection = connection,
-    };
+        {
+            Kind = type is null ? "exfiltration" : "leak",
+            Timestamp = s_t0.AddSeconds(seconds),
+            LeakType = type,
+            Severity = severity,
+            Transport = "udp53",
+            Confidence = Confidence.High,
+            QName = qname,
+            QType = "A",
+            Interface = iface,
+            RouteClass = "physical",
+            Source = "192.168.1.10:40000",
+            Destination = dst,
+            Process = process is null ? null : new ProcessInfo(4242, process, "/usr/bin/" + process, 1000, process + " --flag", [new ProcessAncestor(1, "init")]),
+            Attribution = process is null ? Attribution.FromFile : new Attribution(Confidence.High, null),
+            Evidence = evidence ?? ["plaintext DNS query outside the safe path"],
+            Frame = 7,
+            CorrelationId = "q7",
+            Connection = connection,
+        };
 
     private static (string Html, LeakSummary Summary) Render(params LeakEvent[] events)
     {
@@ -47,7 +47,10 @@ public sealed partial class LeakHtmlReportTests
 
         string html = LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
         {
-            Source = "capture files test.pcapng", Policy = "profile full-tunnel", Privacy = "full", EvidenceFile = "evidence.pcapng",
+            Source = "capture files test.pcapng",
+            Policy = "profile full-tunnel",
+            Privacy = "full",
+            EvidenceFile = "evidence.pcapng",
         });
         return (html, summary);
     }

@@ -80,7 +80,8 @@ internal sealed class ExportOptions
     public Option<FileInfo?> PasswordFile { get; } = new("--export-password-file") { HelpName = "FILE", Description = $"Read the ClickHouse password from this file's first line (or set {PasswordVariable})." };
 
     public Option<string[]> Tables { get; } = new("--export-table")
-    { HelpName = "KIND=NAME",
+    {
+        HelpName = "KIND=NAME",
         Description = "Use another table: leak=NAME, query=NAME or decision=NAME (repeatable; defaults leak_events, dns_queries, guard_decisions).",
         Arity = ArgumentArity.ZeroOrMore,
     };

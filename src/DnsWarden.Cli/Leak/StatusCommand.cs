@@ -259,7 +259,7 @@ internal static class StatusCommand
 
     private static void RenderPolicy(IAnsiConsole console, LeakPolicy p)
     {
-                var grid = new Table().Border(TableBorder.Rounded).Title("active policy");
+        var grid = new Table().Border(TableBorder.Rounded).Title("active policy");
         grid.AddColumn("setting");
         grid.AddColumn("value");
 

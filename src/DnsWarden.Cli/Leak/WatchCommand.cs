@@ -442,7 +442,11 @@ internal static class WatchCommand
                 : "live on every interface up";
             string page = LeakHtmlReport.Render(summary, listed.Listed, listed.NotListed, new LeakReportContext
             {
-                Source = source, Policy = policyName, Privacy = privacyName, EvidenceFile = options.WritePcap?.Name, Capture = totals,
+                Source = source,
+                Policy = policyName,
+                Privacy = privacyName,
+                EvidenceFile = options.WritePcap?.Name,
+                Capture = totals,
             });
             if (!OutputFiles.TryWrite(htmlFile!, page, "--html"))
             {

@@ -609,88 +609,88 @@ public static class PacketDecoder
         switch (f.Protocol)
         {
             case IpProtocol.Udp:
-            {
-                if (length < UdpHeaderLength)
                 {
-                    return DecodeError.TransportTruncated;
-                }
-
-                ushort sp = BigEndian.U16(frame, off);
-                ushort dp = BigEndian.U16(frame, off + 2);
-                int udpLength = BigEndian.U16(frame, off + 4);
-                f.SourcePort = sp;
-                f.DestinationPort = dp;
-
-                // RFC 768: the length covers header and data. A first fragment holds only part of it.
-                int dataLength = length - UdpHeaderLength;
-                if (!moreFragments)
-                {
-                    if (udpLength < UdpHeaderLength || udpLength > length)
+                    if (length < UdpHeaderLength)
                     {
-                        return DecodeError.BadUdpLength;
+                        return DecodeError.TransportTruncated;
                     }
 
-                    dataLength = udpLength - UdpHeaderLength;
-                }
+                    ushort sp = BigEndian.U16(frame, off);
+                    ushort dp = BigEndian.U16(frame, off + 2);
+                    int udpLength = BigEndian.U16(frame, off + 4);
+                    f.SourcePort = sp;
+                    f.DestinationPort = dp;
 
-                f.Flags |= PacketFlags.Transport;
-                f.PayloadOffset = off + UdpHeaderLength;
-                f.PayloadLength = dataLength;
-                f.PortClass = PortClassifier.Classify(IpProtocol.Udp, sp, dp);
-                return DecodeError.None;
-            }
+                    // RFC 768: the length covers header and data. A first fragment holds only part of it.
+                    int dataLength = length - UdpHeaderLength;
+                    if (!moreFragments)
+                    {
+                        if (udpLength < UdpHeaderLength || udpLength > length)
+                        {
+                            return DecodeError.BadUdpLength;
+                        }
+
+                        dataLength = udpLength - UdpHeaderLength;
+                    }
+
+                    f.Flags |= PacketFlags.Transport;
+                    f.PayloadOffset = off + UdpHeaderLength;
+                    f.PayloadLength = dataLength;
+                    f.PortClass = PortClassifier.Classify(IpProtocol.Udp, sp, dp);
+                    return DecodeError.None;
+                }
 
             case IpProtocol.Tcp:
-            {
-                if (length < TcpMinHeaderLength)
                 {
-                    return DecodeError.TransportTruncated;
+                    if (length < TcpMinHeaderLength)
+                    {
+                        return DecodeError.TransportTruncated;
+                    }
+
+                    ushort sp = BigEndian.U16(frame, off);
+                    ushort dp = BigEndian.U16(frame, off + 2);
+                    f.SourcePort = sp;
+                    f.DestinationPort = dp;
+
+                    // RFC 9293 §3.1: data offset counts 32-bit words, at least 5; options fill the rest.
+                    int dataOffset = (BigEndian.U8(frame, off + 12) >> 4) << 2;
+                    if (dataOffset < TcpMinHeaderLength || dataOffset > length)
+                    {
+                        return DecodeError.BadTcpDataOffset;
+                    }
+
+                    f.TcpSequence = BigEndian.U32(frame, off + 4);
+                    f.TcpAcknowledgment = BigEndian.U32(frame, off + 8);
+                    f.TcpFlags = (TcpFlags)BigEndian.U8(frame, off + 13);
+                    f.TcpWindow = BigEndian.U16(frame, off + 14);
+                    f.Flags |= PacketFlags.Transport;
+                    f.PayloadOffset = off + dataOffset;
+                    f.PayloadLength = length - dataOffset;
+                    f.PortClass = PortClassifier.Classify(IpProtocol.Tcp, sp, dp);
+                    return DecodeError.None;
                 }
-
-                ushort sp = BigEndian.U16(frame, off);
-                ushort dp = BigEndian.U16(frame, off + 2);
-                f.SourcePort = sp;
-                f.DestinationPort = dp;
-
-                // RFC 9293 §3.1: data offset counts 32-bit words, at least 5; options fill the rest.
-                int dataOffset = (BigEndian.U8(frame, off + 12) >> 4) << 2;
-                if (dataOffset < TcpMinHeaderLength || dataOffset > length)
-                {
-                    return DecodeError.BadTcpDataOffset;
-                }
-
-                f.TcpSequence = BigEndian.U32(frame, off + 4);
-                f.TcpAcknowledgment = BigEndian.U32(frame, off + 8);
-                f.TcpFlags = (TcpFlags)BigEndian.U8(frame, off + 13);
-                f.TcpWindow = BigEndian.U16(frame, off + 14);
-                f.Flags |= PacketFlags.Transport;
-                f.PayloadOffset = off + dataOffset;
-                f.PayloadLength = length - dataOffset;
-                f.PortClass = PortClassifier.Classify(IpProtocol.Tcp, sp, dp);
-                return DecodeError.None;
-            }
 
             case IpProtocol.Icmp:
             case IpProtocol.IcmpV6:
-            {
-                if (length < IcmpHeaderLength)
                 {
-                    return DecodeError.TransportTruncated;
-                }
+                    if (length < IcmpHeaderLength)
+                    {
+                        return DecodeError.TransportTruncated;
+                    }
 
-                byte type = BigEndian.U8(frame, off);
-                f.IcmpType = type;
-                f.IcmpCode = BigEndian.U8(frame, off + 1);
-                f.Flags |= PacketFlags.Transport;
-                f.PayloadOffset = off + IcmpHeaderLength;
-                f.PayloadLength = length - IcmpHeaderLength;
-                if (f.Protocol == IpProtocol.Icmp ? IsIcmpV4Error(type) : type < 128)
-                {
-                    f.IcmpInnerOffset = off + IcmpHeaderLength;
-                }
+                    byte type = BigEndian.U8(frame, off);
+                    f.IcmpType = type;
+                    f.IcmpCode = BigEndian.U8(frame, off + 1);
+                    f.Flags |= PacketFlags.Transport;
+                    f.PayloadOffset = off + IcmpHeaderLength;
+                    f.PayloadLength = length - IcmpHeaderLength;
+                    if (f.Protocol == IpProtocol.Icmp ? IsIcmpV4Error(type) : type < 128)
+                    {
+                        f.IcmpInnerOffset = off + IcmpHeaderLength;
+                    }
 
-                return DecodeError.None;
-            }
+                    return DecodeError.None;
+                }
 
             default:
                 return DecodeError.None;

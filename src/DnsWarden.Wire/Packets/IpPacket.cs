@@ -198,80 +198,80 @@ public static class IpPacket
         switch (f.Protocol)
         {
             case IpProtocol.Tcp:
-            {
-                if (length < TcpMinHeaderLength)
                 {
-                    return IpPacketError.TruncatedTransport;
-                }
-
-                uint ports = BigEndian.U32(packet, off);
-                f.SourcePort = (ushort)(ports >> 16);
-                f.DestinationPort = (ushort)ports;
-
-                // RFC 9293 §3.1: data offset in 32-bit words, at least 5.
-                int dataOffset = (BigEndian.U8(packet, off + 12) >> 4) << 2;
-                if (dataOffset < TcpMinHeaderLength || dataOffset > length)
-                {
-                    return IpPacketError.BadTcpDataOffset;
-                }
-
-                f.TcpSequence = BigEndian.U32(packet, off + 4);
-                f.TcpAcknowledgment = BigEndian.U32(packet, off + 8);
-                f.TcpFlags = BigEndian.U8(packet, off + 13);
-                f.PayloadOffset = off + dataOffset;
-                f.PayloadLength = length - dataOffset;
-                f.Flags |= IpPacketFlags.Transport;
-                return IpPacketError.None;
-            }
-
-            case IpProtocol.Udp:
-            {
-                if (length < UdpHeaderLength)
-                {
-                    return IpPacketError.TruncatedTransport;
-                }
-
-                uint ports = BigEndian.U32(packet, off);
-                f.SourcePort = (ushort)(ports >> 16);
-                f.DestinationPort = (ushort)ports;
-
-                // RFC 768: the length covers header and data; a first fragment, or a cut copy, holds only part of it.
-                int dataLength = length - UdpHeaderLength;
-                if (!moreFragments)
-                {
-                    int udpLength = BigEndian.U16(packet, off + 4);
-                    bool cut = (f.Flags & IpPacketFlags.Cut) != 0;
-                    if (udpLength < UdpHeaderLength || (udpLength > length && !cut))
+                    if (length < TcpMinHeaderLength)
                     {
-                        return IpPacketError.BadUdpLength;
+                        return IpPacketError.TruncatedTransport;
                     }
 
-                    dataLength = Math.Min(udpLength, length) - UdpHeaderLength;
+                    uint ports = BigEndian.U32(packet, off);
+                    f.SourcePort = (ushort)(ports >> 16);
+                    f.DestinationPort = (ushort)ports;
+
+                    // RFC 9293 §3.1: data offset in 32-bit words, at least 5.
+                    int dataOffset = (BigEndian.U8(packet, off + 12) >> 4) << 2;
+                    if (dataOffset < TcpMinHeaderLength || dataOffset > length)
+                    {
+                        return IpPacketError.BadTcpDataOffset;
+                    }
+
+                    f.TcpSequence = BigEndian.U32(packet, off + 4);
+                    f.TcpAcknowledgment = BigEndian.U32(packet, off + 8);
+                    f.TcpFlags = BigEndian.U8(packet, off + 13);
+                    f.PayloadOffset = off + dataOffset;
+                    f.PayloadLength = length - dataOffset;
+                    f.Flags |= IpPacketFlags.Transport;
+                    return IpPacketError.None;
                 }
 
-                f.PayloadOffset = off + UdpHeaderLength;
-                f.PayloadLength = dataLength;
-                f.Flags |= IpPacketFlags.Transport;
-                return IpPacketError.None;
-            }
+            case IpProtocol.Udp:
+                {
+                    if (length < UdpHeaderLength)
+                    {
+                        return IpPacketError.TruncatedTransport;
+                    }
+
+                    uint ports = BigEndian.U32(packet, off);
+                    f.SourcePort = (ushort)(ports >> 16);
+                    f.DestinationPort = (ushort)ports;
+
+                    // RFC 768: the length covers header and data; a first fragment, or a cut copy, holds only part of it.
+                    int dataLength = length - UdpHeaderLength;
+                    if (!moreFragments)
+                    {
+                        int udpLength = BigEndian.U16(packet, off + 4);
+                        bool cut = (f.Flags & IpPacketFlags.Cut) != 0;
+                        if (udpLength < UdpHeaderLength || (udpLength > length && !cut))
+                        {
+                            return IpPacketError.BadUdpLength;
+                        }
+
+                        dataLength = Math.Min(udpLength, length) - UdpHeaderLength;
+                    }
+
+                    f.PayloadOffset = off + UdpHeaderLength;
+                    f.PayloadLength = dataLength;
+                    f.Flags |= IpPacketFlags.Transport;
+                    return IpPacketError.None;
+                }
 
             case IpProtocol.Icmp:
             case IpProtocol.IcmpV6:
-            {
-                if (length < IcmpHeaderLength)
                 {
-                    return IpPacketError.TruncatedTransport;
-                }
+                    if (length < IcmpHeaderLength)
+                    {
+                        return IpPacketError.TruncatedTransport;
+                    }
 
-                byte type = BigEndian.U8(packet, off);
-                f.IcmpType = type;
-                f.IcmpCode = BigEndian.U8(packet, off + 1);
-                f.PayloadOffset = off + IcmpHeaderLength;
-                f.PayloadLength = length - IcmpHeaderLength;
-                bool isError = f.Protocol == IpProtocol.Icmp ? type is 3 or 4 or 5 or 11 or 12 : type < 128;
-                f.Flags |= isError ? IpPacketFlags.Transport | IpPacketFlags.IcmpError : IpPacketFlags.Transport;
-                return IpPacketError.None;
-            }
+                    byte type = BigEndian.U8(packet, off);
+                    f.IcmpType = type;
+                    f.IcmpCode = BigEndian.U8(packet, off + 1);
+                    f.PayloadOffset = off + IcmpHeaderLength;
+                    f.PayloadLength = length - IcmpHeaderLength;
+                    bool isError = f.Protocol == IpProtocol.Icmp ? type is 3 or 4 or 5 or 11 or 12 : type < 128;
+                    f.Flags |= isError ? IpPacketFlags.Transport | IpPacketFlags.IcmpError : IpPacketFlags.Transport;
+                    return IpPacketError.None;
+                }
 
             default:
                 return IpPacketError.None;

@@ -56,33 +56,33 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
                 pid = await RunJailToEndAsync("kill -SEGV $$", expectedStatus: 128 + 11);
                 break;
             case "interrupt":
-            {
-                (NetnsProcess jail, HostState during) = await StartJailAsync();
-                pid = jail.Pid;
-                AssertForwardingWasOn(before, during);
-                Assert.True(jail.Signal(ProcessSignal.Interrupt));
-                await jail.Exited.WaitAsync(s_runTimeout);
-                break;
-            }
+                {
+                    (NetnsProcess jail, HostState during) = await StartJailAsync();
+                    pid = jail.Pid;
+                    AssertForwardingWasOn(before, during);
+                    Assert.True(jail.Signal(ProcessSignal.Interrupt));
+                    await jail.Exited.WaitAsync(s_runTimeout);
+                    break;
+                }
 
             default:
-            {
-                (NetnsProcess jail, HostState during) = await StartJailAsync();
-                pid = jail.Pid;
-                AssertForwardingWasOn(before, during);
-                await jail.StopAsync(ProcessSignal.Kill);
-                Assert.NotEqual(before, await SnapshotAsync()); // a SIGKILL leaves state; what follows must undo it
-                if (exit == "kill-then-cleanup")
                 {
-                    (await DnswAsync(["jail", "--cleanup"])).EnsureSuccess();
-                }
-                else
-                {
-                    await RunJailToEndAsync("true", expectedStatus: 0);
-                }
+                    (NetnsProcess jail, HostState during) = await StartJailAsync();
+                    pid = jail.Pid;
+                    AssertForwardingWasOn(before, during);
+                    await jail.StopAsync(ProcessSignal.Kill);
+                    Assert.NotEqual(before, await SnapshotAsync()); // a SIGKILL leaves state; what follows must undo it
+                    if (exit == "kill-then-cleanup")
+                    {
+                        (await DnswAsync(["jail", "--cleanup"])).EnsureSuccess();
+                    }
+                    else
+                    {
+                        await RunJailToEndAsync("true", expectedStatus: 0);
+                    }
 
-                break;
-            }
+                    break;
+                }
         }
 
         Assert.Equal(before, await SnapshotAsync());

@@ -154,10 +154,10 @@ public sealed class PcapNgTail : IDisposable
         switch (type)
         {
             case EnhancedPacket or ObsoletePacket when body.Length >= 20:
-            {
-                int captured = (int)Math.Min(U32(body, 12, bigEndian), (uint)(body.Length - 20));
-                return (20, captured);
-            }
+                {
+                    int captured = (int)Math.Min(U32(body, 12, bigEndian), (uint)(body.Length - 20));
+                    return (20, captured);
+                }
 
             case SimplePacket when body.Length >= 4:
                 return (4, body.Length - 4);

@@ -11,20 +11,20 @@ public sealed class LeakSummaryTests
 
     private static LeakEvent Ev(
         double seconds, LeakType? type = LeakType.A, Severity severity = Severity.P1, string dst = "192.168.1.1:53", string? process = null, string transport = "udp53") => new()
-    {
-        Kind = type is null ? "exfiltration" : "leak",
-        Timestamp = s_t0.AddSeconds(seconds),
-        LeakType = type,
-        Severity = severity,
-        Transport = transport,
-        Confidence = Confidence.High,
-        Interface = "eth0",
-        RouteClass = "physical",
-        Destination = dst,
-        Process = process is null ? null : new ProcessInfo(1, process, null, null, null, []),
-        Attribution = Attribution.FromFile,
-        Evidence = ["x"],
-    };
+        {
+            Kind = type is null ? "exfiltration" : "leak",
+            Timestamp = s_t0.AddSeconds(seconds),
+            LeakType = type,
+            Severity = severity,
+            Transport = transport,
+            Confidence = Confidence.High,
+            Interface = "eth0",
+            RouteClass = "physical",
+            Destination = dst,
+            Process = process is null ? null : new ProcessInfo(1, process, null, null, null, []),
+            Attribution = Attribution.FromFile,
+            Evidence = ["x"],
+        };
 
     private static LeakSummary Of(params LeakEvent[] events)
     {
