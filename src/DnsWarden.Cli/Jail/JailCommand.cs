@@ -23,11 +23,12 @@ internal static class JailCommand
         var policy = new Option<FileInfo?>("--policy") { Description = "The resolver policy (docs/RESOLVER.md) for --mode policy." };
         Option<string[]> upstream = UpstreamOption.Create("Where allowed names are resolved (repeatable; as for dnsw proxy), from the host's side.");
         var user = new Option<string?>("--user") { Description = "Run CMD as this user (default: the user sudo ran dnsw for, else nobody)." };
-        var output = new Option<FileInfo?>("--out") { Description = "Write every DNS query with its verdict and exfiltration score as JSON lines to this file." };
+        // The proxy's and the TUN filter's name for the same log, appended to as they append; --out stays as an alias.
+        var output = new Option<FileInfo?>("--query-log", "--out") { Description = "Append every DNS query with its verdict and exfiltration score, and every refused connection, as JSON lines to this file (--log-format)." };
         Option<string?> privacy = PrivacyOption.Create("What --out keeps");
         var writable = new Option<string[]>("--writable") { Description = "A directory the command may write beneath (repeatable; default: the current directory). Everything else it can only read; /tmp is its own.", Arity = ArgumentArity.ZeroOrMore };
-        Option<string?> logLimit = LogLimitOption.Create("--out");
-        Option<string?> logFormat = LogFormatOption.Create("--out");
+        Option<string?> logLimit = LogLimitOption.Create("--query-log");
+        Option<string?> logFormat = LogFormatOption.Create("--query-log");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         Option<FileInfo?> config = EngineConfigOption.Create("the jail");
         var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };

@@ -99,8 +99,8 @@ public static class JailRunner
 
         // The user's file, in a directory the jailed command may be able to write: opened as that user, never through a
         // link, and before anything is built so a refusal leaves nothing to undo.
-        await using Stream? outStream = options.OutPath is null ? null : OutputFile.Open(options.OutPath, options.OutputOwner, append: false);
-        await using Stream? requestStream = options.RequestLogPath is null ? null : OutputFile.Open(options.RequestLogPath, options.OutputOwner, append: false);
+        await using Stream? outStream = options.OutPath is null ? null : OutputFile.Open(options.OutPath, options.OutputOwner, append: true);
+        await using Stream? requestStream = options.RequestLogPath is null ? null : OutputFile.Open(options.RequestLogPath, options.OutputOwner, append: true);
 
         DateTimeOffset started = DateTimeOffset.UtcNow;
 

@@ -99,34 +99,6 @@ internal ref struct PolicyReader
 
     // ---- values ----
 
-    private bool ReadDouble(string path, double min, double max, out double value)
-    {
-        value = 0;
-        if (!_json.Next())
-        {
-            return false;
-        }
-
-        if (_json.Reader.TokenType != JsonTokenType.Number || !_json.Reader.TryGetDouble(out value) || !double.IsFinite(value)
-            || value < min || value > max)
-        {
-            string range = string.Create(CultureInfo.InvariantCulture, $"between {min} and {max}");
-            return _json.Fail($"{path}: expected a number {range}, got {_json.Describe()}");
-        }
-
-        return true;
-    }
-
-    private bool BeginObject(string path)
-    {
-        if (!_json.Next())
-        {
-            return false;
-        }
-
-        return _json.Reader.TokenType == JsonTokenType.StartObject || _json.Fail($"{path}: expected an object, got {_json.Describe()}");
-    }
-
     /// <summary>An array of strings, each checked as <paramref name="kind"/> and added to the list that fits it.</summary>
     private bool ReadStrings<T>(string path, StringKind kind, List<T> into)
     {
@@ -280,7 +252,7 @@ internal ref struct PolicyReader
 
     private bool ReadInterfaceClasses(PolicyDraft draft)
     {
-        if (!BeginObject("interface_classes"))
+        if (!_json.BeginObject("interface_classes"))
         {
             return false;
         }
@@ -346,7 +318,7 @@ internal ref struct PolicyReader
 
     private bool ReadSplit(PolicyDraft draft)
     {
-        if (!BeginObject("split"))
+        if (!_json.BeginObject("split"))
         {
             return false;
         }
@@ -395,7 +367,7 @@ internal ref struct PolicyReader
 
     private bool ReadEncryptedDns(PolicyDraft draft)
     {
-        if (!BeginObject("encrypted_dns"))
+        if (!_json.BeginObject("encrypted_dns"))
         {
             return false;
         }
@@ -502,7 +474,7 @@ internal ref struct PolicyReader
 
     private bool ReadExfiltration(PolicyDraft draft)
     {
-        if (!BeginObject("exfiltration"))
+        if (!_json.BeginObject("exfiltration"))
         {
             return false;
         }
@@ -547,7 +519,7 @@ internal ref struct PolicyReader
                     break;
                 case "min_entropy":
                     // Bits per character; the DNS alphabet (38 symbols) tops out near 5.25.
-                    if (!ReadDouble(path, 0, 8, out d))
+                    if (!_json.ReadDouble(path, 0, 8, out d))
                     {
                         return false;
                     }
@@ -573,7 +545,7 @@ internal ref struct PolicyReader
                     x = x with { LongName = i };
                     break;
                 case "txt_null_share":
-                    if (!ReadDouble(path, 0, 1, out d))
+                    if (!_json.ReadDouble(path, 0, 1, out d))
                     {
                         return false;
                     }
@@ -581,7 +553,7 @@ internal ref struct PolicyReader
                     x = x with { TxtNullShare = d };
                     break;
                 case "nxdomain_share":
-                    if (!ReadDouble(path, 0, 1, out d))
+                    if (!_json.ReadDouble(path, 0, 1, out d))
                     {
                         return false;
                     }

@@ -189,7 +189,7 @@ internal ref struct ProxyConfigReader
     /// </summary>
     private bool ReadEncryptedListener(string name, string port, ref ProxyConfig c)
     {
-        if (!BeginObject(name, $"{{ \"listen\": [\"127.0.0.1:{port}\"], \"certificate\": \"cert.pem\", \"key\": \"key.pem\" }}"))
+        if (!_json.BeginObject(name, $"{{ \"listen\": [\"127.0.0.1:{port}\"], \"certificate\": \"cert.pem\", \"key\": \"key.pem\" }}"))
         {
             return false;
         }
@@ -275,7 +275,7 @@ internal ref struct ProxyConfigReader
     private bool ReadDomainUpstreams(out List<DomainUpstream> routes)
     {
         routes = [];
-        if (!BeginObject("upstream_for", "{ \"corp.example\": [\"udp://10.0.0.53\"] }"))
+        if (!_json.BeginObject("upstream_for", "{ \"corp.example\": [\"udp://10.0.0.53\"] }"))
         {
             return false;
         }
@@ -404,7 +404,7 @@ internal ref struct ProxyConfigReader
                     urlAt = _json.Reader.TokenStartIndex;
                     break;
                 case "bootstrap":
-                    ok = ReadAddress(keyPath, "an IP address such as 10.0.0.3 or fd00::3", out bootstrap);
+                    ok = _json.ReadAddress(keyPath, "an IP address such as 10.0.0.3 or fd00::3", null, out bootstrap);
                     bootstrapAt = _json.Reader.TokenStartIndex;
                     break;
                 case "server_name":
@@ -522,7 +522,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadCache(ref ProxyConfig c)
     {
-        if (!BeginObject("cache", "{ \"enabled\": true, \"max_entries\": 10000 }"))
+        if (!_json.BeginObject("cache", "{ \"enabled\": true, \"max_entries\": 10000 }"))
         {
             return false;
         }
@@ -567,7 +567,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadTracker(ref ProxyConfig c)
     {
-        if (!BeginObject("ip_tracker", "{ \"fixed_ttl\": \"5m\" }"))
+        if (!_json.BeginObject("ip_tracker", "{ \"fixed_ttl\": \"5m\" }"))
         {
             return false;
         }
@@ -621,7 +621,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadQueryLog(ref ProxyConfig c)
     {
-        if (!BeginObject("query_log", "{ \"path\": \"/var/log/dnsw/queries.jsonl\", \"privacy\": \"redacted\" }"))
+        if (!_json.BeginObject("query_log", "{ \"path\": \"/var/log/dnsw/queries.jsonl\", \"privacy\": \"redacted\" }"))
         {
             return false;
         }
@@ -668,7 +668,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadMetrics(ref ProxyConfig c)
     {
-        if (!BeginObject("metrics", "{ \"listen\": \"127.0.0.1:9153\" }"))
+        if (!_json.BeginObject("metrics", "{ \"listen\": \"127.0.0.1:9153\" }"))
         {
             return false;
         }
@@ -700,7 +700,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadTcp(ref ProxyConfig c)
     {
-        if (!BeginObject("tcp", "{ \"max_connections\": 1024, \"idle_timeout\": \"10s\" }"))
+        if (!_json.BeginObject("tcp", "{ \"max_connections\": 1024, \"idle_timeout\": \"10s\" }"))
         {
             return false;
         }
@@ -842,7 +842,7 @@ internal ref struct ProxyConfigReader
 
     private bool ReadInFlight(ref ProxyConfig c)
     {
-        if (!BeginObject("in_flight", "{ \"per_listener\": 1024, \"total\": 4096 }"))
+        if (!_json.BeginObject("in_flight", "{ \"per_listener\": 1024, \"total\": 4096 }"))
         {
             return false;
         }
@@ -933,16 +933,6 @@ internal ref struct ProxyConfigReader
 
     // ---- values ----
 
-    private bool BeginObject(string path, string example)
-    {
-        if (!_json.Next())
-        {
-            return false;
-        }
-
-        return _json.Reader.TokenType == JsonTokenType.StartObject || _json.Fail($"{path}: expected an object such as {example}, got {_json.Describe()}");
-    }
-
     /// <summary>Reads <c>IP:PORT</c> at the current token, which must be a string.</summary>
     private bool ReadEndPointHere(string path, [NotNullWhen(true)] out IPEndPoint? endPoint)
     {
@@ -960,22 +950,6 @@ internal ref struct ProxyConfigReader
         if (!ProxyConfig.TryParseEndPoint(text, out endPoint, out string? error))
         {
             return _json.Fail($"{path}: {error}");
-        }
-
-        return true;
-    }
-
-    private bool ReadAddress(string path, string expected, out IPAddress? address)
-    {
-        address = null;
-        if (!_json.ReadString(path, expected, out string text))
-        {
-            return false;
-        }
-
-        if (!Profiles.TryParseAddress(text, out address))
-        {
-            return _json.Fail($"{path}: expected {expected}, got {PolicyJsonCursor.Quote(text)}");
         }
 
         return true;

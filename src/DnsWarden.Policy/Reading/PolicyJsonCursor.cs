@@ -269,4 +269,56 @@ internal ref struct PolicyJsonCursor
 
         return Reader.TokenType == JsonTokenType.StartArray || Fail($"{path}: expected {expected}, got {Describe()}");
     }
+
+    /// <summary>The next token opens an object; the error shows <paramref name="example"/> when there is one.</summary>
+    public bool BeginObject(string path, string? example = null)
+    {
+        if (!Next())
+        {
+            return false;
+        }
+
+        string expected = example is null ? "an object" : "an object such as " + example;
+        return Reader.TokenType == JsonTokenType.StartObject || Fail($"{path}: expected {expected}, got {Describe()}");
+    }
+
+    /// <summary>A number from <paramref name="min"/> to <paramref name="max"/> (finite; decimals allowed).</summary>
+    public bool ReadDouble(string path, double min, double max, out double value)
+    {
+        value = 0;
+        if (!Next())
+        {
+            return false;
+        }
+
+        if (Reader.TokenType != JsonTokenType.Number || !Reader.TryGetDouble(out value) || !double.IsFinite(value)
+            || value < min || value > max)
+        {
+            string range = string.Create(CultureInfo.InvariantCulture, $"between {min} and {max}");
+            return Fail($"{path}: expected a number {range}, got {Describe()}");
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// An IP address as a string, read as every policy file reads one (<see cref="Profiles.TryParseAddress"/>: IPv4
+    /// as a dotted quad, no zone), of <paramref name="family"/> when one is given.
+    /// </summary>
+    public bool ReadAddress(string path, string expected, System.Net.Sockets.AddressFamily? family, [NotNullWhen(true)] out System.Net.IPAddress? address)
+    {
+        address = null;
+        if (!ReadString(path, expected, out string text))
+        {
+            return false;
+        }
+
+        if (!Profiles.TryParseAddress(text, out address) || (family is { } f && address.AddressFamily != f))
+        {
+            address = null;
+            return Fail($"{path}: expected {expected}, got {Quote(text)}");
+        }
+
+        return true;
+    }
 }

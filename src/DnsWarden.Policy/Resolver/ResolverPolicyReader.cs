@@ -130,11 +130,12 @@ internal ref struct ResolverPolicyReader
                     defaultAction = (ResolverDefaultAction)i;
                     break;
                 case "sinkhole_v4":
-                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetwork, out IPAddress given);
+                    ok = _json.ReadAddress(_prefix + key, "an IPv4 address such as 6.6.6.6", AddressFamily.InterNetwork, out IPAddress? given);
                     v4 = given;
                     break;
                 case "sinkhole_v6":
-                    ok = ReadAddress(_prefix + key, AddressFamily.InterNetworkV6, out v6);
+                    ok = _json.ReadAddress(_prefix + key, "an IPv6 address such as ::", AddressFamily.InterNetworkV6, out IPAddress? given6);
+                    v6 = given6 ?? v6;
                     break;
                 case "sinkhole_ttl":
                     ok = _json.ReadInt(_prefix + key, 0, int.MaxValue, out i);
@@ -498,21 +499,4 @@ internal ref struct ResolverPolicyReader
         return DomainSet.IsValidRule(s, out error);
     }
 
-    private bool ReadAddress(string path, AddressFamily family, out IPAddress address)
-    {
-        address = IPAddress.None;
-        string expected = family == AddressFamily.InterNetwork ? "an IPv4 address such as 6.6.6.6" : "an IPv6 address such as ::";
-        if (!_json.ReadString(path, expected, out string s))
-        {
-            return false;
-        }
-
-        if (!IPAddress.TryParse(s, out IPAddress? parsed) || parsed.AddressFamily != family || s.Contains('%'))
-        {
-            return _json.Fail($"{path}: expected {expected}, got {PolicyJsonCursor.Quote(s)}");
-        }
-
-        address = parsed;
-        return true;
-    }
 }

@@ -8,7 +8,7 @@ namespace DnsWarden.E2E.Jail;
 /// <summary>
 /// <c>dnsw jail --report FILE</c>: a real jail run in policy mode (one name allowed, the rest blocked, an unresolved
 /// destination and DoT tried) writes the page; its counts equal the run's own query log and refusal lines
-/// (<c>--out</c>), and headless Chromium renders it offline.
+/// (<c>--query-log</c>), and headless Chromium renders it offline.
 /// </summary>
 [SupportedOSPlatform("linux")]
 public sealed class JailReportTests(JailNetFixture fixture) : IClassFixture<JailNetFixture>
@@ -31,7 +31,7 @@ public sealed class JailReportTests(JailNetFixture fixture) : IClassFixture<Jail
             fixture.Host, DnswProgram.Program,
             [
                 .. DnswProgram.Prefix, "jail", "--mode", "policy", "--policy", policy, "--upstream", "udp://" + JailNetFixture.ResolverV4,
-                "--privacy", "full", "--out", log, "--report", report, "--", "bash", "-c", script,
+                "--privacy", "full", "--query-log", log, "--report", report, "--", "bash", "-c", script,
             ],
             TimeSpan.FromSeconds(90));
         Assert.Equal(3, r.ExitCode);

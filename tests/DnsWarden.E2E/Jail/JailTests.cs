@@ -120,7 +120,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         string script = string.Join("\n",
             $"echo udp=$(dig @{JailNetFixture.ResolverV4} anything.example A +short +time=2 +tries=1)",
             $"kdig @{JailNetFixture.ResolverV4} +tls {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo dot=escaped || echo dot=blocked");
-        CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full", "--log-format", "ecs"], script);
+        CommandResult r = await JailAsync(["--query-log", outFile, "--privacy", "full", "--log-format", "ecs"], script);
         Assert.True(r.ExitCode == 0, r.Describe());
         Assert.Contains("udp=6.6.6.6", r.StdOut, StringComparison.Ordinal);
         Assert.Contains("dot=blocked", r.StdOut, StringComparison.Ordinal);
@@ -178,7 +178,7 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
             $"kdig @{JailNetFixture.ResolverV4} +quic {JailNetFixture.WebName} +time=1 +retry=0 >/dev/null 2>&1 && echo doq=escaped || echo doq=blocked",
             burst,
             "exit 5");
-        CommandResult r = await JailAsync(["--out", outFile, "--privacy", "full"], script);
+        CommandResult r = await JailAsync(["--query-log", outFile, "--privacy", "full"], script);
         await dump.StopAsync();
 
         Assert.Equal(5, r.ExitCode);
@@ -226,6 +226,17 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         int maxScore = log.Where(e => e.GetProperty("qname").GetString()!.EndsWith("tunnel.jail.test", StringComparison.Ordinal))
             .Max(e => e.GetProperty("exfiltration_score").GetInt32());
         Assert.True(maxScore >= 60, maxScore.ToString(CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task TheQueryLogIsAppendedToAsTheProxysAndTheFiltersAre_AndOutIsItsOtherName()
+    {
+        string log = fixture.Net.TempPath("jail-append.jsonl");
+        Assert.Equal(0, (await JailAsync(["--query-log", log, "--privacy", "full"], "dig +short +time=2 +tries=1 first.jail.test")).ExitCode);
+        Assert.Equal(0, (await JailAsync(["--out", log, "--privacy", "full"], "dig +short +time=2 +tries=1 second.jail.test")).ExitCode);
+        string[] lines = await File.ReadAllLinesAsync(log);
+        Assert.Contains(lines, l => l.Contains("\"qname\":\"first.jail.test\"", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("\"qname\":\"second.jail.test\"", StringComparison.Ordinal));
     }
 
     [Fact]

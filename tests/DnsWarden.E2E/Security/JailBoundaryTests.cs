@@ -32,7 +32,7 @@ public sealed class JailBoundaryTests(SecurityNetFixture fixture) : IClassFixtur
         fixture.Check();
         using JailDirectory dir = JailDirectory.Create("names");
         string log = dir.Combine("queries.jsonl");
-        CommandResult r = await JailAsync(["--out", log, "--privacy", "full", "--writable", dir.Path], "dig", "+short", "+time=2", "+tries=1", "x.a:/path/lib:b.test");
+        CommandResult r = await JailAsync(["--query-log", log, "--privacy", "full", "--writable", dir.Path], "dig", "+short", "+time=2", "+tries=1", "x.a:/path/lib:b.test");
         Assert.True(r.ExitCode == 0, r.Describe());
 
         // Created by the invoking user, not by root.
@@ -56,12 +56,12 @@ public sealed class JailBoundaryTests(SecurityNetFixture fixture) : IClassFixtur
         string ran = dir.Combine("second-run-ran");
 
         // The first run: the command, as the directory's owner, swaps the log for a link to a file only root may write.
-        CommandResult first = await JailAsync(["--out", log, "--writable", dir.Path], "sh", "-c", $"rm -f {log} && ln -s {victim} {log}");
+        CommandResult first = await JailAsync(["--query-log", log, "--writable", dir.Path], "sh", "-c", $"rm -f {log} && ln -s {victim} {log}");
         Assert.True(first.ExitCode == 0, first.Describe());
         Assert.Equal(victim, new FileInfo(log).LinkTarget);
 
         // The second run must not write through the link: refused with one line naming the file, the command not run.
-        CommandResult second = await JailAsync(["--out", log, "--writable", dir.Path], "touch", ran);
+        CommandResult second = await JailAsync(["--query-log", log, "--writable", dir.Path], "touch", ran);
         Assert.Equal(3, second.ExitCode);
         string error = Assert.Single(second.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(log, error, StringComparison.Ordinal);
@@ -261,7 +261,7 @@ public sealed class JailBoundaryTests(SecurityNetFixture fixture) : IClassFixtur
             threading.Event().wait()
             """);
         string outFile = dir.Combine("out.jsonl");
-        NetnsProcess jail = StartJail("inbound", ["--out", outFile, "--writable", dir.Path], "/usr/bin/python3", "-u", listenerScript);
+        NetnsProcess jail = StartJail("inbound", ["--query-log", outFile, "--writable", dir.Path], "/usr/bin/python3", "-u", listenerScript);
         await jail.WaitForOutputAsync("jail-ready-at ", TimeSpan.FromSeconds(60));
         string[] ready = Line(jail.StdOut, "jail-ready-at ").Split(' ');
         string jailV4 = ready[1];
