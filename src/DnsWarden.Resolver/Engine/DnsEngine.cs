@@ -301,14 +301,14 @@ public sealed class DnsEngine
         Span<byte> key = stackalloc byte[DnsCacheKey.MaxLength];
         if (!DnsCacheKey.TryBuild(query.Span, key, out int keyLength, out int questionNameLength))
         {
-            return ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken);
+            return ForwardAndShareAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken);
         }
 
         string text = System.Text.Encoding.Latin1.GetString(key[..keyLength]);
         var mine = new SharedForward(text);
         SharedForward first = _shared.GetOrAdd(text, mine);
         return first == mine
-            ? ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, mine, cancellationToken)
+            ? ForwardAndShareAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, mine, cancellationToken)
             : JoinAsync(first, decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, questionNameLength, cancellationToken);
     }
 
@@ -345,7 +345,7 @@ public sealed class DnsEngine
 
         if (shared.AskAgain)
         {
-            return await ForwardOwnAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken).ConfigureAwait(false);
+            return await ForwardAndShareAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, null, cancellationToken).ConfigureAwait(false);
         }
 
         _forwards.Leave();
@@ -365,35 +365,6 @@ public sealed class DnsEngine
         length = FitToClient(query.Span, response.Span, answer.Length, protocol);
         Finish(protocol, client, start, shared.Outcome, shared.Reason + " (shared with an identical query in flight)", qname, qtype, score, response.Span[..length], shared.Upstream);
         return length;
-    }
-
-    private async ValueTask<int> ForwardOwnAsync(
-        ResolverDecider decider,
-        ReadOnlyMemory<byte> query,
-        Memory<byte> response,
-        ListenerProtocol protocol,
-        EndPoint? client,
-        InFlightLimit? listenerForwards,
-        long start,
-        string? qname,
-        ushort qtype,
-        int score,
-        SharedForward? sharing,
-        CancellationToken cancellationToken)
-    {
-        // Whatever happens below, those who joined this query are answered (AskAgain unless a reply was shared).
-        try
-        {
-            return await ForwardAndShareAsync(decider, query, response, protocol, client, listenerForwards, start, qname, qtype, score, sharing, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (sharing is not null)
-            {
-                _shared.TryRemove(new KeyValuePair<string, SharedForward>(sharing.Key, sharing));
-                sharing.Reply.TrySetResult(new SharedReply(null, AskAgain: true, QueryOutcome.ServFail, "", null));
-            }
-        }
     }
 
     /// <summary>Tells those who joined <paramref name="sharing"/> the reply, and lets later queries start their own.</summary>
@@ -420,97 +391,105 @@ public sealed class DnsEngine
         SharedForward? sharing,
         CancellationToken cancellationToken)
     {
-        _metrics.EnterQuery();
-        ForwardReply reply;
-        byte[] upstreamQuery = ArrayPool<byte>.Shared.Rent(UpstreamQuery.MaxLength);
+        // Whatever happens below, those who joined this query are answered (AskAgain unless a reply was shared).
         try
         {
-            if (!UpstreamQuery.TryWrite(query.Span, upstreamQuery, out int upstreamLength))
+            _metrics.EnterQuery();
+            ForwardReply reply;
+            byte[] upstreamQuery = ArrayPool<byte>.Shared.Rent(UpstreamQuery.MaxLength);
+            try
             {
-                // Not reached for a query the policy forwards (one readable question); never pass the client's bytes on.
-                reply = new ForwardReply(0, null, UpstreamError.BadResponse);
+                if (!UpstreamQuery.TryWrite(query.Span, upstreamQuery, out int upstreamLength))
+                {
+                    // Not reached for a query the policy forwards (one readable question); never pass the client's bytes on.
+                    reply = new ForwardReply(0, null, UpstreamError.BadResponse);
+                }
+                else
+                {
+                    reply = await _forwarder!.ForwardAsync(upstreamQuery.AsMemory(0, upstreamLength), response, cancellationToken).ConfigureAwait(false);
+                }
             }
-            else
+            finally
             {
-                reply = await _forwarder!.ForwardAsync(upstreamQuery.AsMemory(0, upstreamLength), response, cancellationToken).ConfigureAwait(false);
+                ArrayPool<byte>.Shared.Return(upstreamQuery);
+                _forwards.Leave();
+                listenerForwards?.Leave();
+                _metrics.LeaveQuery();
             }
+
+            int length;
+            if (reply.Error == UpstreamError.TooLarge && protocol != ListenerProtocol.Tcp)
+            {
+                // The answer is bigger than this datagram path carries: TC, and the client asks again over TCP.
+                length = Truncated(query.Span, response.Span);
+                Finish(protocol, client, start, QueryOutcome.Forwarded, "answer too large for UDP: truncated", qname, qtype, score, response.Span[..length], reply.Upstream);
+                return length;
+            }
+
+            if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
+            {
+                if (!reply.Ok && TryStale(query.Span, response.Span, out length))
+                {
+                    // RFC 8767: an expired answer is better than none while every upstream is down; never a fallback upstream.
+                    long staleNow = NowTicks;
+                    _tracker?.Record(response.Span[..length], staleNow);
+                    _observer?.BeforeRelease(response.Span[..length]);
+                    string staleReason = "stale answer: all upstreams failed: " + ErrorText(reply.Error);
+                    Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Stale, staleReason, reply.Upstream));
+                    length = FitToClient(query.Span, response.Span, length, protocol);
+                    Finish(protocol, client, start, QueryOutcome.Stale, staleReason, qname, qtype, score, response.Span[..length], reply.Upstream);
+                    return length;
+                }
+
+                Share(sharing, new SharedReply(null, AskAgain: reply.Ok, QueryOutcome.ServFail, "", reply.Upstream));
+                length = reply.Ok
+                    ? ServFail(query.Span, response.Span, DnsExtendedError.Other, "upstream reply does not answer the query")
+                    : ServFail(query.Span, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream answered");
+                string reason = reply.Ok ? "upstream reply does not answer the query" : "all upstreams failed: " + ErrorText(reply.Error);
+                Finish(protocol, client, start, QueryOutcome.ServFail, reason, qname, qtype, score, response.Span[..length], reply.Upstream);
+                return length;
+            }
+
+            length = reply.Length;
+            string forwarded = "forwarded";
+            if (_rebinding is not null && _rebinding.HoldsForbidden(response.Span[..length]) && !decider.AllowsPrivateAnswers(query.Span))
+            {
+                length = StripForbidden(_rebinding, response.Span, length, out int removed);
+                if (length == 0)
+                {
+                    length = ServFail(query.Span, response.Span);
+                    Finish(protocol, client, start, QueryOutcome.ServFail, "answer held private addresses and could not be rewritten", qname, qtype, score, response.Span[..length], reply.Upstream);
+                    return length;
+                }
+
+                _metrics.RecordRebindingStrip();
+                forwarded = removed == 1
+                    ? "forwarded; 1 record with a private or own address removed (rebinding protection)"
+                    : "forwarded; " + removed.ToString(CultureInfo.InvariantCulture) + " records with private or own addresses removed (rebinding protection)";
+            }
+
+            long now = NowTicks;
+
+            // Recorded before the answer leaves: whoever enforces on the tracker never sees a connection to an address
+            // whose answer it has not been told about yet.
+            _tracker?.Record(response.Span[..length], now);
+            _observer?.BeforeRelease(response.Span[..length]);
+            _cache?.Store(query.Span, response.Span[..length], now);
+            if (_scorer is not null && qname is not null)
+            {
+                _scorer.AddResponse(qname, (ushort)RcodeOf(response.Span));
+            }
+
+            Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Forwarded, forwarded, reply.Upstream));
+
+            length = FitToClient(query.Span, response.Span, length, protocol);
+            Finish(protocol, client, start, QueryOutcome.Forwarded, forwarded, qname, qtype, score, response.Span[..length], reply.Upstream);
+            return length;
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(upstreamQuery);
-            _forwards.Leave();
-            listenerForwards?.Leave();
-            _metrics.LeaveQuery();
+            Share(sharing, new SharedReply(null, AskAgain: true, QueryOutcome.ServFail, "", null));
         }
-
-        int length;
-        if (reply.Error == UpstreamError.TooLarge && protocol != ListenerProtocol.Tcp)
-        {
-            // The answer is bigger than this datagram path carries: TC, and the client asks again over TCP.
-            length = Truncated(query.Span, response.Span);
-            Finish(protocol, client, start, QueryOutcome.Forwarded, "answer too large for UDP: truncated", qname, qtype, score, response.Span[..length], reply.Upstream);
-            return length;
-        }
-
-        if (!reply.Ok || !IsResponseTo(query.Span, response.Span[..reply.Length]))
-        {
-            if (!reply.Ok && TryStale(query.Span, response.Span, out length))
-            {
-                // RFC 8767: an expired answer is better than none while every upstream is down; never a fallback upstream.
-                long staleNow = NowTicks;
-                _tracker?.Record(response.Span[..length], staleNow);
-                _observer?.BeforeRelease(response.Span[..length]);
-                string staleReason = "stale answer: all upstreams failed: " + ErrorText(reply.Error);
-                Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Stale, staleReason, reply.Upstream));
-                length = FitToClient(query.Span, response.Span, length, protocol);
-                Finish(protocol, client, start, QueryOutcome.Stale, staleReason, qname, qtype, score, response.Span[..length], reply.Upstream);
-                return length;
-            }
-
-            Share(sharing, new SharedReply(null, AskAgain: reply.Ok, QueryOutcome.ServFail, "", reply.Upstream));
-            length = reply.Ok
-                ? ServFail(query.Span, response.Span, DnsExtendedError.Other, "upstream reply does not answer the query")
-                : ServFail(query.Span, response.Span, DnsExtendedError.NoReachableAuthority, "no upstream answered");
-            string reason = reply.Ok ? "upstream reply does not answer the query" : "all upstreams failed: " + ErrorText(reply.Error);
-            Finish(protocol, client, start, QueryOutcome.ServFail, reason, qname, qtype, score, response.Span[..length], reply.Upstream);
-            return length;
-        }
-
-        length = reply.Length;
-        string forwarded = "forwarded";
-        if (_rebinding is not null && _rebinding.HoldsForbidden(response.Span[..length]) && !decider.AllowsPrivateAnswers(query.Span))
-        {
-            length = StripForbidden(_rebinding, response.Span, length, out int removed);
-            if (length == 0)
-            {
-                length = ServFail(query.Span, response.Span);
-                Finish(protocol, client, start, QueryOutcome.ServFail, "answer held private addresses and could not be rewritten", qname, qtype, score, response.Span[..length], reply.Upstream);
-                return length;
-            }
-
-            _metrics.RecordRebindingStrip();
-            forwarded = removed == 1
-                ? "forwarded; 1 record with a private or own address removed (rebinding protection)"
-                : "forwarded; " + removed.ToString(CultureInfo.InvariantCulture) + " records with private or own addresses removed (rebinding protection)";
-        }
-
-        long now = NowTicks;
-
-        // Recorded before the answer leaves: whoever enforces on the tracker never sees a connection to an address
-        // whose answer it has not been told about yet.
-        _tracker?.Record(response.Span[..length], now);
-        _observer?.BeforeRelease(response.Span[..length]);
-        _cache?.Store(query.Span, response.Span[..length], now);
-        if (_scorer is not null && qname is not null)
-        {
-            _scorer.AddResponse(qname, (ushort)RcodeOf(response.Span));
-        }
-
-        Share(sharing, new SharedReply(response.Span[..length].ToArray(), AskAgain: false, QueryOutcome.Forwarded, forwarded, reply.Upstream));
-
-        length = FitToClient(query.Span, response.Span, length, protocol);
-        Finish(protocol, client, start, QueryOutcome.Forwarded, forwarded, qname, qtype, score, response.Span[..length], reply.Upstream);
-        return length;
     }
 
     /// <summary>A stale answer from the cache (RFC 8767) with EDE 3, Stale Answer (RFC 8914), when its OPT allows.</summary>
