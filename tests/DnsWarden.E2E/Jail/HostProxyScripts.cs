@@ -190,7 +190,7 @@ internal static class HostProxyScripts
                 s = connect()
                 started = time.monotonic()
                 data = closed(s)
-                out(f"closed after {int(time.monotonic() - started)} s" if not data or data.startswith(b"error") else data.decode(errors="replace"))
+                out(f"closed after {round(time.monotonic() - started)} s" if not data or data.startswith(b"error") else data.decode(errors="replace"))
             elif mode == "dribble":
                 # A real ClientHello for args[0], sent one byte per write, then the server's first bytes.
                 ctx = ssl.create_default_context(cafile=args[1])
