@@ -33,7 +33,7 @@ internal static class JailCommand
         Option<string?> logFormat = LogFormatOption.Create("--query-log");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         Option<FileInfo?> config = EngineConfigOption.Create("the jail");
-        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
+        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows HTTP, and HTTPS with --intercept), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
         var requestLog = new Option<FileInfo?>("--request-log") { Description = "With --allow or --observe: write every decision of the host proxy (verdict, rule, method, host or SNI, path, destination, bytes) to this file, with --privacy." };
         var requestLogFormat = new Option<string>("--request-log-format") { Description = "json (default): dnsw's JSON lines; httpjail: '<timestamp> <+/-> <METHOD> <URL>'.", DefaultValueFactory = _ => "json" };
         requestLogFormat.AcceptOnlyFromAmong("json", "httpjail");

@@ -108,12 +108,15 @@ public sealed partial class HostProxy
         }
 
         using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var upstreamTls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+        SslStream? upstreamTls = null;
         try
         {
             using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             connect.CancelAfter(_firstBytesTimeout);
             await socket.ConnectAsync(new IPEndPoint(address, destination.Port), connect.Token).ConfigureAwait(false);
+
+            // A NetworkStream takes only a connected socket.
+            upstreamTls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
             await upstreamTls.AuthenticateAsClientAsync(UpstreamOptions(host), connect.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or AuthenticationException or IOException or OperationCanceledException && !_stop.IsCancellationRequested)
@@ -122,9 +125,15 @@ public sealed partial class HostProxy
                 ? $"the server for {host} ({address}:{destination.Port}) failed TLS validation: {OneLine(e)}"
                 : $"cannot connect to {host} ({address}:{destination.Port})";
             await RefuseAsync(client, destination, "https", verdict.Method, host, verdict.Path, why, allowedByRule: verdict.Rule).ConfigureAwait(false);
+            if (upstreamTls is not null)
+            {
+                await upstreamTls.DisposeAsync().ConfigureAwait(false);
+            }
+
             return;
         }
 
+        await using SslStream upstream = upstreamTls;
         Interlocked.Increment(ref _allowedCount);
         var request = new ProxyRequest
         {
@@ -138,7 +147,7 @@ public sealed partial class HostProxy
             Destination = destination,
             Upstream = address,
         };
-        await new HttpConnection(this, client, new ProxySide(socket, upstreamTls), destination, address, host, buffer, filled, "https").RunAsync(head, request).ConfigureAwait(false);
+        await new HttpConnection(this, client, new ProxySide(socket, upstream), destination, address, host, buffer, filled, "https").RunAsync(head, request).ConfigureAwait(false);
     }
 
     /// <summary>

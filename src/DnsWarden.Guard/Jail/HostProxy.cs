@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Text;
 using DnsWarden.Guard.Jail.Interception;
 using DnsWarden.Platform.Enforcement;
@@ -128,6 +129,14 @@ public sealed partial class HostProxy : IAsyncDisposable
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException or AuthenticationException)
             {
                 // A side closed or reset: the connection is over, nothing to report beyond what was logged.
+            }
+            catch (Exception e) when (e is CryptographicException or InvalidOperationException or NotSupportedException or ArgumentException)
+            {
+                // A fault of the proxy on one connection ends that connection, said in one line; the jail goes on.
+                lock (_stderr)
+                {
+                    _stderr.WriteLine($"dnsw jail: proxy: a connection to {EndpointText(destination!)} ended on an error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                }
             }
             finally
             {
