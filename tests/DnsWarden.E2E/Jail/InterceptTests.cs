@@ -15,13 +15,6 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
     private const string A = HostProxyNetFixture.Allowed;
     private const string O = HostProxyNetFixture.Other;
 
-    private Task<CommandResult> JailAsync(string[] jailArgs, string script) =>
-        fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program,
-            [.. DnswProgram.Prefix, "jail", .. jailArgs, "--upstream", "udp://" + HostProxyNetFixture.ResolverV4, "--", "bash", "-c", script], TimeSpan.FromSeconds(120));
-
-    private string Client(string mode, string host, int port, params string[] args) =>
-        $"python3 {fixture.Script("client.py")} {mode} {host} {port} {string.Join(' ', args.Select(a => "'" + a + "'"))}";
-
     private static void Has(CommandResult r, string expected) => Assert.True(r.StdOut.Contains(expected, StringComparison.Ordinal), $"no '{expected}' in:\n{r.Describe()}");
 
     private static string Line(CommandResult r, string prefix) =>
@@ -54,12 +47,12 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
             "echo ca-subject=$(openssl x509 -in \"$NODE_EXTRA_CA_CERTS\" -noout -subject | sed 's/^subject=//')",
             $"echo verify=$(openssl s_client -connect {A}:443 -servername {A} -verify_return_error </dev/null 2>&1 | grep -m1 'Verify return code')",
             // Bad input after a completed handshake: garbage, then nothing at all.
-            Client("tlsgarbage", A, 443, A),
-            Client("tlssilent", A, 443, A),
+            fixture.Client("tlsgarbage", A, 443, A),
+            fixture.Client("tlssilent", A, 443, A),
             "exit 0");
         // The other name is allowed too, under /ok/: a request for it inside the allowed name's TLS would pass the rules, so
         // only the Host = SNI check stands between it and the server.
-        CommandResult r = await JailAsync(["--intercept", "--upstream-ca", fixture.CaFile, "--allow", $"GET {A}/ok/", "--allow", $"GET {O}/ok/", "--request-log", requests, "--privacy", "full"], script);
+        CommandResult r = await fixture.JailAsync(["--intercept", "--upstream-ca", fixture.CaFile, "--allow", $"GET {A}/ok/", "--allow", $"GET {O}/ok/", "--request-log", requests, "--privacy", "full"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         string trustDir = Line(r, "trustdir=");
@@ -124,7 +117,7 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
             $"echo post=$(curl -s -m 20 -w ' %{{http_code}}' -X POST -d data http://{A}/ok)",
             $"echo keepalive=$(curl -s -m 20 -w ' %{{http_code}};' http://{A}/ok/1 http://{A}/other/2)",
             "exit 0");
-        CommandResult r = await JailAsync(["--allow", $"GET {A}/ok/"], script);
+        CommandResult r = await fixture.JailAsync(["--allow", $"GET {A}/ok/"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         Assert.Equal($"page for {A} 200", Line(r, "ok="));
@@ -142,15 +135,15 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
         fixture.Check();
         string garbage = fixture.Net.TempPath("intercept-garbage.pem");
         await File.WriteAllTextAsync(garbage, "not a certificate\n");
-        CommandResult r = await JailAsync(["--intercept", "--ca-cert", garbage, "--ca-key", garbage, "--allow", A], "exit 0");
+        CommandResult r = await fixture.JailAsync(["--intercept", "--ca-cert", garbage, "--ca-key", garbage, "--allow", A], "exit 0");
         Assert.Equal(125, r.ExitCode);
         Assert.Equal($"dnsw jail: {garbage}: expected a PEM certificate (-----BEGIN CERTIFICATE-----)", r.StdErr.Trim());
 
-        r = await JailAsync(["--intercept", "--upstream-ca", garbage, "--allow", A], "exit 0");
+        r = await fixture.JailAsync(["--intercept", "--upstream-ca", garbage, "--allow", A], "exit 0");
         Assert.Equal(125, r.ExitCode);
         Assert.Equal($"dnsw jail: --upstream-ca {garbage}: expected PEM certificates (-----BEGIN CERTIFICATE-----), found none", r.StdErr.Trim());
 
-        r = await JailAsync(["--intercept"], "exit 0");
+        r = await fixture.JailAsync(["--intercept"], "exit 0");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("--intercept needs --allow or --observe", r.StdErr, StringComparison.Ordinal);
     }
