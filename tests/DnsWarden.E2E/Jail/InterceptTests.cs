@@ -17,6 +17,8 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
 
     private static void Has(CommandResult r, string expected) => Assert.True(r.StdOut.Contains(expected, StringComparison.Ordinal), $"no '{expected}' in:\n{r.Describe()}");
 
+    private static string? Str(JsonElement e, string key) => e.TryGetProperty(key, out JsonElement v) ? v.GetString() : null;
+
     private static string Line(CommandResult r, string prefix) =>
         r.StdOut.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal)) is string l ? l[prefix.Length..] : throw new Xunit.Sdk.XunitException($"no '{prefix}' in:\n{r.Describe()}");
 
@@ -35,6 +37,10 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
             $"echo curl=$(curl -s -m 20 https://{A}/ok/curl)",
             $"echo python=$(python3 -c \"import urllib.request; print(urllib.request.urlopen('https://{A}/ok/python', timeout=20).read().decode().strip())\" 2>&1 | tail -1)",
             $"echo git=$(git ls-remote https://{A}/ok/repo.git 2>&1 | tr '\\n' ' ')",
+            $"node -e \"require('https').get('https://{A}/ok/node', r => {{ let d = ''; r.on('data', c => d += c); r.on('end', () => console.log('node=' + d.trim())); }}).on('error', e => console.log('node=error ' + e.message))\"",
+            // The proxy offers HTTP/1.1 only; a client that trusts only another CA fails its handshake, said on stderr.
+            $"echo alpn=$(curl -sv -m 20 https://{A}/ok/alpn 2>&1 | grep -o 'ALPN: server accepted [^ ]*' | head -1)",
+            $"curl -s -m 20 --cacert {fixture.CaFile} https://{A}/ok/untrusted >/dev/null; echo untrusted=$?",
             // Fronting inside TLS: the allowed name's SNI, another Host.
             $"echo host-differs=$(curl -s -m 20 -w ' %{{http_code}}' -H 'Host: {O}' https://{A}/ok/x)",
             // Method and path rules: GET under /ok/ only.
@@ -62,6 +68,10 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
         Assert.NotEqual("0", Line(r, "bundle-write="));
         Has(r, $"curl=page for {A}");
         Has(r, $"python=page for {A}");
+        Has(r, $"node=page for {A}");
+        Assert.Equal("ALPN: server accepted http/1.1", Line(r, "alpn="));
+        Assert.Equal("60", Line(r, "untrusted="));
+        Assert.Contains("the command's TLS handshake failed (does it trust the jail's CA?)", r.StdErr, StringComparison.Ordinal);
 
         // git reached the server over TLS it trusted: its error is about the repository, never the certificate.
         string git = Line(r, "git=");
@@ -85,12 +95,12 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
 
         // The request log: intercepted requests carry method, host and path.
         JsonElement[] log = [.. File.ReadAllLines(requests).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-        Assert.Contains(log, e => e.GetProperty("protocol").GetString() == "https" && e.GetProperty("verdict").GetString() == "allowed"
-            && e.GetProperty("method").GetString() == "GET" && e.GetProperty("host").GetString() == A && e.GetProperty("path").GetString() == "/ok/curl");
-        Assert.Contains(log, e => e.GetProperty("protocol").GetString() == "https" && e.GetProperty("verdict").GetString() == "denied"
-            && e.GetProperty("method").GetString() == "POST" && e.GetProperty("path").GetString() == "/ok");
-        Assert.Contains(log, e => e.GetProperty("protocol").GetString() == "https" && e.GetProperty("verdict").GetString() == "denied"
-            && e.TryGetProperty("host", out JsonElement h) && h.GetString() == O);
+        Assert.Contains(log, e => Str(e, "protocol") == "https" && Str(e, "verdict") == "allowed"
+            && Str(e, "method") == "GET" && Str(e, "host") == A && Str(e, "path") == "/ok/curl");
+        Assert.Contains(log, e => Str(e, "protocol") == "https" && Str(e, "verdict") == "denied"
+            && Str(e, "method") == "POST" && Str(e, "path") == "/ok");
+        Assert.Contains(log, e => Str(e, "protocol") == "https" && Str(e, "verdict") == "denied"
+            && Str(e, "host") == O);
 
         // The far side: allowed requests arrived (over the proxy's own TLS, SNI the allowed name); refused ones never.
         string web = fixture.Web.StdOut[webLogStart..];
@@ -102,9 +112,26 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
         Assert.DoesNotContain(O, web, StringComparison.Ordinal);
         Assert.DoesNotContain("/other", web, StringComparison.Ordinal);
         Assert.DoesNotContain("POST", web, StringComparison.Ordinal);
+        Assert.DoesNotContain("/ok/untrusted", web, StringComparison.Ordinal);
 
         // After the jail: the trust files are gone from the host's /run.
         Assert.False(Directory.Exists(trustDir), $"{trustDir} is still there");
+    }
+
+    [Fact]
+    public async Task TheRealServersCertificateIsAlwaysChecked()
+    {
+        fixture.Check();
+        int webLogStart = fixture.Web.StdOut.Length;
+
+        // No --upstream-ca: the server's certificate comes from the test CA, which the system roots do not hold.
+        CommandResult r = await fixture.JailAsync(["--intercept", "--allow", A], $"echo refused=$(curl -s -m 20 -w ' %{{http_code}}' https://{A}/checked)\nexit 0");
+
+        Assert.True(r.ExitCode == 0, r.Describe());
+        Assert.Matches($@"^dnsw jail: denied: the server for {A.Replace(".", "\\.", StringComparison.Ordinal)} \(203\.0\.113\.90:443\) failed TLS validation: .* 403$", Line(r, "refused="));
+        string web = fixture.Web.StdOut[webLogStart..];
+        Assert.Contains($"SNI {A}", web, StringComparison.Ordinal);
+        Assert.DoesNotContain("/checked", web, StringComparison.Ordinal);
     }
 
     [Fact]
