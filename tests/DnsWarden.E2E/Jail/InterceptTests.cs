@@ -135,6 +135,29 @@ public sealed class InterceptTests(HostProxyNetFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task AKilledInterceptingJailsTrustFilesAreRemovedByCleanup()
+    {
+        fixture.Check();
+        NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-intercept", DnswProgram.Program,
+            [.. DnswProgram.Prefix, "jail", "--intercept", "--allow", A, "--upstream", "udp://" + HostProxyNetFixture.ResolverV4, "--", "sleep", "60"]);
+        string? trust = null;
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (trust is null && DateTime.UtcNow < deadline)
+        {
+            trust = jail.Pid > 0 && Directory.Exists(Path.Combine("/run/dnsw", $"jail-{jail.Pid}.trust")) ? Path.Combine("/run/dnsw", $"jail-{jail.Pid}.trust") : null;
+            await Task.Delay(100);
+        }
+
+        Assert.NotNull(trust);
+        await jail.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(5));
+        Assert.True(File.Exists(Path.Combine(trust, "bundle.pem")));
+
+        CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--cleanup"]);
+        cleanup.EnsureSuccess();
+        Assert.False(Directory.Exists(trust), $"{trust} is still there after --cleanup");
+    }
+
+    [Fact]
     public async Task PlainHttpGetsTheSameMethodAndPathRulesPerRequest()
     {
         fixture.Check();
