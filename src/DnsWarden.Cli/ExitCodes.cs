@@ -20,6 +20,9 @@ internal static class ExitCodes
     /// <summary>A service could not start: <c>dnsw proxy</c> could not bind a listen or metrics address (in use, no permission).</summary>
     public const int StartError = 4;
 
+    /// <summary>The jail's own failure before the command ran (as <c>env</c> and <c>timeout</c> use it): e.g. a broken --ca-cert.</summary>
+    public const int JailError = 125;
+
     /// <summary>A fault in dnsw itself (an exception no command expected): never reported as a usage error. BSD's EX_SOFTWARE.</summary>
     public const int InternalError = 70;
 }

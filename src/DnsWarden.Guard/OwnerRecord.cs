@@ -64,6 +64,13 @@ internal static class OwnerRecord
 
                 File.Delete(path);
                 File.Delete(Path.ChangeExtension(path, ".sock"));
+
+                // An intercepting jail's trust files (Jail.Interception.JailTrustFiles) go with its record.
+                string trust = Path.ChangeExtension(path, ".trust");
+                if (System.IO.Directory.Exists(trust))
+                {
+                    System.IO.Directory.Delete(trust, recursive: true);
+                }
             }
 
             HostForwarding.ForgetGoneNamespaces(live);

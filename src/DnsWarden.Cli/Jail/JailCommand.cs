@@ -3,7 +3,9 @@ using System.Globalization;
 using System.Runtime.Versioning;
 using DnsWarden.Cli.Export;
 using DnsWarden.Export;
+using System.Security.Cryptography.X509Certificates;
 using DnsWarden.Guard.Jail;
+using DnsWarden.Guard.Jail.Interception;
 using DnsWarden.Indicators;
 using DnsWarden.Platform.Users;
 using DnsWarden.Policy;
@@ -31,18 +33,22 @@ internal static class JailCommand
         Option<string?> logFormat = LogFormatOption.Create("--query-log");
         var report = new Option<FileInfo?>("--report") { Description = "Write what the run did as one self-contained HTML page: DNS verdicts, names allowed and denied, refused destinations." };
         Option<FileInfo?> config = EngineConfigOption.Create("the jail");
-        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows plain HTTP), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
+        var allow = new Option<string[]>("--allow") { Description = "Decide TCP by host: allow HTTP(S) to this host (api.example.com or *.example.com; 'GET host/path/' narrows HTTP, and HTTPS with --intercept), or raw TCP with tcp:NAME:PORT (repeatable). Everything else is refused.", Arity = ArgumentArity.ZeroOrMore };
         var requestLog = new Option<FileInfo?>("--request-log") { Description = "With --allow or --observe: write every decision of the host proxy (verdict, rule, method, host or SNI, path, destination, bytes) to this file, with --privacy." };
         var requestLogFormat = new Option<string>("--request-log-format") { Description = "json (default): dnsw's JSON lines; httpjail: '<timestamp> <+/-> <METHOD> <URL>'.", DefaultValueFactory = _ => "json" };
         requestLogFormat.AcceptOnlyFromAmong("json", "httpjail");
         var observe = new Option<bool>("--observe") { Description = "Decide TCP by host, but allow everything and log it (to write --allow rules from)." };
+        var intercept = new Option<bool>("--intercept") { Description = "With --allow: terminate TLS with certificates minted from a CA made for this run (key only in memory), given to CMD to trust (SSL_CERT_FILE and kin), so method and path rules hold for HTTPS too." };
+        var caCert = new Option<FileInfo?>("--ca-cert") { Description = "With --intercept: mint from this CA (PEM certificate) instead of an ephemeral one; needs --ca-key." };
+        var caKey = new Option<FileInfo?>("--ca-key") { Description = "With --ca-cert: the CA's private key (PEM, unencrypted)." };
+        var upstreamCa = new Option<FileInfo[]>("--upstream-ca") { Description = "With --intercept: also trust these CA certificates (PEM) for the real servers, beside the system roots (repeatable).", Arity = ArgumentArity.ZeroOrMore };
         var cleanup = new Option<bool>("--cleanup") { Description = "Only remove what jails killed with SIGKILL left (namespaces, veth pairs, nftables tables), then exit." };
         var commandLine = new Argument<string[]>("command") { Description = "The command and its arguments (after --).", Arity = ArgumentArity.ZeroOrMore };
 
         var export = new ExportOptions("jail");
         var command = new Command("jail", "Run a command in a network namespace where every DNS query, to any address, lands on our stub, and egress reaches only what the stub resolved.")
         {
-            mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, requestLog, requestLogFormat, cleanup, commandLine,
+            mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, requestLog, requestLogFormat, intercept, caCert, caKey, upstreamCa, cleanup, commandLine,
         };
         export.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
@@ -61,7 +67,8 @@ internal static class JailCommand
             parse.InvocationConfiguration.Error,
             parse.GetValue(report),
             parse.GetValue(config),
-            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe), parse.GetValue(requestLog), parse.GetValue(requestLogFormat) == "httpjail" ? RequestLogFormat.Httpjail : RequestLogFormat.Json)));
+            new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe), parse.GetValue(requestLog), parse.GetValue(requestLogFormat) == "httpjail" ? RequestLogFormat.Httpjail : RequestLogFormat.Json,
+                parse.GetValue(intercept), parse.GetValue(caCert), parse.GetValue(caKey), parse.GetValue(upstreamCa) ?? [])));
         return command;
     }
 
@@ -149,6 +156,13 @@ internal static class JailCommand
             return ExitCodes.Usage;
         }
 
+        (InterceptionSettings? interception, int interceptionStatus) = await InterceptionAsync(hosts, hostRules, stderr).ConfigureAwait(false);
+        if (interceptionStatus != ExitCodes.Ok)
+        {
+            return interceptionStatus;
+        }
+
+        using JailCertificateAuthority? ownedCa = interception?.Ca;
         if (hosts.RequestLog is not null && !hostRules.Active)
         {
             await stderr.WriteLineAsync("dnsw jail: --request-log needs --allow or --observe (without host rules there is no proxy to log)").ConfigureAwait(false);
@@ -177,6 +191,7 @@ internal static class JailCommand
             Hosts = hostRules,
             RequestLogPath = hosts.RequestLog?.FullName,
             RequestLogFormat = hosts.RequestLogFormat,
+            Interception = interception,
             User = account,
             OutputOwner = UserAccount.Invoking(),
             Command = command,
@@ -232,7 +247,57 @@ internal static class JailCommand
     }
 
     /// <summary>--allow and --observe as given.</summary>
-    private sealed record HostRuleArguments(string[] Allow, bool Observe, FileInfo? RequestLog, RequestLogFormat RequestLogFormat);
+    private sealed record HostRuleArguments(string[] Allow, bool Observe, FileInfo? RequestLog, RequestLogFormat RequestLogFormat, bool Intercept, FileInfo? CaCert, FileInfo? CaKey, FileInfo[] UpstreamCa);
+
+    /// <summary>
+    /// --intercept's CA and the upstream roots: null with nothing said when not intercepting; a usage error when the
+    /// options do not fit together (1), a broken file named with what was expected (125, as the jail's own failures).
+    /// </summary>
+    private static async Task<(InterceptionSettings? Settings, int Status)> InterceptionAsync(HostRuleArguments hosts, HostRules rules, TextWriter stderr)
+    {
+        if (!hosts.Intercept)
+        {
+            if (hosts.CaCert is not null || hosts.CaKey is not null || hosts.UpstreamCa.Length > 0)
+            {
+                await stderr.WriteLineAsync("dnsw jail: --ca-cert, --ca-key and --upstream-ca apply to --intercept only").ConfigureAwait(false);
+                return (null, ExitCodes.Usage);
+            }
+
+            return (null, ExitCodes.Ok);
+        }
+
+        if (!rules.Active)
+        {
+            await stderr.WriteLineAsync("dnsw jail: --intercept needs --allow or --observe (it terminates the TLS the host proxy allows)").ConfigureAwait(false);
+            return (null, ExitCodes.Usage);
+        }
+
+        if ((hosts.CaCert is null) != (hosts.CaKey is null))
+        {
+            await stderr.WriteLineAsync("dnsw jail: --ca-cert and --ca-key go together (the CA's certificate and its private key)").ConfigureAwait(false);
+            return (null, ExitCodes.Usage);
+        }
+
+        JailCertificateAuthority? ca;
+        if (hosts.CaCert is null)
+        {
+            ca = JailCertificateAuthority.CreateEphemeral("CN=dnsw jail interception CA " + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ", O=dnsw");
+        }
+        else if (!JailCertificateAuthority.TryLoad(hosts.CaCert.FullName, hosts.CaKey!.FullName, out ca, out string? caError))
+        {
+            await stderr.WriteLineAsync($"dnsw jail: {caError}").ConfigureAwait(false);
+            return (null, ExitCodes.JailError);
+        }
+
+        if (!InterceptionSettings.TryLoadUpstreamRoots([.. hosts.UpstreamCa.Select(f => f.FullName)], out X509Certificate2Collection? roots, out string? rootsError))
+        {
+            ca!.Dispose();
+            await stderr.WriteLineAsync($"dnsw jail: --upstream-ca {rootsError}").ConfigureAwait(false);
+            return (null, ExitCodes.JailError);
+        }
+
+        return (new InterceptionSettings(ca!, roots), ExitCodes.Ok);
+    }
 
     /// <summary>
     /// --user NAME (or a uid), else the user sudo ran dnsw for, else nobody: never an account with uid 0 or gid 0, whatever

@@ -18,10 +18,11 @@ internal static class JailInitCommand
         var shell = new Option<string>("--shell") { Required = true };
         var watchFd = new Option<int>("--watch-fd") { DefaultValueFactory = _ => -1 };
         var writable = new Option<string[]>("--writable") { Arity = ArgumentArity.ZeroOrMore };
+        var trustDir = new Option<string?>("--trust-dir");
         var commandLine = new Argument<string[]>("command") { Arity = ArgumentArity.OneOrMore };
         var command = new Command("jail-init", "The jail's init (started by dnsw jail).")
         {
-            uid, gid, userName, home, shell, watchFd, writable, commandLine,
+            uid, gid, userName, home, shell, watchFd, writable, trustDir, commandLine,
         };
         command.Hidden = true;
         command.SetAction(parse =>
@@ -41,6 +42,7 @@ internal static class JailInitCommand
                     Shell = parse.GetValue(shell)!,
                     WatchDescriptor = parse.GetValue(watchFd),
                     Writable = parse.GetValue(writable) ?? [],
+                    TrustDirectory = parse.GetValue(trustDir),
                     Command = parse.GetValue(commandLine) ?? [],
                 },
                 Console.Error);

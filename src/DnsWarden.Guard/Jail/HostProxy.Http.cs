@@ -14,7 +14,7 @@ public sealed partial class HostProxy
     /// what it was sent. An Upgrade (WebSocket) or CONNECT that the server accepts (101, or 2xx for CONNECT) turns the
     /// connection into a plain copy.
     /// </summary>
-    private sealed class HttpConnection(HostProxy proxy, Socket client, Socket server, IPEndPoint destination, IPAddress upstream, string host, byte[] buffer, int filled)
+    private sealed class HttpConnection(HostProxy proxy, ProxySide client, ProxySide server, IPEndPoint destination, IPAddress upstream, string host, byte[] buffer, int filled, string protocol)
     {
         private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(10);
 
@@ -61,7 +61,7 @@ public sealed partial class HostProxy
                 proxy._onRequest?.Invoke(request);
                 if (!bodyDone)
                 {
-                    server.Shutdown(SocketShutdown.Send);
+                    await server.ShutdownSendAsync().ConfigureAwait(false);
                     return;
                 }
 
@@ -77,35 +77,25 @@ public sealed partial class HostProxy
                 _filled -= pos;
 
                 // The next request on the kept-alive connection.
-                HttpRequestHead next;
-                while (!HttpRequestHead.TryRead(buffer.AsSpan(0, _filled), out next, out HttpHeadStatus status, out HttpHeadError error))
+                (HeadRead read, HttpRequestHead next, _filled, string? failure) = await ReadHeadAsync(client, buffer, _filled, stop).ConfigureAwait(false);
+                if (read == HeadRead.Closed)
                 {
-                    if (status == HttpHeadStatus.Malformed)
-                    {
-                        await DenyLaterAsync(null, null, null, $"malformed request ({error})").ConfigureAwait(false);
-                        return;
-                    }
-
-                    if (_filled == buffer.Length)
-                    {
-                        await DenyLaterAsync(null, null, null, $"a request head longer than {MaxFirstBytes / 1024} KiB").ConfigureAwait(false);
-                        return;
-                    }
-
-                    int n = await client.ReceiveAsync(buffer.AsMemory(_filled), stop).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        server.Shutdown(SocketShutdown.Send);
-                        return;
-                    }
-
-                    _filled += n;
+                    await server.ShutdownSendAsync().ConfigureAwait(false);
+                    return;
                 }
 
-                Verdict v = proxy.JudgeHead(buffer.AsSpan(0, _filled), next);
+                if (read != HeadRead.Ok)
+                {
+                    await DenyLaterAsync(null, null, null, failure!).ConfigureAwait(false);
+                    return;
+                }
+
+                Verdict v = proxy.JudgeHead(buffer.AsSpan(0, _filled), next, protocol);
                 if (v.Kind != VerdictKind.Allow || !string.Equals(v.Host, host, StringComparison.Ordinal))
                 {
-                    string reason = v.Kind != VerdictKind.Allow ? v.Reason! : $"this kept-alive connection is for {host}, not {v.Host}";
+                    string reason = protocol == "https" && !string.Equals(v.Host, host, StringComparison.Ordinal) ? HostDiffersFromSni(v.Host, host)
+                        : v.Kind != VerdictKind.Allow ? v.Reason!
+                        : $"this kept-alive connection is for {host}, not {v.Host}";
                     await DenyLaterAsync(v.Method, v.Host, v.Path, reason).ConfigureAwait(false);
                     return;
                 }
@@ -117,7 +107,7 @@ public sealed partial class HostProxy
                     Time = DateTimeOffset.UtcNow,
                     Allowed = true,
                     Rule = v.Rule,
-                    Protocol = "http",
+                    Protocol = protocol,
                     Method = v.Method,
                     Host = v.Host,
                     Path = v.Path,
@@ -180,7 +170,7 @@ public sealed partial class HostProxy
         private async Task DenyLaterAsync(string? method, string? deniedHost, string? path, string reason)
         {
             _keepClientOpen = true;
-            server.Shutdown(SocketShutdown.Send);
+            await server.ShutdownSendAsync().ConfigureAwait(false);
             using var drained = new CancellationTokenSource(s_drain);
             try
             {
@@ -191,7 +181,7 @@ public sealed partial class HostProxy
                 // The server kept the connection open past the bound: the 403 goes out regardless.
             }
 
-            await proxy.RefuseAsync(client, destination, "http", method, deniedHost, path, reason).ConfigureAwait(false);
+            await proxy.RefuseAsync(client, destination, protocol, method, deniedHost, path, reason).ConfigureAwait(false);
         }
 
         /// <summary>Server to command, copied as it comes; the first bytes after an Upgrade or CONNECT say whether the protocol switched.</summary>
@@ -227,10 +217,10 @@ public sealed partial class HostProxy
 
                 if (!_keepClientOpen)
                 {
-                    client.Shutdown(SocketShutdown.Send);
+                    await client.ShutdownSendAsync().ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
             {
             }
             finally
@@ -241,4 +231,44 @@ public sealed partial class HostProxy
             }
         }
     }
+    private enum HeadRead
+    {
+        Ok,
+        Closed,
+        Malformed,
+        TooLong,
+    }
+
+    /// <summary>
+    /// Reads one request head from <paramref name="from"/> into <paramref name="buffer"/> (which holds
+    /// <paramref name="filled"/> bytes already): the one loop for the first request inside TLS and every kept-alive one.
+    /// </summary>
+    private static async Task<(HeadRead Read, HttpRequestHead Head, int Filled, string? Failure)> ReadHeadAsync(ProxySide from, byte[] buffer, int filled, CancellationToken cancellationToken)
+    {
+        HttpRequestHead head;
+        while (!HttpRequestHead.TryRead(buffer.AsSpan(0, filled), out head, out HttpHeadStatus status, out HttpHeadError error))
+        {
+            if (status == HttpHeadStatus.Malformed)
+            {
+                return (HeadRead.Malformed, head, filled, $"malformed request ({error})");
+            }
+
+            if (filled == buffer.Length)
+            {
+                return (HeadRead.TooLong, head, filled, $"a request head longer than {MaxFirstBytes / 1024} KiB");
+            }
+
+            int n = await from.ReceiveAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+            if (n == 0)
+            {
+                return (HeadRead.Closed, head, filled, filled == 0 ? null : $"closed after {filled} bytes of a request head");
+            }
+
+            filled += n;
+        }
+
+        return (HeadRead.Ok, head, filled, null);
+    }
+
+    private static string HostDiffersFromSni(string? host, string sni) => $"host {host ?? "(none)"} differs from SNI {sni}";
 }

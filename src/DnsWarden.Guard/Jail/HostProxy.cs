@@ -3,7 +3,10 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.Versioning;
+using System.Security.Authentication;
+using System.Security.Cryptography;
 using System.Text;
+using DnsWarden.Guard.Jail.Interception;
 using DnsWarden.Platform.Enforcement;
 using DnsWarden.Policy.Http;
 using DnsWarden.Wire.Http;
@@ -41,6 +44,7 @@ public sealed partial class HostProxy : IAsyncDisposable
     private readonly TimeSpan _firstBytesTimeout;
     private readonly TextWriter _stderr;
     private readonly Action<ProxyRequest>? _onRequest;
+    private readonly InterceptionSettings? _interception;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _loops = [];
@@ -50,8 +54,9 @@ public sealed partial class HostProxy : IAsyncDisposable
     private long _deniedCount;
     private int _liveLines;
 
-    public HostProxy(HostRules rules, HostResolver resolver, TextWriter stderr, Action<ProxyRequest>? onRequest = null, TimeSpan? firstBytesTimeout = null)
+    public HostProxy(HostRules rules, HostResolver resolver, TextWriter stderr, Action<ProxyRequest>? onRequest = null, TimeSpan? firstBytesTimeout = null, InterceptionSettings? interception = null)
     {
+        _interception = interception;
         _rules = rules;
         _resolver = resolver;
         _stderr = stderr;
@@ -119,11 +124,19 @@ public sealed partial class HostProxy : IAsyncDisposable
             byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxFirstBytes);
             try
             {
-                await DecideAsync(client, destination!, buffer).ConfigureAwait(false);
+                await DecideAsync(new ProxySide(client), destination!, buffer).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException or AuthenticationException)
             {
                 // A side closed or reset: the connection is over, nothing to report beyond what was logged.
+            }
+            catch (Exception e) when (e is CryptographicException or InvalidOperationException or NotSupportedException or ArgumentException)
+            {
+                // A fault of the proxy on one connection ends that connection, said in one line; the jail goes on.
+                lock (_stderr)
+                {
+                    _stderr.WriteLine($"dnsw jail: proxy: a connection to {EndpointText(destination!)} ended on an error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+                }
             }
             finally
             {
@@ -132,7 +145,7 @@ public sealed partial class HostProxy : IAsyncDisposable
         }
     }
 
-    private async Task DecideAsync(Socket client, IPEndPoint destination, byte[] buffer)
+    private async Task DecideAsync(ProxySide client, IPEndPoint destination, byte[] buffer)
     {
         // The ClientHello's reassembly scratch is given back before the connection is relayed: a long-lived connection
         // holds only its first-bytes buffer (HTTP reads every later head into it) and the relay's two buffers.
@@ -144,7 +157,7 @@ public sealed partial class HostProxy : IAsyncDisposable
     }
 
     /// <summary>Reads until the first bytes decide; null when the connection was refused or closed meanwhile.</summary>
-    private async Task<(Verdict? Verdict, int Filled)> ReadFirstBytesAsync(Socket client, IPEndPoint destination, byte[] buffer)
+    private async Task<(Verdict? Verdict, int Filled)> ReadFirstBytesAsync(ProxySide client, IPEndPoint destination, byte[] buffer)
     {
         using var firstBytes = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         firstBytes.CancelAfter(_firstBytesTimeout);
@@ -247,12 +260,12 @@ public sealed partial class HostProxy : IAsyncDisposable
         return JudgeHead(stream, head);
     }
 
-    private Verdict JudgeHead(ReadOnlySpan<byte> stream, HttpRequestHead head)
+    private Verdict JudgeHead(ReadOnlySpan<byte> stream, HttpRequestHead head, string protocol = "http")
     {
         string method = head.MethodString(stream);
         string host = head.HostString(stream);
         string path = head.PathString(stream);
-        Verdict v = Judge("http", host, method, head.IsConnect ? null : path, "");
+        Verdict v = Judge(protocol, host, method, head.IsConnect ? null : path, "");
         return v with { Head = head };
     }
 
@@ -278,14 +291,29 @@ public sealed partial class HostProxy : IAsyncDisposable
         }
 
         HostRule? rule = _rules.Match(bare, method, path);
-        return rule is null ? Verdict.Refuse(protocol, "no rule allows " + bare + note, bare, method, path) : Verdict.Allow(protocol, bare, method, path, rule.Text);
+        if (rule is not null)
+        {
+            return Verdict.Allow(protocol, bare, method, path, rule.Text);
+        }
+
+        // The host has rules, but none for this method and path: name them, so the 403 says what would pass.
+        string[] forHost = [.. _rules.HttpRulesFor(bare).Select(r => r.Text)];
+        return forHost.Length > 0 && method is not null
+            ? Verdict.Refuse(protocol, $"no rule allows {method} {bare}{path} (rules for {bare}: {string.Join(", ", forHost)})", bare, method, path)
+            : Verdict.Refuse(protocol, "no rule allows " + bare + note, bare, method, path);
     }
 
-    private async Task ActAsync(Socket client, IPEndPoint destination, byte[] buffer, int filled, Verdict verdict)
+    private async Task ActAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, Verdict verdict)
     {
         if (verdict.Kind == VerdictKind.Refuse)
         {
             await RefuseAsync(client, destination, verdict.Protocol, verdict.Method, verdict.Host, verdict.Path, verdict.Reason!).ConfigureAwait(false);
+            return;
+        }
+
+        if (_interception is not null && verdict.Protocol == "tls" && verdict.Host is not null)
+        {
+            await InterceptAsync(client, destination, buffer, filled, verdict.Host).ConfigureAwait(false);
             return;
         }
 
@@ -325,14 +353,14 @@ public sealed partial class HostProxy : IAsyncDisposable
         };
         if (verdict.Protocol == "http" && verdict.Head is HttpRequestHead head)
         {
-            await new HttpConnection(this, client, server, destination, address, verdict.Host!, buffer, filled).RunAsync(head, request).ConfigureAwait(false);
+            await new HttpConnection(this, client, new ProxySide(server), destination, address, verdict.Host!, buffer, filled, "http").RunAsync(head, request).ConfigureAwait(false);
             return;
         }
 
         // TLS (or observe-mode anything): replay what was read, then copy both ways.
         await server.SendAsync(buffer.AsMemory(0, filled), _stop.Token).ConfigureAwait(false);
         request.BytesSent = filled;
-        (long up, long down) = await RelayAsync(client, server, _stop.Token).ConfigureAwait(false);
+        (long up, long down) = await RelayAsync(client, new ProxySide(server), _stop.Token).ConfigureAwait(false);
         request.BytesSent += up;
         request.BytesReceived = down;
         _onRequest?.Invoke(request);
@@ -356,7 +384,7 @@ public sealed partial class HostProxy : IAsyncDisposable
     /// Refuses a connection at once: HTTP gets a 403 whose one-line body says why, TLS an access_denied alert (RFC 8446
     /// §6.2), anything else a reset. Counted, logged, and the first refusals written to stderr as they happen.
     /// </summary>
-    private async Task RefuseAsync(Socket client, IPEndPoint destination, string protocol, string? method, string? host, string? path, string reason, string? allowedByRule = null)
+    private async Task RefuseAsync(ProxySide client, IPEndPoint destination, string protocol, string? method, string? host, string? path, string reason, string? allowedByRule = null, bool answer = true)
     {
         Interlocked.Increment(ref _deniedCount);
         string key = host ?? "(" + reason + ")";
@@ -383,26 +411,31 @@ public sealed partial class HostProxy : IAsyncDisposable
         });
         try
         {
-            if (protocol == "http")
+            if (!answer)
+            {
+                // A TLS handshake that failed part way: nothing sensible can be said on it any more.
+                client.Socket.LingerState = new LingerOption(true, 0);
+            }
+            else if (protocol is "http" or "https")
             {
                 string body = "dnsw jail: denied: " + reason + "\n";
                 byte[] response = Encoding.ASCII.GetBytes(
                     $"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {Encoding.ASCII.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
                 await client.SendAsync(response, _stop.Token).ConfigureAwait(false);
-                client.Shutdown(SocketShutdown.Send);
+                await client.ShutdownSendAsync().ConfigureAwait(false);
             }
             else if (protocol == "tls")
             {
                 // alert record: type 21, version 3.3, length 2; level fatal (2), access_denied (49).
                 await client.SendAsync(new byte[] { 21, 3, 3, 0, 2, 2, 49 }, _stop.Token).ConfigureAwait(false);
-                client.Shutdown(SocketShutdown.Send);
+                await client.ShutdownSendAsync().ConfigureAwait(false);
             }
             else
             {
-                client.LingerState = new LingerOption(true, 0);
+                client.Socket.LingerState = new LingerOption(true, 0);
             }
         }
-        catch (SocketException)
+        catch (Exception e) when (e is SocketException or IOException)
         {
         }
     }
@@ -410,7 +443,7 @@ public sealed partial class HostProxy : IAsyncDisposable
     private static string EndpointText(IPEndPoint e) => e.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
 
     /// <summary>Copies both directions until both are done; each direction half-closes the other side when its source ends.</summary>
-    internal static async Task<(long Up, long Down)> RelayAsync(Socket client, Socket server, CancellationToken cancellationToken)
+    internal static async Task<(long Up, long Down)> RelayAsync(ProxySide client, ProxySide server, CancellationToken cancellationToken)
     {
         Task<long> up = CopyAsync(client, server, cancellationToken);
         Task<long> down = CopyAsync(server, client, cancellationToken);
@@ -418,7 +451,7 @@ public sealed partial class HostProxy : IAsyncDisposable
         return (up.Result, down.Result);
     }
 
-    internal static async Task<long> CopyAsync(Socket from, Socket to, CancellationToken cancellationToken)
+    internal static async Task<long> CopyAsync(ProxySide from, ProxySide to, CancellationToken cancellationToken)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(RelayBufferSize);
         long total = 0;
@@ -436,14 +469,14 @@ public sealed partial class HostProxy : IAsyncDisposable
                 total += n;
             }
 
-            to.Shutdown(SocketShutdown.Send);
+            await to.ShutdownSendAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
         {
             // One side went away: make the other see it.
             try
             {
-                to.Shutdown(SocketShutdown.Both);
+                to.Socket.Shutdown(SocketShutdown.Both);
             }
             catch (Exception e2) when (e2 is SocketException or ObjectDisposedException)
             {

@@ -24,6 +24,12 @@ public sealed record JailInitOptions
     /// <summary>The read end of a pipe whose write end only the jail's dnsw holds: end of file there means dnsw is gone.</summary>
     public int WatchDescriptor { get; init; } = -1;
 
+    /// <summary>
+    /// With <c>--intercept</c>: the host's trust directory (<see cref="Interception.JailTrustFiles"/>), under /run, which
+    /// the private /run hides: its files are read first and written again at the same path inside.
+    /// </summary>
+    public string? TrustDirectory { get; init; }
+
     public required IReadOnlyList<string> Command { get; init; }
 }
 
@@ -71,6 +77,8 @@ public static class JailInit
         List<string> writable;
         try
         {
+            (string Name, string Text)[] trust = options.TrustDirectory is null ? []
+                : [.. new[] { Interception.JailTrustFiles.CaFileName, Interception.JailTrustFiles.BundleFileName }.Select(n => (n, File.ReadAllText(Path.Combine(options.TrustDirectory, n))))];
             PrivateMounts.Tmpfs("/tmp", "mode=1777");
             if (Directory.Exists("/var/tmp"))
             {
@@ -82,6 +90,18 @@ public static class JailInit
             Directory.CreateDirectory(runUser);
             File.SetUnixFileMode(runUser, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             PrivateMounts.ChangeOwner(runUser, options.Uid, options.Gid);
+            if (options.TrustDirectory is not null)
+            {
+                // Root's, 0755 and 0644 (the private /run is root's 0755): the command reads them and can change nothing.
+                Directory.CreateDirectory(options.TrustDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+                    | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+                foreach ((string name, string text) in trust)
+                {
+                    string path = Path.Combine(options.TrustDirectory, name);
+                    File.WriteAllText(path, text);
+                    File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+                }
+            }
 
             // /dev and /proc for the device files (/dev/null, a terminal) and a process's own /proc files; both are
             // guarded by permissions the user does not have for anything else.
@@ -181,6 +201,19 @@ public static class JailInit
         env["SHELL"] = o.Shell;
         env["XDG_RUNTIME_DIR"] = runUser;
         env["TMPDIR"] = "/tmp";
+        if (o.TrustDirectory is not null)
+        {
+            // The variables OpenSSL (curl, python, git's libcurl), requests and git read for their roots get the bundle
+            // (the CA and the system roots); Node adds NODE_EXTRA_CA_CERTS to its own roots, so it gets the CA alone.
+            string bundle = Path.Combine(o.TrustDirectory, Interception.JailTrustFiles.BundleFileName);
+            foreach (string name in (string[])["SSL_CERT_FILE", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "GIT_SSL_CAINFO"])
+            {
+                env[name] = bundle;
+            }
+
+            env["NODE_EXTRA_CA_CERTS"] = Path.Combine(o.TrustDirectory, Interception.JailTrustFiles.CaFileName);
+        }
+
         bool homeWritable = writable.Any(w => o.Home == w || o.Home.StartsWith(w.TrimEnd('/') + "/", StringComparison.Ordinal));
         if (!homeWritable)
         {

@@ -105,6 +105,7 @@ public sealed class JailNetwork : IDisposable
             }
 
             new JailNetwork(id).Dispose();
+            Interception.JailTrustFiles.Remove(id);
             removed.Add(id);
         }
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
+using DnsWarden.Guard.Jail.Interception;
 using DnsWarden.Guard.Jail.Report;
 using DnsWarden.Indicators;
 using DnsWarden.Platform;
@@ -76,6 +77,9 @@ public sealed record JailOptions
 
     public RequestLogFormat RequestLogFormat { get; init; }
 
+    /// <summary><c>--intercept</c>: the proxy terminates TLS with certificates from this CA, which the command is given to trust.</summary>
+    public InterceptionSettings? Interception { get; init; }
+
     /// <summary>Given what the run did once the command has exited (<c>--report</c>); null to keep no tally.</summary>
     public Action<JailReport>? OnReport { get; init; }
 }
@@ -112,6 +116,9 @@ public static class JailRunner
         }
 
         using JailNetwork net = JailNetwork.Create(Environment.ProcessId, options.Hosts.Active ? HostProxy.Port : null);
+
+        // The CA (and the system roots) as files the command trusts; removed however the jail ends (docs/JAIL.md).
+        using JailTrustFiles? trust = options.Interception is null ? null : JailTrustFiles.Write(net.Id, options.Interception.Ca.CertificatePem);
         if (net.ForwardingOpened.Count > 0)
         {
             await stderr.WriteLineAsync($"dnsw jail: forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while jails run (only replies to the jails pass); undone when the last one ends").ConfigureAwait(false);
@@ -175,13 +182,13 @@ public static class JailRunner
                     requests.Write(r);
                     options.OnProxyRequest?.Invoke(r);
                 };
-                proxy = new HostProxy(options.Hosts, new HostResolver((IDnsForwarder?)routes ?? new PoolForwarder(pool ?? throw new InvalidOperationException("host rules need --upstream"))), stderr, onRequest);
+                proxy = new HostProxy(options.Hosts, new HostResolver((IDnsForwarder?)routes ?? new PoolForwarder(pool ?? throw new InvalidOperationException("host rules need --upstream"))), stderr, onRequest, interception: options.Interception);
                 await proxy.StartAsync(net.Namespace).ConfigureAwait(false);
             }
             int status;
             try
             {
-                status = await RunCommandAsync(net, options).ConfigureAwait(false);
+                status = await RunCommandAsync(net, options, trust?.Directory).ConfigureAwait(false);
             }
             finally
             {
@@ -276,7 +283,7 @@ public static class JailRunner
     /// namespace (and a mount namespace for its /proc) whose pid 1 is dnsw's init, which makes the private mounts,
     /// takes on Landlock and starts the command as the user. The watch pipe ends all of it if this process dies.
     /// </summary>
-    private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options)
+    private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options, string? trustDirectory)
     {
         using WatchPipe watch = WatchPipe.Create();
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
@@ -288,6 +295,7 @@ public static class JailRunner
             "--user-name", options.User.Name, "--home", options.User.Home, "--shell", options.User.Shell,
             "--watch-fd", watch.ReadEnd.ToString(CultureInfo.InvariantCulture),
             .. options.Writable.SelectMany(w => new[] { "--writable", w }),
+            .. trustDirectory is null ? [] : new[] { "--trust-dir", trustDirectory },
             "--", .. options.Command,
         ];
         foreach (string a in args)

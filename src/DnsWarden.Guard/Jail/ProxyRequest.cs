@@ -15,10 +15,10 @@ public sealed record ProxyRequest
     /// <summary>Why it was denied: "no rule", "no SNI", "an IP literal", "malformed: …", "nothing within 10 s"…</summary>
     public string? Reason { get; init; }
 
-    /// <summary>"tls", "http", or "other" (neither: refused).</summary>
+    /// <summary>"tls", "http", "https" (a request read inside TLS the proxy terminated, <c>--intercept</c>), or "other" (neither: refused).</summary>
     public required string Protocol { get; init; }
 
-    /// <summary>The HTTP method (null for TLS).</summary>
+    /// <summary>The HTTP method (null for TLS that was not terminated).</summary>
     public string? Method { get; init; }
 
     /// <summary>The host asked for: the SNI or the HTTP host; null when none was given.</summary>

@@ -74,9 +74,10 @@ public sealed class RequestLog(Stream stream, RequestLogFormat format, PrivacyMo
         WriteIf(json, "upstream", r.Upstream?.ToString());
         if (r.Allowed)
         {
-            // HTTP: this request's head and body; the responses of a kept-alive connection are not split per request.
+            // HTTP (and HTTPS inside interception): this request's head and body; the responses of a kept-alive
+            // connection are not split per request.
             json.WriteNumber("bytes_out", r.BytesSent);
-            if (r.Protocol != "http")
+            if (r.Protocol is not ("http" or "https"))
             {
                 json.WriteNumber("bytes_in", r.BytesReceived);
             }
@@ -90,7 +91,7 @@ public sealed class RequestLog(Stream stream, RequestLogFormat format, PrivacyMo
         // TLS without interception shows no method or path: the method is TLS and the URL the name alone.
         string scheme = r.Protocol switch
         {
-            "tls" => "https",
+            "tls" or "https" => "https",
             "http" => "http",
             _ => "tcp",
         };

@@ -66,6 +66,13 @@ public sealed class HostRules
         return null;
     }
 
+    /// <summary>The HTTP rules whose host pattern takes <paramref name="host"/>, whatever their method and path.</summary>
+    public IEnumerable<HostRule> HttpRulesFor(string host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        return _http.Where(h => h.Hosts.Matches(host)).Select(h => h.Rule);
+    }
+
     /// <summary>Parses each rule in turn; the first bad one ends it with its reason.</summary>
     public static bool TryParse(IEnumerable<string> texts, bool observe, out HostRules? rules, out string? error)
     {

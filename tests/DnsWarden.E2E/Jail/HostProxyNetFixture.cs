@@ -46,6 +46,15 @@ public sealed class HostProxyNetFixture : TopologyFixture
 
     public string Script(string name) => Path.Combine(Scripts, name);
 
+    /// <summary>Runs <c>dnsw jail ARGS --upstream (the fixture's resolver) -- bash -c SCRIPT</c> in the host namespace.</summary>
+    public Task<CommandResult> JailAsync(string[] jailArgs, string script) =>
+        Net.ExecAsync(Host, DnswProgram.Program,
+            [.. DnswProgram.Prefix, "jail", .. jailArgs, "--upstream", "udp://" + ResolverV4, "--", "bash", "-c", script], TimeSpan.FromSeconds(120));
+
+    /// <summary>The shell line that runs client.py MODE HOST PORT ARGS… inside the jail.</summary>
+    public string Client(string mode, string host, int port, params string[] args) =>
+        $"python3 {Script("client.py")} {mode} {host} {port} {string.Join(' ', args.Select(a => "'" + a + "'"))}";
+
     protected override string? FindSkipReason() =>
         HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "curl", "dumpcap", "tshark", "python3", "openssl");
 

@@ -242,6 +242,15 @@ internal static class HostProxyScripts
                 ctx.check_hostname = False
                 with ctx.wrap_socket(connect()) as t:
                     out("handshake done")
+            elif mode in ("tlsgarbage", "tlssilent"):
+                # TLS completed with the default context (the roots the environment names), then garbage or nothing.
+                ctx = ssl.create_default_context()
+                with ctx.wrap_socket(connect(), server_hostname=args[0]) as t:
+                    started = time.monotonic()
+                    if mode == "tlsgarbage":
+                        t.sendall(bytes(range(256)) * 4)
+                    data = closed(t)
+                    out(f"after {round(time.monotonic() - started)} s: " + (data.split(b"\r\n")[0].decode(errors="replace") if data else "closed"))
             elif mode == "websocket":
                 s = connect()
                 s.sendall(f"GET /ws HTTP/1.1\r\nHost: {args[0]}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".encode())

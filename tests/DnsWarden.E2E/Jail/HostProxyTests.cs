@@ -14,13 +14,6 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
     private const string A = HostProxyNetFixture.Allowed;
     private const string O = HostProxyNetFixture.Other;
 
-    private Task<CommandResult> JailAsync(string[] jailArgs, string script) =>
-        fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program,
-            [.. DnswProgram.Prefix, "jail", .. jailArgs, "--upstream", "udp://" + HostProxyNetFixture.ResolverV4, "--", "bash", "-c", script], TimeSpan.FromSeconds(120));
-
-    private string Client(string mode, string host, int port, params string[] args) =>
-        $"python3 {fixture.Script("client.py")} {mode} {host} {port} {string.Join(' ', args.Select(a => "'" + a + "'"))}";
-
     private static void Has(CommandResult r, string expected) => Assert.True(r.StdOut.Contains(expected, StringComparison.Ordinal), $"no '{expected}' in:\n{r.Describe()}");
 
     private static void HasErr(CommandResult r, string expected) => Assert.True(r.StdErr.Contains(expected, StringComparison.Ordinal), $"no '{expected}' in:\n{r.Describe()}");
@@ -53,11 +46,11 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             $"curl -s -6 -m 20 --cacert {ca} --resolve {O}:443:[{HostProxyNetFixture.WebV6}] https://{O}/ >/dev/null; echo other-https6=$?",
             $"echo other-http=$(curl -s -m 20 -o /dev/null -w '%{{http_code}}' -H 'Host: {O}' http://{A}/)",
             $"echo other-http-body=$(curl -s -m 20 -H 'Host: {O}' http://{A}/)",
-            Client("keepalive", A, 80, A, O),
-            Client("chunked", A, 80, A, "smuggled.hp.test"),
+            fixture.Client("keepalive", A, 80, A, O),
+            fixture.Client("chunked", A, 80, A, "smuggled.hp.test"),
             "exit 0");
         string requests = fixture.Net.TempPath("hp-requests.jsonl");
-        CommandResult r = await JailAsync(["--allow", A, "--request-log", requests, "--privacy", "full"], script);
+        CommandResult r = await fixture.JailAsync(["--allow", A, "--request-log", requests, "--privacy", "full"], script);
         await dump.StopAsync();
 
         Assert.True(r.ExitCode == 0, r.Describe());
@@ -115,14 +108,14 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             $"curl -s -m 20 -k https://{HostProxyNetFixture.WebV4}/ >/dev/null; echo literal-https=$?",
             $"curl -s -g -m 20 -k https://[{HostProxyNetFixture.WebV6}]/ >/dev/null; echo literal-https6=$?",
             $"curl -s -m 20 --cacert {ca} https://denied.hp.test/ >/dev/null; echo denied-name=$?",
-            Client("raw", A, 80, $"CONNECT {O}:443 HTTP/1.1\\r\\nHost: {O}:443\\r\\n\\r\\n"),
-            Client("raw", A, 80, $"CONNECT {A}:443 HTTP/1.1\\r\\nHost: {A}:443\\r\\n\\r\\n"),
-            Client("raw", A, 80, $"GET http://{O}/ HTTP/1.1\\r\\nHost: {A}\\r\\n\\r\\n"),
-            Client("raw", A, 80, $"GET / HTTP/1.1\\nHost: {A}\\n\\n"),
-            Client("nosni", A, 443, ca),
-            Client("ech", A, 443, O),
+            fixture.Client("raw", A, 80, $"CONNECT {O}:443 HTTP/1.1\\r\\nHost: {O}:443\\r\\n\\r\\n"),
+            fixture.Client("raw", A, 80, $"CONNECT {A}:443 HTTP/1.1\\r\\nHost: {A}:443\\r\\n\\r\\n"),
+            fixture.Client("raw", A, 80, $"GET http://{O}/ HTTP/1.1\\r\\nHost: {A}\\r\\n\\r\\n"),
+            fixture.Client("raw", A, 80, $"GET / HTTP/1.1\\nHost: {A}\\n\\n"),
+            fixture.Client("nosni", A, 443, ca),
+            fixture.Client("ech", A, 443, O),
             "exit 0");
-        CommandResult r = await JailAsync(["--allow", A], script);
+        CommandResult r = await fixture.JailAsync(["--allow", A], script);
         await dump.StopAsync();
 
         Assert.True(r.ExitCode == 0, r.Describe());
@@ -159,14 +152,14 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         fixture.Check();
         string ca = fixture.CaFile;
         string script = string.Join("\n",
-            Client("garbage", A, 443),
-            Client("dribble", A, 443, A, ca),
-            Client("bighello", A, 443, A),
-            Client("silent", A, 443),
+            fixture.Client("garbage", A, 443),
+            fixture.Client("dribble", A, 443, A, ca),
+            fixture.Client("bighello", A, 443, A),
+            fixture.Client("silent", A, 443),
             $"echo after=$(curl -s -m 20 --cacert {ca} https://{A}/)",
             "exit 0");
         string requests = fixture.Net.TempPath("hp-bad.log");
-        CommandResult r = await JailAsync(["--allow", A, "--request-log", requests, "--request-log-format", "httpjail"], script);
+        CommandResult r = await fixture.JailAsync(["--allow", A, "--request-log", requests, "--request-log-format", "httpjail"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         Has(r, "garbage=error ConnectionResetError");
@@ -193,7 +186,7 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
     {
         fixture.Check();
         int webLogStart = fixture.Web.StdOut.Length;
-        CommandResult r = await JailAsync(["--allow", A], Client("websocket", A, 80, A) + "\nexit 0");
+        CommandResult r = await fixture.JailAsync(["--allow", A], fixture.Client("websocket", A, 80, A) + "\nexit 0");
 
         Assert.True(r.ExitCode == 0, r.Describe());
         // After the 101 the bytes are no longer judged as HTTP: the server echoes them.
@@ -214,7 +207,7 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             $"echo git-2223=$(timeout 20 bash -c 'exec 3<>/dev/tcp/{g}/2223; echo hello >&3; head -1 <&3' 2>&1 | head -1)",
             $"echo web-2222=$(timeout 20 bash -c 'exec 3<>/dev/tcp/{A}/2222; echo hello >&3; head -1 <&3' 2>&1 | head -1)",
             "exit 0");
-        CommandResult r = await JailAsync(["--allow", A, "--allow", $"tcp:{g}:2222"], script);
+        CommandResult r = await fixture.JailAsync(["--allow", A, "--allow", $"tcp:{g}:2222"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         Has(r, "git=HTTP/1.0 200 OK");
@@ -234,9 +227,9 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
         fixture.Check();
         string script = string.Join("\n",
             $"curl -s -m 20 http://{HostProxyNetFixture.WebV4}/ >/dev/null; echo tcp=$?",
-            Client("udp", HostProxyNetFixture.WebV4, 5000),
+            fixture.Client("udp", HostProxyNetFixture.WebV4, 5000),
             "exit 0");
-        CommandResult r = await JailAsync([], script);
+        CommandResult r = await fixture.JailAsync([], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         // 7: could not connect (a reset), not 28 (its own timeout, which a silent drop meant).
@@ -264,7 +257,7 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
             $"echo other=$(curl -s -m 20 --cacert {fixture.CaFile} https://{O}/)",
             $"echo literal=$(curl -s -m 20 http://{HostProxyNetFixture.WebV4}/)",
             "exit 0");
-        CommandResult r = await JailAsync(["--observe", "--request-log", requests, "--privacy", "full"], script);
+        CommandResult r = await fixture.JailAsync(["--observe", "--request-log", requests, "--privacy", "full"], script);
 
         Assert.True(r.ExitCode == 0, r.Describe());
         Has(r, $"other=page for {O}");
