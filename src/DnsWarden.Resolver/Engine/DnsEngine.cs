@@ -418,7 +418,7 @@ public sealed class DnsEngine
             }
 
             int length;
-            if (reply.Error == UpstreamError.TooLarge && protocol != ListenerProtocol.Tcp)
+            if (reply.Error == UpstreamError.TooLarge && !IsStream(protocol))
             {
                 // The answer is bigger than this datagram path carries: TC, and the client asks again over TCP.
                 length = Truncated(query.Span, response.Span);
@@ -645,9 +645,12 @@ public sealed class DnsEngine
     /// Cuts a UDP response to what the client said it can take: the header and question with TC set (RFC 2181 §9:
     /// a truncated answer is not used, the client retries over TCP). TCP takes anything up to 65,535 bytes.
     /// </summary>
+    /// <summary>Whether the path carries a whole 65,535-byte message (TCP, DoT, DoH), so nothing is truncated.</summary>
+    private static bool IsStream(ListenerProtocol protocol) => protocol is ListenerProtocol.Tcp or ListenerProtocol.Tls or ListenerProtocol.Https;
+
     internal static int FitToClient(ReadOnlySpan<byte> query, Span<byte> response, int length, ListenerProtocol protocol)
     {
-        if (protocol == ListenerProtocol.Tcp)
+        if (IsStream(protocol))
         {
             return length;
         }

@@ -6,6 +6,12 @@ public enum ListenerProtocol : byte
     Udp,
     Tcp,
 
+    /// <summary>DNS over TLS (RFC 7858): a TCP stream inside TLS.</summary>
+    Tls,
+
+    /// <summary>DNS over HTTPS (RFC 8484): one message per HTTP request.</summary>
+    Https,
+
     /// <summary>A DNS payload handed over from a packet path (the TUN filter) rather than read from a socket.</summary>
     Packet,
 }

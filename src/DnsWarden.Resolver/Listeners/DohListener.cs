@@ -84,7 +84,7 @@ public sealed class DohListener : IAsyncDisposable
         IPAddress? remote = context.Connection.RemoteIpAddress;
         if (_allow is not null && (remote is null || !_allow.IsAllowed(IpAddr.FromIPAddress(remote))))
         {
-            _engine.Metrics.Increment(ListenerProtocol.Tcp, QueryOutcome.ClientRefused);
+            _engine.Metrics.Increment(ListenerProtocol.Https, QueryOutcome.ClientRefused);
             response.StatusCode = StatusCodes.Status403Forbidden;
             return;
         }
@@ -109,7 +109,7 @@ public sealed class DohListener : IAsyncDisposable
             }
 
             EndPoint? client = _engine.WantsClientAddress && remote is not null ? new IPEndPoint(remote, context.Connection.RemotePort) : null;
-            int n = await _engine.HandleAsync(query.AsMemory(0, length), answer.AsMemory(0, DnsEngine.MaxMessageSize), ListenerProtocol.Tcp, client, _forwards, context.RequestAborted).ConfigureAwait(false);
+            int n = await _engine.HandleAsync(query.AsMemory(0, length), answer.AsMemory(0, DnsEngine.MaxMessageSize), ListenerProtocol.Https, client, _forwards, context.RequestAborted).ConfigureAwait(false);
             if (n == 0)
             {
                 response.StatusCode = StatusCodes.Status400BadRequest;

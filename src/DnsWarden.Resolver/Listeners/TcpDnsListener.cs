@@ -171,7 +171,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
             IpAddr address = client.RemoteEndPoint is IPEndPoint remote ? IpAddr.FromIPAddress(remote.Address) : default;
             if (_allow is not null && !_allow.IsAllowed(address))
             {
-                _engine.Metrics.Increment(ListenerProtocol.Tcp, QueryOutcome.ClientRefused);
+                _engine.Metrics.Increment(IsTls ? ListenerProtocol.Tls : ListenerProtocol.Tcp, QueryOutcome.ClientRefused);
                 client.Dispose();
                 continue;
             }
@@ -322,7 +322,7 @@ public sealed class TcpDnsListener : IAsyncDisposable
             byte[] response = ArrayPool<byte>.Shared.Rent(DnsEngine.MaxMessageSize + 2);
             try
             {
-                int n = await owner._engine.HandleAsync(query.AsMemory(0, length), response.AsMemory(2, DnsEngine.MaxMessageSize), ListenerProtocol.Tcp, _remote, owner._forwards, _abort.Token).ConfigureAwait(false);
+                int n = await owner._engine.HandleAsync(query.AsMemory(0, length), response.AsMemory(2, DnsEngine.MaxMessageSize), owner.IsTls ? ListenerProtocol.Tls : ListenerProtocol.Tcp, _remote, owner._forwards, _abort.Token).ConfigureAwait(false);
                 if (n > 0)
                 {
                     BinaryPrimitives.WriteUInt16BigEndian(response, (ushort)n);

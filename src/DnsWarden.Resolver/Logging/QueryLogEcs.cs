@@ -62,9 +62,14 @@ public static class QueryLogEcs
         }
 
         w.WriteStartObject("network"u8);
-        if (entry.Protocol is ListenerProtocol.Udp or ListenerProtocol.Tcp)
+        if (entry.Protocol is ListenerProtocol.Udp)
         {
-            w.WriteString("transport"u8, QueryLogJson.FormatProtocol(entry.Protocol));
+            w.WriteString("transport"u8, "udp"u8);
+        }
+        else if (entry.Protocol is ListenerProtocol.Tcp or ListenerProtocol.Tls or ListenerProtocol.Https)
+        {
+            // ECS's transport is the layer-4 one; DoT and DoH still run over TCP (the query log's protocol says which).
+            w.WriteString("transport"u8, "tcp"u8);
         }
 
         w.WriteString("protocol"u8, "dns"u8);

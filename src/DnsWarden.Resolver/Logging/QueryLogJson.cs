@@ -83,6 +83,8 @@ public static class QueryLogJson
     {
         ListenerProtocol.Udp => "udp",
         ListenerProtocol.Tcp => "tcp",
+        ListenerProtocol.Tls => "tls",
+        ListenerProtocol.Https => "https",
         ListenerProtocol.Packet => "packet",
         _ => "unknown",
     };

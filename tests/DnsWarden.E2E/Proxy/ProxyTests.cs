@@ -265,7 +265,8 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
 
         string stderr = await StopAsync(proxy);
         Assert.Contains($", DoT 127.0.0.1:{dotText} →", stderr, StringComparison.Ordinal);
-        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName && e.GetProperty("protocol").GetString() == "tcp");
+        // The query log names the listener: DoT, not the plain TCP its stream runs on.
+        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName && e.GetProperty("protocol").GetString() == "tls");
     }
 
     [Fact]
@@ -304,7 +305,7 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
 
         string stderr = await StopAsync(proxy);
         Assert.Contains($", DoH https://127.0.0.1:{dohText}/dns-query →", stderr, StringComparison.Ordinal);
-        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName);
+        Assert.Contains(proxy.LogLines(), e => e.GetProperty("qname").GetString() == ProxyNet.WwwName && e.GetProperty("protocol").GetString() == "https");
     }
 
     [Fact]

@@ -114,9 +114,13 @@ public sealed class DnsEngineTests
         Assert.True(reader.TryReadQuestion(out DnsQuestion question));
         Assert.True(question.Name.EqualsAscii("big.test"));
 
-        byte[] tcp = await Ask(engine, q, ListenerProtocol.Tcp);
-        Assert.Equal(0, tcp[2] & 0x02);
-        Assert.True(tcp.Length > 512);
+        // TCP, DoT and DoH carry whole messages: nothing is cut.
+        foreach (ListenerProtocol stream in (ListenerProtocol[])[ListenerProtocol.Tcp, ListenerProtocol.Tls, ListenerProtocol.Https])
+        {
+            byte[] whole = await Ask(engine, q, stream);
+            Assert.Equal(0, whole[2] & 0x02);
+            Assert.True(whole.Length > 512, stream.ToString());
+        }
 
         // With EDNS 1232 the same answer (60 × 16 B + header) fits.
         byte[] edns = await Ask(engine, DnsCacheTests.Query("big.test"), ListenerProtocol.Udp);

@@ -38,6 +38,32 @@ public sealed class MetricsExpositionTests
         dnsw_queries_total{protocol="tcp",outcome="client_refused"} 0
         dnsw_queries_total{protocol="tcp",outcome="rate_limited"} 0
         dnsw_queries_total{protocol="tcp",outcome="stale"} 0
+        dnsw_queries_total{protocol="tls",outcome="forwarded"} 0
+        dnsw_queries_total{protocol="tls",outcome="cached"} 0
+        dnsw_queries_total{protocol="tls",outcome="local"} 0
+        dnsw_queries_total{protocol="tls",outcome="blocked"} 0
+        dnsw_queries_total{protocol="tls",outcome="sinkholed"} 0
+        dnsw_queries_total{protocol="tls",outcome="blocked_exfiltration"} 0
+        dnsw_queries_total{protocol="tls",outcome="servfail"} 0
+        dnsw_queries_total{protocol="tls",outcome="malformed"} 0
+        dnsw_queries_total{protocol="tls",outcome="dropped"} 0
+        dnsw_queries_total{protocol="tls",outcome="overloaded"} 0
+        dnsw_queries_total{protocol="tls",outcome="client_refused"} 0
+        dnsw_queries_total{protocol="tls",outcome="rate_limited"} 0
+        dnsw_queries_total{protocol="tls",outcome="stale"} 0
+        dnsw_queries_total{protocol="https",outcome="forwarded"} 0
+        dnsw_queries_total{protocol="https",outcome="cached"} 0
+        dnsw_queries_total{protocol="https",outcome="local"} 0
+        dnsw_queries_total{protocol="https",outcome="blocked"} 0
+        dnsw_queries_total{protocol="https",outcome="sinkholed"} 0
+        dnsw_queries_total{protocol="https",outcome="blocked_exfiltration"} 0
+        dnsw_queries_total{protocol="https",outcome="servfail"} 0
+        dnsw_queries_total{protocol="https",outcome="malformed"} 0
+        dnsw_queries_total{protocol="https",outcome="dropped"} 0
+        dnsw_queries_total{protocol="https",outcome="overloaded"} 0
+        dnsw_queries_total{protocol="https",outcome="client_refused"} 0
+        dnsw_queries_total{protocol="https",outcome="rate_limited"} 0
+        dnsw_queries_total{protocol="https",outcome="stale"} 0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0
         dnsw_queries_total{protocol="packet",outcome="local"} 0
@@ -237,6 +263,58 @@ public sealed class MetricsExpositionTests
         dnsw_queries_created{protocol="tcp",outcome="rate_limited"} {CREATED}.0
         dnsw_queries_total{protocol="tcp",outcome="stale"} 0
         dnsw_queries_created{protocol="tcp",outcome="stale"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="forwarded"} 0
+        dnsw_queries_created{protocol="tls",outcome="forwarded"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="cached"} 0
+        dnsw_queries_created{protocol="tls",outcome="cached"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="local"} 0
+        dnsw_queries_created{protocol="tls",outcome="local"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="blocked"} 0
+        dnsw_queries_created{protocol="tls",outcome="blocked"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="sinkholed"} 0
+        dnsw_queries_created{protocol="tls",outcome="sinkholed"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="blocked_exfiltration"} 0
+        dnsw_queries_created{protocol="tls",outcome="blocked_exfiltration"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="servfail"} 0
+        dnsw_queries_created{protocol="tls",outcome="servfail"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="malformed"} 0
+        dnsw_queries_created{protocol="tls",outcome="malformed"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="dropped"} 0
+        dnsw_queries_created{protocol="tls",outcome="dropped"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="overloaded"} 0
+        dnsw_queries_created{protocol="tls",outcome="overloaded"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="client_refused"} 0
+        dnsw_queries_created{protocol="tls",outcome="client_refused"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="rate_limited"} 0
+        dnsw_queries_created{protocol="tls",outcome="rate_limited"} {CREATED}.0
+        dnsw_queries_total{protocol="tls",outcome="stale"} 0
+        dnsw_queries_created{protocol="tls",outcome="stale"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="forwarded"} 0
+        dnsw_queries_created{protocol="https",outcome="forwarded"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="cached"} 0
+        dnsw_queries_created{protocol="https",outcome="cached"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="local"} 0
+        dnsw_queries_created{protocol="https",outcome="local"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="blocked"} 0
+        dnsw_queries_created{protocol="https",outcome="blocked"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="sinkholed"} 0
+        dnsw_queries_created{protocol="https",outcome="sinkholed"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="blocked_exfiltration"} 0
+        dnsw_queries_created{protocol="https",outcome="blocked_exfiltration"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="servfail"} 0
+        dnsw_queries_created{protocol="https",outcome="servfail"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="malformed"} 0
+        dnsw_queries_created{protocol="https",outcome="malformed"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="dropped"} 0
+        dnsw_queries_created{protocol="https",outcome="dropped"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="overloaded"} 0
+        dnsw_queries_created{protocol="https",outcome="overloaded"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="client_refused"} 0
+        dnsw_queries_created{protocol="https",outcome="client_refused"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="rate_limited"} 0
+        dnsw_queries_created{protocol="https",outcome="rate_limited"} {CREATED}.0
+        dnsw_queries_total{protocol="https",outcome="stale"} 0
+        dnsw_queries_created{protocol="https",outcome="stale"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="forwarded"} 0
         dnsw_queries_created{protocol="packet",outcome="forwarded"} {CREATED}.0
         dnsw_queries_total{protocol="packet",outcome="cached"} 0

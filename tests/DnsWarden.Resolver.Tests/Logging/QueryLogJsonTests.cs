@@ -121,6 +121,18 @@ public sealed class QueryLogJsonTests
         Assert.False(QueryLogJson.TryParseVerdict("Forwarded", out _));
     }
 
+    [Fact]
+    public void ProtocolsNameTheListenerAndRoundTrip()
+    {
+        string[] expected = ["udp", "tcp", "tls", "https", "packet"];
+        Assert.Equal(expected, Enum.GetValues<ListenerProtocol>().Select(QueryLogJson.FormatProtocol));
+        foreach (ListenerProtocol p in Enum.GetValues<ListenerProtocol>())
+        {
+            Assert.True(QueryLogJson.TryParseProtocol(QueryLogJson.FormatProtocol(p), out ListenerProtocol back));
+            Assert.Equal(p, back);
+        }
+    }
+
     [Theory]
     [InlineData(PrivacyMode.Full)]
     [InlineData(PrivacyMode.Redacted)]
