@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 [ -x out/dnsw ] || ./dnsw --help >/dev/null
 dnsw="$(pwd)/out/dnsw"
 h="dnswbjh$$"; i="dnswbji$$"
-work="$(mktemp -d /tmp/dnsw-bench-jail-XXXX)"
+# Not under /tmp: the jail mounts a private, empty /tmp (and /var/tmp), so the query files are kept beside the build.
+work="$(mktemp -d "$(pwd)/out/.bench-jail-XXXX")"
 chmod 755 "$work"
 cleanup() {
     for ns in "$h" "$i"; do ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true; ip netns del "$ns" 2>/dev/null || true; done

@@ -1,3 +1,5 @@
+using System.Threading.Tasks.Sources;
+
 namespace DnsWarden.Resolver.Upstreams;
 
 /// <summary>
@@ -6,44 +8,77 @@ namespace DnsWarden.Resolver.Upstreams;
 /// can never write into a buffer whose caller has already given up.
 /// </summary>
 /// <remarks>
-/// <paramref name="inlineContinuations"/>: the waiter resumes on the thread that completes it (the UDP receive thread),
+/// <c>inlineContinuations</c>: the waiter resumes on the thread that completes it (the UDP receive thread),
 /// so a reply is carried to the client without a thread-pool hop. Only for completers that never wait on anything the
 /// continuation could hold.
 /// </remarks>
-internal sealed class PendingQuery(ReadOnlyMemory<byte> query, Memory<byte> response, bool inlineContinuations = false)
+internal sealed class PendingQuery : IValueTaskSource<UpstreamReply>
 {
-    private readonly TaskCompletionSource<UpstreamReply> _completion =
-        new(inlineContinuations ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
+    // One object per query carries its wait: no completion source, no task, no state machine of its own (a
+    // TaskCompletionSource, its task and an async wait per query were measurable on the forwarding path,
+    // docs/BENCHMARKS.md). It is awaited once and never reused.
+    private ManualResetValueTaskSourceCore<UpstreamReply> _core;
+    private CancellationTokenRegistration _cancel;
+    private int _completed;
 
-    public ReadOnlyMemory<byte> Query { get; } = query;
+    public PendingQuery(ReadOnlyMemory<byte> query, Memory<byte> response, bool inlineContinuations = false)
+    {
+        Query = query;
+        Response = response;
+        ClientId = DnsExchange.ReadId(query.Span);
+        _core.RunContinuationsAsynchronously = !inlineContinuations;
+    }
 
-    public Memory<byte> Response { get; } = response;
+    public ReadOnlyMemory<byte> Query { get; }
 
-    public ushort ClientId { get; } = DnsExchange.ReadId(query.Span);
+    public Memory<byte> Response { get; }
+
+    public ushort ClientId { get; }
 
     public ushort WireId { get; set; }
 
     /// <summary>The table the query waits in, set when it is added.</summary>
     public PendingTable? Table { get; set; }
 
-    public Task<UpstreamReply> Task => _completion.Task;
+    /// <summary>The datagram as sent (UDP): the pending query's own copy, so a retransmission never reads a buffer given back.</summary>
+    public byte[] Wire { get; init; } = [];
 
-    public void Fail(UpstreamError error) => _completion.TrySetResult(UpstreamReply.Fail(error));
+    /// <summary>When the query times out (<see cref="System.Diagnostics.Stopwatch"/> ticks; UDP).</summary>
+    public long Deadline { get; set; }
 
-    /// <summary>Waits for the reply; cancellation takes the query back from its table and releases the wait.</summary>
-    public async ValueTask<UpstreamReply> WaitAsync(CancellationToken cancellationToken)
+    /// <summary>When the datagram goes out again if no answer came (<see cref="System.Diagnostics.Stopwatch"/> ticks; UDP).</summary>
+    public long ResendAt { get; set; }
+
+    /// <summary>Retransmissions so far (UDP).</summary>
+    public int Resent { get; set; }
+
+    public void Fail(UpstreamError error) => SetResult(UpstreamReply.Fail(error));
+
+    /// <summary>
+    /// The reply, once whoever took the query from its table completes it; cancellation takes the query back from its
+    /// table and fails it. Awaited once.
+    /// </summary>
+    public ValueTask<UpstreamReply> WaitAsync(CancellationToken cancellationToken)
     {
-        using CancellationTokenRegistration registration = cancellationToken.UnsafeRegister(
-            static state =>
-            {
-                var pending = (PendingQuery)state!;
-                if (pending.Table?.TryRemove(pending) == true)
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancel = cancellationToken.UnsafeRegister(
+                static state =>
                 {
-                    pending.Fail(UpstreamError.Canceled);
-                }
-            },
-            this);
-        return await _completion.Task.ConfigureAwait(false);
+                    var pending = (PendingQuery)state!;
+                    if (pending.Table?.TryRemove(pending) == true)
+                    {
+                        pending.Fail(UpstreamError.Canceled);
+                    }
+                },
+                this);
+            if (Volatile.Read(ref _completed) != 0)
+            {
+                _cancel.Unregister();
+            }
+        }
+
+        return new ValueTask<UpstreamReply>(this, _core.Version);
     }
 
     /// <summary>Copies the reply into the caller's buffer with the caller's own ID, or fails with TooLarge.</summary>
@@ -58,8 +93,24 @@ internal sealed class PendingQuery(ReadOnlyMemory<byte> query, Memory<byte> resp
 
         reply.CopyTo(destination);
         DnsExchange.WriteId(destination, ClientId);
-        _completion.TrySetResult(UpstreamReply.Success(reply.Length));
+        SetResult(UpstreamReply.Success(reply.Length));
     }
+
+    private void SetResult(UpstreamReply reply)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            _cancel.Unregister();
+            _core.SetResult(reply);
+        }
+    }
+
+    UpstreamReply IValueTaskSource<UpstreamReply>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<UpstreamReply>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<UpstreamReply>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
 
 /// <summary>What became of a reply handed to <see cref="PendingTable.TryTake(ReadOnlySpan{byte}, bool, out PendingQuery?)"/>.</summary>
@@ -148,6 +199,37 @@ internal sealed class PendingTable
 
             _items.Remove(id);
             return matches ? ReplyMatch.Taken : ReplyMatch.WrongQuestion;
+        }
+    }
+
+    /// <summary>
+    /// The UDP upstream's one sweep over its deadlines (instead of a timer per query): queries past their deadline are
+    /// removed into <paramref name="expired"/> (the caller owns and fails them); those due to go out again, with
+    /// retransmissions left, are put in <paramref name="resend"/> with their next time moved on by <paramref name="interval"/>.
+    /// </summary>
+    public void Sweep(long now, long interval, int maxResends, List<PendingQuery> expired, List<PendingQuery> resend)
+    {
+        lock (_lock)
+        {
+            int first = expired.Count;
+            foreach (PendingQuery pending in _items.Values)
+            {
+                if (now >= pending.Deadline)
+                {
+                    expired.Add(pending);
+                }
+                else if (now >= pending.ResendAt && pending.Resent < maxResends)
+                {
+                    pending.Resent++;
+                    pending.ResendAt = now + interval;
+                    resend.Add(pending);
+                }
+            }
+
+            for (int i = first; i < expired.Count; i++)
+            {
+                _items.Remove(expired[i].WireId);
+            }
         }
     }
 

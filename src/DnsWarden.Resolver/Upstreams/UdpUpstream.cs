@@ -32,6 +32,15 @@ public sealed class UdpUpstream : IDnsUpstream
     private readonly TimeSpan _retransmitInterval;
     private readonly IPEndPoint _endPoint;
     private readonly Lazy<TcpUpstream> _tcp;
+    private readonly long _timeoutTicks;
+    private readonly long _retransmitTicks;
+
+    // Channels with queries that may still wait (retired ones until their last query is done), for the sweep.
+    private readonly HashSet<UdpChannel> _live = [];
+    private readonly List<PendingQuery> _expired = [];
+    private readonly List<PendingQuery> _resend = [];
+    private readonly Timer _sweep;
+    private int _sweeping;
     private long _ignoredReplies;
     private long _retransmissions;
     private long _socketsOpened;
@@ -47,7 +56,14 @@ public sealed class UdpUpstream : IDnsUpstream
             config.Port);
         _timeout = timeout;
         _retransmitInterval = timeout / (MaxRetransmissions + 2) > s_minRetransmitInterval ? timeout / (MaxRetransmissions + 2) : s_minRetransmitInterval;
+        _timeoutTicks = (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        _retransmitTicks = (long)(_retransmitInterval.TotalSeconds * Stopwatch.Frequency);
         _channels = new UdpChannel?[socketCount];
+
+        // One periodic sweep for every query's retransmission and deadline, a twentieth of the timeout apart (5 to
+        // 50 ms): a deadline is met that much late at most.
+        TimeSpan period = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 20, TimeSpan.TicksPerMillisecond * 5, TimeSpan.TicksPerMillisecond * 50));
+        _sweep = new Timer(SweepDeadlines, null, period, period);
         _tcp = new Lazy<TcpUpstream>(() => new TcpUpstream(config with { Protocol = UpstreamProtocol.Tcp }, timeout));
     }
 
@@ -78,7 +94,13 @@ public sealed class UdpUpstream : IDnsUpstream
         }
         else
         {
-            reply = await ExchangeAsync(query, response, cancellationToken).ConfigureAwait(false);
+            reply = await Exchange(query, response, cancellationToken, out UdpChannel? channel).ConfigureAwait(false);
+            channel?.Finished();
+            if (reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested)
+            {
+                reply = UpstreamReply.Fail(UpstreamError.Timeout);
+            }
+
             if (reply.Ok && DnsExchange.IsTruncated(response.Span.Slice(0, reply.Length)))
             {
                 // RFC 7766 §5: a truncated UDP answer is asked again over TCP, of the same server.
@@ -91,8 +113,15 @@ public sealed class UdpUpstream : IDnsUpstream
         return reply;
     }
 
-    private async ValueTask<UpstreamReply> ExchangeAsync(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken)
+    /// <summary>The timeout each query is bounded by (the deadline sweep enforces it; callers need no timer of their own).</summary>
+    public TimeSpan Timeout => _timeout;
+
+    // No timer, cancellation source or async method per query: the query waits in its channel's table until the
+    // receive thread completes it, and the one sweep (SweepDeadlines) sends it again or fails it at its deadline
+    // (a timer and a linked source per attempt were measurable on the forwarding path, docs/BENCHMARKS.md).
+    private ValueTask<UpstreamReply> Exchange(ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken, out UdpChannel? used)
     {
+        used = null;
         UdpChannel channel;
         try
         {
@@ -100,95 +129,90 @@ public sealed class UdpUpstream : IDnsUpstream
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            return UpstreamReply.Fail(DnsExchange.FromException(ex, cancellationToken, timedOut: false));
+            return ValueTask.FromResult(UpstreamReply.Fail(DnsExchange.FromException(ex, cancellationToken, timedOut: false)));
         }
 
-        var pending = new PendingQuery(query, response, inlineContinuations: true);
+        long now = Stopwatch.GetTimestamp();
+        var pending = new PendingQuery(query, response, inlineContinuations: true)
+        {
+            Wire = query.ToArray(),
+            Deadline = now + _timeoutTicks,
+            ResendAt = now + _retransmitTicks,
+        };
         while (!channel.Pending.TryAdd(DnsExchange.RandomId(), pending))
         {
             if (channel.IsClosed)
             {
                 channel.Finished();
-                return UpstreamReply.Fail(UpstreamError.NetworkError);
+                return ValueTask.FromResult(UpstreamReply.Fail(UpstreamError.NetworkError));
             }
         }
 
-        // One deadline, no cancellation source or timer of its own: the waits below carry the time limits (a timer
-        // and a linked source per query were measurable on the forwarding path, docs/BENCHMARKS.md).
-        long deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
-        byte[] wire = ArrayPool<byte>.Shared.Rent(query.Length);
-        UpstreamReply reply;
-        try
-        {
-            query.Span.CopyTo(wire);
-            DnsExchange.WriteId(wire, pending.WireId);
-            Task<UpstreamReply> answered = pending.WaitAsync(cancellationToken).AsTask();
-
-            // RFC 1035 §4.2.1: UDP may lose the query or the answer, so the same datagram goes out again a few
-            // times within the timeout; a burst can overflow the server's receive buffer.
-            for (int sent = 0; await SendAsync(channel, pending, wire.AsMemory(0, query.Length), cancellationToken).ConfigureAwait(false); sent++)
-            {
-                TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                if (left <= TimeSpan.Zero)
-                {
-                    break;
-                }
-
-                try
-                {
-                    await answered.WaitAsync(sent == MaxRetransmissions || left < _retransmitInterval ? left : _retransmitInterval, cancellationToken).ConfigureAwait(false);
-                    break;
-                }
-                catch (TimeoutException)
-                {
-                    if (sent == MaxRetransmissions)
-                    {
-                        break;
-                    }
-
-                    Interlocked.Increment(ref _retransmissions);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            if (!answered.IsCompleted && channel.Pending.TryRemove(pending))
-            {
-                pending.Fail(cancellationToken.IsCancellationRequested ? UpstreamError.Canceled : UpstreamError.Timeout);
-            }
-
-            reply = await answered.ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(wire);
-            channel.Finished();
-        }
-
-        return reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested
-            ? UpstreamReply.Fail(UpstreamError.Timeout)
-            : reply;
+        used = channel;
+        DnsExchange.WriteId(pending.Wire, pending.WireId);
+        ValueTask<UpstreamReply> answered = pending.WaitAsync(cancellationToken);
+        Send(channel, pending, cancellationToken);
+        return answered;
     }
 
-    /// <summary>Sends the datagram; on failure fails the query (when it still waits) and returns false.</summary>
-    private static async ValueTask<bool> SendAsync(
-        UdpChannel channel, PendingQuery pending, ReadOnlyMemory<byte> wire, CancellationToken caller)
+    /// <summary>Sends the query's datagram; on failure fails the query (when it still waits).</summary>
+    private static void Send(UdpChannel channel, PendingQuery pending, CancellationToken caller)
     {
         try
         {
-            await channel.Socket.SendAsync(wire, SocketFlags.None, caller).ConfigureAwait(false);
-            return true;
+            // A blocking send on a connected datagram socket returns once the kernel has the datagram: no async
+            // machinery for what completes at once.
+            channel.Socket.Send(pending.Wire, SocketFlags.None);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             if (channel.Pending.TryRemove(pending))
             {
                 pending.Fail(DnsExchange.FromException(ex, caller, timedOut: false));
             }
+        }
+    }
 
-            return false;
+    // RFC 1035 §4.2.1: UDP may lose the query or the answer, so the same datagram goes out again a few times within the
+    // timeout (a burst can overflow the server's receive buffer); past its deadline a query fails with Timeout.
+    private void SweepDeadlines(object? state)
+    {
+        if (Interlocked.Exchange(ref _sweeping, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            UdpChannel[] channels;
+            lock (_channelLock)
+            {
+                channels = [.. _live];
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            foreach (UdpChannel channel in channels)
+            {
+                _expired.Clear();
+                _resend.Clear();
+                channel.Pending.Sweep(now, _retransmitTicks, MaxRetransmissions, _expired, _resend);
+                foreach (PendingQuery pending in _resend)
+                {
+                    Interlocked.Increment(ref _retransmissions);
+                    Send(channel, pending, CancellationToken.None);
+                }
+
+                foreach (PendingQuery pending in _expired)
+                {
+                    pending.Fail(UpstreamError.Timeout);
+                }
+            }
+        }
+        finally
+        {
+            _expired.Clear();
+            _resend.Clear();
+            Volatile.Write(ref _sweeping, 0);
         }
     }
 
@@ -212,6 +236,7 @@ public sealed class UdpUpstream : IDnsUpstream
 
             channel?.Retire();
             channel = new UdpChannel(_endPoint, this);
+            _live.Add(channel);
             Interlocked.Increment(ref _socketsOpened);
             channel.TryUse();
             Volatile.Write(ref _channels[slot], channel);
@@ -221,8 +246,17 @@ public sealed class UdpUpstream : IDnsUpstream
 
     private void CountIgnored() => Interlocked.Increment(ref _ignoredReplies);
 
+    private void Closed(UdpChannel channel)
+    {
+        lock (_channelLock)
+        {
+            _live.Remove(channel);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        await _sweep.DisposeAsync().ConfigureAwait(false);
         lock (_channelLock)
         {
             _disposed = true;
@@ -318,6 +352,7 @@ public sealed class UdpUpstream : IDnsUpstream
             {
                 Pending.FailAll(error, close: true);
                 Socket.Dispose();
+                _owner.Closed(this);
             }
         }
 

@@ -176,10 +176,21 @@ public sealed class UpstreamPool : IAsyncDisposable
     /// <summary>One bounded attempt at one upstream; updates its health.</summary>
     private async ValueTask<UpstreamReply> AttemptAsync(int index, ReadOnlyMemory<byte> query, Memory<byte> response, CancellationToken cancellationToken)
     {
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_attemptTimeout);
+        IDnsUpstream upstream = _upstreams[index];
         long started = _time.GetTimestamp();
-        UpstreamReply reply = await _upstreams[index].QueryAsync(query, response, limit.Token).ConfigureAwait(false);
+        UpstreamReply reply;
+        if (upstream is UdpUpstream udp && udp.Timeout <= _attemptTimeout)
+        {
+            // Bounded already by the upstream's own deadline sweep: no linked source and timer per attempt.
+            reply = await upstream.QueryAsync(query, response, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(_attemptTimeout);
+            reply = await upstream.QueryAsync(query, response, limit.Token).ConfigureAwait(false);
+        }
+
         if (reply.Error == UpstreamError.Canceled && !cancellationToken.IsCancellationRequested)
         {
             reply = UpstreamReply.Fail(UpstreamError.Timeout);

@@ -91,6 +91,30 @@ public sealed class FakeServerTests : IDisposable
     }
 
     [Fact]
+    public async Task UnansweredDatagramGoesOutAgainAndTheSecondCopyIsAnswered()
+    {
+        // 4 s: retransmissions a second apart, so the answer to the second copy comes well before a third would go.
+        await using var upstream = new UdpUpstream(TestDns.Config(UdpUrl), TimeSpan.FromSeconds(4));
+        var response = new byte[512];
+        ValueTask<UpstreamReply> pending = upstream.QueryAsync(TestDns.Query("lost.test", id: 0x2222), response, _ct);
+
+        // The first copy is "lost" (read, never answered); the deadline sweep sends the same datagram again.
+        // Without a retransmission the query reaches its deadline first and the test says so instead of waiting on.
+        (byte[] first, EndPoint _) = await ReceiveAsync();
+        Task<UpstreamReply> answered = pending.AsTask();
+        Task<(byte[] Query, EndPoint Client)> again = ReceiveAsync();
+        Assert.Same(again, await Task.WhenAny(again, answered));
+        (byte[] second, EndPoint client) = await again;
+        Assert.Equal(first, second);
+        await SendAsync(DnsCacheTests.AnswerA(second, 60, "10.1.1.1"), client);
+        UpstreamReply reply = await answered;
+
+        Assert.Equal(UpstreamError.None, reply.Error);
+        Assert.Equal(0x2222, TestDns.Id(response));
+        Assert.Equal(1, upstream.Retransmissions);
+    }
+
+    [Fact]
     public async Task EveryQueryGetsAFreshRandomWireId()
     {
         await using var upstream = new UdpUpstream(TestDns.Config(UdpUrl), TestDns.Timeout);
