@@ -21,6 +21,9 @@ public sealed class CliErrorTests : IDisposable
     [InlineData(new[] { "proxy", "--upstream", "10.0.0.1:53" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw proxy")]
     [InlineData(new[] { "jail", "--upstream", "10.0.0.1:53", "--", "true" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw jail")]
     [InlineData(new[] { "tun", "--netns", "n", "--upstream", "10.0.0.1:53" }, "dnsw: --upstream: '10.0.0.1:53' is not an upstream URL (expected udp://, tcp://, tls:// or https:// and an address)", "dnsw tun")]
+    // A mistyped option before "--" is not taken for the command to run (nor is anything set up for it).
+    [InlineData(new[] { "jail", "--alow", "a.test", "--", "true" }, "dnsw: Unrecognized command or argument '--alow'.", "dnsw jail")]
+    [InlineData(new[] { "jail", "--bogus" }, "dnsw: Unrecognized command or argument '--bogus'.", "dnsw jail")]
     [InlineData(new[] { "jail", "--privacy", "some", "--", "true" }, "dnsw: Argument 'some' not recognized. Must be one of: 'full', 'redacted', 'minimal'", "dnsw jail")]
     public async Task AUsageError_IsOneLineAndAPointerToHelp(string[] args, string line, string command)
     {

@@ -1,9 +1,10 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Runtime.Versioning;
+using System.Security.Cryptography.X509Certificates;
 using DnsWarden.Cli.Export;
 using DnsWarden.Export;
-using System.Security.Cryptography.X509Certificates;
 using DnsWarden.Guard.Jail;
 using DnsWarden.Guard.Jail.Interception;
 using DnsWarden.Indicators;
@@ -51,7 +52,9 @@ internal static class JailCommand
             mode, policy, upstream, config, user, output, privacy, logLimit, logFormat, writable, report, allow, observe, requestLog, requestLogFormat, intercept, caCert, caKey, upstreamCa, cleanup, commandLine,
         };
         export.AddTo(command);
-        command.SetAction((parse, _) => RunAsync(
+        command.SetAction((parse, _) => OptionTakenForTheCommand(parse, commandLine) is { } unknown
+            ? UnknownOptionAsync(unknown, parse.InvocationConfiguration.Error)
+            : RunAsync(
             export.TryBuild(parse, out ExportSettings? exportSettings, out string? exportError) ? new ExportRequest(exportSettings) : new ExportRequest(null, exportError),
             parse.GetValue(mode)!,
             parse.GetValue(policy),
@@ -70,6 +73,42 @@ internal static class JailCommand
             new HostRuleArguments(parse.GetValue(allow) ?? [], parse.GetValue(observe), parse.GetValue(requestLog), parse.GetValue(requestLogFormat) == "httpjail" ? RequestLogFormat.Httpjail : RequestLogFormat.Json,
                 parse.GetValue(intercept), parse.GetValue(caCert), parse.GetValue(caKey), parse.GetValue(upstreamCa) ?? [])));
         return command;
+    }
+
+    /// <summary>
+    /// The parser hands a token it does not know as an option to the command argument; before <c>--</c> that is a
+    /// mistyped option (<c>dnsw jail --alow x -- curl</c>), which must not become the program the jail runs.
+    /// </summary>
+    private static string? OptionTakenForTheCommand(ParseResult parse, Argument<string[]> commandLine)
+    {
+        IReadOnlyList<Token> tokens = parse.GetResult(commandLine)?.Tokens ?? [];
+        if (tokens.Count == 0 || !tokens[0].Value.StartsWith('-'))
+        {
+            return null;
+        }
+
+        foreach (Token token in parse.Tokens)
+        {
+            if (token.Type == TokenType.DoubleDash)
+            {
+                return null;
+            }
+
+            if (ReferenceEquals(token, tokens[0]))
+            {
+                return token.Value;
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<int> UnknownOptionAsync(string option, TextWriter stderr)
+    {
+        // As the parser's own usage errors read (Program.Main): the command to run only ever comes after "--".
+        await stderr.WriteLineAsync($"dnsw: Unrecognized command or argument '{option}'.").ConfigureAwait(false);
+        await stderr.WriteLineAsync("Try 'dnsw jail --help' for more information.").ConfigureAwait(false);
+        return ExitCodes.Usage;
     }
 
     private static async Task<int> RunAsync(ExportRequest export, string mode, FileInfo? policyFile, string[] upstreams, string? user, FileInfo? output, string privacy, string[] writable, long logLimit, QueryLogFormat logFormat, bool cleanupOnly, string[] command, TextWriter stderr, FileInfo? report, FileInfo? configFile, HostRuleArguments hosts)
