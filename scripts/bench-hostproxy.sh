@@ -4,7 +4,9 @@
 # HTTP/1.1 server for held connections). Side by side in one run:
 #   1. HTTPS bulk download (256 MiB) from the host namespace vs from inside the jail through the proxy;
 #   2. time to first byte of a small HTTPS file, 200 sequential requests, p50 and p90, both ways;
-#   3. 1,000 concurrent HTTP keep-alive connections held through the proxy, dnsw's resident memory before and after.
+#   3. 1,000 concurrent HTTP keep-alive connections held through the proxy, dnsw's resident memory before and after;
+#   4. with --intercept (TLS ended in the proxy with a minted leaf, a second TLS to the server): bulk and time to first
+#      byte again, the command trusting the jail's CA through CURL_CA_BUNDLE.
 #   sudo scripts/bench-hostproxy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,7 +68,8 @@ PY
 chmod a+r held.py hold.py
 for _ in $(seq 1 100); do ip netns exec "$i" ss -lnt | grep -q '203.0.113.80:443' && ip netns exec "$i" ss -lnt | grep -q '203.0.113.80:80' && break; sleep 0.1; done
 cat > ttfb.sh <<'SH'
-for n in $(seq 1 200); do curl -s -o /dev/null -w '%{time_starttransfer}\n' --cacert "$1/ca.pem" https://web.bench.test/small.txt; done | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms, p90 %.2f ms\n", a[int(NR*0.5)]*1000, a[int(NR*0.9)]*1000}'
+ca=(--cacert "$1/ca.pem"); [ "${2:-}" = jailca ] && ca=()
+for n in $(seq 1 200); do curl -s -o /dev/null -w '%{time_starttransfer}\n' "${ca[@]}" https://web.bench.test/small.txt; done | sort -n | awk '{a[NR]=$1} END {printf "p50 %.2f ms, p90 %.2f ms\n", a[int(NR*0.5)]*1000, a[int(NR*0.9)]*1000}'
 SH
 bulk() { curl -s -o /dev/null -w '%{speed_download}' --cacert "$work/ca.pem" https://web.bench.test/big.bin | awk '{printf "%.0f MB/s\n", $1/1e6}'; }
 export -f bulk; export work
@@ -94,3 +97,9 @@ dnswpid="$(pgrep -f "^$dnsw jail --allow web.bench.test" | head -1)"
 idle="$(grep VmRSS /proc/"$dnswpid"/status | awk '{print $2}')"
 rm -f "$flag.idle"; wait "$jpid" || true
 echo "  dnsw resident: ${idle} KiB with 1 connection held, ${held} KiB with 1,000: $(( (held - idle) / 999 )) KiB per connection"
+intercept=("$dnsw" jail --intercept --upstream-ca "$work/ca.pem" --allow web.bench.test --upstream udp://203.0.113.53 --writable "$work" --)
+echo "With --intercept (the command trusts the jail's CA through CURL_CA_BUNDLE):"
+for run in 1 2 3; do
+    printf '  HTTPS bulk, 256 MiB: '; ip netns exec "$h" "${intercept[@]}" bash -c "curl -s -o /dev/null -w '%{speed_download}' https://web.bench.test/big.bin | awk '{printf \"%.0f MB/s\n\", \$1/1e6}'" 2>/dev/null
+done
+printf '  time to first byte, 200 sequential connections: '; ip netns exec "$h" "${intercept[@]}" bash "$work/ttfb.sh" "$work" jailca 2>/dev/null
