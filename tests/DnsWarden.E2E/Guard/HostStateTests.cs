@@ -159,17 +159,30 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
     }
 
     /// <summary>
-    /// A parent that never reaps (python keeps the Popen and waits on stdin): after SIGKILL the filter is a zombie whose
-    /// /proc entry remains. --cleanup must take it for dead.
+    /// A parent that never reaps (python keeps the Popen and sleeps until it is stopped): after SIGKILL the filter is a
+    /// zombie whose /proc entry remains. --cleanup must take it for dead.
     /// </summary>
     private async Task KillUnreapedTunAsync(HostState before)
     {
         string dnsw = DnswProgram.Program;
         string argv = string.Join(", ", new[] { dnsw }.Concat(DnswProgram.Prefix).Concat(["tun", "--netns", fixture.Client, "--upstream", "udp://10.61.0.2"]).Select(a => "'" + a + "'"));
+        // signal.pause, not a read of stdin: the test's stdin is closed, and a parent that exits at once hands the
+        // filter to init, which reaps it (and the wait for its "ready:" fails).
         NetnsProcess parent = fixture.Net.StartProcess(fixture.Host, "unreaping-parent", "python3",
-            ["-c", $"import subprocess,sys\np=subprocess.Popen([{argv}])\nprint('child', p.pid, flush=True)\nsys.stdin.read()"]);
-        await parent.WaitForOutputAsync("ready:", s_runTimeout);
+            ["-c", $"import signal,subprocess\np=subprocess.Popen([{argv}])\nprint('child', p.pid, flush=True)\nsignal.pause()"]);
+        await parent.WaitForOutputAsync("child ", s_runTimeout);
         int pid = int.Parse(parent.StdOut.Split('\n').First(l => l.StartsWith("child ", StringComparison.Ordinal))["child ".Length..], CultureInfo.InvariantCulture);
+        try
+        {
+            await parent.WaitForOutputAsync("ready:", s_runTimeout);
+        }
+        catch
+        {
+            // Never leave the filter running for the next case to trip over.
+            ProcessRunner.Signal(pid, ProcessSignal.Interrupt);
+            throw;
+        }
+
         AssertForwardingWasOn(before, await SnapshotAsync());
 
         Assert.True(ProcessRunner.Signal(pid, ProcessSignal.Kill));
