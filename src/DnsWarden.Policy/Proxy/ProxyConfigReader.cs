@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace DnsWarden.Policy;
 
 /// <summary>Walks a <c>dnsw proxy</c> configuration file token by token and stops at the first problem, with the offending token's position.</summary>
-internal ref struct ProxyConfigReader
+internal ref struct ProxyConfigReader : IPolicyFileReader<ProxyConfig>
 {
     private static readonly string[] s_rootKeys =
     [
