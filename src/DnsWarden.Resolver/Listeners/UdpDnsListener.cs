@@ -37,6 +37,9 @@ public sealed class UdpDnsListener : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private readonly int _loopCount;
     private readonly IPEndPoint _anyEndPoint;
+
+    /// <summary>The size of a sockaddr of this socket's family: a received address shorter than it names no peer.</summary>
+    private readonly int _peerAddressLength;
     private readonly ClientAllowList? _allow;
     private readonly ResponseRateLimiter? _rate;
     private readonly InFlightLimit _forwards;
@@ -86,6 +89,7 @@ public sealed class UdpDnsListener : IAsyncDisposable
 
         LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _anyEndPoint = new IPEndPoint(endpoint.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
+        _peerAddressLength = _anyEndPoint.Serialize().Size;
     }
 
     /// <summary>The bound address and port (the real port when 0 was asked for).</summary>
@@ -190,6 +194,13 @@ public sealed class UdpDnsListener : IAsyncDisposable
                     if (inbox is not null && OperatingSystem.IsLinux())
                     {
                         ReadOnlySpan<byte> address = inbox.Address(i);
+                        if (address.Length < _peerAddressLength)
+                        {
+                            // No peer: the socket was shut down under the receive (closing it wakes a blocked
+                            // recvmmsg with an empty datagram from nobody). Not a query.
+                            continue;
+                        }
+
                         address.CopyTo(from.Buffer.Span);
                         from.Size = address.Length;
                         ReadOnlySpan<byte> datagram = inbox.Datagram(i);

@@ -150,6 +150,37 @@ public sealed class ListenerTests
     }
 
     [Fact]
+    public async Task ClosingAListenerWhoseEngineLogsClientsWhileItsThreadsWaitInReceiveEndsThemQuietly()
+    {
+        // Closing the socket wakes each blocked receive with an empty datagram from no address; a listener whose
+        // engine wants the client's address (a query log) must not take it for a query (it crashed the process).
+        foreach (IPAddress address in new[] { IPAddress.Loopback, IPAddress.IPv6Loopback })
+        {
+            // Made as the jail makes its stub's sockets: a descriptor opened elsewhere, wrapped in a Socket.
+            var log = new EntryCount();
+            using var opened = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            var listener = new UdpDnsListener(new DnsEngine(new DnsEngineOptions { QueryLog = log }), new IPEndPoint(address, 0), socket: new Socket(opened.SafeHandle));
+            listener.Start();
+            using var client = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp) { ReceiveTimeout = 5000 };
+            var buffer = new byte[512];
+            Assert.True(DnsMessageWriter.TryWriteQuery(buffer, 7, "svc.lan", DnsType.A, true, null, out int n));
+            client.SendTo(buffer.AsSpan(0, n), SocketFlags.None, listener.LocalEndPoint);
+            Assert.True(client.Receive(buffer) > 0);
+            await listener.DisposeAsync();
+            Assert.Equal(1, log.Count);
+        }
+    }
+
+    private sealed class EntryCount : DnsWarden.Resolver.Logging.IQueryLog
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void Write(DnsWarden.Resolver.Logging.QueryLogEntry entry) => Interlocked.Increment(ref _count);
+    }
+
+    [Fact]
     public async Task DigOverUdpAndTcpOnIpv4AndIpv6()
     {
         await using var s4 = new Served(NewEngine(), IPAddress.Loopback);
