@@ -20,14 +20,77 @@ public sealed partial class HostProxy
     private const int MaxRefusedStreams = 256;
 
     /// <summary>
-    /// The command chose h2 inside TLS the proxy terminated (docs/JAIL.md, "Interception"). The proxy connects to the
-    /// real server with ALPN h2 only and carries frames, judging every request: each HEADERS block is decoded with the
-    /// client's HPACK context, its <c>:authority</c> (or <c>host</c>) must be the SNI, then the method and path rules
-    /// decide — the same judgement as an HTTP/1.1 request. An allowed request is re-encoded (literals, no indexing) so
-    /// the server's table never depends on what was dropped; a refused one never reaches the server and is answered on
-    /// its stream with a 403 naming why.
+    /// The command offered h2: the allowed SNI is resolved and connected to with ALPN h2 and http/1.1, its certificate
+    /// checked. Only a server that chose h2 is kept (null otherwise: the command is then offered http/1.1 alone, and the
+    /// HTTP/1.1 path connects again once the first request is allowed, reporting any failure as it always has).
     /// </summary>
-    private async Task Http2Async(ProxySide client, IPEndPoint destination, string sni, CancellationToken firstRequest)
+    private async Task<H2Upstream?> ConnectH2Async(IPEndPoint destination, string sni)
+    {
+        IPAddress? address = await ResolveAsync(sni).ConfigureAwait(false);
+        if (address is null)
+        {
+            return null;
+        }
+
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? tls = null;
+        try
+        {
+            using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+            connect.CancelAfter(_firstBytesTimeout);
+            await socket.ConnectAsync(new IPEndPoint(address, destination.Port), connect.Token).ConfigureAwait(false);
+            tls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+            SslClientAuthenticationOptions options = UpstreamOptions(sni, SslApplicationProtocol.Http2);
+            options.ApplicationProtocols = s_h2OrHttp11;
+            await tls.AuthenticateAsClientAsync(options, connect.Token).ConfigureAwait(false);
+            if (tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
+            {
+                var kept = new H2Upstream(socket, tls, address);
+                tls = null;
+                socket = null!;
+                return kept;
+            }
+        }
+        catch (Exception e) when (e is SocketException or AuthenticationException or IOException or OperationCanceledException && !_stop.IsCancellationRequested)
+        {
+            // Said by the HTTP/1.1 path, which connects again after the first request and refuses it with the reason.
+        }
+        finally
+        {
+            if (tls is not null)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+            }
+
+            socket?.Dispose();
+        }
+
+        return null;
+    }
+
+    /// <summary>A connection to the real server on which it chose h2.</summary>
+    private sealed class H2Upstream(Socket socket, SslStream tls, IPAddress address) : IAsyncDisposable
+    {
+        public ProxySide Side { get; } = new(socket, tls);
+
+        public IPAddress Address => address;
+
+        public async ValueTask DisposeAsync()
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The command chose h2 inside TLS the proxy terminated (docs/JAIL.md, "Interception"), and the real server chose h2
+    /// on the connection <paramref name="upstream"/>. The proxy carries frames between them, judging every request:
+    /// each HEADERS block is decoded with the client's HPACK context, its <c>:authority</c> (or <c>host</c>) must be
+    /// the SNI, then the method and path rules decide — the same judgement as an HTTP/1.1 request. An allowed request is
+    /// re-encoded (literals, no indexing) so the server's table never depends on what was dropped; a refused one never
+    /// reaches the server and is answered on its stream with a 403 naming why.
+    /// </summary>
+    private async Task Http2Async(ProxySide client, IPEndPoint destination, string sni, H2Upstream upstream, CancellationToken firstRequest)
     {
         byte[] preface = new byte[Http2FrameHeader.ClientPreface.Length];
         int got = 0;
@@ -57,61 +120,12 @@ public sealed partial class HostProxy
 
         if (!preface.AsSpan().SequenceEqual(Http2FrameHeader.ClientPreface))
         {
-            RecordRefusal(destination, "https", null, sni, null, "HTTP/2 chosen but no HTTP/2 preface (RFC 9113 §3.4)", null);
+            RecordRefusal(destination, "https", null, sni, null, "h2 chosen but no HTTP/2 connection preface (RFC 9113 §3.4)", null);
             client.Socket.LingerState = new LingerOption(true, 0);
             return;
         }
 
-        // The name the SNI allowed: resolved here, the server's h2 and certificate checked before any request is carried.
-        string? failure = null;
-        IPAddress? address = await ResolveAsync(sni).ConfigureAwait(false);
-        using var socket = address is null ? null : new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        SslStream? upstreamTls = null;
-        if (address is null)
-        {
-            failure = $"{sni} does not resolve through the upstreams";
-        }
-        else
-        {
-            try
-            {
-                using var connect = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                connect.CancelAfter(_firstBytesTimeout);
-                await socket!.ConnectAsync(new IPEndPoint(address, destination.Port), connect.Token).ConfigureAwait(false);
-                upstreamTls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
-                await upstreamTls.AuthenticateAsClientAsync(UpstreamOptions(sni, SslApplicationProtocol.Http2), connect.Token).ConfigureAwait(false);
-                if (upstreamTls.NegotiatedApplicationProtocol != SslApplicationProtocol.Http2)
-                {
-                    string chose = upstreamTls.NegotiatedApplicationProtocol.Protocol.Length == 0 ? "no protocol" : upstreamTls.NegotiatedApplicationProtocol.ToString();
-                    failure = $"the server for {sni} ({address}:{destination.Port}) does not speak HTTP/2 (ALPN: {chose})";
-                }
-            }
-            catch (Exception e) when (e is SocketException or AuthenticationException or IOException or OperationCanceledException && !_stop.IsCancellationRequested)
-            {
-                failure = e is AuthenticationException
-                    ? $"the server for {sni} ({address}:{destination.Port}) failed TLS validation: {OneLine(e)}"
-                    : $"cannot connect to {sni} ({address}:{destination.Port})";
-            }
-        }
-
-        try
-        {
-            var connection = new Http2Connection(this, client, destination, address, sni, firstRequest);
-            if (failure is not null)
-            {
-                await connection.FailAsync(failure).ConfigureAwait(false);
-                return;
-            }
-
-            await connection.RunAsync(new ProxySide(socket!, upstreamTls)).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (upstreamTls is not null)
-            {
-                await upstreamTls.DisposeAsync().ConfigureAwait(false);
-            }
-        }
+        await new Http2Connection(this, client, destination, upstream.Address, sni, firstRequest).RunAsync(upstream.Side).ConfigureAwait(false);
     }
 
     /// <summary>An HTTP/2 error code (RFC 9113 §7).</summary>
@@ -124,7 +138,7 @@ public sealed partial class HostProxy
     }
 
     /// <summary>One intercepted HTTP/2 connection: the client's frames judged and carried up, the server's carried down.</summary>
-    private sealed class Http2Connection(HostProxy proxy, ProxySide client, IPEndPoint destination, IPAddress? upstreamAddress, string sni, CancellationToken firstRequest)
+    private sealed class Http2Connection(HostProxy proxy, ProxySide client, IPEndPoint destination, IPAddress upstreamAddress, string sni, CancellationToken firstRequest)
     {
         private const int SettingsHeaderTableSize = 0x1;
         private const int SettingsEnablePush = 0x2;
@@ -149,51 +163,6 @@ public sealed partial class HostProxy
             finally
             {
                 await down.ConfigureAwait(false);
-            }
-        }
-
-        /// <summary>No server to carry the requests to: each request waiting is answered 502 with the reason, then GOAWAY.</summary>
-        public async Task FailAsync(string reason)
-        {
-            var reader = new FrameReader(client);
-            try
-            {
-                await WriteClientAsync(Frame(Http2FrameType.Settings, 0, 0, [])).ConfigureAwait(false);
-                while (true)
-                {
-                    FrameRead read = await reader.NextAsync(firstRequest).ConfigureAwait(false);
-                    if (read.Status != FrameStatus.Frame)
-                    {
-                        await EndAsync(read, Http2Error.NoError).ConfigureAwait(false);
-                        return;
-                    }
-
-                    if (read.Header.Type != Http2FrameType.Headers)
-                    {
-                        continue;
-                    }
-
-                    (List<HpackField>? fields, Http2FrameHeader first) = await ReadHeaderBlockAsync(reader, read).ConfigureAwait(false);
-                    if (fields is null)
-                    {
-                        return;
-                    }
-
-                    Request r = Describe(fields);
-                    proxy.RecordRefusal(destination, "https", r.Method, r.Host ?? sni, r.Path, reason, null);
-                    await AnswerAsync(first.StreamId, "502", reason).ConfigureAwait(false);
-                    _lastStreamId = first.StreamId;
-                    await GoAwayAsync(Http2Error.NoError).ConfigureAwait(false);
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (!proxy._stop.IsCancellationRequested)
-            {
-                proxy.RecordRefusal(destination, "https", null, sni, null, reason, null);
-            }
-            finally
-            {
-                reader.Dispose();
             }
         }
 
@@ -603,7 +572,7 @@ public sealed partial class HostProxy
         }
 
         /// <summary>
-        /// A refused (or failed) stream's answer: HEADERS <c>:status</c> and <c>x-dnsw-refused</c> with END_STREAM and no
+        /// A refused stream's answer: HEADERS <c>:status</c> and <c>x-dnsw-refused</c> with END_STREAM and no
         /// body, so the connection's flow-control windows between client and server stay as they were.
         /// </summary>
         private Task AnswerAsync(int streamId, string status, string reason)

@@ -10,7 +10,9 @@ namespace DnsWarden.Guard.Jail;
 
 public sealed partial class HostProxy
 {
-    private static readonly List<SslApplicationProtocol> s_interceptProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
+    private static readonly List<SslApplicationProtocol> s_h2OrHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
+
+    private static readonly List<SslApplicationProtocol> s_http11 = [SslApplicationProtocol.Http11];
 
     /// <summary>
     /// <c>--intercept</c> (docs/JAIL.md, "Interception"): a ClientHello whose SNI some rule allows is answered with a
@@ -19,7 +21,7 @@ public sealed partial class HostProxy
     /// first request makes the proxy resolve the name, connect and speak TLS to the real server — validating its
     /// certificate, never skipping that — and the connection then runs as plain HTTP does, over the two TLS streams.
     /// </summary>
-    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni)
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, bool offersH2)
     {
         SslStreamCertificateContext? certificate = _interception!.Ca.ContextFor(sni);
         if (certificate is null)
@@ -28,6 +30,24 @@ public sealed partial class HostProxy
             return;
         }
 
+        // h2 is offered to the command only when the real server chose h2 too: the proxy carries HTTP/2 frames between
+        // the two and translates nothing, so an HTTP/1.1-only server keeps its HTTP/1.1 clients (docs/DECISIONS.md).
+        H2Upstream? h2 = offersH2 ? await ConnectH2Async(destination, sni).ConfigureAwait(false) : null;
+        try
+        {
+            await InterceptAsync(client, destination, buffer, filled, sni, certificate, h2).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (h2 is not null)
+            {
+                await h2.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, SslStreamCertificateContext certificate, H2Upstream? h2)
+    {
         var replay = new ReplayStream(client.Socket, buffer, filled);
         using var tls = new SslStream(replay, leaveInnerStreamOpen: true);
         using var firstRequest = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
@@ -40,7 +60,7 @@ public sealed partial class HostProxy
                     ServerCertificateContext = certificate,
 
                     // h2 first, as servers prefer it: each HTTP/2 request is judged by the same rules (HostProxy.Http2.cs).
-                    ApplicationProtocols = s_interceptProtocols,
+                    ApplicationProtocols = h2 is null ? s_http11 : s_h2OrHttp11,
                     ClientCertificateRequired = false,
                 },
                 firstRequest.Token).ConfigureAwait(false);
@@ -59,9 +79,9 @@ public sealed partial class HostProxy
         }
 
         var inner = new ProxySide(client.Socket, tls);
-        if (tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
+        if (h2 is not null && tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
         {
-            await Http2Async(inner, destination, sni, firstRequest.Token).ConfigureAwait(false);
+            await Http2Async(inner, destination, sni, h2, firstRequest.Token).ConfigureAwait(false);
             return;
         }
 

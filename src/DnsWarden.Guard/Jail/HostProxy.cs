@@ -247,7 +247,7 @@ public sealed partial class HostProxy : IAsyncDisposable
             return _rules.Observe ? Verdict.Allow("tls", null, null, null, "observe") : Verdict.Refuse("tls", "no SNI");
         }
 
-        return Judge("tls", sni, null, null, info.HasEch ? " (the outer name of an encrypted ClientHello)" : "");
+        return Judge("tls", sni, null, null, info.HasEch ? " (the outer name of an encrypted ClientHello)" : "") with { OffersH2 = info.AlpnContains(message, "h2"u8) };
     }
 
     private Verdict DecideHttpHead(ReadOnlySpan<byte> stream)
@@ -325,7 +325,7 @@ public sealed partial class HostProxy : IAsyncDisposable
 
         if (_interception is not null && verdict.Protocol == "tls" && verdict.Host is not null)
         {
-            await InterceptAsync(client, destination, buffer, filled, verdict.Host).ConfigureAwait(false);
+            await InterceptAsync(client, destination, buffer, filled, verdict.Host, verdict.OffersH2).ConfigureAwait(false);
             return;
         }
 
@@ -536,6 +536,9 @@ public sealed partial class HostProxy : IAsyncDisposable
         public static Verdict NeedMore { get; } = new(VerdictKind.NeedMore, "", null, null, null, null, null);
 
         public HttpRequestHead? Head { get; init; }
+
+        /// <summary>The ClientHello's ALPN list names h2.</summary>
+        public bool OffersH2 { get; init; }
 
         public static Verdict Allow(string protocol, string? host, string? method, string? path, string rule) => new(VerdictKind.Allow, protocol, host, method, path, rule, null);
 
