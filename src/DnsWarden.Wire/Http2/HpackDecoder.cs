@@ -77,7 +77,7 @@ public sealed class HpackDecoder
                 // §6.1 indexed field.
                 if (!TryReadInteger(block, ref pos, 7, out int index, out error) || !TryGet(index, out field, out error))
                 {
-                    return Fail(pos, out errorOffset);
+                    return false;
                 }
             }
             else if ((b & 0xE0) == 0x20)
@@ -90,7 +90,7 @@ public sealed class HpackDecoder
 
                 if (!TryReadInteger(block, ref pos, 5, out int size, out error))
                 {
-                    return Fail(pos, out errorOffset);
+                    return false;
                 }
 
                 if (size > _maxTableSize)
@@ -108,7 +108,7 @@ public sealed class HpackDecoder
                 bool indexing = (b & 0xC0) == 0x40;
                 if (!TryReadInteger(block, ref pos, indexing ? 6 : 4, out int nameIndex, out error))
                 {
-                    return Fail(pos, out errorOffset);
+                    return false;
                 }
 
                 string name;
@@ -116,7 +116,7 @@ public sealed class HpackDecoder
                 {
                     if (!TryReadString(block, ref pos, out name, out error))
                     {
-                        return Fail(pos, out errorOffset);
+                        return false;
                     }
                 }
                 else if (TryGet(nameIndex, out HpackField named, out error))
@@ -125,12 +125,12 @@ public sealed class HpackDecoder
                 }
                 else
                 {
-                    return Fail(pos, out errorOffset);
+                    return false;
                 }
 
                 if (!TryReadString(block, ref pos, out string value, out error))
                 {
-                    return Fail(pos, out errorOffset);
+                    return false;
                 }
 
                 field = new HpackField(name, value);
@@ -153,12 +153,6 @@ public sealed class HpackDecoder
         error = HpackError.None;
         errorOffset = -1;
         return true;
-    }
-
-    private static bool Fail(int at, out int errorOffset)
-    {
-        errorOffset = at;
-        return false;
     }
 
     private static bool Fail(HpackError why, int at, out HpackError error, out int errorOffset)
