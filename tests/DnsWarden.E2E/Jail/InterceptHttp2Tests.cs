@@ -52,13 +52,15 @@ public sealed class InterceptHttp2Tests(HostProxyNetFixture fixture) : IClassFix
 
         string[] parallel = [.. r.StdOut.Split('\n').Where(l => l.StartsWith("parallel=", StringComparison.Ordinal)).Select(l => l["parallel=".Length..]).Order(StringComparer.Ordinal)];
         Assert.True(parallel.Length == 2, r.Describe());
-        Assert.Matches($@"^200 [01] {s_url}/ok/1$", parallel[0]);
-        Assert.Matches($@"^403 [01] {s_url}/other/2$", parallel[1]);
-        Assert.True(parallel.Sum(p => p.Split(' ')[1] == "1" ? 1 : 0) == 1, "the two requests were not on one connection:\n" + r.Describe());
+        Assert.Matches($@"^200 \d {s_url}/ok/1$", parallel[0]);
+        Assert.Matches($@"^403 \d {s_url}/other/2$", parallel[1]);
+
+        // One transfer connected (IPv6 and IPv4 attempts count), the other made no connect of its own: it was multiplexed.
+        Assert.True(parallel.Count(p => p.Split(' ')[1] == "0") == 1, "the two requests were not on one connection:\n" + r.Describe());
 
         Assert.Equal($"page for {A} 1.1 200", Line(r, "h1-server="));
         Assert.Equal("goaway 9", Line(r, "hpack="));
-        Assert.Contains("HTTP/2 CompressionError: header block of stream 1: IndexZero at byte 0 of 1", r.StdErr, StringComparison.Ordinal);
+        Assert.True(r.StdErr.Contains("HTTP/2 CompressionError: header block of stream 1: IndexZero at byte 0 of 1", StringComparison.Ordinal), r.Describe());
 
         // The request log: HTTP/2 requests are entries like HTTP/1.1 ones (method, host, path, verdict, rule).
         JsonElement[] log = [.. File.ReadAllLines(requests).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
