@@ -145,6 +145,9 @@ public sealed partial class HostProxy
         private const int SettingsMaxFrameSize = 0x5;
 
         private readonly SemaphoreSlim _clientWrite = new(1, 1);
+
+        /// <summary>Set once the server's first frame (its SETTINGS, RFC 9113 §3.4) is on its way to the client: nothing of the proxy's may precede it.</summary>
+        private readonly TaskCompletionSource _serverPreface = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly HpackDecoder _decoder = new(4096, MaxHeaderBlock);
         private readonly SortedSet<int> _refused = [];
         private int _lastStreamId;
@@ -484,6 +487,7 @@ public sealed partial class HostProxy
                     try
                     {
                         await client.SendAsync(read.Whole, proxy._stop.Token).ConfigureAwait(false);
+                        _serverPreface.TrySetResult();
                     }
                     finally
                     {
@@ -503,6 +507,7 @@ public sealed partial class HostProxy
             }
             finally
             {
+                _serverPreface.TrySetResult();
                 if (inHeaderBlock)
                 {
                     _clientWrite.Release();
@@ -701,6 +706,15 @@ public sealed partial class HostProxy
 
         private async Task WriteClientAsync(byte[] frame)
         {
+            try
+            {
+                await _serverPreface.Task.WaitAsync(proxy._firstBytesTimeout, proxy._stop.Token).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // A server that sends no SETTINGS is broken; what the proxy says (a 403, GOAWAY) goes out regardless.
+            }
+
             await _clientWrite.WaitAsync(proxy._stop.Token).ConfigureAwait(false);
             try
             {
