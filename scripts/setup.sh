@@ -29,7 +29,8 @@ test_pkgs=(tshark:tshark tcpdump:tcpdump dnsmasq-base:dnsmasq knot-dnsutils:kdig
            chromium:chromium
            clickhouse-client:clickhouse-client
            tzdata:/usr/share/zoneinfo/Asia/Kolkata systemd:systemd-analyze man-db:man bash-completion:/usr/share/bash-completion/bash_completion zsh:zsh fish:fish
-           nodejs:node npm:npm)
+           nodejs:node npm:npm
+           nghttp2-server:nghttpd python3-h2:/usr/lib/python3/dist-packages/h2)
 
 missing=()
 check() {

@@ -10,6 +10,7 @@ IFuzzer[] all =
     new DnsFuzzer(),
     new TlsFuzzer(),
     new HttpFirstBytesFuzzer(),
+    new Http2FramesFuzzer(),
     new QuicFuzzer(),
     new PcapFuzzer(),
     new PcapNgFuzzer(),

@@ -10,14 +10,18 @@ namespace DnsWarden.Guard.Jail;
 
 public sealed partial class HostProxy
 {
+    private static readonly List<SslApplicationProtocol> s_h2OrHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
+
+    private static readonly List<SslApplicationProtocol> s_http11 = [SslApplicationProtocol.Http11];
+
     /// <summary>
     /// <c>--intercept</c> (docs/JAIL.md, "Interception"): a ClientHello whose SNI some rule allows is answered with a
-    /// certificate minted for that name, ALPN http/1.1 only. Then every request inside is judged like plain HTTP, and
+    /// certificate minted for that name, ALPN h2 or http/1.1. Then every request inside is judged like plain HTTP, and
     /// its Host must be the SNI (a request for another host inside the allowed name's TLS is fronting). Only an allowed
     /// first request makes the proxy resolve the name, connect and speak TLS to the real server — validating its
     /// certificate, never skipping that — and the connection then runs as plain HTTP does, over the two TLS streams.
     /// </summary>
-    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni)
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, bool offersH2)
     {
         SslStreamCertificateContext? certificate = _interception!.Ca.ContextFor(sni);
         if (certificate is null)
@@ -26,6 +30,24 @@ public sealed partial class HostProxy
             return;
         }
 
+        // h2 is offered to the command only when the real server chose h2 too: the proxy carries HTTP/2 frames between
+        // the two and translates nothing, so an HTTP/1.1-only server keeps its HTTP/1.1 clients (docs/DECISIONS.md).
+        H2Upstream? h2 = offersH2 ? await ConnectH2Async(destination, sni).ConfigureAwait(false) : null;
+        try
+        {
+            await InterceptAsync(client, destination, buffer, filled, sni, certificate, h2).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (h2 is not null)
+            {
+                await h2.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, SslStreamCertificateContext certificate, H2Upstream? h2)
+    {
         var replay = new ReplayStream(client.Socket, buffer, filled);
         using var tls = new SslStream(replay, leaveInnerStreamOpen: true);
         using var firstRequest = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
@@ -37,8 +59,8 @@ public sealed partial class HostProxy
                 {
                     ServerCertificateContext = certificate,
 
-                    // HTTP/1.1 only: every request is then read by the one head reader (docs/DECISIONS.md).
-                    ApplicationProtocols = [SslApplicationProtocol.Http11],
+                    // h2 first, as servers prefer it: each HTTP/2 request is judged by the same rules (HostProxy.Http2.cs).
+                    ApplicationProtocols = h2 is null ? s_http11 : s_h2OrHttp11,
                     ClientCertificateRequired = false,
                 },
                 firstRequest.Token).ConfigureAwait(false);
@@ -57,6 +79,12 @@ public sealed partial class HostProxy
         }
 
         var inner = new ProxySide(client.Socket, tls);
+        if (h2 is not null && tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
+        {
+            await Http2Async(inner, destination, sni, h2, firstRequest.Token).ConfigureAwait(false);
+            return;
+        }
+
         HeadRead read;
         HttpRequestHead head;
         string? failure;
@@ -80,13 +108,7 @@ public sealed partial class HostProxy
             return;
         }
 
-        Verdict verdict = JudgeHead(buffer.AsSpan(0, filled), head, "https");
-        if (!string.Equals(verdict.Host, sni, StringComparison.Ordinal))
-        {
-            await RefuseAsync(inner, destination, "https", verdict.Method, verdict.Host, verdict.Path, HostDiffersFromSni(verdict.Host, sni)).ConfigureAwait(false);
-            return;
-        }
-
+        Verdict verdict = InsideSni(JudgeHead(buffer.AsSpan(0, filled), head, "https"), sni);
         if (verdict.Kind != VerdictKind.Allow)
         {
             await RefuseAsync(inner, destination, "https", verdict.Method, verdict.Host, verdict.Path, verdict.Reason!).ConfigureAwait(false);
@@ -117,7 +139,7 @@ public sealed partial class HostProxy
 
             // A NetworkStream takes only a connected socket.
             upstreamTls = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
-            await upstreamTls.AuthenticateAsClientAsync(UpstreamOptions(host), connect.Token).ConfigureAwait(false);
+            await upstreamTls.AuthenticateAsClientAsync(UpstreamOptions(host, SslApplicationProtocol.Http11), connect.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is SocketException or AuthenticationException or IOException or OperationCanceledException && !_stop.IsCancellationRequested)
         {
@@ -151,16 +173,16 @@ public sealed partial class HostProxy
     }
 
     /// <summary>
-    /// TLS to the real server: the name is the SNI, ALPN http/1.1, the chain checked against the system's roots — or,
+    /// TLS to the real server: the name is the SNI, ALPN the one protocol the command chose, the chain checked against the system's roots — or,
     /// with <c>--upstream-ca</c>, against those plus the given ones. Revocation is not fetched (the proxy makes no
     /// connection the rules did not allow).
     /// </summary>
-    private SslClientAuthenticationOptions UpstreamOptions(string host)
+    private SslClientAuthenticationOptions UpstreamOptions(string host, SslApplicationProtocol protocol)
     {
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = host,
-            ApplicationProtocols = [SslApplicationProtocol.Http11],
+            ApplicationProtocols = [protocol],
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         };
         if (_interception!.UpstreamRoots is X509Certificate2Collection roots)

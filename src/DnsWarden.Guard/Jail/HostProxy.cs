@@ -247,7 +247,7 @@ public sealed partial class HostProxy : IAsyncDisposable
             return _rules.Observe ? Verdict.Allow("tls", null, null, null, "observe") : Verdict.Refuse("tls", "no SNI");
         }
 
-        return Judge("tls", sni, null, null, info.HasEch ? " (the outer name of an encrypted ClientHello)" : "");
+        return Judge("tls", sni, null, null, info.HasEch ? " (the outer name of an encrypted ClientHello)" : "") with { OffersH2 = info.AlpnContains(message, "h2"u8) };
     }
 
     private Verdict DecideHttpHead(ReadOnlySpan<byte> stream)
@@ -265,9 +265,21 @@ public sealed partial class HostProxy : IAsyncDisposable
         string method = head.MethodString(stream);
         string host = head.HostString(stream);
         string path = head.PathString(stream);
-        Verdict v = Judge(protocol, host, method, head.IsConnect ? null : path, "");
+        Verdict v = JudgeRequest(protocol, host, method, head.IsConnect ? null : path);
         return v with { Head = head };
     }
+
+    /// <summary>One HTTP request, whichever version carried it: its host (lower case, port cut off), method and path.</summary>
+    private Verdict JudgeRequest(string protocol, string host, string method, string? path) => Judge(protocol, host, method, path, "");
+
+    /// <summary>
+    /// A request read inside TLS the proxy terminated: its host must be the SNI (another host inside the allowed name's
+    /// TLS is fronting), then the rules decide. The one judgement for HTTP/1.1 and HTTP/2 requests alike.
+    /// </summary>
+    private static Verdict InsideSni(Verdict verdict, string sni) =>
+        string.Equals(verdict.Host, sni, StringComparison.Ordinal)
+            ? verdict
+            : Verdict.Refuse(verdict.Protocol, HostDiffersFromSni(verdict.Host, sni), verdict.Host, verdict.Method, verdict.Path);
 
     /// <summary>The one decision: an IP literal is never a name, observe allows all, else the first rule that admits it.</summary>
     private Verdict Judge(string protocol, string host, string? method, string? path, string note)
@@ -313,7 +325,7 @@ public sealed partial class HostProxy : IAsyncDisposable
 
         if (_interception is not null && verdict.Protocol == "tls" && verdict.Host is not null)
         {
-            await InterceptAsync(client, destination, buffer, filled, verdict.Host).ConfigureAwait(false);
+            await InterceptAsync(client, destination, buffer, filled, verdict.Host, verdict.OffersH2).ConfigureAwait(false);
             return;
         }
 
@@ -386,6 +398,44 @@ public sealed partial class HostProxy : IAsyncDisposable
     /// </summary>
     private async Task RefuseAsync(ProxySide client, IPEndPoint destination, string protocol, string? method, string? host, string? path, string reason, string? allowedByRule = null, bool answer = true)
     {
+        RecordRefusal(destination, protocol, method, host, path, reason, allowedByRule);
+        try
+        {
+            if (!answer)
+            {
+                // A TLS handshake that failed part way: nothing sensible can be said on it any more.
+                client.Socket.LingerState = new LingerOption(true, 0);
+            }
+            else if (protocol is "http" or "https")
+            {
+                string body = DeniedText(reason) + "\n";
+                byte[] response = Encoding.ASCII.GetBytes(
+                    $"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {Encoding.ASCII.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
+                await client.SendAsync(response, _stop.Token).ConfigureAwait(false);
+                await client.ShutdownSendAsync().ConfigureAwait(false);
+            }
+            else if (protocol == "tls")
+            {
+                // alert record: type 21, version 3.3, length 2; level fatal (2), access_denied (49).
+                await client.SendAsync(new byte[] { 21, 3, 3, 0, 2, 2, 49 }, _stop.Token).ConfigureAwait(false);
+                await client.ShutdownSendAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                client.Socket.LingerState = new LingerOption(true, 0);
+            }
+        }
+        catch (Exception e) when (e is SocketException or IOException)
+        {
+        }
+    }
+
+    /// <summary>What a refused HTTP request is told: the HTTP/1.1 403's body, the HTTP/2 403's x-dnsw-refused field.</summary>
+    private static string DeniedText(string reason) => "dnsw jail: denied: " + reason;
+
+    /// <summary>A refusal counted, logged, and the first ones written to stderr as they happen; the answer is the caller's.</summary>
+    private void RecordRefusal(IPEndPoint destination, string protocol, string? method, string? host, string? path, string reason, string? allowedByRule)
+    {
         Interlocked.Increment(ref _deniedCount);
         string key = host ?? "(" + reason + ")";
         _denied.AddOrUpdate(key, 1, (_, c) => c + 1);
@@ -409,35 +459,6 @@ public sealed partial class HostProxy : IAsyncDisposable
             Path = path,
             Destination = destination,
         });
-        try
-        {
-            if (!answer)
-            {
-                // A TLS handshake that failed part way: nothing sensible can be said on it any more.
-                client.Socket.LingerState = new LingerOption(true, 0);
-            }
-            else if (protocol is "http" or "https")
-            {
-                string body = "dnsw jail: denied: " + reason + "\n";
-                byte[] response = Encoding.ASCII.GetBytes(
-                    $"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {Encoding.ASCII.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}");
-                await client.SendAsync(response, _stop.Token).ConfigureAwait(false);
-                await client.ShutdownSendAsync().ConfigureAwait(false);
-            }
-            else if (protocol == "tls")
-            {
-                // alert record: type 21, version 3.3, length 2; level fatal (2), access_denied (49).
-                await client.SendAsync(new byte[] { 21, 3, 3, 0, 2, 2, 49 }, _stop.Token).ConfigureAwait(false);
-                await client.ShutdownSendAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                client.Socket.LingerState = new LingerOption(true, 0);
-            }
-        }
-        catch (Exception e) when (e is SocketException or IOException)
-        {
-        }
     }
 
     private static string EndpointText(IPEndPoint e) => e.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{e.Address}]:{e.Port}" : $"{e.Address}:{e.Port}";
@@ -515,6 +536,9 @@ public sealed partial class HostProxy : IAsyncDisposable
         public static Verdict NeedMore { get; } = new(VerdictKind.NeedMore, "", null, null, null, null, null);
 
         public HttpRequestHead? Head { get; init; }
+
+        /// <summary>The ClientHello's ALPN list names h2.</summary>
+        public bool OffersH2 { get; init; }
 
         public static Verdict Allow(string protocol, string? host, string? method, string? path, string rule) => new(VerdictKind.Allow, protocol, host, method, path, rule, null);
 

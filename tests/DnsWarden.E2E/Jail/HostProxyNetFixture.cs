@@ -23,6 +23,9 @@ public sealed class HostProxyNetFixture : TopologyFixture
     public const string Other = "other.hp.test";
     public const string Git = "git.hp.test";
 
+    /// <summary>The HTTP/2-only server (nghttpd) at the web address, serving the allowed name.</summary>
+    public const int H2Port = 8443;
+
     private string? _shared;
 
     public string Host { get; private set; } = "";
@@ -34,6 +37,9 @@ public sealed class HostProxyNetFixture : TopologyFixture
     public NetnsProcess Dnsmasq { get; private set; } = null!;
 
     public NetnsProcess Web { get; private set; } = null!;
+
+    /// <summary>nghttpd on <see cref="H2Port"/>: h2 only, every frame it receives logged (<c>-v</c>), files under /ok/.</summary>
+    public NetnsProcess H2Web { get; private set; } = null!;
 
     public NetnsProcess Raw2222 { get; private set; } = null!;
 
@@ -56,7 +62,7 @@ public sealed class HostProxyNetFixture : TopologyFixture
         $"python3 {Script("client.py")} {mode} {host} {port} {string.Join(' ', args.Select(a => "'" + a + "'"))}";
 
     protected override string? FindSkipReason() =>
-        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "curl", "dumpcap", "tshark", "python3", "openssl");
+        HostTools.NotRootReason() ?? HostTools.MissingToolsReason("ip", "nft", "setpriv", "dnsmasq", "curl", "dumpcap", "tshark", "python3", "openssl", "nghttpd", "stdbuf");
 
     protected override async Task BuildAsync(TestNet net)
     {
@@ -107,6 +113,17 @@ public sealed class HostProxyNetFixture : TopologyFixture
         [Listener.Udp(53, ResolverV4), Listener.Tcp(53, ResolverV4)]);
         Web = await net.StartServerAsync(Inet, "web", "python3", ["-u", Script("web.py"), certs, $"{Allowed},{Other}", WebV4, WebV6],
             [Listener.Tcp(80, WebV4), Listener.Tcp(443, WebV4), Listener.Tcp(80, WebV6), Listener.Tcp(443, WebV6)]);
+        string h2Root = Path.Combine(_shared, "h2root");
+        Directory.CreateDirectory(Path.Combine(h2Root, "ok"));
+        foreach (string page in new[] { "h2", "1", "2" })
+        {
+            await File.WriteAllTextAsync(Path.Combine(h2Root, "ok", page), $"h2 page {page}\n");
+        }
+
+        // Line-buffered, so the log holds every frame by the time a test reads it.
+        H2Web = await net.StartServerAsync(Inet, "nghttpd", "stdbuf",
+            ["-oL", "nghttpd", "-v", "-d", h2Root, "--address=" + WebV4, H2Port.ToString(System.Globalization.CultureInfo.InvariantCulture), Path.Combine(certs, Allowed + ".key"), Path.Combine(certs, Allowed + ".pem")],
+            [Listener.Tcp(H2Port, WebV4)]);
         Raw2222 = await net.StartServerAsync(Inet, "raw-2222", "python3", ["-u", Script("targets.py"), "2222", WebV4, GitV4, WebV6, GitV6], [Listener.Tcp(2222, GitV4), Listener.Tcp(2222, GitV6)]);
         Raw2223 = await net.StartServerAsync(Inet, "raw-2223", "python3", ["-u", Script("targets.py"), "2223", WebV4, GitV4, WebV6, GitV6], [Listener.Tcp(2223, GitV4), Listener.Tcp(2223, GitV6)]);
     }

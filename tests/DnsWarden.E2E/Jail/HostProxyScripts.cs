@@ -7,7 +7,39 @@ internal static class HostProxyScripts
     [
         ("web.py", Web),
         ("client.py", Client),
+        ("h2raw.py", H2Raw),
     ];
+
+    /// <summary>
+    /// An HTTP/2 client that sends, inside TLS it validates (the jail's CA through SSL_CERT_FILE), the preface, an empty
+    /// SETTINGS and a HEADERS whose block is the single byte 0x80 (indexed field 0, an HPACK decoding error); prints
+    /// "goaway CODE" for the GOAWAY it gets, or "closed".
+    /// </summary>
+    private const string H2Raw = """
+        import socket, ssl, struct, sys
+        host, port = sys.argv[1], int(sys.argv[2])
+        ctx = ssl.create_default_context()
+        ctx.set_alpn_protocols(["h2"])
+        s = ctx.wrap_socket(socket.create_connection((host, port), timeout=20), server_hostname=host)
+        def frame(kind, flags, stream, payload):
+            return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b"") + frame(1, 5, 1, b"\x80"))
+        buf = b""
+        while True:
+            data = s.recv(65536)
+            if not data:
+                print("closed")
+                break
+            buf += data
+            while len(buf) >= 9:
+                n = int.from_bytes(buf[:3], "big")
+                if len(buf) < 9 + n:
+                    break
+                kind, payload, buf = buf[3], buf[9:9 + n], buf[9 + n:]
+                if kind == 7:
+                    print("goaway", int.from_bytes(payload[4:8], "big"))
+                    sys.exit(0)
+        """;
 
     /// <summary>
     /// The far side: HTTP on 80 and HTTPS on 443 at each address given, HTTP/1.1 with keep-alive, a certificate per name
