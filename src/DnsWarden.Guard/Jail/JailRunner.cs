@@ -189,6 +189,7 @@ public static class JailRunner
 
             // The command starts as root (ip netns exec needs it); what it sends waits, unread, in the sockets above.
             using WatchPipe watch = WatchPipe.Create();
+            InheritedDescriptors.CloseOnExecExcept(watch.ReadEnd);
             using Process child = StartCommand(net, options, trust?.Directory, watch);
             keeper.Start(options.InitCommand, net.Id, child.Id, options.Hosts.Active);
             net.HandOver();
@@ -356,7 +357,7 @@ public static class JailRunner
         Task exited = child.WaitForExitAsync();
         if (await Task.WhenAny(exited, keeper.Ended).ConfigureAwait(false) != exited)
         {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"the jail's keeper (pid {keeper.Pid}) ended while the command ran; nothing more can be opened, so the command is stopped"));
+            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"the jail's keeper (pid {keeper.Pid}) ended while the command ran; nothing more can be opened, so the command is stopped (dnsw jail --cleanup removes the jail)"));
         }
 
         return child.ExitCode;

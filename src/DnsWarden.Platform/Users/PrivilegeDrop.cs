@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using DnsWarden.Platform.Interop.Linux;
@@ -7,10 +6,11 @@ namespace DnsWarden.Platform.Users;
 
 /// <summary>
 /// Turns this whole process (every thread) from root into an unprivileged user for good: no supplementary groups,
-/// real, effective and saved ids changed (glibc passes setgroups, setresgid and setresuid to every thread), the
-/// capability bounding set emptied (the permitted and effective sets the kernel clears itself when every uid leaves
-/// 0), no_new_privs on every thread (a setuid program exec'd later gains nothing) and the process not dumpable (no
-/// other process of the user may ptrace it or read its memory, /proc/PID/mem or its descriptors).
+/// real, effective and saved ids changed (glibc passes setgroups, setresgid and setresuid to every thread; the kernel
+/// clears the permitted, effective and ambient capabilities itself when every uid leaves 0), no_new_privs on every
+/// thread (an exec'd setuid program or file capability gains nothing, so the bounding set, per thread and out of reach
+/// of the runtime's threads, is left as it is) and the process not dumpable (no other process of the user may ptrace
+/// it or read its memory, /proc/PID/mem or its descriptors).
 /// </summary>
 [SupportedOSPlatform("linux")]
 public static class PrivilegeDrop
@@ -24,13 +24,6 @@ public static class PrivilegeDrop
         if (uid <= 0 || gid <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(uid), "an unprivileged user and group");
-        }
-
-        // Bounding set first: dropping from it needs CAP_SETPCAP, gone once the uids change.
-        int last = int.TryParse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int l) ? l : 63;
-        for (int cap = 0; cap <= last; cap++)
-        {
-            Check(LibC.Prctl(LibC.PrCapbsetDrop, (nuint)cap, 0, 0, 0), "prctl(PR_CAPBSET_DROP)");
         }
 
         Check(LibC.SetGroups(0, null), "setgroups");

@@ -7,9 +7,7 @@ internal static partial class LibC
 {
     // linux/prctl.h, linux/seccomp.h, linux/filter.h.
     public const int PrSetDumpable = 4;
-    public const int PrCapbsetDrop = 24;
     public const int PrSetNoNewPrivs = 38;
-    public const int PrGetNoNewPrivs = 39;
     public const nint SysSeccomp = 317;                  // x86_64
     public const nint SysSeccompArm64 = 277;             // arm64 (asm-generic)
     public const nint SeccompSetModeFilter = 1;
