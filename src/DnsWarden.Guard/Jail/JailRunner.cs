@@ -92,6 +92,9 @@ public sealed record JailOptions
 [SupportedOSPlatform("linux")]
 public static class JailRunner
 {
+    /// <summary>The status of a run whose keeper died: the jail's own failure (125, as <c>env</c> and <c>timeout</c> use it).</summary>
+    public const int KeeperLost = 125;
+
     public static async Task<int> RunAsync(JailOptions options, TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -205,10 +208,10 @@ public static class JailRunner
 
             proxy?.Start();
             blocked?.Start();
-            int status;
+            int? exited;
             try
             {
-                status = await WaitAsync(child, keeper).ConfigureAwait(false);
+                exited = await WaitAsync(child, keeper).ConfigureAwait(false);
             }
             finally
             {
@@ -219,6 +222,12 @@ public static class JailRunner
                     await proxy.DisposeAsync().ConfigureAwait(false);
                 }
             }
+            if (exited is not int status)
+            {
+                await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"dnsw jail: the jail's keeper (pid {keeper.Pid}) ended while the command ran; nothing more can be opened, so the command is stopped (dnsw jail --cleanup removes the jail)")).ConfigureAwait(false);
+                return KeeperLost;
+            }
+
             await stderr.WriteLineAsync(Summary(metrics, keeper.Counters())).ConfigureAwait(false);
             if (proxy is not null)
             {
@@ -336,9 +345,9 @@ public static class JailRunner
     /// <summary>
     /// Waits for the command, passing SIGTERM, SIGINT and SIGHUP on to the jail's init through the keeper (unshare
     /// passes none on; the init passes them to the command). The keeper ending first fails the run (125): nothing can
-    /// open any more, and this process's end ends the watch pipe, so the init kills the command.
+    /// open any more, and this process's end ends the watch pipe, so the init kills the command. Null then.
     /// </summary>
-    private static async Task<int> WaitAsync(Process child, KeeperClient keeper)
+    private static async Task<int?> WaitAsync(Process child, KeeperClient keeper)
     {
         void Forward(PosixSignalContext c)
         {
@@ -355,12 +364,7 @@ public static class JailRunner
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward);
         Task exited = child.WaitForExitAsync();
-        if (await Task.WhenAny(exited, keeper.Ended).ConfigureAwait(false) != exited)
-        {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"the jail's keeper (pid {keeper.Pid}) ended while the command ran; nothing more can be opened, so the command is stopped (dnsw jail --cleanup removes the jail)"));
-        }
-
-        return child.ExitCode;
+        return await Task.WhenAny(exited, keeper.Ended).ConfigureAwait(false) == exited ? child.ExitCode : null;
     }
 
     private static string Summary(ResolverMetrics m, string counters)
