@@ -6,6 +6,8 @@
 # For each server: the peak (dnsperf unlimited, 8 clients, 500 outstanding) and the latency percentiles at 80 %
 # of that peak and at a fixed 10,000 queries/s (dnsperf -Q, per-query latencies from -v).
 #   sudo scripts/bench-proxy.sh [SECONDS]       default 8 s per run
+# DNSW_BASELINE=/path/to/another/dnsw adds that build as a cache and a forward contender, measured right after this
+# checkout's, so a change is compared with the build before it in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-proxy: needs root (network namespace)" >&2; exit 1; }
@@ -74,6 +76,11 @@ setSecurityPollSuffix("")
 CONF
 run dnsdist --supervised --disable-syslog -C "$work/dnsdist.conf" > "$work/dnsdist.log" 2>&1 &
 run "$dnsw" proxy --listen 127.0.0.8:53 --upstream udp://127.0.0.2 --no-cache 2> "$work/dnsw-fwd.err" &
+baseline="${DNSW_BASELINE:-}"
+if [ -n "$baseline" ]; then
+    run "$baseline" proxy --listen 127.0.0.9:53 --upstream udp://127.0.0.2 2> "$work/base-cache.err" &
+    run "$baseline" proxy --listen 127.0.0.10:53 --upstream udp://127.0.0.2 --no-cache 2> "$work/base-fwd.err" &
+fi
 sleep 3
 
 # peak SERVER → qps;  latency SERVER QPS → "p50 p99 p999 answered%" in ms
@@ -105,8 +112,10 @@ measure() { # LABEL SERVER
 }
 printf '%-26s %9s %9s %-34s %s\n' server peak_qps at_80pct "at 80%: p50 p99 p99.9 ms, answered%" "at 10k qps: p50 p99 p99.9 ms, answered%"
 measure "cache: dnsw proxy" 127.0.0.5
+[ -z "$baseline" ] || measure "cache: dnsw baseline" 127.0.0.9
 measure "cache: unbound" 127.0.0.3
 measure "cache: dnsmasq" 127.0.0.4
 measure "forward: dnsw --no-cache" 127.0.0.8
+[ -z "$baseline" ] || measure "forward: dnsw baseline" 127.0.0.10
 measure "forward: dnsdist" 127.0.0.7
 measure "forward: dnsmasq" 127.0.0.6

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using DnsWarden.Platform.Interop.Linux;
+using DnsWarden.Platform.Sockets;
 
 namespace DnsWarden.Platform.Tests;
 
@@ -58,6 +60,21 @@ public sealed class NativeLayoutTests
         Assert.Equal(68, Offset(ref m, ref m.Inode));
     }
 
+    // bits/socket.h struct msghdr and struct mmsghdr, bits/types/struct_iovec.h struct iovec (x86-64 and arm64 alike).
+    [Fact]
+    public void MMsgHdr_Is64Bytes()
+    {
+        Assert.Equal(16, Unsafe.SizeOf<LibC.IoVec>());
+        Assert.Equal(56, Unsafe.SizeOf<LibC.MsgHdr>());
+        Assert.Equal(64, Unsafe.SizeOf<LibC.MMsgHdr>());
+        Assert.Equal(8, (int)Marshal.OffsetOf<LibC.MsgHdr>(nameof(LibC.MsgHdr.NameLength)));
+        Assert.Equal(16, (int)Marshal.OffsetOf<LibC.MsgHdr>(nameof(LibC.MsgHdr.Iov)));
+        Assert.Equal(24, (int)Marshal.OffsetOf<LibC.MsgHdr>(nameof(LibC.MsgHdr.IovLength)));
+        Assert.Equal(32, (int)Marshal.OffsetOf<LibC.MsgHdr>(nameof(LibC.MsgHdr.Control)));
+        Assert.Equal(48, (int)Marshal.OffsetOf<LibC.MsgHdr>(nameof(LibC.MsgHdr.Flags)));
+        Assert.Equal(56, (int)Marshal.OffsetOf<LibC.MMsgHdr>(nameof(LibC.MMsgHdr.Length)));
+    }
+
     // inet_diag.h:21 "#define INET_DIAG_NOCOOKIE (~0U)"; sock_diag.h:7 SOCK_DIAG_BY_FAMILY 20; netlink.h:13 NETLINK_SOCK_DIAG 4.
     [Fact]
     public void Constants_MatchHeaders()
@@ -88,6 +105,9 @@ public sealed class NativeLayoutTests
                 #include <linux/inet_diag.h>
                 #include <linux/stat.h>
                 #include <fcntl.h>
+                #include <sys/socket.h>
+                #include <sys/uio.h>
+                #include <netinet/in.h>
                 int main(void)
                 {
                     printf("%zu %zu %zu %zu %zu %zu %zu %zu\n",
@@ -96,6 +116,9 @@ public sealed class NativeLayoutTests
                         offsetof(struct inet_diag_msg, idiag_uid), offsetof(struct inet_diag_msg, idiag_inode),
                         offsetof(struct inet_diag_req_v2, id));
                     printf("%zu %zu %d %u %u\n", sizeof(struct statx), offsetof(struct statx, stx_mode), AT_EMPTY_PATH, STATX_TYPE, STATX_MODE);
+                    printf("%zu %zu %zu %zu %zu %zu %zu %d\n", sizeof(struct iovec), sizeof(struct msghdr), sizeof(struct mmsghdr),
+                        offsetof(struct msghdr, msg_iov), offsetof(struct msghdr, msg_flags), offsetof(struct mmsghdr, msg_len),
+                        sizeof(struct sockaddr_in6), MSG_WAITFORONE);
                     return 0;
                 }
                 """);
@@ -106,6 +129,9 @@ public sealed class NativeLayoutTests
             Assert.Equal(
                 string.Create(CultureInfo.InvariantCulture, $"{LibC.StatxBufferLength} 28 {LibC.AtEmptyPath} {LibC.StatxType} {LibC.StatxMode}"),
                 output[1]);
+            Assert.Equal(
+                string.Create(CultureInfo.InvariantCulture, $"{Unsafe.SizeOf<LibC.IoVec>()} {Unsafe.SizeOf<LibC.MsgHdr>()} {Unsafe.SizeOf<LibC.MMsgHdr>()} 16 48 56 {UdpBatch.AddressCapacity} {LibC.MsgWaitForOne}"),
+                output[2]);
         }
         finally
         {

@@ -111,7 +111,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
               "upstream_for": { "corp.example": ["udp://10.0.0.53", "tcp://10.0.0.54"], "*.Lan.": ["udp://192.168.1.1"] },
               "strategy": "race",
               "upstream_timeout": "1500ms",
-              "cache": { "enabled": false, "max_entries": 500, "max_bytes": "2MiB", "max_ttl": "1d", "serve_stale": "2d" },
+              "cache": { "enabled": false, "max_entries": 500, "max_bytes": "2MiB", "max_ttl": "1d", "serve_stale": "2d", "prefetch": true },
               "ip_tracker": { "min_ttl": "30s", "max_ttl": "1h", "fixed_ttl": "5m", "max_addresses_per_name": 16 },
               "query_log": { "path": "-", "privacy": "minimal" },
               "metrics": { "listen": "127.0.0.1:9153" },
@@ -124,6 +124,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         Assert.Equal([new IPEndPoint(IPAddress.Loopback, 5353), new IPEndPoint(IPAddress.IPv6Loopback, 5353)], c!.Listen);
         Assert.Equal(4, c.Upstreams.Count);
         Assert.Equal(TimeSpan.FromDays(2), c.CacheServeStale);
+        Assert.True(c.CachePrefetch);
         Assert.Equal(["corp.example", "lan"], c.DomainUpstreams.Select(r => r.Suffix));
         Assert.Equal(["udp://10.0.0.53", "tcp://10.0.0.54"], c.DomainUpstreams[0].Upstreams.Select(u => u.Url));
         Assert.Equal("10.0.0.1", c.Upstreams[0].Host);
@@ -284,7 +285,7 @@ public sealed class ProxyConfigLoaderTests : IDisposable
         { "cache size too large", "{ \"cache\": { \"max_bytes\": \"65GiB\" } }", "c.json:1:27: cache.max_bytes: expected a size from 1KiB to 64GiB, got '65GiB'" },
         { "cache size fraction", "{ \"cache\": { \"max_bytes\": 1.5e6 } }", "c.json:1:27: cache.max_bytes: expected a size from 1KiB to 64GiB, got the number 1.5e6" },
         { "cache ttl too long", "{ \"cache\": { \"max_ttl\": \"8d\" } }", "c.json:1:25: cache.max_ttl: expected a duration from 1s to 7d or null, got '8d'" },
-        { "cache unknown key", "{ \"cache\": { \"max_entires\": 1 } }", "c.json:1:14: unknown key 'max_entires' in cache (did you mean 'max_entries'? expected one of: enabled, max_entries, max_bytes, max_ttl, serve_stale)" },
+        { "cache unknown key", "{ \"cache\": { \"max_entires\": 1 } }", "c.json:1:14: unknown key 'max_entires' in cache (did you mean 'max_entries'? expected one of: enabled, max_entries, max_bytes, max_ttl, serve_stale, prefetch)" },
         { "upstream_for bad suffix", "{ \"upstream_for\": { \"a..b\": [\"udp://10.0.0.1\"] } }", "c.json:1:21: upstream_for: expected a domain suffix such as corp.example, got 'a..b'" },
         { "upstream_for twice", "{ \"upstream_for\": { \"lan\": [\"udp://10.0.0.1\"], \".lan\": [\"udp://10.0.0.2\"] } }", "c.json:1:48: upstream_for: '.lan' names the suffix 'lan' twice" },
         { "upstream_for empty", "{ \"upstream_for\": { \"lan\": [] } }", "c.json:1:29: upstream_for.lan: expected at least one upstream" },

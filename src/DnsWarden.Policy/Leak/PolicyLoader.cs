@@ -23,14 +23,6 @@ public static class PolicyLoader
         }
 
         var reader = new PolicyReader(data, file);
-        if (!reader.TryRead(out policy))
-        {
-            error = reader.Error;
-            policy = null;
-            return false;
-        }
-
-        error = null;
-        return true;
+        return PolicyFile.Finish(ref reader, out policy, out error);
     }
 }

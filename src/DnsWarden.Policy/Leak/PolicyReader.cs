@@ -10,7 +10,7 @@ namespace DnsWarden.Policy;
 /// Walks a policy file token by token and stops at the first problem, which it records with the offending
 /// token's position. Keys may come in any order, so values gather in a <see cref="PolicyDraft"/> first.
 /// </summary>
-internal ref struct PolicyReader
+internal ref struct PolicyReader : IPolicyFileReader<LeakPolicy>
 {
     private static readonly string[] s_rootKeys =
     [

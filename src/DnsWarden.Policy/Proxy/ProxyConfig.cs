@@ -104,6 +104,9 @@ public sealed record ProxyConfig
     /// </summary>
     public TimeSpan CacheServeStale { get; init; } = TimeSpan.Zero;
 
+    /// <summary>Prefetch (<c>cache.prefetch</c>): a hit in the last tenth of an answer's TTL refreshes it from upstream in the background, once.</summary>
+    public bool CachePrefetch { get; init; }
+
     /// <summary>IP tracker: lowest TTL an address is kept for.</summary>
     public TimeSpan TrackerMinTtl { get; init; } = TimeSpan.Zero;
 

@@ -51,14 +51,6 @@ public static class ProxyConfigLoader
         }
 
         var reader = new ProxyConfigReader(data, file, baseDirectory, defaults);
-        if (!reader.TryRead(out config))
-        {
-            error = reader.Error;
-            config = null;
-            return false;
-        }
-
-        error = null;
-        return true;
+        return PolicyFile.Finish(ref reader, out config, out error);
     }
 }

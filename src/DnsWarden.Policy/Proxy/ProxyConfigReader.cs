@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace DnsWarden.Policy;
 
 /// <summary>Walks a <c>dnsw proxy</c> configuration file token by token and stops at the first problem, with the offending token's position.</summary>
-internal ref struct ProxyConfigReader
+internal ref struct ProxyConfigReader : IPolicyFileReader<ProxyConfig>
 {
     private static readonly string[] s_rootKeys =
     [
@@ -16,7 +16,7 @@ internal ref struct ProxyConfigReader
 
     private static readonly string[] s_upstreamKeys = ["url", "bootstrap", "server_name", "pin_sha256", "ca_file", "verify_certificate"];
 
-    private static readonly string[] s_cacheKeys = ["enabled", "max_entries", "max_bytes", "max_ttl", "serve_stale"];
+    private static readonly string[] s_cacheKeys = ["enabled", "max_entries", "max_bytes", "max_ttl", "serve_stale", "prefetch"];
 
     private static readonly string[] s_trackerKeys = ["min_ttl", "max_ttl", "fixed_ttl", "max_addresses_per_name"];
 
@@ -549,6 +549,10 @@ internal ref struct ProxyConfigReader
                 case "serve_stale":
                     ok = ReadDuration(path, TimeSpan.Zero, s_maxServeStale, nullable: false, out TimeSpan? stale);
                     c = c with { CacheServeStale = stale ?? TimeSpan.Zero };
+                    break;
+                case "prefetch":
+                    ok = _json.ReadBool(path, out bool prefetch);
+                    c = c with { CachePrefetch = prefetch };
                     break;
                 default:
                     ok = ReadDuration(path, TimeSpan.FromSeconds(1), PolicyDuration.Max, nullable: true, out TimeSpan? maxTtl);

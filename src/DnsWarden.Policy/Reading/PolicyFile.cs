@@ -23,6 +23,22 @@ internal static class PolicyFile
     internal delegate bool Parser<T>(ReadOnlySpan<byte> utf8Json, string fileName, out T? policy, out PolicyError? error)
         where T : class;
 
+    /// <summary>What every parser ends with: the reader's value, or its error and no value.</summary>
+    internal static bool Finish<TReader, T>(scoped ref TReader reader, out T? value, out PolicyError? error)
+        where TReader : IPolicyFileReader<T>, allows ref struct
+        where T : class
+    {
+        if (reader.TryRead(out value))
+        {
+            error = null;
+            return true;
+        }
+
+        error = reader.Error;
+        value = null;
+        return false;
+    }
+
     /// <summary>Reads a policy file of any kind (bounded, special files refused) and hands its bytes to the parser.</summary>
     internal static bool TryLoadFile<T>(string path, Parser<T> parse, out T? policy, out PolicyError? error)
         where T : class

@@ -19,14 +19,6 @@ public static class ResolverPolicyLoader
         }
 
         var reader = new ResolverPolicyReader(data, file);
-        if (!reader.TryRead(out policy))
-        {
-            error = reader.Error;
-            policy = null;
-            return false;
-        }
-
-        error = null;
-        return true;
+        return PolicyFile.Finish(ref reader, out policy, out error);
     }
 }

@@ -8,7 +8,7 @@ using DnsWarden.Policy.Http;
 namespace DnsWarden.Policy;
 
 /// <summary>Walks a resolver policy file token by token and stops at the first problem, with the offending token's position.</summary>
-internal ref struct ResolverPolicyReader
+internal ref struct ResolverPolicyReader : IPolicyFileReader<ResolverPolicy>
 {
     private static readonly string[] s_rootKeys =
     [

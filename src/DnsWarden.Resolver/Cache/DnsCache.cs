@@ -23,6 +23,9 @@ public sealed class DnsCache
     /// <summary>RFC 1035 §4.1.3: TTL (4) then RDLENGTH (2) end right before RDATA.</summary>
     private const int TtlBeforeRdata = 6;
 
+    /// <summary>Prefetch asks from the last 1/10 of a TTL on (as unbound's <c>prefetch</c>).</summary>
+    private const int PrefetchDivisor = 10;
+
     private readonly Shard[] _shards;
     private readonly int _shardMask;
     private readonly uint _maxTtl;
@@ -30,6 +33,7 @@ public sealed class DnsCache
     private readonly uint _negativeTtlWithoutSoa;
     private readonly uint _servFailTtl;
     private readonly long _staleTicks;
+    private readonly bool _prefetch;
 
     public DnsCache(DnsCacheOptions? options = null)
     {
@@ -53,6 +57,7 @@ public sealed class DnsCache
         _servFailTtl = Seconds(options.ServFailTtl);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.StaleWindow, TimeSpan.Zero);
         _staleTicks = options.StaleWindow.Ticks;
+        _prefetch = options.Prefetch;
     }
 
     /// <summary>Whether expired answers are kept for <see cref="LookupStale"/> (RFC 8767).</summary>
@@ -133,7 +138,9 @@ public sealed class DnsCache
             return DnsCacheStoreResult.TooLarge;
         }
 
-        var entry = new Entry(key.ToArray(), hash, response.ToArray(), nowTicks, nowTicks + (ttl * TimeSpan.TicksPerSecond), cost);
+        long lifetime = ttl * TimeSpan.TicksPerSecond;
+        long prefetchAt = _prefetch ? nowTicks + lifetime - (lifetime / PrefetchDivisor) : long.MaxValue;
+        var entry = new Entry(key.ToArray(), hash, response.ToArray(), nowTicks, nowTicks + lifetime, prefetchAt, cost);
         lock (shard.Gate)
         {
             Entry? old = shard.Find(key, hash);
@@ -168,9 +175,19 @@ public sealed class DnsCache
         Lookup(query, nowTicks, destination, out bytesWritten) == DnsCacheLookupResult.Hit;
 
     /// <summary>As <see cref="TryAnswer"/>, saying why there was no answer.</summary>
-    public DnsCacheLookupResult Lookup(ReadOnlySpan<byte> query, long nowTicks, Span<byte> destination, out int bytesWritten)
+    public DnsCacheLookupResult Lookup(ReadOnlySpan<byte> query, long nowTicks, Span<byte> destination, out int bytesWritten) =>
+        Lookup(query, nowTicks, destination, out bytesWritten, out _);
+
+    /// <summary>
+    /// As <see cref="Lookup(ReadOnlySpan{byte}, long, Span{byte}, out int)"/>; <paramref name="refreshDue"/> is true for
+    /// the first hit in the last tenth of the answer's TTL when prefetch is on (<see cref="DnsCacheOptions.Prefetch"/>):
+    /// the caller asks upstream again and stores the reply. Once per stored answer, so a popular name costs one
+    /// upstream query per TTL, not one per asker.
+    /// </summary>
+    public DnsCacheLookupResult Lookup(ReadOnlySpan<byte> query, long nowTicks, Span<byte> destination, out int bytesWritten, out bool refreshDue)
     {
         bytesWritten = 0;
+        refreshDue = false;
         Span<byte> key = stackalloc byte[DnsCacheKey.MaxLength];
         if (!DnsCacheKey.TryBuild(query, key, out int keyLength, out int questionNameLength))
         {
@@ -211,6 +228,11 @@ public sealed class DnsCache
 
             shard.Touch(entry);
             shard.Hits++;
+            if (entry.PrefetchTicks <= nowTicks && !entry.Prefetching)
+            {
+                entry.Prefetching = true;
+                refreshDue = true;
+            }
         }
 
         Span<byte> output = Copy(entry, query, questionNameLength, destination);
@@ -420,13 +442,14 @@ public sealed class DnsCache
 
     private sealed class Entry
     {
-        public Entry(byte[] key, int hash, byte[] response, long storedTicks, long expiresTicks, long cost)
+        public Entry(byte[] key, int hash, byte[] response, long storedTicks, long expiresTicks, long prefetchTicks, long cost)
         {
             Key = key;
             Hash = hash;
             Response = response;
             StoredTicks = storedTicks;
             ExpiresTicks = expiresTicks;
+            PrefetchTicks = prefetchTicks;
             Cost = cost;
         }
 
@@ -439,6 +462,12 @@ public sealed class DnsCache
         public long StoredTicks { get; }
 
         public long ExpiresTicks { get; }
+
+        /// <summary>From when a hit asks for a refresh (<see cref="long.MaxValue"/> without prefetch).</summary>
+        public long PrefetchTicks { get; }
+
+        /// <summary>A hit has asked for the refresh already (read and set under the shard's lock).</summary>
+        public bool Prefetching { get; set; }
 
         public long Cost { get; }
 

@@ -29,6 +29,13 @@ public sealed class DnsCacheOptions
     /// </summary>
     public TimeSpan StaleWindow { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Prefetch: a hit in the last tenth of an answer's TTL asks the engine to refresh it once
+    /// (<see cref="DnsCache.Lookup(ReadOnlySpan{byte}, long, Span{byte}, out int, out bool)"/>), so a name asked often
+    /// never expires in front of its askers. Off by default.
+    /// </summary>
+    public bool Prefetch { get; init; }
+
     /// <summary>RFC 8767 §4: the TTL a stale answer is given (30 s recommended), so clients ask again soon.</summary>
     public const uint StaleAnswerTtlSeconds = 30;
 

@@ -240,12 +240,17 @@ public sealed class DnsEngine
         if (_cache is not null)
         {
             long now = NowTicks;
-            if (_cache.Lookup(q, now, response.Span, out length) == DnsCacheLookupResult.Hit)
+            if (_cache.Lookup(q, now, response.Span, out length, out bool refreshDue) == DnsCacheLookupResult.Hit)
             {
                 // The tracker may keep addresses for less time than the cache keeps the answer: record again, so
                 // an address released from the cache is always one the firewall lets through.
                 _tracker?.Record(response.Span[..length], now);
                 _observer?.BeforeRelease(response.Span[..length]);
+                if (refreshDue)
+                {
+                    Prefetch(decider, q);
+                }
+
                 length = FitToClient(q, response.Span, length, protocol);
                 Finish(protocol, client, start, QueryOutcome.Cached, "cache hit", qname, qtype, score, response.Span[..length], null);
                 return ValueTask.FromResult(length);
@@ -450,23 +455,20 @@ public sealed class DnsEngine
                 return length;
             }
 
-            length = reply.Length;
-            string forwarded = "forwarded";
-            if (_rebinding is not null && _rebinding.HoldsForbidden(response.Span[..length]) && !decider.AllowsPrivateAnswers(query.Span))
+            length = Guarded(decider, query.Span, response.Span, reply.Length, out int removed);
+            if (length == 0)
             {
-                length = StripForbidden(_rebinding, response.Span, length, out int removed);
-                if (length == 0)
-                {
-                    length = ServFail(query.Span, response.Span);
-                    Finish(protocol, client, start, QueryOutcome.ServFail, "answer held private addresses and could not be rewritten", qname, qtype, score, response.Span[..length], reply.Upstream);
-                    return length;
-                }
-
-                _metrics.RecordRebindingStrip();
-                forwarded = removed == 1
-                    ? "forwarded; 1 record with a private or own address removed (rebinding protection)"
-                    : "forwarded; " + removed.ToString(CultureInfo.InvariantCulture) + " records with private or own addresses removed (rebinding protection)";
+                length = ServFail(query.Span, response.Span);
+                Finish(protocol, client, start, QueryOutcome.ServFail, "answer held private addresses and could not be rewritten", qname, qtype, score, response.Span[..length], reply.Upstream);
+                return length;
             }
+
+            string forwarded = removed switch
+            {
+                0 => "forwarded",
+                1 => "forwarded; 1 record with a private or own address removed (rebinding protection)",
+                _ => "forwarded; " + removed.ToString(CultureInfo.InvariantCulture) + " records with private or own addresses removed (rebinding protection)",
+            };
 
             long now = NowTicks;
 
@@ -489,6 +491,71 @@ public sealed class DnsEngine
         finally
         {
             Share(sharing, new SharedReply(null, AskAgain: true, QueryOutcome.ServFail, "", null));
+        }
+    }
+
+    /// <summary>
+    /// An upstream's answer after rebinding protection: its length with the records naming private or own addresses
+    /// removed (<paramref name="removed"/> of them), or 0 when it could not be rewritten. Every forwarded answer,
+    /// whether a client's or a prefetch's, passes here before it is stored or released.
+    /// </summary>
+    private int Guarded(ResolverDecider decider, ReadOnlySpan<byte> query, Span<byte> response, int length, out int removed)
+    {
+        removed = 0;
+        if (_rebinding is null || !_rebinding.HoldsForbidden(response[..length]) || decider.AllowsPrivateAnswers(query))
+        {
+            return length;
+        }
+
+        length = StripForbidden(_rebinding, response, length, out removed);
+        if (length > 0)
+        {
+            _metrics.RecordRebindingStrip();
+        }
+
+        return length;
+    }
+
+    /// <summary>
+    /// Refreshes a cached answer in its last tenth of TTL (<see cref="DnsCacheOptions.Prefetch"/>) in the background:
+    /// the reply is stored, not released, so the tracker and the firewall hear of its addresses when a client is
+    /// given it from the cache. Counts as a forward in flight; skipped when none is free (the answer then expires and
+    /// the next asker forwards as usual).
+    /// </summary>
+    private void Prefetch(ResolverDecider decider, ReadOnlySpan<byte> query)
+    {
+        if (_forwarder is null || !_forwards.TryEnter())
+        {
+            _metrics.RecordPrefetch(done: false);
+            return;
+        }
+
+        _ = PrefetchAsync(decider, query.ToArray());
+    }
+
+    private async Task PrefetchAsync(ResolverDecider decider, byte[] query)
+    {
+        byte[] upstreamQuery = ArrayPool<byte>.Shared.Rent(UpstreamQuery.MaxLength);
+        byte[] response = ArrayPool<byte>.Shared.Rent(MaxMessageSize);
+        bool done = false;
+        try
+        {
+            if (UpstreamQuery.TryWrite(query, upstreamQuery, out int upstreamLength))
+            {
+                ForwardReply reply = await _forwarder!.ForwardAsync(upstreamQuery.AsMemory(0, upstreamLength), response, CancellationToken.None).ConfigureAwait(false);
+                if (reply.Ok && IsResponseTo(query, response.AsSpan(0, reply.Length)))
+                {
+                    int length = Guarded(decider, query, response, reply.Length, out _);
+                    done = length > 0 && _cache!.Store(query, response.AsSpan(0, length), NowTicks) == DnsCacheStoreResult.Stored;
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(upstreamQuery);
+            ArrayPool<byte>.Shared.Return(response);
+            _forwards.Leave();
+            _metrics.RecordPrefetch(done);
         }
     }
 

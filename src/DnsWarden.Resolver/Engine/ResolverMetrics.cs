@@ -16,6 +16,8 @@ public sealed class ResolverMetrics
     private long _inFlight;
     private long _queryLogDropped;
     private long _rebindingStrips;
+    private long _prefetches;
+    private long _prefetchesFailed;
 
     /// <summary>When the engine started counting (Unix seconds), for the endpoint's <c>_created</c> samples.</summary>
     public long CreatedUnixSeconds { get; } = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -44,6 +46,12 @@ public sealed class ResolverMetrics
     /// <summary>Forwarded answers from which rebinding protection removed records (private, loopback, own addresses…).</summary>
     public long RebindingStrips => Volatile.Read(ref _rebindingStrips);
 
+    /// <summary>Cached answers refreshed before they expired (<c>cache.prefetch</c>).</summary>
+    public long Prefetches => Volatile.Read(ref _prefetches);
+
+    /// <summary>Refreshes that were due but not done: no forward free, no usable upstream reply, or a reply not kept.</summary>
+    public long PrefetchesFailed => Volatile.Read(ref _prefetchesFailed);
+
     /// <summary>Total time from receipt to answer, summed, for answered queries.</summary>
     public long LatencySumMicroseconds => _latency.SumMicroseconds;
 
@@ -61,6 +69,8 @@ public sealed class ResolverMetrics
         Interlocked.Add(ref _byProtocolAndOutcome[((int)protocol * s_outcomes) + (int)outcome], count);
 
     public void RecordRebindingStrip() => Interlocked.Increment(ref _rebindingStrips);
+
+    public void RecordPrefetch(bool done) => Interlocked.Increment(ref done ? ref _prefetches : ref _prefetchesFailed);
 
     public void EnterQuery() => Interlocked.Increment(ref _inFlight);
 

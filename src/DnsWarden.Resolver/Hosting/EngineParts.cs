@@ -98,6 +98,7 @@ public static class EngineParts
                 MaxBytes = config.CacheMaxBytes,
                 MaxTtl = config.CacheMaxTtl ?? TimeSpan.FromSeconds(DnsCacheOptions.MaxRfcTtlSeconds),
                 StaleWindow = config.CacheServeStale,
+                Prefetch = config.CachePrefetch,
             })
             : null;
     }

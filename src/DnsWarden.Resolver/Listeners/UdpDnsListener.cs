@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using DnsWarden.Platform.Sockets;
 using DnsWarden.Resolver.Clients;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Wire.Dns;
@@ -26,6 +27,9 @@ public sealed class UdpDnsListener : IAsyncDisposable
 
     /// <summary>Kernel receive buffer asked for: bursts of queries wait there instead of being dropped.</summary>
     private const int SocketBufferBytes = 4 * 1024 * 1024;
+
+    /// <summary>Queries taken from the socket in one recvmmsg(2), and answers sent in one sendmmsg(2).</summary>
+    private const int BatchSize = 32;
 
     private readonly DnsEngine _engine;
     private readonly Socket _socket;
@@ -139,6 +143,7 @@ public sealed class UdpDnsListener : IAsyncDisposable
 
     // Blocking receives on dedicated threads: a query waits in the kernel rather than in epoll plus a thread-pool
     // hop, fewer system calls and wake-ups per query (docs/BENCHMARKS.md). The receive timeout lets a thread see a stop.
+    // On Linux one recvmmsg takes every query already queued and one sendmmsg answers those answered at once.
     private void ReceiveLoop(object? state)
     {
         var done = (TaskCompletionSource)state!;
@@ -146,14 +151,24 @@ public sealed class UdpDnsListener : IAsyncDisposable
         byte[] query = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
         byte[] response = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
         var from = new SocketAddress(_socket.AddressFamily);
+        UdpBatch? inbox = OperatingSystem.IsLinux() ? new UdpBatch(BatchSize, DatagramBufferSize) : null;
+        UdpBatch? outbox = OperatingSystem.IsLinux() ? new UdpBatch(BatchSize, DatagramBufferSize) : null;
         try
         {
             while (!stop.IsCancellationRequested)
             {
-                int received;
+                int count = 1;
+                int received = 0;
                 try
                 {
-                    received = _socket.ReceiveFrom(query.AsSpan(0, DatagramBufferSize), SocketFlags.None, from);
+                    if (inbox is not null && OperatingSystem.IsLinux())
+                    {
+                        count = inbox.Receive(_socket);
+                    }
+                    else
+                    {
+                        received = _socket.ReceiveFrom(query.AsSpan(0, DatagramBufferSize), SocketFlags.None, from);
+                    }
                 }
                 catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.Interrupted)
                 {
@@ -170,40 +185,90 @@ public sealed class UdpDnsListener : IAsyncDisposable
                     break;
                 }
 
-                if ((_allow is not null || _rate is not null) && !Admit(query.AsSpan(0, received), response, from))
+                for (int i = 0; i < count; i++)
                 {
-                    continue;
+                    if (inbox is not null && OperatingSystem.IsLinux())
+                    {
+                        ReadOnlySpan<byte> address = inbox.Address(i);
+                        address.CopyTo(from.Buffer.Span);
+                        from.Size = address.Length;
+                        ReadOnlySpan<byte> datagram = inbox.Datagram(i);
+                        datagram.CopyTo(query);
+                        received = datagram.Length;
+                    }
+
+                    if (Serve(query, received, response, from, outbox))
+                    {
+                        // The query waits on an upstream: it keeps these buffers, the loop takes new ones.
+                        query = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
+                        response = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
+                        from = new SocketAddress(_socket.AddressFamily);
+                    }
                 }
 
-                Interlocked.Increment(ref _inFlight);
-                ValueTask<int> pending = _engine.HandleAsync(query.AsMemory(0, received), response.AsMemory(0, DatagramBufferSize), ListenerProtocol.Udp, _engine.WantsClientAddress ? _anyEndPoint.Create(from) : null, _forwards);
-                if (pending.IsCompletedSuccessfully)
+                if (outbox is not null && OperatingSystem.IsLinux())
                 {
-                    Send(response, pending.Result, from);
-                    Done();
-                    continue;
+                    try
+                    {
+                        outbox.Send(_socket);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        break;
+                    }
                 }
-
-                // The query waits on an upstream: it keeps these buffers, the loop takes new ones.
-                _ = CompleteLaterAsync(pending, query, response, from);
-                query = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
-                response = ArrayPool<byte>.Shared.Rent(DatagramBufferSize);
-                from = new SocketAddress(_socket.AddressFamily);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(query);
             ArrayPool<byte>.Shared.Return(response);
+            inbox?.Dispose();
+            outbox?.Dispose();
             done.TrySetResult();
         }
+    }
+
+    /// <summary>
+    /// One query: answered now (into <paramref name="outbox"/> when there is one, else sent at once), or handed to
+    /// an upstream with its buffers and address, which are then its own: true in that case.
+    /// </summary>
+    private bool Serve(byte[] query, int received, byte[] response, SocketAddress from, UdpBatch? outbox)
+    {
+        if ((_allow is not null || _rate is not null) && !Admit(query.AsSpan(0, received), response, from, outbox))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        ValueTask<int> pending = _engine.HandleAsync(query.AsMemory(0, received), response.AsMemory(0, DatagramBufferSize), ListenerProtocol.Udp, _engine.WantsClientAddress ? _anyEndPoint.Create(from) : null, _forwards);
+        if (pending.IsCompletedSuccessfully)
+        {
+            Reply(response, pending.Result, from, outbox);
+            Done();
+            return false;
+        }
+
+        _ = CompleteLaterAsync(pending, query, response, from);
+        return true;
+    }
+
+    /// <summary>Queues an answer in the loop's batch, or sends it when there is no batch (or no room in it).</summary>
+    private void Reply(byte[] response, int length, SocketAddress to, UdpBatch? outbox)
+    {
+        if (length > 0 && outbox is not null && outbox.TryAdd(response.AsSpan(0, length), to.Buffer.Span.Slice(0, to.Size)))
+        {
+            return;
+        }
+
+        Send(response, length, to);
     }
 
     /// <summary>
     /// The allow list and the rate limit, before the engine sees the query: false when this listener has dealt with
     /// it (REFUSED, a truncated answer or nothing), counted in the engine's metrics. Allocates nothing.
     /// </summary>
-    private bool Admit(ReadOnlySpan<byte> query, byte[] response, SocketAddress from)
+    private bool Admit(ReadOnlySpan<byte> query, byte[] response, SocketAddress from, UdpBatch? outbox)
     {
         IpAddr client = ClientOf(from);
         RateVerdict rate = _rate?.Check(client) ?? RateVerdict.Answer;
@@ -215,7 +280,7 @@ public sealed class UdpDnsListener : IAsyncDisposable
             _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.ClientRefused);
             if (rate == RateVerdict.Answer && DnsMessageWriter.TryWriteRefused(query, response.AsSpan(0, DatagramBufferSize), out int refused))
             {
-                Send(response, refused, from);
+                Reply(response, refused, from, outbox);
             }
 
             return false;
@@ -228,7 +293,7 @@ public sealed class UdpDnsListener : IAsyncDisposable
 
         if (rate == RateVerdict.Slip)
         {
-            Send(response, DnsEngine.Truncated(query, response.AsSpan(0, DatagramBufferSize)), from);
+            Reply(response, DnsEngine.Truncated(query, response.AsSpan(0, DatagramBufferSize)), from, outbox);
         }
 
         _engine.Metrics.Increment(ListenerProtocol.Udp, QueryOutcome.RateLimited);

@@ -99,6 +99,9 @@ public static class MetricsExposition
         if (source.CacheStatistics() is { } cache)
         {
             RenderCache(r, cache);
+            r.Family("dnsw_cache_prefetches_total", "counter", "Cached answers due for a refresh in the last tenth of their TTL (cache.prefetch), by whether the refresh was stored.");
+            r.Counter(Labels(("result", "stored")), m.Prefetches, created);
+            r.Counter(Labels(("result", "failed")), m.PrefetchesFailed, created);
         }
 
         if (source.HasTracker)

@@ -249,9 +249,18 @@ public sealed class NetnsProcess : IAsyncDisposable
         }
     }
 
-    private void OnExited()
+    /// <summary>
+    /// The process has ended, but its last lines may still be in the pipes: the exit is reported once stdout and stderr
+    /// have reached their end too (WaitForExitAsync waits for both), or after 5 s when a descendant holds them open.
+    /// </summary>
+    private void OnExited() => _ = Task.Run(async () =>
     {
         try
+        {
+            await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+            _exitCode = _process.ExitCode;
+        }
+        catch (TimeoutException)
         {
             _exitCode = _process.ExitCode;
         }
@@ -261,5 +270,5 @@ public sealed class NetnsProcess : IAsyncDisposable
         }
 
         _exited.TrySetResult();
-    }
+    });
 }

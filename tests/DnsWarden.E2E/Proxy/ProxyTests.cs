@@ -241,6 +241,40 @@ public sealed class ProxyTests(ProxyNetFixture fixture) : IClassFixture<ProxyNet
     }
 
     [Fact]
+    public async Task WithPrefetch_AHitInTheLastTenthOfTheTtlRefreshesTheAnswer_AndTheNextAskerIsAnsweredFromTheCachePastTheOldExpiry()
+    {
+        ProxyNet n = Net;
+        const string Name = "prefetch." + ProxyNet.ExfilParent;
+        const string Marker = "prefetch-marker." + ProxyNet.ExfilParent;
+        RunningProxy proxy = await StartProxyAsync(n, "prefetch", $"[\"udp://{ProxyNet.DnsmasqV4}\"]",
+            extra: ", \"cache\": { \"max_ttl\": \"10s\", \"prefetch\": true }");
+        int before = ProxyNet.QueriesSeen(n.Dnsmasq, Name);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(ProxyNet.ExfilV4, await Short(proxy, Name, "A"));
+        Assert.Equal(before + 1, await ProxyNet.WaitForQueriesAsync(n.Dnsmasq, Name, before + 1, TimeSpan.FromSeconds(10)));
+
+        // The answer lives 10 s in the cache: a hit in its last second is answered from the cache and asks once more.
+        // (Waiting here is the behaviour under test, a TTL running out, not readiness.)
+        await Task.Delay(TimeSpan.FromSeconds(9.2) - clock.Elapsed, TestContext.Current.CancellationToken);
+        Assert.Equal(ProxyNet.ExfilV4, await Short(proxy, Name, "A"));
+        Assert.Equal(before + 2, await ProxyNet.WaitForQueriesAsync(n.Dnsmasq, Name, before + 2, TimeSpan.FromSeconds(10)));
+
+        // Past the first answer's expiry the refreshed one is served: the upstream is not asked a third time (a later
+        // marker query reaching its log proves the log has caught up).
+        await Task.Delay(TimeSpan.FromSeconds(10.6) - clock.Elapsed, TestContext.Current.CancellationToken);
+        Assert.Equal(ProxyNet.ExfilV4, await Short(proxy, Name, "A"));
+        Assert.Equal(ProxyNet.ExfilV4, await Short(proxy, Marker, "A"));
+        Assert.Equal(1, await ProxyNet.WaitForQueriesAsync(n.Dnsmasq, Marker, 1, TimeSpan.FromSeconds(10)));
+        Assert.Equal(before + 2, ProxyNet.QueriesSeen(n.Dnsmasq, Name));
+        await StopAsync(proxy);
+
+        // Repeats may be folded into one line with a count.
+        string[] verdicts = [.. proxy.LogLines().Where(e => e.GetProperty("qname").GetString() == Name)
+            .SelectMany(e => Enumerable.Repeat(e.GetProperty("verdict").GetString()!, e.TryGetProperty("count", out JsonElement c) ? c.GetInt32() : 1))];
+        Assert.Equal(["forwarded", "cached", "cached"], verdicts);
+    }
+
+    [Fact]
     public async Task TheDotListenerAnswersKdigOverTlsAndAClientThatSpeaksNoTlsIsDropped()
     {
         ProxyNet n = Net;

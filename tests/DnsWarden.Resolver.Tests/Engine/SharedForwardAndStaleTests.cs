@@ -38,7 +38,8 @@ public sealed class SharedForwardAndStaleTests
         return null;
     }
 
-    private static IReadOnlyList<(string Address, uint Ttl)> Answers(byte[] response)
+    /// <summary>The answer section's addresses with their TTLs.</summary>
+    internal static IReadOnlyList<(string Address, uint Ttl)> Answers(byte[] response)
     {
         var list = new List<(string, uint)>();
         var reader = new DnsMessageReader(response);

@@ -108,6 +108,48 @@ public sealed class ListenerTests
     }
 
     [Fact]
+    public async Task QueriesQueuedFromManyClientsAreTakenInBatchesAndEachAnswerGoesToItsOwnAsker()
+    {
+        // Queued before the listener reads: its first receives take full batches mixing the four askers, and the
+        // answers (local records and blocks, answered at once) go out in batches too.
+        await using var listener = new UdpDnsListener(NewEngine(), new IPEndPoint(IPAddress.Loopback, 0));
+        const int PerClient = 40;
+        Socket[] clients = [.. Enumerable.Range(0, 4).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))];
+        var sent = new Dictionary<ushort, string>();
+        var buffer = new byte[512];
+        for (int i = 0; i < PerClient; i++)
+        {
+            for (int c = 0; c < clients.Length; c++)
+            {
+                ushort id = (ushort)((c * 1000) + i);
+                string name = i % 2 == 0 ? "svc.lan" : "blocked.test";
+                Assert.True(DnsMessageWriter.TryWriteQuery(buffer, id, name, DnsType.A, true, null, out int n));
+                clients[c].SendTo(buffer.AsSpan(0, n), SocketFlags.None, listener.LocalEndPoint);
+                sent[id] = name;
+            }
+        }
+
+        listener.Start();
+        for (int c = 0; c < clients.Length; c++)
+        {
+            clients[c].ReceiveTimeout = 5000;
+            var ids = new HashSet<ushort>();
+            for (int i = 0; i < PerClient; i++)
+            {
+                int n = clients[c].Receive(buffer);
+                var reader = new DnsMessageReader(buffer.AsSpan(0, n));
+                Assert.True(reader.TryReadHeader(out DnsHeader header));
+                Assert.True(reader.TryReadQuestion(out Wire.Dns.DnsQuestion question));
+                Assert.Equal(c, header.Id / 1000);
+                Assert.Equal(sent[header.Id], question.Name.ToString());
+                Assert.True(ids.Add(header.Id));
+            }
+
+            clients[c].Dispose();
+        }
+    }
+
+    [Fact]
     public async Task DigOverUdpAndTcpOnIpv4AndIpv6()
     {
         await using var s4 = new Served(NewEngine(), IPAddress.Loopback);

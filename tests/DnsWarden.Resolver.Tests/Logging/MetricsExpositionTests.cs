@@ -129,6 +129,10 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_cache_hit_ratio Hits over lookups since start (0 before the first lookup).
         # TYPE dnsw_cache_hit_ratio gauge
         dnsw_cache_hit_ratio 0.75
+        # HELP dnsw_cache_prefetches_total Cached answers due for a refresh in the last tenth of their TTL (cache.prefetch), by whether the refresh was stored.
+        # TYPE dnsw_cache_prefetches_total counter
+        dnsw_cache_prefetches_total{result="stored"} 0
+        dnsw_cache_prefetches_total{result="failed"} 0
         # HELP dnsw_tracked_addresses Addresses from answers the IP tracker holds.
         # TYPE dnsw_tracked_addresses gauge
         dnsw_tracked_addresses 7
@@ -398,6 +402,12 @@ public sealed class MetricsExpositionTests
         # HELP dnsw_cache_hit_ratio Hits over lookups since start (0 before the first lookup).
         # TYPE dnsw_cache_hit_ratio gauge
         dnsw_cache_hit_ratio 0.75
+        # HELP dnsw_cache_prefetches Cached answers due for a refresh in the last tenth of their TTL (cache.prefetch), by whether the refresh was stored.
+        # TYPE dnsw_cache_prefetches counter
+        dnsw_cache_prefetches_total{result="stored"} 0
+        dnsw_cache_prefetches_created{result="stored"} {CREATED}.0
+        dnsw_cache_prefetches_total{result="failed"} 0
+        dnsw_cache_prefetches_created{result="failed"} {CREATED}.0
         # HELP dnsw_tracked_addresses Addresses from answers the IP tracker holds.
         # TYPE dnsw_tracked_addresses gauge
         dnsw_tracked_addresses 7
@@ -663,10 +673,10 @@ public sealed class MetricsExpositionTests
             """;
         (int exit, string output) = await RunAsync(python, ["-c", Script, "om"], MetricsExposition.Render(source, MetricsFormat.OpenMetrics));
         Assert.True(exit == 0, output);
-        Assert.Equal("20", output.Trim());
+        Assert.Equal("21", output.Trim());
         (exit, output) = await RunAsync(python, ["-c", Script, "prom"], MetricsExposition.Render(source, MetricsFormat.Prometheus));
         Assert.True(exit == 0, output);
-        Assert.Equal("20", output.Trim());
+        Assert.Equal("21", output.Trim());
     }
 
     internal static IEnumerable<(string Labels, string Value)> Samples(string text, string name)
