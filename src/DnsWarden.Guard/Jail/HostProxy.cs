@@ -312,7 +312,8 @@ public sealed partial class HostProxy : IAsyncDisposable
         // CONNECT asks for a tunnel: a request like any other, allowed only by a rule for its host and the CONNECT method.
         if (method == "CONNECT")
         {
-            HostRule? tunnel = _rules.Rules.FirstOrDefault(r => r.Kind == HostRuleKind.Http && r.Method == "CONNECT" && _rules.Match(bare, "CONNECT", null) == r);
+            // Only a rule naming CONNECT: a plain host rule admits any method, but not a tunnel.
+            HostRule? tunnel = _rules.HttpRulesFor(bare).FirstOrDefault(r => r.Method == "CONNECT");
             return tunnel is null ? Verdict.Refuse(protocol, "CONNECT needs a rule 'CONNECT " + bare + "'", bare, method, path) : Verdict.Allow(protocol, bare, method, path, tunnel.Text);
         }
 

@@ -291,6 +291,14 @@ internal static class HostProxyScripts
                     head += s.recv(4096)
                 s.sendall(b"GET / HTTP/1.1\r\nHost: other\r\n\r\n")
                 out(head.split(b"\r\n")[0].decode() + " | " + s.recv(4096).decode(errors="replace").replace("\r\n", " "))
+            elif mode == "tunnel":
+                # CONNECT, then a request for another host inside the tunnel: bytes the proxy no longer reads.
+                s = connect()
+                s.sendall(f"CONNECT {args[0]}:443 HTTP/1.1\r\nHost: {args[0]}:443\r\n\r\n".encode())
+                first = read_response(s)
+                s.sendall(f"GET /in-tunnel HTTP/1.1\r\nHost: {args[1]}\r\n\r\n".encode())
+                second = read_response(s)
+                out(f"{first.decode()} || {second.decode()}")
         except Exception as e:
             out(f"error {e.__class__.__name__}: {e}")
         """;

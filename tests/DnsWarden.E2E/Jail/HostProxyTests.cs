@@ -195,6 +195,23 @@ public sealed class HostProxyTests(HostProxyNetFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task AConnectRuleOpensATunnelWhoseBytesAreNoLongerJudged_WhichIsWhyItNeedsARuleOfItsOwn()
+    {
+        fixture.Check();
+        int webLogStart = fixture.Web.StdOut.Length;
+        CommandResult r = await fixture.JailAsync(["--allow", A, "--allow", "CONNECT " + A], fixture.Client("tunnel", A, 80, A, O) + "\nexit 0");
+
+        Assert.True(r.ExitCode == 0, r.Describe());
+        // The server (an HTTP server answering CONNECT as a request) accepts the tunnel with a 2xx; after it, a request
+        // for a host no rule allows passes untouched: what a CONNECT rule admits is everything inside it.
+        Has(r, $"tunnel=HTTP/1.1 200 OK | page for {A}:443 || HTTP/1.1 200 OK | page for {O}");
+        string web = fixture.Web.StdOut[webLogStart..];
+        Assert.Contains($"REQ CONNECT {A}:443 HTTP/1.1 HOST {A}:443", web, StringComparison.Ordinal);
+        Assert.Contains($"REQ GET /in-tunnel HTTP/1.1 HOST {O}", web, StringComparison.Ordinal);
+        HasErr(r, "host proxy: allowed 1, refused 0");
+    }
+
+    [Fact]
     public async Task ARawTcpRuleOpensOnlyThatPortOnOnlyThatNamesAddresses()
     {
         fixture.Check();
