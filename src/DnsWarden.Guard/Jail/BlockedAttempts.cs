@@ -33,7 +33,6 @@ public sealed class BlockedAttempts : IDisposable
 
     private readonly NflogSocket _socket;
     private readonly Thread _reader;
-    private bool _started;
     private readonly List<BlockedAttempt> _attempts = [];
     private readonly Lock _gate = new();
     private readonly Action<BlockedAttempt>? _onAttempt;
@@ -47,12 +46,6 @@ public sealed class BlockedAttempts : IDisposable
         _onAttempt = onAttempt;
         _socket = NetworkNamespace.RunAsync(netns, () => NflogSocket.Open(Group, CopyRange)).GetAwaiter().GetResult();
         _reader = new Thread(Read) { IsBackground = true, Name = "dnsw jail nflog" };
-    }
-
-    /// <summary>Starts reading the refused packets (their headers are the jail's bytes: read once the run has dropped to nobody).</summary>
-    public void Start()
-    {
-        _started = true;
         _reader.Start();
     }
 
@@ -99,7 +92,7 @@ public sealed class BlockedAttempts : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        if (!_started || _reader.Join(0))
+        if (_reader.Join(0))
         {
             _socket.Dispose();
         }

@@ -83,40 +83,6 @@ public sealed class JailNetwork : IDisposable
         }
     }
 
-    /// <summary>
-    /// In the keeper (<see cref="JailKeeper"/>): takes over the jail <paramref name="id"/> that <c>dnsw jail</c> built —
-    /// joins its forwarding lease (already on: nothing changes) and opens the jail table's context for the counters —
-    /// so that its <see cref="Dispose"/> is the teardown. The run then lets go of its own hold (<see cref="HandOver"/>).
-    /// </summary>
-    public static JailNetwork Adopt(string id)
-    {
-        var net = new JailNetwork(id);
-        try
-        {
-            net._forwarding = HostForwarding.Acquire(net.HostInterface);
-            net._hostNft = new NftContext();
-            net._jailNft = NetworkNamespace.RunAsync(net.Namespace, () => new NftContext()).GetAwaiter().GetResult();
-            return net;
-        }
-        catch
-        {
-            net.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// In <c>dnsw jail</c> once its keeper has adopted the jail: leaves the forwarding lease (the keeper holds it) and
-    /// closes the nftables contexts, before the drop to nobody; <see cref="Dispose"/> then does nothing here.
-    /// </summary>
-    public void HandOver()
-    {
-        _disposed = true;
-        _jailNft?.Dispose();
-        _hostNft?.Dispose();
-        _forwarding?.Dispose();
-    }
-
     /// <summary>Removes every jail whose owner process is gone (SIGKILL leaves them); live jails are left alone. Returns the ids removed.</summary>
     public static IReadOnlyList<string> CleanupStale()
     {
