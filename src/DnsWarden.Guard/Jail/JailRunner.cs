@@ -286,6 +286,10 @@ public static class JailRunner
     private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options, string? trustDirectory)
     {
         using WatchPipe watch = WatchPipe.Create();
+
+        // Nothing of this process's but the watch pipe reaches the command: libnftables' netlink sockets are opened
+        // without close-on-exec and would otherwise be inherited.
+        InheritedDescriptors.CloseOnExecExcept(watch.ReadEnd);
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         IEnumerable<string> args =
         [

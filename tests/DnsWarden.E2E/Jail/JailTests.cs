@@ -298,6 +298,17 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
     }
 
     [Fact]
+    public async Task TheCommandInheritsNoSocketOfDnsw()
+    {
+        fixture.Check();
+
+        // libnftables opens its netlink sockets without close-on-exec: the command once held three of them, root's.
+        CommandResult r = await JailAsync([], "n=0; for f in /proc/$$/fd/*; do case \"$(readlink $f)\" in socket:*) n=$((n+1));; esac; done; echo inherited sockets $n");
+        Assert.True(r.ExitCode == 0, r.Describe());
+        Assert.Contains("inherited sockets 0", r.StdOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ALongCommandOutlivesIdleThreadsAndItsStatusComesBack()
     {
         fixture.Check();
