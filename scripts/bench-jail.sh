@@ -5,11 +5,12 @@
 #      jail's nftables set before release) vs the same queries straight from the host namespace to dnsmasq;
 #   2. sequential HTTP connections per second from inside the jail vs from the host namespace.
 #   sudo scripts/bench-jail.sh
+#   sudo DNSW_BINARY=/path/to/dnsw scripts/bench-jail.sh   (another build, to compare two in the same conditions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench-jail: needs root (network namespaces)" >&2; exit 1; }
-[ -x out/dnsw ] || ./dnsw --help >/dev/null
-dnsw="$(pwd)/out/dnsw"
+[ -n "${DNSW_BINARY:-}" ] || [ -x out/dnsw ] || ./dnsw --help >/dev/null
+dnsw="${DNSW_BINARY:-$(pwd)/out/dnsw}"
 h="dnswbjh$$"; i="dnswbji$$"
 # Not under /tmp: the jail mounts a private, empty /tmp (and /var/tmp), so the query files are kept beside the build.
 work="$(mktemp -d "$(pwd)/out/.bench-jail-XXXX")"

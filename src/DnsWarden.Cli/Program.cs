@@ -63,6 +63,7 @@ public static class Program
         root.Subcommands.Add(ProxyCommand.Build());
         root.Subcommands.Add(JailCommand.Build());
         root.Subcommands.Add(JailInitCommand.Build());
+        root.Subcommands.Add(JailKeeperCommand.Build());
         root.Subcommands.Add(TunCommand.Build());
         root.Subcommands.Add(Install.InstallCommand.Build());
         VersionFlag.AddTo(root);

@@ -84,10 +84,20 @@ public sealed class ClickHouseExporter : IDisposable
             return false;
         }
 
-        transport ??= new ClickHouseHttp(settings.Endpoint, settings.User, settings.Password);
-        exporter = new ClickHouseExporter(settings, transport, spool!, report, time ?? TimeProvider.System);
-        exporter._thread.Start();
+        exporter = Start(settings, report, spool!, transport, time);
         return true;
+    }
+
+    /// <summary>Starts the exporter's thread over a spool the caller opened (<see cref="Spool.TryOpenForRun"/>).</summary>
+    public static ClickHouseExporter Start(ExportSettings settings, Action<string> report, Spool spool, IClickHouseTransport? transport = null, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(report);
+        ArgumentNullException.ThrowIfNull(spool);
+        transport ??= new ClickHouseHttp(settings.Endpoint, settings.User, settings.Password);
+        var exporter = new ClickHouseExporter(settings, transport, spool, report, time ?? TimeProvider.System);
+        exporter._thread.Start();
+        return exporter;
     }
 
     /// <summary>Queues a row; never blocks. False when the queue is full (the row is dropped and counted) or the exporter stopped.</summary>

@@ -14,6 +14,11 @@ namespace DnsWarden.Export;
 /// <c>*.corrupt</c>, counted and named in one line — never sent, never fatal. Not fsync'd: a batch outlives the
 /// process, not a power cut (a file torn by one is found and set aside as above).
 /// </para>
+/// <para>
+/// A run that will lose the right to write the shared directory (the jail drops to nobody before it reads a byte from
+/// the jail) spools beneath it instead, in a directory of its own (<see cref="TryOpenForRun"/>); whatever that run
+/// could not send is taken back by the next run that opens the shared spool.
+/// </para>
 /// Used by one thread (the exporter's).
 /// </summary>
 public sealed class Spool
@@ -21,6 +26,14 @@ public sealed class Spool
     public const string BatchExtension = ".batch";
     public const string TempExtension = ".tmp";
     public const string CorruptExtension = ".corrupt";
+
+    /// <summary>Names of the directories runs spool in beneath the shared one: <c>run-</c> and 16 hex digits.</summary>
+    public const string RunDirectoryPrefix = "run-";
+
+    /// <summary>The file a run holds locked (flock) for as long as it lives; free means the run has ended.</summary>
+    public const string RunLockName = "lock";
+
+    private const string NewDirectoryExtension = ".new";
 
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode FileMode600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -32,9 +45,15 @@ public sealed class Spool
     {
         Directory = directory;
         MaxBytes = maxBytes;
+        _access = directory;
     }
 
+    /// <summary>The spool's directory, as messages name it.</summary>
     public string Directory { get; }
+
+    // Where its files are reached: the directory itself, or a path through a descriptor this process holds
+    // (/proc/self/fd/N, see ReachThrough) once the path itself is closed to it.
+    private string _access;
 
     public long MaxBytes { get; }
 
@@ -100,15 +119,12 @@ public sealed class Spool
                 else if (name.EndsWith(BatchExtension, StringComparison.Ordinal)
                     && long.TryParse(name.AsSpan(0, name.Length - BatchExtension.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long seq))
                 {
-                    long size = new FileInfo(path).Length;
-                    int rows = HeaderRows(path);
-                    s._pending[seq] = (size, rows);
-                    s.PendingBytes += size;
-                    s.PendingRows += rows;
+                    s.Add(seq, new FileInfo(path).Length, HeaderRows(path));
                     s._nextSequence = Math.Max(s._nextSequence, seq + 1);
                 }
             }
 
+            s.TakeBackEndedRuns();
             spool = s;
             error = null;
             return true;
@@ -118,6 +134,146 @@ public sealed class Spool
             error = $"spool {full}: {e.Message}";
             return false;
         }
+    }
+
+    /// <summary>
+    /// Opens the shared spool <paramref name="directory"/> (as <see cref="TryOpen"/>, taking back what ended runs left)
+    /// and makes beneath it a spool for one run: a new directory <c>run-</c>RANDOM (0700) holding a lock for as long as
+    /// <paramref name="runLock"/> stays open, into which every batch the shared spool holds is moved, so this run
+    /// sends them. The caller then gives that directory and its files to the user the run becomes, and reaches it
+    /// through a descriptor (<see cref="ReachThrough"/>): the shared directory stays root's 0700, so the run's
+    /// directory is out of every other process's reach, the jailed command's (which may run as the same user) too.
+    /// </summary>
+    public static bool TryOpenForRun(string directory, long maxBytes, out Spool? spool, out FileStream? runLock, out string? error)
+    {
+        spool = null;
+        runLock = null;
+        if (!TryOpen(directory, maxBytes, out Spool? shared, out error))
+        {
+            return false;
+        }
+
+        string name = RunDirectoryPrefix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        string building = Path.Combine(shared!.Directory, name + NewDirectoryExtension);
+        string final = Path.Combine(shared.Directory, name);
+        try
+        {
+            // Made under a name no taker looks at, locked, then renamed: a run directory is never seen without its lock.
+            if (OperatingSystem.IsWindows())
+            {
+                System.IO.Directory.CreateDirectory(building);
+            }
+            else
+            {
+                System.IO.Directory.CreateDirectory(building, DirectoryMode);
+            }
+
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = FileMode600;
+            }
+
+            runLock = new FileStream(Path.Combine(building, RunLockName), options);
+            System.IO.Directory.Move(building, final);
+
+            var run = new Spool(final, maxBytes);
+            foreach ((long seq, (long size, int rows)) in shared._pending)
+            {
+                File.Move(shared.PathOf(seq, BatchExtension), run.PathOf(seq, BatchExtension));
+                run.Add(seq, size, rows);
+            }
+
+            run._nextSequence = shared._nextSequence;
+            run.Corrupt = shared.Corrupt;
+            spool = run;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            runLock?.Dispose();
+            runLock = null;
+            error = $"spool {final}: cannot make the run's spool: {e.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// From now on the spool's files are reached through <paramref name="accessPath"/> (e.g. <c>/proc/self/fd/N</c> for
+    /// a descriptor of the directory opened while its path could still be walked); messages still name
+    /// <see cref="Directory"/>.
+    /// </summary>
+    public void ReachThrough(string accessPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(accessPath);
+        _access = accessPath;
+    }
+
+    /// <summary>
+    /// Moves the batches of every run directory whose run has ended (its lock is free) to the end of this spool, in
+    /// their order, and removes the directory. A run directory is written by a process that gave up root and may have
+    /// been subverted by what it parsed, so nothing in it is trusted: only a non-empty file that is not a symbolic link
+    /// is taken (a FIFO, a socket or a link is removed unread: nothing here may block or be followed; a hard link to
+    /// another user's file is refused by the kernel's protected_hardlinks), and each is checked again, as every batch
+    /// is, before it is sent.
+    /// </summary>
+    private void TakeBackEndedRuns()
+    {
+        foreach (string dir in System.IO.Directory.EnumerateDirectories(Directory, RunDirectoryPrefix + "*"))
+        {
+            if (Path.GetFileName(dir).Contains('.', StringComparison.Ordinal) || new DirectoryInfo(dir).LinkTarget is not null)
+            {
+                continue;
+            }
+
+            FileStream held;
+            try
+            {
+                held = new FileStream(Path.Combine(dir, RunLockName), FileMode.Open, FileAccess.Read, FileShare.None);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // its run still holds the lock (or the directory is not a run's)
+            }
+
+            using (held)
+            {
+                var batches = new SortedDictionary<long, string>();
+                foreach (string path in System.IO.Directory.EnumerateFiles(dir, "*" + BatchExtension))
+                {
+                    string name = Path.GetFileName(path);
+                    if (long.TryParse(name.AsSpan(0, name.Length - BatchExtension.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long seq))
+                    {
+                        batches[seq] = path;
+                    }
+                }
+
+                foreach (string path in batches.Values)
+                {
+                    // Moved first, then looked at: once in this directory nothing but its owner can change the file.
+                    long seq = _nextSequence++;
+                    string taken = PathOf(seq, BatchExtension);
+                    File.Move(path, taken);
+                    var info = new FileInfo(taken);
+                    if (info.LinkTarget is not null || info.Length == 0)
+                    {
+                        TryDelete(taken);
+                        continue;
+                    }
+
+                    Add(seq, info.Length, HeaderRows(taken));
+                }
+            }
+
+            System.IO.Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private void Add(long seq, long size, int rows)
+    {
+        _pending[seq] = (size, rows);
+        PendingBytes += size;
+        PendingRows += rows;
     }
 
     /// <summary>Writes a batch at the end of the spool. False when it would pass <see cref="MaxBytes"/> or cannot be written (<paramref name="error"/> says which).</summary>
@@ -162,9 +318,7 @@ public sealed class Spool
             return false;
         }
 
-        _pending[seq] = (size, rows);
-        PendingBytes += size;
-        PendingRows += rows;
+        Add(seq, size, rows);
         error = null;
         return true;
     }
@@ -199,7 +353,7 @@ public sealed class Spool
                 // Gone already, or the directory went read-only: either way it is not pending any more.
             }
 
-            problem = (problem is null ? "" : problem + "; ") + $"spool file {path}: {error} (set aside as {Path.GetFileName(PathOf(seq, CorruptExtension))}, not sent)";
+            problem = (problem is null ? "" : problem + "; ") + $"spool file {Path.Combine(Directory, Path.GetFileName(path))}: {error} (set aside as {Path.GetFileName(PathOf(seq, CorruptExtension))}, not sent)";
         }
 
         batch = null;
@@ -220,7 +374,7 @@ public sealed class Spool
     }
 
     private string PathOf(long seq, string extension) =>
-        Path.Combine(Directory, seq.ToString("D16", CultureInfo.InvariantCulture) + extension);
+        Path.Combine(_access, seq.ToString("D16", CultureInfo.InvariantCulture) + extension);
 
     /// <summary>The row count a batch file's header announces; 0 when it has none (the file is set aside when its turn comes).</summary>
     private static int HeaderRows(string path)

@@ -206,4 +206,115 @@ public sealed class SpoolTests : IDisposable
         Assert.Equal(1, second.PendingBatches);
         Assert.False(File.Exists(Path.Combine(_dir, "0000000000000001.tmp")));
     }
+
+    private (Spool Run, FileStream Lock) OpenRun()
+    {
+        Assert.True(Spool.TryOpenForRun(_dir, 1 << 20, out Spool? run, out FileStream? runLock, out string? error), error);
+        return (run!, runLock!);
+    }
+
+    private static List<(ExportTable, int)> Drain(Spool spool)
+    {
+        var seen = new List<(ExportTable, int)>();
+        while (spool.TryPeekOldest(out SpoolBatch? b, out string? problem))
+        {
+            Assert.Null(problem);
+            seen.Add((b!.Table, b.Rows));
+            spool.Remove(b);
+        }
+
+        return seen;
+    }
+
+    [Fact]
+    public void ARunSpool_TakesTheSharedBatches_AndWhatItLeavesComesBackAfterItsLockIsFree()
+    {
+        Spool shared = Open();
+        Assert.True(shared.TryAppend(ExportTable.LeakEvents, 2, Rows(2), out _));
+
+        (Spool run, FileStream runLock) = OpenRun();
+        string runDir = run.Directory;
+        Assert.StartsWith(Path.Combine(_dir, Spool.RunDirectoryPrefix), runDir, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(runDir));
+        Assert.Equal(1, run.PendingBatches);
+        Assert.Empty(Directory.GetFiles(_dir)); // the shared batch moved into the run's directory
+        Assert.True(run.TryAppend(ExportTable.DnsQueries, 3, Rows(3), out _));
+
+        // While the run holds its lock, another run's open leaves its directory alone.
+        Assert.Equal(0, Open().PendingBatches);
+        Assert.True(Directory.Exists(runDir));
+
+        runLock.Dispose();
+        Spool next = Open();
+        Assert.False(Directory.Exists(runDir));
+        Assert.Equal([(ExportTable.LeakEvents, 2), (ExportTable.DnsQueries, 3)], Drain(next));
+    }
+
+    [Fact]
+    public void ARunSpool_ReachedThroughADescriptorPath_WritesAndNamesItsRealDirectory()
+    {
+        (Spool run, FileStream runLock) = OpenRun();
+        using (runLock)
+        {
+            string via = _dir + "-via";
+            File.CreateSymbolicLink(via, run.Directory);
+            try
+            {
+                run.ReachThrough(via);
+                Assert.True(run.TryAppend(ExportTable.LeakEvents, 1, Rows(1), out _));
+                Assert.Single(Directory.GetFiles(run.Directory, "*.batch"));
+                Assert.Equal([(ExportTable.LeakEvents, 1)], Drain(run));
+                Assert.Empty(Directory.GetFiles(run.Directory, "*.batch"));
+            }
+            finally
+            {
+                File.Delete(via);
+            }
+        }
+    }
+
+    [Fact]
+    public void WhatAnEndedRunLeft_IsTakenBackWithoutFollowingLinksOrOpeningFifos()
+    {
+        (Spool run, FileStream runLock) = OpenRun();
+        Assert.True(run.TryAppend(ExportTable.LeakEvents, 1, Rows(1), out _));
+        string outside = _dir + "-secret";
+        File.WriteAllText(outside, "not the spool's");
+        try
+        {
+            // A run that gave up root may have been subverted: it plants a link and a FIFO where batches go.
+            File.CreateSymbolicLink(Path.Combine(run.Directory, "0000000000000007.batch"), outside);
+            using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", Path.Combine(run.Directory, "0000000000000008.batch")))
+            {
+                mkfifo.WaitForExit();
+                Assert.Equal(0, mkfifo.ExitCode);
+            }
+
+            runLock.Dispose();
+
+            Spool next = Open();
+            Assert.Equal([(ExportTable.LeakEvents, 1)], Drain(next));
+            Assert.Equal(0, next.Corrupt);
+            Assert.Empty(Directory.GetFileSystemEntries(_dir));
+            Assert.Equal("not the spool's", File.ReadAllText(outside));
+        }
+        finally
+        {
+            File.Delete(outside);
+        }
+    }
+
+    [Fact]
+    public void ADirectoryBeingMade_OrWithoutItsLock_IsLeftAlone()
+    {
+        Open();
+        string building = Path.Combine(_dir, Spool.RunDirectoryPrefix + "0123456789abcdef.new");
+        string unlocked = Path.Combine(_dir, Spool.RunDirectoryPrefix + "fedcba9876543210");
+        Directory.CreateDirectory(building);
+        Directory.CreateDirectory(unlocked);
+        File.WriteAllBytes(Path.Combine(building, "0000000000000000.batch"), Good(1));
+        Open();
+        Assert.True(Directory.Exists(building));
+        Assert.True(Directory.Exists(unlocked));
+    }
 }

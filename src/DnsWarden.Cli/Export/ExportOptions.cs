@@ -177,19 +177,21 @@ internal sealed class ExportOptions
     }
 
     /// <summary>Starts the exporter; problems it meets later go to <paramref name="stderr"/> as one line each.</summary>
-    public static ClickHouseExporter? Start(ExportSettings settings, TextWriter stderr, out string? error)
-    {
-        void Report(string line)
-        {
-            lock (stderr)
-            {
-                stderr.WriteLine(line);
-                stderr.Flush();
-            }
-        }
+    public static ClickHouseExporter? Start(ExportSettings settings, TextWriter stderr, out string? error) =>
+        ClickHouseExporter.TryStart(settings, Reporter(stderr), out ClickHouseExporter? exporter, out error) ? exporter : null;
 
-        return ClickHouseExporter.TryStart(settings, Report, out ClickHouseExporter? exporter, out error) ? exporter : null;
-    }
+    /// <summary>Starts the exporter over a spool the caller opened.</summary>
+    public static ClickHouseExporter Start(ExportSettings settings, Spool spool, TextWriter stderr) =>
+        ClickHouseExporter.Start(settings, Reporter(stderr), spool);
+
+    private static Action<string> Reporter(TextWriter stderr) => line =>
+    {
+        lock (stderr)
+        {
+            stderr.WriteLine(line);
+            stderr.Flush();
+        }
+    };
 
     /// <summary>Stops the exporter (sending what it can within its flush time) and writes its summary lines.</summary>
     public static void Finish(ClickHouseExporter exporter, TextWriter stderr)

@@ -134,7 +134,8 @@ internal static class JailCommand
         if (cleanupOnly)
         {
             IReadOnlyList<string> removed = JailNetwork.CleanupStale();
-            await stderr.WriteLineAsync($"dnsw jail: removed {removed.Count.ToString(CultureInfo.InvariantCulture)} dead jail(s)").ConfigureAwait(false);
+            string named = removed.Count == 0 ? "" : ": " + string.Join(' ', removed.Select(id => JailNetwork.NamespacePrefix + id));
+            await stderr.WriteLineAsync($"dnsw jail: removed {removed.Count.ToString(CultureInfo.InvariantCulture)} dead jail(s){named}").ConfigureAwait(false);
             return ExitCodes.Ok;
         }
 
@@ -243,7 +244,8 @@ internal static class JailCommand
             OnReport = reportFile is null ? null : r => OutputFiles.TryWrite(reportFile, JailHtmlReport.Render(r), "--report"),
         };
 
-        if (!export.TryStart(stderr, "dnsw jail", out ClickHouseExporter? exporter))
+        // The run drops to nobody before it reads from the jail (JailRunner): the exporter spools where nobody can write.
+        if (!export.TryStartFor(PrivilegeDrop.Nobody, PrivilegeDrop.Nobody, stderr, "dnsw jail", out ClickHouseExporter? exporter, out IDisposable? spoolHeld))
         {
             return ExitCodes.InputError;
         }
@@ -282,6 +284,8 @@ internal static class JailCommand
             {
                 ExportOptions.Finish(exporter, stderr);
             }
+
+            spoolHeld?.Dispose();
         }
     }
 

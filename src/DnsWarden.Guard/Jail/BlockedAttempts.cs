@@ -33,6 +33,7 @@ public sealed class BlockedAttempts : IDisposable
 
     private readonly NflogSocket _socket;
     private readonly Thread _reader;
+    private bool _started;
     private readonly List<BlockedAttempt> _attempts = [];
     private readonly Lock _gate = new();
     private readonly Action<BlockedAttempt>? _onAttempt;
@@ -46,6 +47,12 @@ public sealed class BlockedAttempts : IDisposable
         _onAttempt = onAttempt;
         _socket = NetworkNamespace.RunAsync(netns, () => NflogSocket.Open(Group, CopyRange)).GetAwaiter().GetResult();
         _reader = new Thread(Read) { IsBackground = true, Name = "dnsw jail nflog" };
+    }
+
+    /// <summary>Starts reading the refused packets (their headers are the jail's bytes: read once the run has dropped to nobody).</summary>
+    public void Start()
+    {
+        _started = true;
         _reader.Start();
     }
 
@@ -92,7 +99,7 @@ public sealed class BlockedAttempts : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        if (_reader.Join(0))
+        if (!_started || _reader.Join(0))
         {
             _socket.Dispose();
         }

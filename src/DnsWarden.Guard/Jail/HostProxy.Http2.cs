@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using DnsWarden.Wire.Http;
 using DnsWarden.Wire.Http2;
 
 namespace DnsWarden.Guard.Jail;
@@ -641,13 +642,7 @@ public sealed partial class HostProxy
             return new Request(method, name is null ? null : WithoutPort(name).ToLowerInvariant(), path, protocol, problem);
         }
 
-        /// <summary>The host of <c>host</c>, <c>host:port</c> or <c>[v6]:port</c>, as the HTTP/1.1 head reader cuts it.</summary>
-        private static string WithoutPort(string hostPort)
-        {
-            int close = hostPort.LastIndexOf(']');
-            int colon = hostPort.LastIndexOf(':');
-            return colon > close ? hostPort[..colon] : hostPort;
-        }
+        private static string WithoutPort(string hostPort) => hostPort[..HttpRequestHead.HostLength(hostPort.AsSpan())];
 
         private async Task<bool> ProtocolErrorAsync(Http2Error code, string what)
         {

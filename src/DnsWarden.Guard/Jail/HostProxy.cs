@@ -75,6 +75,16 @@ public sealed partial class HostProxy : IAsyncDisposable
     /// <summary>Opens the listeners inside <paramref name="netns"/> (its loopback) and starts accepting.</summary>
     public async Task StartAsync(string netns)
     {
+        await OpenAsync(netns).ConfigureAwait(false);
+        Start();
+    }
+
+    /// <summary>
+    /// Opens the listeners inside <paramref name="netns"/> (its loopback), which needs root; connections wait in the
+    /// backlog, unread, until <see cref="Start"/> (called once the run has dropped to nobody).
+    /// </summary>
+    public async Task OpenAsync(string netns)
+    {
         foreach (IPAddress address in (IPAddress[])[IPAddress.Loopback, IPAddress.IPv6Loopback])
         {
             Socket listener = await NetworkNamespace.OpenSocketAsync(netns, address.AddressFamily, SocketType.Stream, ProtocolType.Tcp).ConfigureAwait(false);
@@ -83,7 +93,11 @@ public sealed partial class HostProxy : IAsyncDisposable
             listener.Listen(1024);
             _listeners.Add(listener);
         }
+    }
 
+    /// <summary>Starts accepting on the listeners <see cref="OpenAsync"/> opened.</summary>
+    public void Start()
+    {
         foreach (Socket listener in _listeners)
         {
             _loops.Add(Task.Run(() => AcceptLoopAsync(listener)));

@@ -83,19 +83,61 @@ public sealed class JailNetwork : IDisposable
         }
     }
 
-    /// <summary>Removes every jail whose owner process is gone (SIGKILL leaves them); live jails are left alone. Returns the ids removed.</summary>
+    /// <summary>
+    /// In the keeper (<see cref="JailKeeper"/>): takes over the jail <paramref name="id"/> that <c>dnsw jail</c> built —
+    /// joins its forwarding lease (already on: nothing changes) and opens the jail table's context for the counters —
+    /// so that its <see cref="Dispose"/> is the teardown. The run then lets go of its own hold (<see cref="HandOver"/>).
+    /// </summary>
+    public static JailNetwork Adopt(string id)
+    {
+        var net = new JailNetwork(id);
+        try
+        {
+            net._forwarding = HostForwarding.Acquire(net.HostInterface);
+            net._hostNft = new NftContext();
+            net._jailNft = NetworkNamespace.RunAsync(net.Namespace, () => new NftContext()).GetAwaiter().GetResult();
+            return net;
+        }
+        catch
+        {
+            net.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// In <c>dnsw jail</c> once its keeper has adopted the jail: leaves the forwarding lease (the keeper holds it) and
+    /// closes the nftables contexts, before the drop to nobody; <see cref="Dispose"/> then does nothing here.
+    /// </summary>
+    public void HandOver()
+    {
+        _disposed = true;
+        _jailNft?.Dispose();
+        _hostNft?.Dispose();
+        _forwarding?.Dispose();
+    }
+
+    /// <summary>
+    /// Removes every jail whose owner process is gone (SIGKILL leaves them); live jails are left alone. Returns the ids
+    /// removed. A jail is found by its namespace, or by its owner record when the namespace went first (deleted by hand,
+    /// or the run died while taking it down): its NAT table and veth here are removed all the same.
+    /// </summary>
     public static IReadOnlyList<string> CleanupStale()
     {
         var removed = new List<string>();
-        if (!Directory.Exists(NetworkNamespace.RunDirectory))
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        if (Directory.Exists(NetworkNamespace.RunDirectory))
         {
-            OwnerRecord.SweepOrphans();
-            return removed;
+            ids.UnionWith(Directory.GetFiles(NetworkNamespace.RunDirectory, NamespacePrefix + "*").Select(p => Path.GetFileName(p)[NamespacePrefix.Length..]));
         }
 
-        foreach (string path in Directory.GetFiles(NetworkNamespace.RunDirectory, NamespacePrefix + "*"))
+        if (Directory.Exists(OwnerDirectory))
         {
-            string id = Path.GetFileName(path)[NamespacePrefix.Length..];
+            ids.UnionWith(Directory.GetFiles(OwnerDirectory, "jail-*.pid").Select(p => Path.GetFileNameWithoutExtension(p)["jail-".Length..]));
+        }
+
+        foreach (string id in ids)
+        {
             // A jail made from another network namespace has its veth, NAT table and forwarding there: only a run
             // there can undo them.
             if (!int.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || IsAlive(pid, id)

@@ -92,6 +92,9 @@ public sealed record JailOptions
 [SupportedOSPlatform("linux")]
 public static class JailRunner
 {
+    /// <summary>The status of a run whose keeper died: the jail's own failure (125, as <c>env</c> and <c>timeout</c> use it).</summary>
+    public const int KeeperLost = 125;
+
     public static async Task<int> RunAsync(JailOptions options, TextWriter stderr)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -118,7 +121,8 @@ public static class JailRunner
         using JailNetwork net = JailNetwork.Create(Environment.ProcessId, options.Hosts.Active ? HostProxy.Port : null);
 
         // The CA (and the system roots) as files the command trusts; removed however the jail ends (docs/JAIL.md).
-        using JailTrustFiles? trust = options.Interception is null ? null : JailTrustFiles.Write(net.Id, options.Interception.Ca.CertificatePem);
+        JailTrustFiles? trust = options.Interception is null ? null : JailTrustFiles.Write(net.Id, options.Interception.Ca.CertificatePem);
+        bool handedOver = false;
         if (net.ForwardingOpened.Count > 0)
         {
             await stderr.WriteLineAsync($"dnsw jail: forwarding turned on for {string.Join(", ", net.ForwardingOpened)} while jails run (only replies to the jails pass); undone when the last one ends").ConfigureAwait(false);
@@ -128,7 +132,11 @@ public static class JailRunner
         DomainForwarder? routes = null;
         QueryLogWriter? log = outStream is null ? null : new QueryLogWriter(outStream, options.Privacy, BaseDomains.Default, metrics, leaveOpen: true, limits: new QueryLogLimits { BytesPerMinute = options.LogLimit }, format: options.LogFormat);
         JailQueryTally? tally = options.OnReport is null ? null : new JailQueryTally(log, options.Privacy, BaseDomains.Default);
-        using var gate = new NftAddressGate(net.Namespace, options.Engine.TrackerMinTtl, hosts: options.Hosts);
+
+        // Everything below that needs root once this process has dropped goes through the keeper (docs/JAIL.md,
+        // "Privilege separation"); disposing it ends the channel, and the keeper then kills and removes the jail.
+        using var keeper = new KeeperClient();
+        var gate = new NftAddressGate(keeper, options.Engine.TrackerMinTtl, hosts: options.Hosts);
         BlockedAttempts? blocked = null;
         HostProxy? proxy = null;
         try
@@ -140,6 +148,7 @@ public static class JailRunner
             // Refused packets are still refused and counted; only the per-attempt detail is missing.
             await stderr.WriteLineAsync($"dnsw jail: no per-attempt log of refused packets: {e.Message}").ConfigureAwait(false);
         }
+        (UdpDnsListener Udp, TcpDnsListener Tcp)[] listeners = [];
         try
         {
             // Sinkhole mode resolves nothing, so it has no upstreams whatever the configuration names; host rules resolve
@@ -162,16 +171,11 @@ public static class JailRunner
             });
 
             // The stub's sockets are made inside the jail (its loopback); its threads and upstream sockets stay here.
-            (UdpDnsListener Udp, TcpDnsListener Tcp)[] listeners =
+            listeners =
             [
                 await StubAsync(engine, net.Namespace, IPAddress.Loopback).ConfigureAwait(false),
                 await StubAsync(engine, net.Namespace, IPAddress.IPv6Loopback).ConfigureAwait(false),
             ];
-            foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
-            {
-                udp.Start();
-                tcp.Start();
-            }
 
             if (options.Hosts.Active)
             {
@@ -183,24 +187,48 @@ public static class JailRunner
                     options.OnProxyRequest?.Invoke(r);
                 };
                 proxy = new HostProxy(options.Hosts, new HostResolver((IDnsForwarder?)routes ?? new PoolForwarder(pool ?? throw new InvalidOperationException("host rules need --upstream"))), stderr, onRequest, interception: options.Interception);
-                await proxy.StartAsync(net.Namespace).ConfigureAwait(false);
+                await proxy.OpenAsync(net.Namespace).ConfigureAwait(false);
             }
-            int status;
+
+            // The command starts as root (ip netns exec needs it); what it sends waits, unread, in the sockets above.
+            using WatchPipe watch = WatchPipe.Create();
+            InheritedDescriptors.CloseOnExecExcept(watch.ReadEnd);
+            using Process child = StartCommand(net, options, trust?.Directory, watch);
+            keeper.Start(options.InitCommand, net.Id, child.Id, options.Hosts.Active);
+            net.HandOver();
+            handedOver = true;
+            PrivilegeDrop.To(PrivilegeDrop.Nobody, PrivilegeDrop.Nobody);
+
+            // From here on nothing in this process is root: only now are the jail's bytes read.
+            foreach ((UdpDnsListener udp, TcpDnsListener tcp) in listeners)
+            {
+                udp.Start();
+                tcp.Start();
+            }
+
+            proxy?.Start();
+            blocked?.Start();
+            int? exited;
             try
             {
-                status = await RunCommandAsync(net, options, trust?.Directory).ConfigureAwait(false);
+                exited = await WaitAsync(child, keeper).ConfigureAwait(false);
             }
             finally
             {
-                // Deleting a veth waits out the kernel's grace periods (~20 ms): done while the rest winds down.
-                net.RemoveLinksInBackground();
                 await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
+                listeners = [];
                 if (proxy is not null)
                 {
                     await proxy.DisposeAsync().ConfigureAwait(false);
                 }
             }
-            await stderr.WriteLineAsync(Summary(metrics, net)).ConfigureAwait(false);
+            if (exited is not int status)
+            {
+                await stderr.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"dnsw jail: the jail's keeper (pid {keeper.Pid}) ended while the command ran; nothing more can be opened, so the command is stopped (dnsw jail --cleanup removes the jail)")).ConfigureAwait(false);
+                return KeeperLost;
+            }
+
+            await stderr.WriteLineAsync(Summary(metrics, keeper.Counters())).ConfigureAwait(false);
             if (proxy is not null)
             {
                 await stderr.WriteLineAsync(ProxySummary(proxy)).ConfigureAwait(false);
@@ -229,7 +257,14 @@ public static class JailRunner
         }
         finally
         {
+            // A failure before the command ran: the listeners were never started.
+            await Task.WhenAll(listeners.SelectMany(l => new[] { l.Udp.DisposeAsync().AsTask(), l.Tcp.DisposeAsync().AsTask() })).ConfigureAwait(false);
             blocked?.Dispose();
+            if (!handedOver)
+            {
+                trust?.Dispose();
+            }
+
             if (routes is not null)
             {
                 await routes.DisposeAsync().ConfigureAwait(false);
@@ -283,13 +318,8 @@ public static class JailRunner
     /// namespace (and a mount namespace for its /proc) whose pid 1 is dnsw's init, which makes the private mounts,
     /// takes on Landlock and starts the command as the user. The watch pipe ends all of it if this process dies.
     /// </summary>
-    private static async Task<int> RunCommandAsync(JailNetwork net, JailOptions options, string? trustDirectory)
+    private static Process StartCommand(JailNetwork net, JailOptions options, string? trustDirectory, WatchPipe watch)
     {
-        using WatchPipe watch = WatchPipe.Create();
-
-        // Nothing of this process's but the watch pipe reaches the command: libnftables' netlink sockets are opened
-        // without close-on-exec and would otherwise be inherited.
-        InheritedDescriptors.CloseOnExecExcept(watch.ReadEnd);
         var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
         IEnumerable<string> args =
         [
@@ -307,41 +337,41 @@ public static class JailRunner
             psi.ArgumentList.Add(a);
         }
 
-        using Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
+        Process child = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the command");
         watch.CloseReadEnd();
+        return child;
+    }
 
-        // unshare passes no signal on: they go to the init (pid 1 inside, unshare's child outside), which passes
-        // them to the command.
+    /// <summary>
+    /// Waits for the command, passing SIGTERM, SIGINT and SIGHUP on to the jail's init through the keeper (unshare
+    /// passes none on; the init passes them to the command). The keeper ending first fails the run (125): nothing can
+    /// open any more, and this process's end ends the watch pipe, so the init kills the command. Null then.
+    /// </summary>
+    private static async Task<int?> WaitAsync(Process child, KeeperClient keeper)
+    {
         void Forward(PosixSignalContext c)
         {
             c.Cancel = true;
-            if (InitPid(child.Id) is int init)
+            _ = keeper.Signal(c.Signal switch
             {
-                _ = ChildProcess.Signal(init, c.Signal switch
-                {
-                    PosixSignal.SIGINT => 2,
-                    PosixSignal.SIGHUP => 1,
-                    _ => 15,
-                });
-            }
+                PosixSignal.SIGINT => 2,
+                PosixSignal.SIGHUP => 1,
+                _ => 15,
+            });
         }
 
         using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         using PosixSignalRegistration interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using PosixSignalRegistration hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, Forward);
-        await child.WaitForExitAsync().ConfigureAwait(false);
-        return child.ExitCode;
+        Task exited = child.WaitForExitAsync();
+        return await Task.WhenAny(exited, keeper.Ended).ConfigureAwait(false) == exited ? child.ExitCode : null;
     }
 
-    /// <summary>unshare's child (the jail's init); null before it forked or after.</summary>
-    private static int? InitPid(int unsharePid) => ProcessChildren.First(unsharePid);
-
-    private static string Summary(ResolverMetrics m, JailNetwork net)
+    private static string Summary(ResolverMetrics m, string counters)
     {
         long resolved = m.Count(QueryOutcome.Forwarded) + m.Count(QueryOutcome.Cached) + m.Count(QueryOutcome.Local);
         long sinkholed = m.Count(QueryOutcome.Sinkholed);
         long blocked = m.Count(QueryOutcome.Blocked) + m.Count(QueryOutcome.BlockedExfiltration);
-        string counters = net.ListCounters();
         return string.Create(CultureInfo.InvariantCulture,
             $"dnsw jail: DNS queries resolved {resolved}, sinkholed {sinkholed}, blocked {blocked}, exfiltration-blocked {m.Count(QueryOutcome.BlockedExfiltration)}; refused packets: DoT {Packets(counters, "refused_dot")}, QUIC {Packets(counters, "refused_quic")}, unresolved destinations {Packets(counters, "refused_unresolved")}, multicast {Packets(counters, "refused_multicast")}, routing headers and IP options {Sum(counters, "refused_routing", "refused_ipoptions")}; inbound connections refused {Packets(counters, "refused_inbound")}");
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
-using DnsWarden.Platform.Enforcement;
 using DnsWarden.Policy.Http;
 using DnsWarden.Resolver.Engine;
 using DnsWarden.Wire.Dns;
@@ -10,14 +9,15 @@ namespace DnsWarden.Guard.Jail;
 
 /// <summary>
 /// DNS-first egress for the jail: before an answer is released, its A/AAAA addresses go into the jail's nftables
-/// sets with a timeout, and the answer waits until the kernel has them: one nf_tables batch per answer on a netlink
-/// socket opened inside the jail's namespace (<see cref="NftSetElements"/>), sent from the answering thread itself —
-/// no hop to a thread in the namespace, no text for nft to parse, no allocation.
+/// sets with a timeout, and the answer waits until the kernel has them: one request per answer to the jail's root
+/// keeper (<see cref="KeeperClient"/>), which sends one nf_tables batch on the netlink socket it holds in the jail's
+/// namespace (<see cref="DnsWarden.Platform.Enforcement.NftSetElements"/>) — the answering thread itself waits, no text for nft to parse. This
+/// process has no capability left to insert with (nfnetlink checks the sender's CAP_NET_ADMIN), hence the keeper.
 /// </summary>
 [SupportedOSPlatform("linux")]
-public sealed class NftAddressGate : IAnswerObserver, IDisposable
+public sealed class NftAddressGate : IAnswerObserver
 {
-    private readonly NftSetElements _sets;
+    private readonly KeeperClient _sets;
     private readonly TimeSpan _minimum;
     private readonly Lock _nftLock = new();
     private readonly HostRules _hosts;
@@ -25,16 +25,16 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
     private long _inserted;
     private long _failures;
 
-    /// <param name="netns">The jail's namespace.</param>
+    /// <param name="keeper">The jail's keeper (started later: until then every insert fails).</param>
     /// <param name="minimum">The TTL floor (<see cref="AddressHold"/>; default <see cref="AddressHold.DefaultMinimum"/>).</param>
     /// <param name="hosts">Raw TCP rules (<c>tcp:NAME:PORT</c>): an answer for NAME also opens its addresses on PORT.</param>
-    public NftAddressGate(string netns, TimeSpan? minimum = null, HostRules? hosts = null)
+    public NftAddressGate(KeeperClient keeper, TimeSpan? minimum = null, HostRules? hosts = null)
     {
         _hosts = hosts ?? HostRules.None;
         _rawRules = _hosts.Rules.Any(r => r.Kind == HostRuleKind.Tcp);
         // At least a second: an element with timeout 0 in a set with flags timeout never expires.
         _minimum = TimeSpan.FromSeconds(Math.Max(1, (minimum ?? AddressHold.DefaultMinimum).TotalSeconds));
-        _sets = NetworkNamespace.RunAsync(netns, () => NftSetElements.Open(JailNetwork.JailTable)).GetAwaiter().GetResult();
+        _sets = keeper;
     }
 
     public long Inserted => Interlocked.Read(ref _inserted);
@@ -63,23 +63,21 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
                 }
 
                 TimeSpan timeout = AddressHold.Of(record.Ttl, _minimum);
-                string set = address.IsV4 ? "allowed4" : "allowed6";
                 address.TryWriteBytes(bytes, out int length);
-                if (!_sets.Add(set, bytes[..length], timeout))
+                if (!_sets.Add(bytes[..length], timeout))
                 {
                     // This batch is full (a very long answer): send it and go on with the next.
                     ok &= _sets.Commit(out error);
-                    ok &= _sets.Add(set, bytes[..length], timeout);
+                    ok &= _sets.Add(bytes[..length], timeout);
                 }
 
                 // Only an address the stub handed out for NAME opens NAME's raw port, and only that port.
                 foreach (int port in ports)
                 {
-                    string raw = address.IsV4 ? "raw4" : "raw6";
-                    if (!_sets.AddWithPort(raw, bytes[..length], (ushort)port, timeout))
+                    if (!_sets.AddWithPort(bytes[..length], (ushort)port, timeout))
                     {
                         ok &= _sets.Commit(out error);
-                        ok &= _sets.AddWithPort(raw, bytes[..length], (ushort)port, timeout);
+                        ok &= _sets.AddWithPort(bytes[..length], (ushort)port, timeout);
                     }
                 }
 
@@ -122,12 +120,4 @@ public sealed class NftAddressGate : IAnswerObserver, IDisposable
 
     /// <summary>Why the last insertion failed, if one did.</summary>
     public string? LastError { get; private set; }
-
-    public void Dispose()
-    {
-        lock (_nftLock)
-        {
-            _sets.Dispose();
-        }
-    }
 }

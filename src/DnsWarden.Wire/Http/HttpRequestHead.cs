@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Numerics;
 using System.Text;
 
 namespace DnsWarden.Wire.Http;
@@ -197,13 +198,20 @@ public readonly struct HttpRequestHead
     private static int NextBreak(ReadOnlySpan<byte> s, int from) =>
         from >= s.Length ? -1 : s[from..].IndexOfAny((byte)'\r', (byte)'\n') is int i && i >= 0 ? from + i : -1;
 
-    /// <summary>The host of <c>host</c>, <c>host:port</c> or <c>[v6]:port</c> (brackets kept: an IP literal is never an allowed name).</summary>
-    private static Range WithoutPort(ReadOnlySpan<byte> source, Range hostPort)
+    private static Range WithoutPort(ReadOnlySpan<byte> source, Range hostPort) =>
+        hostPort.Start..(hostPort.Start.Value + HostLength(source[hostPort]));
+
+    /// <summary>
+    /// How much of <c>host</c>, <c>host:port</c> or <c>[v6]:port</c> is the host: up to the last colon after the last
+    /// closing bracket (brackets kept: an IP literal is never an allowed name). The one rule for HTTP/1.1's Host and
+    /// request target and HTTP/2's <c>:authority</c>.
+    /// </summary>
+    public static int HostLength<T>(ReadOnlySpan<T> hostPort)
+        where T : IBinaryInteger<T>
     {
-        ReadOnlySpan<byte> s = source[hostPort];
-        int close = s.LastIndexOf((byte)']');
-        int colon = s.LastIndexOf((byte)':');
-        return colon > close ? hostPort.Start..(hostPort.Start.Value + colon) : hostPort;
+        int close = hostPort.LastIndexOf(T.CreateTruncating(']'));
+        int colon = hostPort.LastIndexOf(T.CreateTruncating(':'));
+        return colon > close ? colon : hostPort.Length;
     }
 
     private static bool TryReadRequestLine(ReadOnlySpan<byte> line, out Range method, out Range target, out bool http11)

@@ -184,7 +184,52 @@ public sealed partial class ExportTests(ExportNet fixture) : IClassFixture<Expor
         Assert.Equal(queries, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.dns_queries FINAL WHERE host = 'jail-host' AND source = 'jail'"));
         Assert.Equal(refused, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.guard_decisions FINAL WHERE host = 'jail-host' AND source = 'jail' AND kind = 'unresolved' AND dst = '6.6.6.6' AND port = 80"));
         Assert.Equal("sinkholed", await fixture.Store.QueryAsync($"SELECT DISTINCT verdict FROM {Db}.dns_queries WHERE host = 'jail-host'"));
+
+        // The run dropped to nobody before it read from the jail, so it spooled in a directory of its own, nobody's and
+        // 0700, beneath the shared one (root's 0700, which nobody cannot enter): every batch was sent, none is left.
+        string shared = Spool("jail-host");
+        Assert.Equal("0 700", await StatAsync(shared));
+        string run = Assert.Single(Directory.GetDirectories(shared, "run-*"));
+        Assert.Equal("65534 700", await StatAsync(run));
+        Assert.Empty(Directory.GetFiles(shared, "*.batch", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task WhatAJailCouldNotSend_IsTakenBackAndSentByTheNextRun()
+    {
+        SkipUnlessReady();
+        string? missing = HostTools.MissingToolsReason("nft", "setpriv", "dig");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        const string Db = "jailtakeback";
+        string spool = Spool("takeback-host");
+        string[] Jail(string table, string outFile, bool createSchema) =>
+        [
+            "jail", "--out", outFile, "--export", ExportNet.Url(2, Db), .. createSchema ? new[] { "--export-create-schema" } : [],
+            "--export-host", "takeback-host", "--export-table", "query=" + table, "--export-spool", spool, "--", "sh", "-c",
+            "dig +short +tries=1 +time=2 a.jail.test @198.51.100.1; dig +short +tries=1 +time=2 b.jail.test @198.51.100.1; true",
+        ];
+
+        // The server refuses the first jail's rows (no such database or table): they stay in that run's own directory.
+        CommandResult first = await Dnsw(fixture.SensorB, Jail("no_such_table", Net.TempPath("takeback-1.jsonl"), createSchema: false));
+        Assert.True(first.ExitCode == 0, first.Describe());
+        Assert.Contains("refused the rows", first.StdErr, StringComparison.Ordinal);
+        string firstRun = Assert.Single(Directory.GetDirectories(spool, "run-*"));
+        int kept = SpooledRows(firstRun);
+        Assert.True(kept >= 2, first.Describe());
+
+        // The next jail takes them back (its run ended, its lock is free), gives them to its own nobody run, and sends
+        // them before its own.
+        CommandResult second = await Dnsw(fixture.SensorB, Jail("dns_queries", Net.TempPath("takeback-2.jsonl"), createSchema: true));
+        Assert.True(second.ExitCode == 0, second.Describe());
+        Assert.False(Directory.Exists(firstRun));
+        Assert.Single(Directory.GetDirectories(spool, "run-*"));
+        Assert.Empty(Directory.GetFiles(spool, "*.batch", SearchOption.AllDirectories));
+        int ownRows = File.ReadLines(Net.TempPath("takeback-2.jsonl")).Count(l => l.Contains("\"verdict\":", StringComparison.Ordinal));
+        Assert.Equal(kept + ownRows, await fixture.Store.CountAsync($"SELECT count() FROM {Db}.dns_queries FINAL WHERE host = 'takeback-host'"));
+    }
+
+    private static async Task<string> StatAsync(string path) =>
+        (await ProcessRunner.RunAsync("stat", ["-c", "%u %a", path])).EnsureSuccess().StdOut.Trim();
 
     /// <summary>Rows the spool's batch files announce (their header lines).</summary>
     private static int SpooledRows(string spool) =>

@@ -195,10 +195,7 @@ public sealed class NetnsProcess : IAsyncDisposable
         // The group may hold children even after the leader exited.
         ProcessRunner.SignalGroup(Pid, ProcessSignal.Kill);
         ProcessRunner.KillTree(_process);
-        await _exited.Task.WaitAsync(TimeSpan.FromSeconds(10));
-
-        // Let the async readers drain the last lines (the exit event can precede them).
-        await _process.WaitForExitAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5));
+        await _exited.Task.WaitAsync(TimeSpan.FromSeconds(10)); // set once the readers drained (OnExited)
     }
 
     public string Describe()

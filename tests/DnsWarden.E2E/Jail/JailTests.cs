@@ -264,10 +264,9 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.DoesNotContain("other.jail.test", fixture.Dnsmasq.StdErr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task AKilledJailIsCleanedUpByTheNextRun()
+    /// <summary>Starts a jail of a sleep, waits for its namespace, and kills the whole run (keeper too): what is left is the cleanup's.</summary>
+    private async Task<(string Namespace, string Sleep)> StartAndKillAJailAsync()
     {
-        fixture.Check();
         // A duration no other process on the machine uses, so the check below sees only this jail's command.
         string sleep = "60." + Random.Shared.Next(1000, 9999).ToString(CultureInfo.InvariantCulture);
         NetnsProcess jail = fixture.Net.StartProcess(fixture.Host, "dnsw-jail", DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--", "sleep", sleep]);
@@ -283,6 +282,14 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         Assert.NotNull(made);
         await jail.StopAsync(ProcessSignal.Kill, TimeSpan.FromSeconds(5));
         Assert.True(File.Exists(Path.Combine("/run/netns", made)));
+        return (made, sleep);
+    }
+
+    [Fact]
+    public async Task AKilledJailIsCleanedUpByTheNextRun()
+    {
+        fixture.Check();
+        (string made, string sleep) = await StartAndKillAJailAsync();
 
         CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--cleanup"]);
         cleanup.EnsureSuccess();
@@ -295,6 +302,27 @@ public sealed class JailTests(JailNetFixture fixture) : IClassFixture<JailNetFix
         // The sleep died with its jail (PR_SET_PDEATHSIG): no process of it is left.
         CommandResult ps = await ProcessRunner.RunAsync("pgrep", ["-f", $"^sleep {sleep}$"]);
         Assert.NotEqual(0, ps.ExitCode);
+    }
+
+    [Fact]
+    public async Task AKilledJailWhoseNamespaceIsAlreadyGoneIsStillCleanedUp()
+    {
+        fixture.Check();
+        (string made, _) = await StartAndKillAJailAsync();
+        string id = made["dnsw-jail-".Length..];
+
+        // The namespace goes first (by hand, or a run that died half-way through its teardown): the NAT table, the
+        // host's veth end and the owner record are here still, and only the record says whose they were.
+        (await fixture.Net.ExecAsync(fixture.Host, "ip", ["netns", "delete", made])).EnsureSuccess();
+        Assert.Contains("dnsw_jail_" + id, (await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "tables"])).StdOut, StringComparison.Ordinal);
+        Assert.True(File.Exists($"/run/dnsw/jail-{id}.pid"));
+
+        CommandResult cleanup = await fixture.Net.ExecAsync(fixture.Host, DnswProgram.Program, [.. DnswProgram.Prefix, "jail", "--cleanup"]);
+        cleanup.EnsureSuccess();
+        Assert.Contains(id, cleanup.StdOut + cleanup.StdErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("dnsw_jail_", (await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "tables"])).StdOut, StringComparison.Ordinal);
+        Assert.DoesNotContain("dnswj", (await fixture.Net.ExecAsync(fixture.Host, "ip", ["-o", "link"])).StdOut, StringComparison.Ordinal);
+        Assert.False(File.Exists($"/run/dnsw/jail-{id}.pid"));
     }
 
     [Fact]
