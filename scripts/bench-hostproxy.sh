@@ -4,10 +4,12 @@
 # HTTP/1.1 server for held connections). Side by side in one run:
 #   1. HTTPS bulk download (256 MiB) from the host namespace vs from inside the jail through the proxy;
 #   2. time to first byte of a small HTTPS file, 200 sequential requests, p50 and p90, both ways, also counted from the
-#      name's answer (dnsmasq answers with a TTL of 300 s, as names on the internet have one);
+#      name's answer (dnsmasq answers with a TTL of 300 s, as names on the internet have one); then the proxy's own
+#      share, hop by hop, read off captures on both its sides;
 #   3. 1,000 concurrent HTTP keep-alive connections held through the proxy, dnsw's resident memory before and after;
 #   4. with --intercept (TLS ended in the proxy with a minted leaf, a second TLS to the server): bulk and time to first
-#      byte again, the command trusting the jail's CA through CURL_CA_BUNDLE.
+#      byte again, the command trusting the jail's CA through CURL_CA_BUNDLE;
+#   5. HTTP/2 inside interception (nghttpd, h2load): requests per second both ways, memory per h2 connection in use.
 #   sudo scripts/bench-hostproxy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -158,3 +160,21 @@ for run in 1 2 3; do
     printf '  HTTPS bulk, 256 MiB: '; ip netns exec "$h" "${intercept[@]}" bash -c "curl -s -o /dev/null -w '%{speed_download}' https://web.bench.test/big.bin | awk '{printf \"%.0f MB/s\n\", \$1/1e6}'" 2>/dev/null
 done
 printf '  time to first byte, 200 sequential connections: '; ip netns exec "$h" "${intercept[@]}" bash "$work/ttfb.sh" "$work" jailca 2>/dev/null
+# HTTP/2 inside interception: nghttpd (h2 only) with the same certificate on port 8443; h2load (it does not check the
+# certificate, so the jail's minted one needs no trust file). Direct from the host namespace by address, through the
+# jail by name. While the jailed run holds 200 connections, dnsw's resident memory is read for the memory per h2
+# connection (each holds two TLS sessions and two HPACK tables).
+command -v h2load >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q nghttp2-client >/dev/null
+ip netns exec "$i" nghttpd --htdocs="$work/www" --address=203.0.113.80 8443 "$work/web.key" "$work/web.pem" > /dev/null 2>&1 &
+for _ in $(seq 1 100); do ip netns exec "$i" ss -lnt | grep -q '203.0.113.80:8443' && break; sleep 0.1; done
+h2rate() { awk '/^finished in/ {r=$4} /^requests:/ {s=$8} END {printf "%s requests/s, %s of them answered\n", r, s}'; }
+echo "HTTP/2 with --intercept, h2load, 20 connections × 10 streams, 20,000 requests of a 6-byte file:"
+printf '  host namespace: '; ip netns exec "$h" h2load -n 20000 -c 20 -m 10 https://203.0.113.80:8443/small.txt 2>/dev/null | h2rate
+printf '  through the jail proxy, intercepted: '; ip netns exec "$h" "${intercept[@]}" h2load -n 20000 -c 20 -m 10 https://web.bench.test:8443/small.txt 2>/dev/null | h2rate
+ip netns exec "$h" "${intercept[@]}" h2load -D 6 -c 200 -m 1 https://web.bench.test:8443/small.txt > /dev/null 2>&1 &
+jpid=$!
+sleep 4
+dnswpid="$(pgrep -f "^$dnsw jail --intercept" | head -1 || true)"
+h2held="$(grep VmRSS /proc/"$dnswpid"/status | awk '{print $2}')"
+wait "$jpid" || true
+echo "  200 h2 connections in use through the proxy: dnsw resident ${h2held} KiB, against ${idle} KiB with one plain connection held: $(( (h2held - idle) / 200 )) KiB per connection"
