@@ -30,10 +30,11 @@ public sealed class Spool
     /// <summary>Names of the directories runs spool in beneath the shared one: <c>run-</c> and 16 hex digits.</summary>
     public const string RunDirectoryPrefix = "run-";
 
-    /// <summary>The file a run holds locked (flock) for as long as it lives; free means the run has ended.</summary>
-    public const string RunLockName = "lock";
-
-    private const string NewDirectoryExtension = ".new";
+    /// <summary>
+    /// Beside each run directory, in the shared one: the file the run holds locked (flock) for as long as it lives; free
+    /// means the run has ended. It lies where only root may write, never in the directory the run is given.
+    /// </summary>
+    public const string RunLockExtension = ".lock";
 
     private const UnixFileMode DirectoryMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
     private const UnixFileMode FileMode600 = UnixFileMode.UserRead | UnixFileMode.UserWrite;
@@ -138,8 +139,8 @@ public sealed class Spool
 
     /// <summary>
     /// Opens the shared spool <paramref name="directory"/> (as <see cref="TryOpen"/>, taking back what ended runs left)
-    /// and makes beneath it a spool for one run: a new directory <c>run-</c>RANDOM (0700) holding a lock for as long as
-    /// <paramref name="runLock"/> stays open, into which every batch the shared spool holds is moved, so this run
+    /// and makes beneath it a spool for one run: a new directory <c>run-</c>RANDOM (0700), with <c>run-</c>RANDOM<c>.lock</c>
+    /// beside it held locked for as long as <paramref name="runLock"/> stays open, into which every batch the shared spool holds is moved, so this run
     /// sends them. The caller then gives that directory and its files to the user the run becomes, and reaches it
     /// through a descriptor (<see cref="ReachThrough"/>): the shared directory stays root's 0700, so the run's
     /// directory is out of every other process's reach, the jailed command's (which may run as the same user) too.
@@ -154,28 +155,25 @@ public sealed class Spool
         }
 
         string name = RunDirectoryPrefix + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-        string building = Path.Combine(shared!.Directory, name + NewDirectoryExtension);
-        string final = Path.Combine(shared.Directory, name);
+        string final = Path.Combine(shared!.Directory, name);
         try
         {
-            // Made under a name no taker looks at, locked, then renamed: a run directory is never seen without its lock.
-            if (OperatingSystem.IsWindows())
-            {
-                System.IO.Directory.CreateDirectory(building);
-            }
-            else
-            {
-                System.IO.Directory.CreateDirectory(building, DirectoryMode);
-            }
-
+            // The lock first, then the directory: a run directory is never seen without a held lock while it is made.
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None };
             if (!OperatingSystem.IsWindows())
             {
                 options.UnixCreateMode = FileMode600;
             }
 
-            runLock = new FileStream(Path.Combine(building, RunLockName), options);
-            System.IO.Directory.Move(building, final);
+            runLock = new FileStream(final + RunLockExtension, options);
+            if (OperatingSystem.IsWindows())
+            {
+                System.IO.Directory.CreateDirectory(final);
+            }
+            else
+            {
+                System.IO.Directory.CreateDirectory(final, DirectoryMode);
+            }
 
             var run = new Spool(final, maxBytes);
             foreach ((long seq, (long size, int rows)) in shared._pending)
@@ -210,30 +208,36 @@ public sealed class Spool
     }
 
     /// <summary>
-    /// Moves the batches of every run directory whose run has ended (its lock is free) to the end of this spool, in
-    /// their order, and removes the directory. A run directory is written by a process that gave up root and may have
-    /// been subverted by what it parsed, so nothing in it is trusted: only a non-empty file that is not a symbolic link
-    /// is taken (a FIFO, a socket or a link is removed unread: nothing here may block or be followed; a hard link to
-    /// another user's file is refused by the kernel's protected_hardlinks), and each is checked again, as every batch
-    /// is, before it is sent.
+    /// Moves the batches of every run directory whose run has ended (its lock is free, or gone) to the end of this spool,
+    /// in their order, and removes the directory. A run directory is written by a process that gave up root and may have
+    /// been subverted by what it parsed, so nothing in it is opened in place or followed: each batch is renamed into
+    /// this directory first (rename follows no link) and only then looked at — a symbolic link, a FIFO or an empty file
+    /// is removed unread, every batch is checked again before it is sent — and the directory is emptied with unlink and
+    /// removed with rmdir, never walked recursively (a directory planted in it leaves it in place, harmlessly). The lock
+    /// lies beside it, in this directory, where the run could not reach.
     /// </summary>
     private void TakeBackEndedRuns()
     {
         foreach (string dir in System.IO.Directory.EnumerateDirectories(Directory, RunDirectoryPrefix + "*"))
         {
-            if (Path.GetFileName(dir).Contains('.', StringComparison.Ordinal) || new DirectoryInfo(dir).LinkTarget is not null)
+            if (new DirectoryInfo(dir).LinkTarget is not null)
             {
                 continue;
             }
 
-            FileStream held;
+            string lockPath = dir + RunLockExtension;
+            FileStream? held = null;
             try
             {
-                held = new FileStream(Path.Combine(dir, RunLockName), FileMode.Open, FileAccess.Read, FileShare.None);
+                held = new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.None);
+            }
+            catch (FileNotFoundException)
+            {
+                // No lock beside it: an earlier taking back stopped half-way. The directory is taken back all the same.
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                continue; // its run still holds the lock (or the directory is not a run's)
+                continue; // its run still holds the lock
             }
 
             using (held)
@@ -250,7 +254,6 @@ public sealed class Spool
 
                 foreach (string path in batches.Values)
                 {
-                    // Moved first, then looked at: once in this directory nothing but its owner can change the file.
                     long seq = _nextSequence++;
                     string taken = PathOf(seq, BatchExtension);
                     File.Move(path, taken);
@@ -263,9 +266,43 @@ public sealed class Spool
 
                     Add(seq, info.Length, HeaderRows(taken));
                 }
+
+                foreach (string entry in System.IO.Directory.EnumerateFileSystemEntries(dir))
+                {
+                    TryDelete(entry);
+                }
+
+                try
+                {
+                    System.IO.Directory.Delete(dir, recursive: false);
+                }
+                catch (IOException)
+                {
+                    continue; // something that is not a file was planted in it: left, and its lock with it
+                }
             }
 
-            System.IO.Directory.Delete(dir, recursive: true);
+            TryDelete(lockPath);
+        }
+
+        // A lock whose directory is gone (removed before the lock by a run that then stopped) and that nobody holds.
+        foreach (string lockPath in System.IO.Directory.EnumerateFiles(Directory, RunDirectoryPrefix + "*" + RunLockExtension))
+        {
+            if (!System.IO.Directory.Exists(lockPath[..^RunLockExtension.Length]))
+            {
+                try
+                {
+                    using (new FileStream(lockPath, FileMode.Open, FileAccess.Read, FileShare.None))
+                    {
+                    }
+
+                    TryDelete(lockPath);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Held: a run is between making its lock and its directory.
+                }
+            }
         }
     }
 

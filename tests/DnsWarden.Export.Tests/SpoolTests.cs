@@ -237,7 +237,8 @@ public sealed class SpoolTests : IDisposable
         Assert.StartsWith(Path.Combine(_dir, Spool.RunDirectoryPrefix), runDir, StringComparison.Ordinal);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(runDir));
         Assert.Equal(1, run.PendingBatches);
-        Assert.Empty(Directory.GetFiles(_dir)); // the shared batch moved into the run's directory
+        Assert.Empty(Directory.GetFiles(_dir, "*.batch")); // the shared batch moved into the run's directory
+        Assert.True(File.Exists(runDir + Spool.RunLockExtension)); // its lock lies beside it, in the shared directory
         Assert.True(run.TryAppend(ExportTable.DnsQueries, 3, Rows(3), out _));
 
         // While the run holds its lock, another run's open leaves its directory alone.
@@ -305,16 +306,49 @@ public sealed class SpoolTests : IDisposable
     }
 
     [Fact]
-    public void ADirectoryBeingMade_OrWithoutItsLock_IsLeftAlone()
+    public void ARunDirectoryWhoseLockIsHeld_IsLeftAlone_AndOneWithoutItsLock_IsTakenBack()
     {
         Open();
-        string building = Path.Combine(_dir, Spool.RunDirectoryPrefix + "0123456789abcdef.new");
+        string locked = Path.Combine(_dir, Spool.RunDirectoryPrefix + "0123456789abcdef");
         string unlocked = Path.Combine(_dir, Spool.RunDirectoryPrefix + "fedcba9876543210");
-        Directory.CreateDirectory(building);
+        Directory.CreateDirectory(locked);
         Directory.CreateDirectory(unlocked);
-        File.WriteAllBytes(Path.Combine(building, "0000000000000000.batch"), Good(1));
-        Open();
-        Assert.True(Directory.Exists(building));
-        Assert.True(Directory.Exists(unlocked));
+        File.WriteAllBytes(Path.Combine(locked, "0000000000000000.batch"), Good(1));
+        File.WriteAllBytes(Path.Combine(unlocked, "0000000000000000.batch"), Good(2));
+        using (new FileStream(locked + Spool.RunLockExtension, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+        {
+            Spool next = Open();
+            Assert.True(Directory.Exists(locked));
+            Assert.False(Directory.Exists(unlocked));
+            Assert.Equal([(ExportTable.LeakEvents, 2)], Drain(next));
+        }
+
+        Assert.Equal([(ExportTable.LeakEvents, 1)], Drain(Open()));
+        Assert.Empty(Directory.GetFileSystemEntries(_dir));
+    }
+
+    [Fact]
+    public void ADirectoryPlantedInARunDirectory_IsNotWalked_ButTheBatchesAreTakenBack()
+    {
+        (Spool run, FileStream runLock) = OpenRun();
+        Assert.True(run.TryAppend(ExportTable.LeakEvents, 1, Rows(1), out _));
+        string outside = _dir + "-tree";
+        Directory.CreateDirectory(outside);
+        File.WriteAllText(Path.Combine(outside, "keep"), "not the spool's");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(run.Directory, "sub"));
+            File.CreateSymbolicLink(Path.Combine(run.Directory, "tree"), outside);
+            runLock.Dispose();
+
+            Spool next = Open();
+            Assert.Equal([(ExportTable.LeakEvents, 1)], Drain(next));
+            Assert.True(File.Exists(Path.Combine(outside, "keep")));
+            Assert.True(Directory.Exists(Path.Combine(run.Directory, "sub"))); // left in place, harmlessly
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
     }
 }
