@@ -89,14 +89,7 @@ public sealed class Spool
 
             if (!info.Exists)
             {
-                if (OperatingSystem.IsWindows())
-                {
-                    System.IO.Directory.CreateDirectory(full);
-                }
-                else
-                {
-                    System.IO.Directory.CreateDirectory(full, DirectoryMode);
-                }
+                CreatePrivateDirectory(full);
             }
             else if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
             {
@@ -117,8 +110,7 @@ public sealed class Spool
                     // A batch a killed run was writing: never renamed into place, so never announced as whole.
                     File.Delete(path);
                 }
-                else if (name.EndsWith(BatchExtension, StringComparison.Ordinal)
-                    && long.TryParse(name.AsSpan(0, name.Length - BatchExtension.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long seq))
+                else if (TryBatchSequence(name, out long seq))
                 {
                     s.Add(seq, new FileInfo(path).Length, HeaderRows(path));
                     s._nextSequence = Math.Max(s._nextSequence, seq + 1);
@@ -140,8 +132,8 @@ public sealed class Spool
     /// <summary>
     /// Opens the shared spool <paramref name="directory"/> (as <see cref="TryOpen"/>, taking back what ended runs left)
     /// and makes beneath it a spool for one run: a new directory <c>run-</c>RANDOM (0700), with <c>run-</c>RANDOM<c>.lock</c>
-    /// beside it held locked for as long as <paramref name="runLock"/> stays open, into which every batch the shared spool holds is moved, so this run
-    /// sends them. The caller then gives that directory and its files to the user the run becomes, and reaches it
+    /// beside it held locked for as long as <paramref name="runLock"/> stays open, into which every batch the shared
+    /// spool holds is moved, so this run sends them. The caller then gives that directory and its files to the user the run becomes, and reaches it
     /// through a descriptor (<see cref="ReachThrough"/>): the shared directory stays root's 0700, so the run's
     /// directory is out of every other process's reach, the jailed command's (which may run as the same user) too.
     /// </summary>
@@ -159,21 +151,8 @@ public sealed class Spool
         try
         {
             // The lock first, then the directory: a run directory is never seen without a held lock while it is made.
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = FileMode600;
-            }
-
-            runLock = new FileStream(final + RunLockExtension, options);
-            if (OperatingSystem.IsWindows())
-            {
-                System.IO.Directory.CreateDirectory(final);
-            }
-            else
-            {
-                System.IO.Directory.CreateDirectory(final, DirectoryMode);
-            }
+            runLock = new FileStream(final + RunLockExtension, NewFileOptions(FileAccess.ReadWrite));
+            CreatePrivateDirectory(final);
 
             var run = new Spool(final, maxBytes);
             foreach ((long seq, (long size, int rows)) in shared._pending)
@@ -245,8 +224,7 @@ public sealed class Spool
                 var batches = new SortedDictionary<long, string>();
                 foreach (string path in System.IO.Directory.EnumerateFiles(dir, "*" + BatchExtension))
                 {
-                    string name = Path.GetFileName(path);
-                    if (long.TryParse(name.AsSpan(0, name.Length - BatchExtension.Length), NumberStyles.None, CultureInfo.InvariantCulture, out long seq))
+                    if (TryBatchSequence(Path.GetFileName(path), out long seq))
                     {
                         batches[seq] = path;
                     }
@@ -328,19 +306,7 @@ public sealed class Spool
         string temp = PathOf(seq, TempExtension);
         try
         {
-            var options = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                BufferSize = 0,
-            };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = FileMode600;
-            }
-
-            using (var file = new FileStream(temp, options))
+            using (var file = new FileStream(temp, NewFileOptions(FileAccess.Write)))
             {
                 file.Write(header);
                 file.Write(payload);
@@ -408,6 +374,39 @@ public sealed class Spool
         }
 
         TryDelete(batch.Path);
+    }
+
+    /// <summary>A directory only its owner may use (0700).</summary>
+    private static void CreatePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            System.IO.Directory.CreateDirectory(path);
+        }
+        else
+        {
+            System.IO.Directory.CreateDirectory(path, DirectoryMode);
+        }
+    }
+
+    /// <summary>A new file, never an existing one nor through a link (O_CREAT|O_EXCL), 0600, unbuffered, held exclusively.</summary>
+    private static FileStreamOptions NewFileOptions(FileAccess access)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = access, Share = FileShare.None, BufferSize = 0 };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FileMode600;
+        }
+
+        return options;
+    }
+
+    /// <summary>The sequence number of a batch file's name (<c>NNNN.batch</c>); false for any other name.</summary>
+    private static bool TryBatchSequence(string name, out long seq)
+    {
+        seq = 0;
+        return name.EndsWith(BatchExtension, StringComparison.Ordinal)
+            && long.TryParse(name.AsSpan(0, name.Length - BatchExtension.Length), NumberStyles.None, CultureInfo.InvariantCulture, out seq);
     }
 
     private string PathOf(long seq, string extension) =>
