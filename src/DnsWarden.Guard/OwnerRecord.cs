@@ -25,10 +25,13 @@ internal static class OwnerRecord
     }
 
     /// <summary>The pid in <paramref name="path"/> while that very process lives; null when the file is missing or malformed, or the process is gone, a zombie or another one.</summary>
-    public static int? LiveOwner(string path)
+    public static int? LiveOwner(string path) => LiveIdentity(path)?.Pid;
+
+    /// <summary>The process named in <paramref name="path"/> while it lives; null as for <see cref="LiveOwner"/>.</summary>
+    public static ProcessIdentity? LiveIdentity(string path)
     {
         string[]? f = Fields(path);
-        return f is { Length: >= 2 } && ProcessIdentity.TryParse(f[0] + " " + f[1], out ProcessIdentity owner) && owner.IsAlive ? owner.Pid : null;
+        return f is { Length: >= 2 } && ProcessIdentity.TryParse(f[0] + " " + f[1], out ProcessIdentity owner) && owner.IsAlive ? owner : null;
     }
 
     /// <summary>Whether the record was written in the calling thread's network namespace (a record without one counts as here).</summary>
@@ -48,9 +51,10 @@ internal static class OwnerRecord
     /// </summary>
     public static void SweepOrphans()
     {
-        IReadOnlySet<string> live = NetworkNamespace.LiveIds();
         using (RunDirectory.Lock())
         {
+            // Taken under the lock: a namespace made, and its records written, after a scan taken before it would be missing from it.
+            IReadOnlySet<string> live = NetworkNamespace.LiveIds();
             foreach (string path in System.IO.Directory.GetFiles(Directory, "*.pid"))
             {
                 string name = Path.GetFileNameWithoutExtension(path);
@@ -64,6 +68,7 @@ internal static class OwnerRecord
 
                 File.Delete(path);
                 File.Delete(Path.ChangeExtension(path, ".sock"));
+                File.Delete(Path.ChangeExtension(path, ".keeper"));
 
                 // An intercepting jail's trust files (Jail.Interception.JailTrustFiles) go with its record.
                 string trust = Path.ChangeExtension(path, ".trust");

@@ -96,4 +96,35 @@ public sealed class ProcessIdentityTests
             parent.WaitForExit();
         }
     }
+
+    [Fact]
+    [SupportedOSPlatform("linux")]
+    public void WaitForExit_TimesOutOnALiveProcess_AndReturnsOnceSignalEndsIt()
+    {
+        using Process sleep = Process.Start(new ProcessStartInfo("sleep", "60") { UseShellExecute = false })!;
+        try
+        {
+            ProcessIdentity id = ProcessIdentity.Of(sleep.Id) ?? throw new InvalidOperationException("sleep is not running");
+            Assert.False(id.WaitForExit(TimeSpan.FromMilliseconds(50)));
+            Assert.True(id.Signal(9));
+            Assert.True(id.WaitForExit(TimeSpan.FromSeconds(30)));
+            Assert.False(id.IsAlive);
+        }
+        finally
+        {
+            sleep.Kill();
+            sleep.WaitForExit();
+        }
+    }
+
+    [Fact]
+    [SupportedOSPlatform("linux")]
+    public void AnotherStartTimeIsNeitherWaitedForNorSignalled()
+    {
+        // This very pid, but not this process: a pid recycled since the record was written.
+        ProcessIdentity recycled = ProcessIdentity.Current with { StartTime = ProcessIdentity.Current.StartTime + 1 };
+        Assert.True(recycled.WaitForExit(TimeSpan.FromSeconds(30)));
+        Assert.False(recycled.Signal(0));
+        Assert.True(ProcessIdentity.Current.Signal(0));
+    }
 }

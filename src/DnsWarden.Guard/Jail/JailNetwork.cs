@@ -21,6 +21,9 @@ public sealed class JailNetwork : IDisposable
 
     private static readonly TimeSpan s_addressTimeout = TimeSpan.FromSeconds(5);
 
+    // A keeper's teardown takes milliseconds; one that has not ended after this is stuck (or stopped) and is killed.
+    private static readonly TimeSpan s_keeperGrace = TimeSpan.FromSeconds(5);
+
     private bool _disposed;
     private Task? _linksRemoved;
     private HostForwarding? _forwarding;
@@ -62,6 +65,9 @@ public sealed class JailNetwork : IDisposable
 
     private string OwnerFile => Path.Combine(OwnerDirectory, $"jail-{Id}.pid");
 
+    /// <summary>The keeper's record ("PID START NETNS", <see cref="OwnerRecord"/>): while it lives, the jail is still being taken down.</summary>
+    private string KeeperFile => Path.Combine(OwnerDirectory, $"jail-{Id}.keeper");
+
     /// <summary>Interfaces of the host this jail turned forwarding on for (empty when another dnsw already had).</summary>
     public IReadOnlyList<string> ForwardingOpened => _forwarding?.Opened ?? [];
 
@@ -93,6 +99,9 @@ public sealed class JailNetwork : IDisposable
         var net = new JailNetwork(id);
         try
         {
+            // Recorded before it holds anything: a cleanup that finds the run dead waits for this process to finish
+            // the teardown (CleanupStale), rather than racing it for the forwarding lease.
+            OwnerRecord.Write(net.KeeperFile, Environment.ProcessId);
             net._forwarding = HostForwarding.Acquire(net.HostInterface);
             net._hostNft = new NftContext();
             net._jailNft = NetworkNamespace.RunAsync(net.Namespace, () => new NftContext()).GetAwaiter().GetResult();
@@ -146,7 +155,9 @@ public sealed class JailNetwork : IDisposable
                 continue;
             }
 
-            new JailNetwork(id).Dispose();
+            var stale = new JailNetwork(id);
+            stale.WaitForKeeper();
+            stale.Dispose();
             Interception.JailTrustFiles.Remove(id);
             removed.Add(id);
         }
@@ -154,6 +165,22 @@ public sealed class JailNetwork : IDisposable
         OwnerRecord.SweepOrphans();
         HostForwarding.Reconcile();
         return removed;
+    }
+
+    /// <summary>
+    /// A jail whose run was killed is taken down by its keeper (its input ended). Until the keeper has finished, it holds
+    /// the forwarding lease, so a cleanup that went on at once would return with forwarding still on. So the keeper is
+    /// waited for; one that does not end within <see cref="s_keeperGrace"/> is killed, and this cleanup does its work.
+    /// </summary>
+    private void WaitForKeeper()
+    {
+        if (OwnerRecord.LiveIdentity(KeeperFile) is not { } keeper || keeper.WaitForExit(s_keeperGrace))
+        {
+            return;
+        }
+
+        _ = keeper.Signal(9);
+        _ = keeper.WaitForExit(s_keeperGrace);
     }
 
     private static bool IsAlive(int pid, string id) => OwnerRecord.LiveOwner(Path.Combine(OwnerDirectory, $"jail-{id}.pid")) == pid;
@@ -327,5 +354,6 @@ public sealed class JailNetwork : IDisposable
         (_linksRemoved ?? Task.Run(RemoveLinks)).GetAwaiter().GetResult();
         _forwarding?.Dispose();
         OwnerRecord.Delete(OwnerFile);
+        OwnerRecord.Delete(KeeperFile);
     }
 }

@@ -199,7 +199,10 @@ public sealed class HostForwarding : IDisposable
     /// <summary>
     /// Removes the lease records of network namespaces that no longer exist (<paramref name="liveNamespaces"/>, from
     /// <see cref="NetworkNamespace.LiveIds"/>): their sysctls and guard table went with them, and no run can ever be in
-    /// them again to undo anything. Call with <see cref="RunDirectory.Lock"/> held.
+    /// them again to undo anything. A record with a live holder is kept whatever the set says: its holder runs in that
+    /// namespace, so the namespace exists, and without the record the holder could not restore what the lease opened
+    /// (a set taken from a partial view — made before the namespace was, or where its mount is not visible — must not
+    /// cost a live jail its restore). Call with <see cref="RunDirectory.Lock"/> held.
     /// </summary>
     public static void ForgetGoneNamespaces(IReadOnlySet<string> liveNamespaces)
     {
@@ -211,7 +214,7 @@ public sealed class HostForwarding : IDisposable
 
         foreach (string path in Directory.GetFiles(RunDirectory.Path, RecordPrefix + "*"))
         {
-            if (!liveNamespaces.Contains(Path.GetFileName(path)[RecordPrefix.Length..]))
+            if (!liveNamespaces.Contains(Path.GetFileName(path)[RecordPrefix.Length..]) && !LeaseRecord.Read(path).Holders.Any(h => h.IsAlive))
             {
                 File.Delete(path);
             }

@@ -34,7 +34,7 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
 {
     private static readonly TimeSpan s_runTimeout = TimeSpan.FromSeconds(60);
 
-    public static TheoryData<string> JailExits => ["normal", "command-crash", "interrupt", "kill-then-cleanup", "kill-then-next-start"];
+    public static TheoryData<string> JailExits => ["normal", "command-crash", "interrupt", "kill-then-cleanup", "kill-then-next-start", "kill-with-keeper-stuck-then-cleanup"];
 
     public static TheoryData<string> TunExits => ["terminate", "interrupt", "kill-then-cleanup", "kill-then-next-start", "kill-unreaped-then-cleanup"];
 
@@ -44,7 +44,7 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
     {
         fixture.Check();
         HostState before = await SnapshotAsync();
-        Assert.Equal(before, await SnapshotAsync()); // the snapshot itself is stable
+        AssertUnchanged(before, await SnapshotAsync()); // the snapshot itself is stable
 
         int pid;
         switch (exit)
@@ -70,22 +70,67 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
                     (NetnsProcess jail, HostState during) = await StartJailAsync();
                     pid = jail.Pid;
                     AssertForwardingWasOn(before, during);
-                    await jail.StopAsync(ProcessSignal.Kill);
-                    Assert.NotEqual(before, await SnapshotAsync()); // a SIGKILL leaves state; what follows must undo it
-                    if (exit == "kill-then-cleanup")
+                    int? stuckKeeper = null;
+                    if (exit == "kill-with-keeper-stuck-then-cleanup")
                     {
-                        (await DnswAsync(["jail", "--cleanup"])).EnsureSuccess();
+                        // The keeper takes the jail down once its run is gone; stopped, it never finishes, so
+                        // --cleanup must not return while the keeper still holds the forwarding lease.
+                        stuckKeeper = KeeperOf(pid);
+                        Assert.True(ProcessRunner.Signal(stuckKeeper.Value, ProcessSignal.Stop));
                     }
-                    else
+
+                    try
                     {
-                        await RunJailToEndAsync("true", expectedStatus: 0);
+                        if (stuckKeeper is null)
+                        {
+                            await jail.StopAsync(ProcessSignal.Kill); // the run and its keeper (one process group)
+                        }
+                        else
+                        {
+                            // The run alone; its output stays open in the keeper, so its end is read from /proc.
+                            Assert.True(ProcessRunner.Signal(pid, ProcessSignal.Kill));
+                            while (Runs(pid))
+                            {
+                                await Task.Yield();
+                            }
+                        }
+
+                        Assert.NotEqual(before, await SnapshotAsync()); // a SIGKILL leaves state; what follows must undo it
+                        if (exit != "kill-then-next-start")
+                        {
+                            CommandResult cleanup = (await DnswAsync(["jail", "--cleanup"])).EnsureSuccess();
+                            if (stuckKeeper is int keeper)
+                            {
+                                Assert.False(Runs(keeper), "the stuck keeper still runs after --cleanup");
+                                Assert.Contains($"dnsw-jail-{pid.ToString(CultureInfo.InvariantCulture)}", cleanup.StdOut + cleanup.StdErr, StringComparison.Ordinal);
+                            }
+                        }
+                        else
+                        {
+                            await RunJailToEndAsync("true", expectedStatus: 0);
+                        }
+                    }
+                    finally
+                    {
+                        // Never leave a stopped keeper behind a failed assertion.
+                        if (stuckKeeper is int keeper && Runs(keeper))
+                        {
+                            _ = ProcessRunner.Signal(keeper, ProcessSignal.Continue);
+                            long giveUp = Environment.TickCount64 + 10_000;
+                            while (Runs(keeper) && Environment.TickCount64 < giveUp)
+                            {
+                                await Task.Yield();
+                            }
+                        }
+
+                        await jail.StopAsync(ProcessSignal.Kill);
                     }
 
                     break;
                 }
         }
 
-        Assert.Equal(before, await SnapshotAsync());
+        AssertUnchanged(before, await SnapshotAsync());
         Assert.False(File.Exists($"/run/netns/dnsw-jail-{pid.ToString(CultureInfo.InvariantCulture)}"), "the jail's namespace is left");
         Assert.False(File.Exists($"/run/dnsw/jail-{pid.ToString(CultureInfo.InvariantCulture)}.pid"), "the jail's owner file is left");
     }
@@ -101,7 +146,7 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
         if (exit == "kill-unreaped-then-cleanup")
         {
             await KillUnreapedTunAsync(before);
-            Assert.Equal(before, await SnapshotAsync());
+            AssertUnchanged(before, await SnapshotAsync());
             return;
         }
 
@@ -133,7 +178,7 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
                 break;
         }
 
-        Assert.Equal(before, await SnapshotAsync());
+        AssertUnchanged(before, await SnapshotAsync());
         Assert.Equal(clientRulesBefore, (await fixture.Net.ExecAsync(fixture.Client, "ip", ["rule"])).EnsureSuccess().StdOut);
         Assert.False(File.Exists($"/run/dnsw/tun-{fixture.Client}.pid"), "the owner file is left");
     }
@@ -155,7 +200,7 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
 
         Assert.True(second.Signal(ProcessSignal.Interrupt));
         await second.Exited.WaitAsync(s_runTimeout);
-        Assert.Equal(before, await SnapshotAsync());
+        AssertUnchanged(before, await SnapshotAsync());
     }
 
     /// <summary>
@@ -197,6 +242,39 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
         cleanup.EnsureSuccess();
         await parent.StopAsync();
     }
+
+    /// <summary>Equal snapshots; otherwise a failure that names what differs (the sysctl lines, not all of them).</summary>
+    private static void AssertUnchanged(HostState before, HostState after)
+    {
+        if (before == after)
+        {
+            return;
+        }
+
+        string[] was = before.Sysctls.Split('\n');
+        string[] now = after.Sysctls.Split('\n');
+        IEnumerable<string> changed = was.Except(now, StringComparer.Ordinal).Select(l => "-" + l).Concat(now.Except(was, StringComparer.Ordinal).Select(l => "+" + l));
+        Assert.Fail("the host changed: sysctls [" + string.Join("; ", changed.Take(30)) + "]"
+            + (before.Ruleset == after.Ruleset ? "" : "; ruleset was [" + before.Ruleset + "] is [" + after.Ruleset + "]")
+            + (before.LeaseRecord == after.LeaseRecord ? "" : $"; lease record {before.LeaseRecord} -> {after.LeaseRecord}"));
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is a process that has not exited (a zombie has).</summary>
+    private static bool Runs(int pid)
+    {
+        try
+        {
+            return !File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat").Contains(") Z ", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The pid of jail <paramref name="jailPid"/>'s keeper, from its record ("PID START NETNS").</summary>
+    private static int KeeperOf(int jailPid) =>
+        int.Parse(File.ReadAllText($"/run/dnsw/jail-{jailPid.ToString(CultureInfo.InvariantCulture)}.keeper").Split(' ')[0], CultureInfo.InvariantCulture);
 
     private static void AssertForwardingWasOn(HostState before, HostState during)
     {
