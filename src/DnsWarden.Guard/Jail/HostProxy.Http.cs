@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using DnsWarden.Wire.Http;
@@ -14,7 +13,7 @@ public sealed partial class HostProxy
     /// what it was sent. An Upgrade (WebSocket) or CONNECT that the server accepts (101, or 2xx for CONNECT) turns the
     /// connection into a plain copy.
     /// </summary>
-    private sealed class HttpConnection(HostProxy proxy, ProxySide client, ProxySide server, IPEndPoint destination, IPAddress upstream, string host, byte[] buffer, int filled, string protocol)
+    private sealed class HttpConnection(HostProxy proxy, ProxySide client, ProxySide server, IPEndPoint destination, IPAddress upstream, string host, IdleBuffer heads, int filled, string protocol)
     {
         private static readonly TimeSpan s_drain = TimeSpan.FromSeconds(10);
 
@@ -52,7 +51,7 @@ public sealed partial class HostProxy
                     _switchAnswer = answer;
                 }
 
-                await server.SendAsync(buffer.AsMemory(0, head.Length), stop).ConfigureAwait(false);
+                await server.SendAsync(heads.Array.AsMemory(0, head.Length), stop).ConfigureAwait(false);
                 int pos = head.Length;
                 long sent = head.Length;
                 (bool bodyDone, pos, long bodyBytes) = await ForwardBodyAsync(head, pos).ConfigureAwait(false);
@@ -68,16 +67,23 @@ public sealed partial class HostProxy
                 if (answer is not null && await answer.Task.ConfigureAwait(false))
                 {
                     // Switched protocols (or a CONNECT tunnel): no more HTTP on this connection to read.
-                    await server.SendAsync(buffer.AsMemory(pos, _filled - pos), stop).ConfigureAwait(false);
+                    await server.SendAsync(heads.Array.AsMemory(pos, _filled - pos), stop).ConfigureAwait(false);
+                    heads.Release();
                     await CopyAsync(client, server, stop).ConfigureAwait(false);
                     return;
                 }
 
-                buffer.AsSpan(pos, _filled - pos).CopyTo(buffer);
+                heads.Array.AsSpan(pos, _filled - pos).CopyTo(heads.Array);
                 _filled -= pos;
 
-                // The next request on the kept-alive connection.
-                (HeadRead read, HttpRequestHead next, _filled, string? failure) = await ReadHeadAsync(client, buffer, _filled, stop).ConfigureAwait(false);
+                // The next request on the kept-alive connection; nothing of it read yet, the buffer waits in the pool.
+                if (_filled == 0)
+                {
+                    heads.Release();
+                    await client.WaitReadableAsync(stop).ConfigureAwait(false);
+                }
+
+                (HeadRead read, HttpRequestHead next, _filled, string? failure) = await ReadHeadAsync(client, heads.Array, _filled, stop).ConfigureAwait(false);
                 if (read == HeadRead.Closed)
                 {
                     await server.ShutdownSendAsync().ConfigureAwait(false);
@@ -90,7 +96,7 @@ public sealed partial class HostProxy
                     return;
                 }
 
-                Verdict v = proxy.JudgeHead(buffer.AsSpan(0, _filled), next, protocol);
+                Verdict v = proxy.JudgeHead(heads.Array.AsSpan(0, _filled), next, protocol);
                 if (v.Kind != VerdictKind.Allow || !string.Equals(v.Host, host, StringComparison.Ordinal))
                 {
                     string reason = protocol == "https" && !string.Equals(v.Host, host, StringComparison.Ordinal) ? HostDiffersFromSni(v.Host, host)
@@ -129,7 +135,7 @@ public sealed partial class HostProxy
                 if (pos == _filled)
                 {
                     pos = _filled = 0;
-                    int n = await client.ReceiveAsync(buffer, stop).ConfigureAwait(false);
+                    int n = await client.ReceiveAsync(heads.Array, stop).ConfigureAwait(false);
                     if (n == 0)
                     {
                         return (false, pos, bytes);
@@ -141,7 +147,7 @@ public sealed partial class HostProxy
                 int take;
                 if (head.IsChunked)
                 {
-                    HttpBodyStatus status = chunked.Advance(buffer.AsSpan(pos, _filled - pos), out take);
+                    HttpBodyStatus status = chunked.Advance(heads.Array.AsSpan(pos, _filled - pos), out take);
                     if (status == HttpBodyStatus.Malformed)
                     {
                         return (false, pos, bytes);
@@ -157,7 +163,7 @@ public sealed partial class HostProxy
                     take = (int)Math.Min(remaining, _filled - pos);
                 }
 
-                await server.SendAsync(buffer.AsMemory(pos, take), stop).ConfigureAwait(false);
+                await server.SendAsync(heads.Array.AsMemory(pos, take), stop).ConfigureAwait(false);
                 pos += take;
                 bytes += take;
                 remaining -= take;
@@ -187,12 +193,14 @@ public sealed partial class HostProxy
         /// <summary>Server to command, copied as it comes; the first bytes after an Upgrade or CONNECT say whether the protocol switched.</summary>
         private async Task DownAsync()
         {
-            byte[] down = ArrayPool<byte>.Shared.Rent(RelayBufferSize);
+            using var buffer = new IdleBuffer(RelayBufferSize);
             try
             {
                 while (true)
                 {
-                    int n = await server.ReceiveAsync(down, proxy._stop.Token).ConfigureAwait(false);
+                    // As CopyAsync: the buffer is held while responses stream, given back when the server goes quiet.
+                    int n = await buffer.ReceiveAsync(server, proxy._stop.Token).ConfigureAwait(false);
+                    byte[] down = buffer.Array;
                     if (n == 0)
                     {
                         break;
@@ -213,6 +221,7 @@ public sealed partial class HostProxy
 
                     await client.SendAsync(down.AsMemory(0, n), proxy._stop.Token).ConfigureAwait(false);
                     _received += n;
+                    buffer.ReleaseIfDrained(n);
                 }
 
                 if (!_keepClientOpen)
@@ -227,7 +236,6 @@ public sealed partial class HostProxy
             {
                 _switchAnswer?.TrySetResult(false);
                 _serverDone.TrySetResult();
-                ArrayPool<byte>.Shared.Return(down);
             }
         }
     }

@@ -21,7 +21,7 @@ public sealed partial class HostProxy
     /// first request makes the proxy resolve the name, connect and speak TLS to the real server — validating its
     /// certificate, never skipping that — and the connection then runs as plain HTTP does, over the two TLS streams.
     /// </summary>
-    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, bool offersH2)
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, IdleBuffer buffer, int filled, string sni, bool offersH2)
     {
         SslStreamCertificateContext? certificate = _interception!.Ca.ContextFor(sni);
         if (certificate is null)
@@ -46,9 +46,9 @@ public sealed partial class HostProxy
         }
     }
 
-    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, string sni, SslStreamCertificateContext certificate, H2Upstream? h2)
+    private async Task InterceptAsync(ProxySide client, IPEndPoint destination, IdleBuffer buffer, int filled, string sni, SslStreamCertificateContext certificate, H2Upstream? h2)
     {
-        var replay = new ReplayStream(client.Socket, buffer, filled);
+        var replay = new ReplayStream(client.Socket, buffer.Array, filled);
         using var tls = new SslStream(replay, leaveInnerStreamOpen: true);
         using var firstRequest = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         firstRequest.CancelAfter(_firstBytesTimeout);
@@ -81,6 +81,8 @@ public sealed partial class HostProxy
         var inner = new ProxySide(client.Socket, tls);
         if (h2 is not null && tls.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2)
         {
+            // HTTP/2 reads into frame buffers of its own.
+            buffer.Release();
             await Http2Async(inner, destination, sni, h2, firstRequest.Token).ConfigureAwait(false);
             return;
         }
@@ -90,7 +92,7 @@ public sealed partial class HostProxy
         string? failure;
         try
         {
-            (read, head, filled, failure) = await ReadHeadAsync(inner, buffer, 0, firstRequest.Token).ConfigureAwait(false);
+            (read, head, filled, failure) = await ReadHeadAsync(inner, buffer.Array, 0, firstRequest.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
         {
@@ -108,7 +110,7 @@ public sealed partial class HostProxy
             return;
         }
 
-        Verdict verdict = InsideSni(JudgeHead(buffer.AsSpan(0, filled), head, "https"), sni);
+        Verdict verdict = InsideSni(JudgeHead(buffer.Array.AsSpan(0, filled), head, "https"), sni);
         if (verdict.Kind != VerdictKind.Allow)
         {
             await RefuseAsync(inner, destination, "https", verdict.Method, verdict.Host, verdict.Path, verdict.Reason!).ConfigureAwait(false);
@@ -119,7 +121,7 @@ public sealed partial class HostProxy
     }
 
     /// <summary>Resolves the SNI, connects, speaks TLS to the real server (its certificate checked) and carries the requests.</summary>
-    private async Task ForwardInterceptedAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, HttpRequestHead head, Verdict verdict)
+    private async Task ForwardInterceptedAsync(ProxySide client, IPEndPoint destination, IdleBuffer buffer, int filled, HttpRequestHead head, Verdict verdict)
     {
         string host = verdict.Host!;
         IPAddress? address = await ResolveAsync(host).ConfigureAwait(false);

@@ -135,7 +135,7 @@ public sealed partial class HostProxy : IAsyncDisposable
                 return;
             }
 
-            byte[] buffer = ArrayPool<byte>.Shared.Rent(MaxFirstBytes);
+            using var buffer = new IdleBuffer(MaxFirstBytes);
             try
             {
                 await DecideAsync(new ProxySide(client), destination!, buffer).ConfigureAwait(false);
@@ -152,18 +152,15 @@ public sealed partial class HostProxy : IAsyncDisposable
                     _stderr.WriteLine($"dnsw jail: proxy: a connection to {EndpointText(destination!)} ended on an error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
                 }
             }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
         }
     }
 
-    private async Task DecideAsync(ProxySide client, IPEndPoint destination, byte[] buffer)
+    private async Task DecideAsync(ProxySide client, IPEndPoint destination, IdleBuffer buffer)
     {
-        // The ClientHello's reassembly scratch is given back before the connection is relayed: a long-lived connection
-        // holds only its first-bytes buffer (HTTP reads every later head into it) and the relay's two buffers.
-        (Verdict? verdict, int filled) = await ReadFirstBytesAsync(client, destination, buffer).ConfigureAwait(false);
+        // The ClientHello's reassembly scratch is given back before the connection is relayed, the first-bytes buffer
+        // once what it holds is sent on (HTTP takes it again for each later head), and the relay's buffers while no
+        // data moves: an idle connection holds none (docs/BENCHMARKS.md, memory per connection).
+        (Verdict? verdict, int filled) = await ReadFirstBytesAsync(client, destination, buffer.Array).ConfigureAwait(false);
         if (verdict is not null)
         {
             await ActAsync(client, destination, buffer, filled, verdict).ConfigureAwait(false);
@@ -330,7 +327,7 @@ public sealed partial class HostProxy : IAsyncDisposable
             : Verdict.Refuse(protocol, "no rule allows " + bare + note, bare, method, path);
     }
 
-    private async Task ActAsync(ProxySide client, IPEndPoint destination, byte[] buffer, int filled, Verdict verdict)
+    private async Task ActAsync(ProxySide client, IPEndPoint destination, IdleBuffer buffer, int filled, Verdict verdict)
     {
         if (verdict.Kind == VerdictKind.Refuse)
         {
@@ -385,7 +382,8 @@ public sealed partial class HostProxy : IAsyncDisposable
         }
 
         // TLS (or observe-mode anything): replay what was read, then copy both ways.
-        await server.SendAsync(buffer.AsMemory(0, filled), _stop.Token).ConfigureAwait(false);
+        await server.SendAsync(buffer.Array.AsMemory(0, filled), _stop.Token).ConfigureAwait(false);
+        buffer.Release();
         request.BytesSent = filled;
         (long up, long down) = await RelayAsync(client, new ProxySide(server), _stop.Token).ConfigureAwait(false);
         request.BytesSent += up;
@@ -487,22 +485,28 @@ public sealed partial class HostProxy : IAsyncDisposable
         return (up.Result, down.Result);
     }
 
+    /// <summary>
+    /// Copies <paramref name="from"/> to <paramref name="to"/> until the end, then half-closes <paramref name="to"/>. The
+    /// buffer is held while data keeps coming (a read that fills it is followed by another at once) and given back when
+    /// a read drains the socket, until the next data.
+    /// </summary>
     internal static async Task<long> CopyAsync(ProxySide from, ProxySide to, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(RelayBufferSize);
+        using var buffer = new IdleBuffer(RelayBufferSize);
         long total = 0;
         try
         {
             while (true)
             {
-                int n = await from.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+                int n = await buffer.ReceiveAsync(from, cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                 {
                     break;
                 }
 
-                await to.SendAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                await to.SendAsync(buffer.Array.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 total += n;
+                buffer.ReleaseIfDrained(n);
             }
 
             await to.ShutdownSendAsync().ConfigureAwait(false);
@@ -517,10 +521,6 @@ public sealed partial class HostProxy : IAsyncDisposable
             catch (Exception e2) when (e2 is SocketException or ObjectDisposedException)
             {
             }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         return total;

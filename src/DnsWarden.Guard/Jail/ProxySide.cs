@@ -17,6 +17,17 @@ internal sealed class ProxySide(Socket socket, SslStream? tls = null)
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         tls is null ? socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken) : tls.ReadAsync(buffer, cancellationToken);
 
+    /// <summary>
+    /// Completes when something can be read (data, or the end), holding no buffer meanwhile: a zero-byte read, which
+    /// both the socket and TLS support as a wait (TLS then also frees its own buffer while idle).
+    /// </summary>
+    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        _ = tls is null
+            ? await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false)
+            : await tls.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Sends all of <paramref name="buffer"/> (a stream socket's SendAsync completes only when all is sent).</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
