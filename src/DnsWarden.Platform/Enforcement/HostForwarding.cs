@@ -37,14 +37,16 @@ public sealed class HostForwarding : IDisposable
     private readonly string _recordPath;
     private readonly ProcessIdentity _holder;
     private readonly NftContext _nft;
+    private readonly IReadOnlyList<SysctlChange> _known;
     private bool _released;
 
-    private HostForwarding(string recordPath, ProcessIdentity holder, NftContext nft, IReadOnlyList<string> opened)
+    private HostForwarding(string recordPath, ProcessIdentity holder, NftContext nft, IReadOnlyList<string> opened, IReadOnlyList<SysctlChange> known)
     {
         _recordPath = recordPath;
         _holder = holder;
         _nft = nft;
         Opened = opened;
+        _known = known;
     }
 
     /// <summary>What this acquisition changed beyond dnsw's own interface (empty when another dnsw already had it), e.g. "eth0 (IPv4, IPv6)".</summary>
@@ -115,7 +117,7 @@ public sealed class HostForwarding : IDisposable
                 record.Holders.Add(me);
                 Guard(record, nft);
                 record.Write(path);
-                return new HostForwarding(path, me, nft, opened);
+                return new HostForwarding(path, me, nft, opened, [.. record.Changes]);
             }
         }
         catch
@@ -173,6 +175,15 @@ public sealed class HostForwarding : IDisposable
             using (RunDirectory.Lock())
             {
                 LeaseRecord record = LeaseRecord.Read(_recordPath);
+                if (!File.Exists(_recordPath))
+                {
+                    // Removed while held (by hand, or by something that took this namespace for gone): what the lease
+                    // opened is still open, and the guard would go below. Restore what this holder saw opened, even
+                    // if another holder it no longer knows of loses its forwarding with it: closed, not unguarded.
+                    Console.Error.WriteLine($"dnsw: the forwarding lease record {_recordPath} was removed while held; restoring the {_known.Count} value(s) this holder knew of");
+                    record.Changes.AddRange(_known);
+                }
+
                 record.Holders.RemoveAll(h => h == _holder || !h.IsAlive);
                 if (record.Holders.Count > 0)
                 {

@@ -204,6 +204,27 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
     }
 
     /// <summary>
+    /// The lease record lost while a jail holds it (removed by hand here; by something that took the namespace for gone
+    /// in the field): the jail must still restore what the lease opened, not leave forwarding on without its guard.
+    /// </summary>
+    [Fact]
+    public async Task ALeaseRecordRemovedWhileAJailRunsIsRestoredFromWhatTheJailKnew()
+    {
+        fixture.Check();
+        HostState before = await SnapshotAsync();
+        (NetnsProcess jail, HostState during) = await StartJailAsync();
+        AssertForwardingWasOn(before, during);
+        string record = "/run/dnsw/forwarding-" + await HostNamespaceIdAsync();
+        Assert.True(File.Exists(record), record + " is not there while the jail runs");
+        File.Delete(record);
+
+        Assert.True(jail.Signal(ProcessSignal.Interrupt));
+        await jail.Exited.WaitAsync(s_runTimeout);
+        Assert.Contains("was removed while held", jail.StdErr, StringComparison.Ordinal);
+        AssertUnchanged(before, await SnapshotAsync());
+    }
+
+    /// <summary>
     /// A parent that never reaps (python keeps the Popen and sleeps until it is stopped): after SIGKILL the filter is a
     /// zombie whose /proc entry remains. --cleanup must take it for dead.
     /// </summary>
@@ -320,13 +341,16 @@ public sealed class HostStateTests(HostStateFixture fixture) : IClassFixture<Hos
     {
         CommandResult sysctls = await fixture.Net.ExecAsync(fixture.Host, "sysctl", ["-a", "-r", @"^net\.ipv[46]\."]);
         CommandResult ruleset = (await fixture.Net.ExecAsync(fixture.Host, "nft", ["list", "ruleset"])).EnsureSuccess();
-        string inode = (await fixture.Net.ExecAsync(fixture.Host, "stat", ["-L", "-c", "%i", "/proc/self/ns/net"])).EnsureSuccess().StdOut.Trim();
-        bool lease = File.Exists("/run/dnsw/forwarding-" + inode);
+        bool lease = File.Exists("/run/dnsw/forwarding-" + await HostNamespaceIdAsync());
         return new HostState(
             string.Join('\n', sysctls.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal)),
             ruleset.StdOut,
             lease);
     }
+
+    /// <summary>The inode number of host's network namespace, which names its lease record.</summary>
+    private async Task<string> HostNamespaceIdAsync() =>
+        (await fixture.Net.ExecAsync(fixture.Host, "stat", ["-L", "-c", "%i", "/proc/self/ns/net"])).EnsureSuccess().StdOut.Trim();
 
     /// <summary>What a dnsw command could change in the namespace it runs in: sysctls, nftables, the forwarding lease record.</summary>
     private sealed record HostState(string Sysctls, string Ruleset, bool LeaseRecord)
